@@ -1,0 +1,3 @@
+from modelpins.cli import main
+
+raise SystemExit(main())

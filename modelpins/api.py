@@ -1,0 +1,123 @@
+"""validate, plan and apply: the pins file against a registry adapter passed in. Returns data, never prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from modelpins.context import Context
+from modelpins.errors import InvalidPins, OperationFailed, Problem
+from modelpins.pins import PinsFile
+from modelpins.plan import Change, diff
+from modelpins.registry import VersionInfo
+
+AUDIT_PREFIX = "modelpins.audit."
+
+
+class Registry(Protocol):
+    reads: int
+    writes: int
+
+    def aliases(self) -> dict[str, dict[str, int]]: ...
+    def versions(self, models: set[str]) -> dict[tuple[str, int], VersionInfo]: ...
+    def set_alias(self, model: str, alias: str, version: int) -> None: ...
+    def delete_alias(self, model: str, alias: str) -> None: ...
+    def set_version_tag(self, model: str, version: int, key: str, value: str) -> None: ...
+
+
+@dataclass
+class Plan:
+    pins: PinsFile
+    changes: list[Change]
+    actual: dict[str, dict[str, int]]
+    versions: dict[tuple[str, int], VersionInfo]
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    applied: list[Change] = field(default_factory=list)
+    failed: Change | None = None
+    error: str = ""
+
+    @property
+    def pending(self) -> list[Change]:
+        done = len(self.applied) + (1 if self.failed else 0)
+        return self.plan.changes[done:]
+
+
+def check_versions(pins: PinsFile, actual: dict[str, dict[str, int]],
+                   versions: dict[tuple[str, int], VersionInfo], wanted: list[tuple[str, int, int]]) -> None:
+    """Raise InvalidPins unless every model exists and every (model, version, line) is READY."""
+    problems: list[Problem] = []
+    for model in pins.models.values():
+        if model.name not in actual:
+            problems.append(Problem(pins.path, model.line, f"registered model '{model.name}' does not exist in MLflow",
+                                    "register it first, or fix the name"))
+    known: dict[str, list[int]] = {}
+    for name, number in versions:
+        known.setdefault(name, []).append(number)
+    for name, number, line in wanted:
+        if name not in actual:
+            continue
+        info = versions.get((name, number))
+        if info is None:
+            have = sorted(known.get(name, []))
+            listed = ", ".join(map(str, have[-10:])) or "none"
+            problems.append(Problem(pins.path, line, f"version {number} of '{name}' does not exist in MLflow",
+                                    f"pin an existing version (newest: {listed})"))
+        elif info.status != "READY":
+            problems.append(Problem(pins.path, line, f"version {number} of '{name}' is {info.status}, not READY",
+                                    "wait for registration to finish, or pin another version"))
+    if problems:
+        raise InvalidPins(problems)
+
+
+def validate_live(pins: PinsFile, registry: Registry) -> None:
+    """Every pinned model and version exists in the registry and is READY."""
+    actual = registry.aliases()
+    versions = registry.versions({m for m in pins.models if m in actual})
+    check_versions(pins, actual, versions, [(m, p.version, p.line) for m, p in pins.pins()])
+
+
+def make_plan(pins: PinsFile, registry: Registry) -> Plan:
+    """Read the registry's whole alias state (paged) and the versions the changes target."""
+    actual = registry.aliases()
+    changes = diff(pins, actual)
+    targets = [c for c in changes if c.after is not None]
+    versions = registry.versions({c.model for c in targets if c.model in actual})
+    check_versions(pins, actual, versions, [(c.model, c.after, c.line) for c in targets if c.after])
+    return Plan(pins, changes, actual, versions)
+
+
+def audit_record(change: Change, ctx: Context, extra: dict[str, object] | None = None) -> str:
+    record: dict[str, object] = {"action": change.action, "alias": change.alias, "from": change.before,
+                                 "to": change.after, **ctx.as_dict(), **(extra or {})}
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def apply_plan(plan: Plan, registry: Registry, ctx: Context,
+               extra_audit: Callable[[Change], dict[str, object]] | None = None) -> ApplyResult:
+    """Carry out the plan, one change at a time; stop at the first failure and say what is pending.
+
+    For each change the audit tag is written before the alias moves: an interrupted run
+    leaves at worst a tag for a move that has not happened yet, which the re-run repeats.
+    """
+    result = ApplyResult(plan)
+    for change in plan.changes:
+        tagged = change.after if change.after is not None else change.before
+        assert tagged is not None
+        try:
+            record = audit_record(change, ctx, extra_audit(change) if extra_audit else None)
+            registry.set_version_tag(change.model, tagged, AUDIT_PREFIX + change.alias, record)
+            if change.after is None:
+                registry.delete_alias(change.model, change.alias)
+            else:
+                registry.set_alias(change.model, change.alias, change.after)
+        except OperationFailed as exc:
+            result.failed, result.error = change, str(exc)
+            break
+        result.applied.append(change)
+    return result

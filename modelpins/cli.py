@@ -1,0 +1,112 @@
+"""The `modelpins` command line: global options, lazy command loading, one error boundary.
+
+Commands are imported only when run, so `modelpins --help` and an offline
+`modelpins validate` never import mlflow, docker or kubernetes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback as tb
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from modelpins import __version__
+from modelpins.errors import InvalidInput, ModelPinsError
+
+# name -> (module:attribute, one-line help shown by --help without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("modelpins.commands.core:validate", "Check model_pins.yaml (and, with a server, that every pin exists)."),
+    "plan": ("modelpins.commands.core:plan", "Show the alias changes that apply would make."),
+    "apply": ("modelpins.commands.core:apply", "Make the registry's aliases match model_pins.yaml."),
+}
+
+
+@dataclass
+class Settings:
+    pins: Path
+    tracking_uri: str | None
+    traceback: bool
+
+    def registry(self):  # type: ignore[no-untyped-def]
+        """The MLflow adapter for --tracking-uri; an InvalidInput when none is configured."""
+        if not self.tracking_uri:
+            raise InvalidInput("no MLflow tracking server given: pass --tracking-uri http://HOST:PORT "
+                               "or set MLFLOW_TRACKING_URI")
+        from modelpins.registry import MlflowRegistry
+
+        return MlflowRegistry(self.tracking_uri)
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, _, attr = COMMANDS[cmd_name][0].partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--pins", "pins", type=click.Path(path_type=Path), default=Path("model_pins.yaml"),
+              show_default=True, help="The pins file.")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None,
+              help="MLflow tracking server URL (default: $MLFLOW_TRACKING_URI).")
+@click.option("--traceback", is_flag=True, help="Show the Python traceback of an unexpected error.")
+@click.version_option(__version__, prog_name="modelpins")
+@click.pass_context
+def cli(ctx: click.Context, pins: Path, tracking_uri: str | None, traceback: bool) -> None:
+    """Keep an MLflow Model Registry's aliases in step with model_pins.yaml in git.
+
+    Exit codes: 0 ok, 1 a gate or operation failed, 2 invalid input, 3 unexpected.
+    """
+    ctx.obj = Settings(pins=pins, tracking_uri=tracking_uri or None, traceback=traceback)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map every outcome to an exit code."""
+    show_traceback = "--traceback" in (argv if argv is not None else sys.argv[1:])
+    try:
+        code = cli.main(args=argv, prog_name="modelpins", standalone_mode=False)
+    except ModelPinsError as exc:
+        _report(exc)
+        if show_traceback:
+            tb.print_exc()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.secho("aborted", fg="red", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the boundary for bugs
+        if show_traceback:
+            tb.print_exc()
+        click.secho(f"unexpected error: {type(exc).__name__}: {exc}\n"
+                    "This is a bug in modelpins; rerun with --traceback and report it.", fg="red", err=True)
+        return 3
+    return code if isinstance(code, int) else 0
+
+
+def _report(exc: ModelPinsError) -> None:
+    click.secho(f"error: {exc}", fg="red", err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from modelpins import github
+
+        github.annotate_error(exc)

@@ -1,0 +1,1 @@
+"""One module per group of CLI commands: parse options, call the core, print its result."""

@@ -1,0 +1,50 @@
+"""GitHub Actions I/O in one place: annotations, step outputs and the job summary.
+
+Workflow commands are escaped as the runner expects, so text from a pull request
+(file contents, model names) can never start a command of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from modelpins.errors import InvalidPins, ModelPinsError
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(level: str, message: str, file: str | None = None, line: int | None = None) -> str:
+    props = []
+    if file:
+        props.append(f"file={escape_property(file)}")
+    if line:
+        props.append(f"line={line}")
+    head = f"::{level} {','.join(props)}::" if props else f"::{level}::"
+    return head + escape_data(message)
+
+
+def annotate_error(exc: ModelPinsError) -> None:
+    """Print one ::error:: line per located problem (or one for the whole error)."""
+    if isinstance(exc, InvalidPins):
+        for p in exc.problems:
+            text = f"{p.message}. Fix: {p.fix}" if p.fix else p.message
+            print(annotation("error", text, p.path, p.line))
+    else:
+        print(annotation("error", str(exc)))
+
+
+def append_file(var: str, text: str, env: Mapping[str, str] | None = None) -> bool:
+    """Append to the file named by $var (GITHUB_STEP_SUMMARY, GITHUB_OUTPUT); False when unset."""
+    path = (env if env is not None else os.environ).get(var)
+    if not path:
+        return False
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text if text.endswith("\n") else text + "\n")
+    return True

@@ -1,0 +1,559 @@
+"""model_pins.yaml, version 1: the desired registry state, parsed strictly into typed data.
+
+Every value keeps the line it came from (`line`, excluded from equality) so that
+later checks against the registry can point at `model_pins.yaml:LINE` too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from modelpins.errors import InvalidInput, InvalidPins, Problem
+from modelpins.yamlsrc import Reader, line_of, parse
+
+SCHEMA_VERSION = 1
+MAX_VERSION = 2**31 - 1
+ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
+RESERVED_ALIAS_RE = re.compile(r"latest|v\d+", re.IGNORECASE)
+# ASCII only: a look-alike letter (Cyrillic 'а' for Latin 'a') would let a reviewer
+# approve a change to a different model than the one they read.
+MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,255}")
+OWNER_RE = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9._-]+)?|[^@\s]+@[^@\s]+\.[^@\s]+")
+K8S_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+ANY_ALIAS = "*"
+
+MODEL_KINDS = ("model", "base", "adapter", "prompts")
+GATE_KINDS = ("threshold", "safety", "regression", "latency", "command")
+STRATEGIES = ("rolling", "blue-green", "canary", "shadow", "ab")
+ARTIFACT_MODES = ("image", "init")
+
+
+@dataclass(frozen=True)
+class AliasPin:
+    alias: str
+    version: int
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One check a version must pass before an alias may point at it.
+
+    threshold/safety: a metric logged in the version's run within [min, max].
+    regression: candidate metric vs the version `against` (an alias, default the
+      alias being moved) points to now, within `tolerance`.
+    latency: p`percentile` over `requests` calls to `endpoint` (or a logged
+      `metric`) at most `max_ms`.
+    command: `run` (argv) gets JSON on stdin, prints JSON; see docs in gates.
+    """
+
+    kind: str
+    name: str
+    metric: str | None = None
+    min: float | None = None
+    max: float | None = None
+    tolerance: float = 0.0
+    against: str | None = None
+    higher_is_better: bool = True
+    endpoint: str | None = None
+    requests: int = 50
+    percentile: float = 99.0
+    run: tuple[str, ...] = ()
+    timeout: float = 60.0
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """`model@alias`: a pinned alias of a model in this file."""
+
+    model: str
+    alias: str
+    line: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.model}@{self.alias}"
+
+
+@dataclass(frozen=True)
+class ModelPins:
+    name: str
+    aliases: dict[str, AliasPin]
+    kind: str = "model"
+    base: ModelRef | None = None
+    owners: tuple[str, ...] = ()
+    description: str = ""
+    limitations: str = ""
+    gates: dict[str, tuple[Gate, ...]] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
+
+    def gates_for(self, alias: str, defaults: dict[str, tuple[Gate, ...]] | None = None) -> tuple[Gate, ...]:
+        """Gates a move of `alias` must pass: file defaults, then this model's ('*' applies to all)."""
+        out: list[Gate] = []
+        for table in (defaults or {}, self.gates):
+            out += table.get(ANY_ALIAS, ()) + table.get(alias, ())
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class ServeEntry:
+    """What one serving process loads: a model, or an LLM base with an adapter and prompts."""
+
+    model: ModelRef
+    adapter: ModelRef | None = None
+    prompts: ModelRef | None = None
+    served_name: str | None = None
+    line: int = field(default=0, compare=False)
+
+    def refs(self) -> tuple[ModelRef, ...]:
+        return tuple(r for r in (self.model, self.adapter, self.prompts) if r is not None)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How a deployment's candidate track takes traffic from its stable track (`serve`)."""
+
+    type: str = "rolling"
+    candidate: tuple[ServeEntry, ...] = ()
+    weight: int = 0
+    steps: tuple[int, ...] = ()
+    active: str = "blue"
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Resources:
+    gpu: int = 0
+    memory: str = "16Gi"
+    cpu: str = "4"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    environment: str
+    serve: tuple[ServeEntry, ...]
+    strategy: Strategy = Strategy()
+    replicas: int = 1
+    resources: Resources = Resources()
+    vllm_args: tuple[str, ...] = ()
+    artifacts: str = "init"
+    port: int = 8000
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    namespace: str
+    gateway: str | None = None
+    hostnames: tuple[str, ...] = ()
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Images:
+    registry: str | None = None
+    base: str | None = None
+
+
+@dataclass(frozen=True)
+class PinsFile:
+    path: str
+    models: dict[str, ModelPins]
+    owners: tuple[str, ...] = ()
+    defaults: dict[str, tuple[Gate, ...]] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    images: Images = Images()
+    version: int = SCHEMA_VERSION
+
+    def pins(self) -> list[tuple[str, AliasPin]]:
+        """Every (model, alias pin) in file order."""
+        return [(m.name, pin) for m in self.models.values() for pin in m.aliases.values()]
+
+    def gates_for(self, model: str, alias: str) -> tuple[Gate, ...]:
+        return self.models[model].gates_for(alias, self.defaults)
+
+
+def load(path: str | Path) -> PinsFile:
+    """Read and check a pins file; raise InvalidPins listing every problem with its line."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: file not found (pass --pins PATH or create model_pins.yaml)") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
+    return loads(data, str(path))
+
+
+def loads(text: str | bytes, path: str = "model_pins.yaml") -> PinsFile:
+    root = parse(text, path)
+    r = Reader(path)
+    if root is None:
+        raise InvalidPins([Problem(path, 1, "file is empty", "start with 'version: 1' and 'models:'")])
+    top = r.mapping(root, "the file", ("version", "owners", "defaults", "models", "environments",
+                                       "deployments", "images"), ("version", "models"))
+    if top is None:
+        r.raise_if_any()
+        raise AssertionError("unreachable")
+    if "version" in top:
+        version = r.integer(top["version"], "version", 1, 10**6)
+        if version is not None and version != SCHEMA_VERSION:
+            r.problem(top["version"], f"schema version {version} is not supported",
+                      f"this modelpins reads version {SCHEMA_VERSION}")
+    owners = _owners(r, top["owners"], "owners") if "owners" in top else ()
+    defaults: dict[str, tuple[Gate, ...]] = {}
+    if "defaults" in top:
+        d = r.mapping(top["defaults"], "defaults", ("gates",))
+        if d and "gates" in d:
+            defaults = _gate_table(r, d["gates"], "defaults.gates")
+    models = _models(r, top["models"]) if "models" in top else {}
+    environments = _environments(r, top["environments"]) if "environments" in top else {}
+    images = _images(r, top["images"]) if "images" in top else Images()
+    deployments = _deployments(r, top["deployments"]) if "deployments" in top else {}
+    pins = PinsFile(path, models, owners, defaults, environments, deployments, images)
+    _cross_check(r, pins)
+    r.raise_if_any()
+    return pins
+
+
+def _models(r: Reader, node: yaml.Node) -> dict[str, ModelPins]:
+    models: dict[str, ModelPins] = {}
+    for key, value in r.items(node, "models"):
+        name = key.value
+        if not MODEL_RE.fullmatch(name):
+            r.problem(key, f"model name '{name}' is not allowed",
+                      "use ASCII letters, digits, '.', '_' and '-' (up to 256), starting with a letter or digit")
+            continue
+        m = r.mapping(value, f"model '{name}'", ("aliases", "kind", "base", "owners", "description",
+                                                  "limitations", "gates"), ("aliases",))
+        if m is None:
+            continue
+        aliases = _aliases(r, m["aliases"], name) if "aliases" in m else {}
+        kind = _choice(r, m["kind"], f"kind of '{name}'", MODEL_KINDS) if "kind" in m else "model"
+        base = _ref(r, m["base"], f"base of '{name}'") if "base" in m else None
+        if kind == "adapter" and base is None:
+            r.problem(value, f"adapter '{name}' must name its base model",
+                      "add 'base: <base-model>@<alias>'")
+        models[name] = ModelPins(
+            name=name,
+            aliases=aliases,
+            kind=kind or "model",
+            base=base,
+            owners=_owners(r, m["owners"], f"owners of '{name}'") if "owners" in m else (),
+            description=(r.string(m["description"], "description") or "") if "description" in m else "",
+            limitations=(r.string(m["limitations"], "limitations") or "") if "limitations" in m else "",
+            gates=_gate_table(r, m["gates"], f"gates of '{name}'") if "gates" in m else {},
+            line=line_of(key),
+        )
+    return models
+
+
+def alias_problem(alias: str) -> tuple[str, str] | None:
+    """(message, fix) when `alias` is not a name MLflow accepts, else None."""
+    if RESERVED_ALIAS_RE.fullmatch(alias):
+        return (f"alias '{alias}' is reserved by MLflow ('latest' and 'v<number>' name versions)",
+                "choose another name, e.g. 'champion' or 'challenger'")
+    if not ALIAS_RE.fullmatch(alias):
+        return (f"alias '{alias[:80]}' is not allowed",
+                "use 1 to 255 ASCII letters, digits, '_' or '-'")
+    return None
+
+
+def _aliases(r: Reader, node: yaml.Node, model: str) -> dict[str, AliasPin]:
+    aliases: dict[str, AliasPin] = {}
+    for key, value in r.items(node, f"aliases of '{model}'"):
+        bad = alias_problem(key.value)
+        if bad:
+            r.problem(key, *bad)
+            continue
+        lowered = {a.lower(): a for a in aliases}
+        if key.value.lower() in lowered:
+            r.problem(key, f"alias '{key.value}' differs from '{lowered[key.value.lower()]}' only in case",
+                      "MLflow alias names are case-insensitive on some stores; keep one")
+            continue
+        version = r.integer(value, f"version for {model}@{key.value}", 1, MAX_VERSION)
+        if version is not None:
+            aliases[key.value] = AliasPin(key.value, version, line_of(value))
+    return aliases
+
+
+def _owners(r: Reader, node: yaml.Node, what: str) -> tuple[str, ...]:
+    owners = r.strings(node, what)
+    for item, owner in zip(r.sequence(node, what) or [], owners):
+        if not OWNER_RE.fullmatch(owner):
+            r.problem(item, f"owner '{owner}' in {what} is not a GitHub @user, @org/team or e-mail",
+                      "write it as it would stand in CODEOWNERS, e.g. '@acme/risk-ml'")
+    return owners
+
+
+def _choice(r: Reader, node: yaml.Node, what: str, choices: tuple[str, ...]) -> str | None:
+    value = r.string(node, what)
+    if value is not None and value not in choices:
+        r.problem(node, f"{what} '{value}' is not one of: {', '.join(choices)}", f"use one of: {', '.join(choices)}")
+        return None
+    return value
+
+
+def _ref(r: Reader, node: yaml.Node, what: str) -> ModelRef | None:
+    value = r.string(node, what)
+    if value is None:
+        return None
+    model, at, alias = value.partition("@")
+    if not at or not model or not alias:
+        r.problem(node, f"{what} '{value}' must be written 'model@alias'", "e.g. 'llama-3-8b@production'")
+        return None
+    return ModelRef(model, alias, line_of(node))
+
+
+def _gate_table(r: Reader, node: yaml.Node, what: str) -> dict[str, tuple[Gate, ...]]:
+    table: dict[str, tuple[Gate, ...]] = {}
+    for key, value in r.items(node, what):
+        if key.value != ANY_ALIAS and alias_problem(key.value):
+            r.problem(key, f"'{key.value}' in {what} is not an alias name",
+                      "key gates by the alias they guard (e.g. champion), or '*' for every alias")
+            continue
+        items = r.sequence(value, f"{what}.{key.value}") or []
+        gates = (_gate(r, item, f"gate in {what}.{key.value}") for item in items)
+        table[key.value] = tuple(g for g in gates if g is not None)
+    return table
+
+
+_GATE_FIELDS = {
+    "threshold": ("metric", "min", "max"),
+    "safety": ("metric", "min", "max", "run", "timeout"),
+    "regression": ("metric", "tolerance", "against", "higher_is_better"),
+    "latency": ("endpoint", "metric", "requests", "percentile", "max_ms", "timeout"),
+    "command": ("run", "timeout"),
+}
+
+
+def _gate(r: Reader, node: yaml.Node, what: str) -> Gate | None:
+    m = r.mapping(node, what)
+    if m is None:
+        return None
+    kind = _choice(r, m["kind"], "gate kind", GATE_KINDS) if "kind" in m else None
+    if "kind" not in m:
+        r.problem(node, f"{what} is missing 'kind'", f"add 'kind: ' one of {', '.join(GATE_KINDS)}")
+    if kind is None:
+        return None
+    allowed = ("kind", "name", *_GATE_FIELDS[kind])
+    m = r.mapping(node, f"{kind} gate", allowed)
+    if m is None:
+        return None
+    fields: dict[str, object] = {}
+    for key, lo in (("min", None), ("max", None), ("tolerance", 0.0), ("max_ms", 0.0)):
+        if key in m:
+            fields["max" if key == "max_ms" else key] = r.number(m[key], f"{key} of {kind} gate", lo=lo)
+    for key in ("metric", "endpoint"):
+        if key in m:
+            fields[key] = r.string(m[key], f"{key} of {kind} gate")
+    if "against" in m:
+        against = r.string(m["against"], "against")
+        if against and alias_problem(against):
+            r.problem(m["against"], f"against '{against}' is not an alias name", "name the baseline alias, e.g. champion")
+        fields["against"] = against
+    if "higher_is_better" in m:
+        fields["higher_is_better"] = r.boolean(m["higher_is_better"], "higher_is_better")
+    if "requests" in m:
+        fields["requests"] = r.integer(m["requests"], "requests", 1, 100_000)
+    if "percentile" in m:
+        fields["percentile"] = r.number(m["percentile"], "percentile", 1, 100)
+    if "timeout" in m:
+        fields["timeout"] = r.number(m["timeout"], "timeout (seconds)", 0.1, 3600)
+    if "run" in m:
+        fields["run"] = r.strings(m["run"], "run") if not _is_str(m["run"]) else (r.string(m["run"], "run"),)
+    fields = {k: v for k, v in fields.items() if v is not None}
+    name = r.string(m["name"], "gate name") if "name" in m else None
+    needs = {"threshold": ("metric",), "regression": ("metric",), "command": ("run",)}.get(kind, ())
+    for need in needs:
+        if need not in m:
+            r.problem(node, f"{kind} gate needs '{need}'", f"add '{need}: ...'")
+    if kind in ("threshold", "safety") and "min" not in m and "max" not in m:
+        r.problem(node, f"{kind} gate needs 'min' or 'max'", "add 'min: 0.9' (or 'max: ...')")
+    if kind == "safety" and "metric" not in m and "run" not in m:
+        r.problem(node, "safety gate needs 'metric' (a logged score) or 'run' (a script computing it)")
+    if kind == "latency":
+        if ("endpoint" in m) == ("metric" in m):
+            r.problem(node, "latency gate needs exactly one of 'endpoint' (measured) or 'metric' (logged)")
+        if "max_ms" not in m:
+            r.problem(node, "latency gate needs 'max_ms'", "add 'max_ms: 500'")
+    default_name = "-".join(str(x) for x in (kind, fields.get("metric") or "") if x)
+    return Gate(kind=kind, name=name or default_name, line=line_of(node), **fields)  # type: ignore[arg-type]
+
+
+def _is_str(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode)
+
+
+def _environments(r: Reader, node: yaml.Node) -> dict[str, Environment]:
+    envs: dict[str, Environment] = {}
+    for key, value in r.items(node, "environments"):
+        _k8s_name(r, key, key.value, "environment name")
+        m = r.mapping(value, f"environment '{key.value}'", ("namespace", "gateway", "hostnames"), ("namespace",))
+        if m is None or "namespace" not in m:
+            continue
+        namespace = r.string(m["namespace"], "namespace")
+        if namespace:
+            _k8s_name(r, m["namespace"], namespace, "namespace")
+        envs[key.value] = Environment(
+            name=key.value,
+            namespace=namespace or "",
+            gateway=r.string(m["gateway"], "gateway") if "gateway" in m else None,
+            hostnames=r.strings(m["hostnames"], "hostnames") if "hostnames" in m else (),
+            line=line_of(key),
+        )
+    return envs
+
+
+def _k8s_name(r: Reader, node: yaml.Node, value: str, what: str) -> None:
+    if not K8S_NAME_RE.fullmatch(value):
+        r.problem(node, f"{what} '{value}' is not a valid Kubernetes name",
+                  "use lower-case letters, digits and '-', at most 63 characters")
+
+
+def _images(r: Reader, node: yaml.Node) -> Images:
+    m = r.mapping(node, "images", ("registry", "base")) or {}
+    base = r.string(m["base"], "images.base") if "base" in m else None
+    if base and "@sha256:" not in base:
+        r.problem(m["base"], f"images.base '{base}' is not pinned by digest",
+                  "write it as 'vllm/vllm-openai@sha256:<digest>' so builds are reproducible")
+    return Images(registry=r.string(m["registry"], "images.registry") if "registry" in m else None, base=base)
+
+
+def _deployments(r: Reader, node: yaml.Node) -> dict[str, Deployment]:
+    out: dict[str, Deployment] = {}
+    fields = ("environment", "serve", "strategy", "replicas", "resources", "vllm_args", "artifacts", "port")
+    for key, value in r.items(node, "deployments"):
+        name = key.value
+        _k8s_name(r, key, name, "deployment name")
+        m = r.mapping(value, f"deployment '{name}'", fields, ("environment", "serve"))
+        if m is None or "environment" not in m or "serve" not in m:
+            continue
+        res = Resources()
+        if "resources" in m:
+            rm = r.mapping(m["resources"], "resources", ("gpu", "memory", "cpu")) or {}
+            res = Resources(
+                gpu=r.integer(rm["gpu"], "resources.gpu", 0, 64) or 0 if "gpu" in rm else 0,
+                memory=r.string(rm["memory"], "resources.memory") or "16Gi" if "memory" in rm else "16Gi",
+                cpu=r.string(rm["cpu"], "resources.cpu") or "4" if "cpu" in rm else "4",
+            )
+        out[name] = Deployment(
+            name=name,
+            environment=r.string(m["environment"], "environment") or "",
+            serve=_serve_list(r, m["serve"], f"serve of '{name}'"),
+            strategy=_strategy(r, m["strategy"], name) if "strategy" in m else Strategy(),
+            replicas=(r.integer(m["replicas"], "replicas", 1, 1000) or 1) if "replicas" in m else 1,
+            resources=res,
+            vllm_args=r.strings(m["vllm_args"], "vllm_args") if "vllm_args" in m else (),
+            artifacts=(_choice(r, m["artifacts"], "artifacts", ARTIFACT_MODES) or "init") if "artifacts" in m else "init",
+            port=(r.integer(m["port"], "port", 1, 65535) or 8000) if "port" in m else 8000,
+            line=line_of(key),
+        )
+    return out
+
+
+def _serve_list(r: Reader, node: yaml.Node, what: str) -> tuple[ServeEntry, ...]:
+    items = r.sequence(node, what) or []
+    if not items and isinstance(node, yaml.SequenceNode):
+        r.problem(node, f"{what} is empty", "list at least one 'model@alias'")
+    entries = (_serve_entry(r, item, what) for item in items)
+    return tuple(e for e in entries if e is not None)
+
+
+def _serve_entry(r: Reader, node: yaml.Node, what: str) -> ServeEntry | None:
+    if _is_str(node):
+        ref = _ref(r, node, f"entry of {what}")
+        return ServeEntry(ref, line=line_of(node)) if ref else None
+    m = r.mapping(node, f"entry of {what}", ("model", "adapter", "prompts", "name"), ("model",))
+    if m is None or "model" not in m:
+        return None
+    model = _ref(r, m["model"], "model")
+    if model is None:
+        return None
+    return ServeEntry(
+        model=model,
+        adapter=_ref(r, m["adapter"], "adapter") if "adapter" in m else None,
+        prompts=_ref(r, m["prompts"], "prompts") if "prompts" in m else None,
+        served_name=r.string(m["name"], "name") if "name" in m else None,
+        line=line_of(node),
+    )
+
+
+def _strategy(r: Reader, node: yaml.Node, deployment: str) -> Strategy:
+    m = r.mapping(node, f"strategy of '{deployment}'", ("type", "candidate", "weight", "steps", "active"), ("type",))
+    if m is None or "type" not in m:
+        return Strategy()
+    kind = _choice(r, m["type"], "strategy type", STRATEGIES)
+    if kind is None:
+        return Strategy()
+    allowed = {
+        "rolling": (),
+        "blue-green": ("candidate", "active"),
+        "canary": ("candidate", "weight", "steps"),
+        "shadow": ("candidate",),
+        "ab": ("candidate", "weight"),
+    }[kind]
+    for key in m:
+        if key != "type" and key not in allowed:
+            r.problem(m[key], f"'{key}' does not apply to a {kind} strategy",
+                      f"a {kind} strategy takes: {', '.join(allowed) or 'no other fields'}")
+    if kind != "rolling" and "candidate" not in m:
+        r.problem(node, f"a {kind} strategy needs 'candidate' (what the second track serves)",
+                  "add 'candidate: [model@challenger]'")
+    weight = (r.integer(m["weight"], "weight (percent)", 0, 100) or 0) if "weight" in m else 0
+    steps = ()
+    if "steps" in m:
+        nodes = r.sequence(m["steps"], "steps") or []
+        steps = tuple(w for w in (r.integer(n, "step weight", 1, 100) for n in nodes) if w is not None)
+        if list(steps) != sorted(set(steps)):
+            r.problem(m["steps"], "canary steps must increase", "e.g. [5, 25, 50, 100]")
+        if "weight" in m and steps and weight not in steps:
+            r.problem(m["weight"], f"weight {weight} is not one of the steps {list(steps)}",
+                      "set weight to the step the canary is at")
+        if "weight" not in m and steps:
+            weight = steps[0]
+    if kind in ("canary", "ab") and "weight" not in m and not steps:
+        r.problem(node, f"a {kind} strategy needs 'weight' (percent of traffic to the candidate)",
+                  "add 'weight: 10'")
+    active = "blue"
+    if "active" in m:
+        active = _choice(r, m["active"], "active", ("blue", "green")) or "blue"
+    candidate = _serve_list(r, m["candidate"], "candidate") if "candidate" in m else ()
+    return Strategy(kind, candidate, weight, steps, active, line_of(node))
+
+
+def _cross_check(r: Reader, pins: PinsFile) -> None:
+    """References between sections: bases, served models, environments, gate baselines."""
+
+    def check_ref(ref: ModelRef | None, what: str) -> None:
+        if ref is None:
+            return
+        target = pins.models.get(ref.model)
+        if target is None:
+            r.problem(ref.line, f"{what} '{ref}' names a model this file does not pin",
+                      f"add '{ref.model}' under models, or fix the name")
+        elif ref.alias not in target.aliases:
+            r.problem(ref.line, f"{what} '{ref}': '{ref.model}' has no alias '{ref.alias}' in this file",
+                      f"pin it under models.{ref.model}.aliases, or use one of: {', '.join(target.aliases) or '(none)'}")
+
+    for model in pins.models.values():
+        check_ref(model.base, f"base of '{model.name}'")
+        for alias, gates in model.gates.items():
+            if alias != ANY_ALIAS and alias not in model.aliases:
+                r.problem(gates[0].line if gates else model.line,
+                          f"gates for '{model.name}@{alias}', but '{alias}' is not pinned for it",
+                          "pin the alias or remove its gates")
+    for dep in pins.deployments.values():
+        if dep.environment and dep.environment not in pins.environments:
+            r.problem(dep.line, f"deployment '{dep.name}' names environment '{dep.environment}' "
+                      "that is not declared", "add it under 'environments:'")
+        for entry in dep.serve + dep.strategy.candidate:
+            for ref in entry.refs():
+                check_ref(ref, f"deployment '{dep.name}' serves")

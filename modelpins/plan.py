@@ -1,0 +1,67 @@
+"""The plan: desired alias state (the pins file) minus actual state (the registry). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from modelpins.pins import PinsFile
+
+Action = Literal["set", "move", "delete"]
+
+
+@dataclass(frozen=True)
+class Change:
+    model: str
+    alias: str
+    before: int | None
+    after: int | None
+    line: int = 0
+
+    @property
+    def action(self) -> Action:
+        if self.after is None:
+            return "delete"
+        return "set" if self.before is None else "move"
+
+    def as_json(self) -> dict[str, object]:
+        return {"model": self.model, "alias": self.alias, "from": self.before, "to": self.after,
+                "action": self.action}
+
+
+def diff(pins: PinsFile, actual: Mapping[str, Mapping[str, int]]) -> list[Change]:
+    """Changes that make `actual` equal `pins` for the models the file manages.
+
+    Sets and moves come first in file order, deletes after them, so an alias is never
+    missing for longer than it must be. Models the file does not name are left alone.
+    """
+    moves: list[Change] = []
+    deletes: list[Change] = []
+    for model in pins.models.values():
+        current = actual.get(model.name, {})
+        for pin in model.aliases.values():
+            if current.get(pin.alias) != pin.version:
+                moves.append(Change(model.name, pin.alias, current.get(pin.alias), pin.version, pin.line))
+        for alias in sorted(set(current) - set(model.aliases)):
+            deletes.append(Change(model.name, alias, current[alias], None, model.line))
+    return moves + deletes
+
+
+def summary(changes: list[Change]) -> str:
+    if not changes:
+        return "No changes: the registry matches the pins file."
+    counts = {a: sum(1 for c in changes if c.action == a) for a in ("set", "move", "delete")}
+    parts = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+    return f"{len(changes)} change{'s' if len(changes) != 1 else ''}: {parts}"
+
+
+def table(changes: list[Change]) -> str:
+    rows = [("MODEL", "ALIAS", "FROM", "TO", "ACTION")]
+    rows += [(c.model, c.alias, _v(c.before), _v(c.after), c.action) for c in changes]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _v(version: int | None) -> str:
+    return "-" if version is None else str(version)

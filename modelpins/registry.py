@@ -1,0 +1,212 @@
+"""MLflow Model Registry adapter: MLflow's REST API 2.0, one HTTP request per operation.
+
+`MlflowClient.set_registered_model_alias` costs two requests and retries for
+minutes on a dead server; this adapter makes one request per operation, retries
+idempotent calls a bounded number of times with exponential backoff, and counts
+what it sent (`reads`, `writes`) so callers can report their cost.
+
+Environment: MLFLOW_TRACKING_TOKEN (bearer), MLFLOW_TRACKING_USERNAME and
+MLFLOW_TRACKING_PASSWORD (basic), MLFLOW_TRACKING_INSECURE_TLS,
+MLFLOW_TRACKING_SERVER_CERT_PATH, as MLflow's own client reads them; and
+MODELPINS_HTTP_RETRIES (default 3), MODELPINS_HTTP_BACKOFF (seconds, default 0.5),
+MODELPINS_HTTP_TIMEOUT (seconds, default 30).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
+
+API = "/api/2.0/mlflow/"
+PAGE = 1000  # the server's cap for registered-models/search
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    model: str
+    version: int
+    status: str
+    run_id: str = ""
+    source: str = ""
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    created_ms: int = 0
+
+
+class NotFound(OperationFailed):
+    """The registry has no such model or version."""
+
+
+class MlflowRegistry:
+    def __init__(self, tracking_uri: str, *, retries: int | None = None, backoff: float | None = None,
+                 timeout: float | None = None, env: Mapping[str, str] | None = None):
+        env = os.environ if env is None else env
+        if not tracking_uri.startswith(("http://", "https://")):
+            raise InvalidInput(
+                f"tracking URI '{tracking_uri}' is not an http(s) URL; modelpins talks to an MLflow "
+                "tracking server (pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI)")
+        import requests  # deferred: `modelpins validate` without a server never needs it
+
+        self.base = tracking_uri.rstrip("/") + API
+        self.retries = int(env.get("MODELPINS_HTTP_RETRIES", 3)) if retries is None else retries
+        self.backoff = float(env.get("MODELPINS_HTTP_BACKOFF", 0.5)) if backoff is None else backoff
+        self.timeout = float(env.get("MODELPINS_HTTP_TIMEOUT", 30)) if timeout is None else timeout
+        self.reads = 0
+        self.writes = 0
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = "modelpins"
+        if env.get("MLFLOW_TRACKING_TOKEN"):
+            self._session.headers["Authorization"] = f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"
+        elif env.get("MLFLOW_TRACKING_USERNAME"):
+            self._session.auth = (env["MLFLOW_TRACKING_USERNAME"], env.get("MLFLOW_TRACKING_PASSWORD", ""))
+        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+            self._session.verify = False
+        elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
+            self._session.verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+
+    # -- transport -------------------------------------------------------------------------
+
+    def call(self, method: str, endpoint: str, *, params: dict[str, Any] | None = None,
+             body: dict[str, Any] | None = None, missing_ok: bool = False) -> dict[str, Any] | None:
+        """One REST call with retries; None for a 404 when `missing_ok`."""
+        import requests
+
+        if method == "GET":
+            self.reads += 1
+        else:
+            self.writes += 1
+        url = self.base + endpoint
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
+            try:
+                resp = self._session.request(method, url, params=params, json=body, timeout=self.timeout)
+            except requests.Timeout:
+                last = f"no answer within {self.timeout:g}s"
+                continue
+            except requests.ConnectionError as exc:
+                last = f"cannot connect ({type(exc).__name__})"
+                continue
+            if resp.status_code in RETRY_STATUSES:
+                last = f"HTTP {resp.status_code}"
+                continue
+            if resp.status_code == 404 and missing_ok:
+                return None
+            if resp.status_code >= 400:
+                raise _http_error(resp, endpoint)
+            return dict(resp.json()) if resp.content else {}
+        raise RegistryUnavailable(
+            f"MLflow server at {self.base.removesuffix(API)} failed {self.retries + 1} times on "
+            f"{method} {endpoint}: {last}. The command stopped there; run it again once the server "
+            "is healthy (apply resumes from the registry's state)")
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def aliases(self) -> dict[str, dict[str, int]]:
+        """Every registered model's aliases, in ceil(models/1000) requests."""
+        out: dict[str, dict[str, int]] = {}
+        token = None
+        while True:
+            params: dict[str, Any] = {"max_results": PAGE}
+            if token:
+                params["page_token"] = token
+            page = self.call("GET", "registered-models/search", params=params) or {}
+            for model in page.get("registered_models", []):
+                out[model["name"]] = {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}
+            token = page.get("next_page_token")
+            if not token:
+                return out
+
+    def versions(self, models: Iterable[str]) -> dict[tuple[str, int], VersionInfo]:
+        """Every version of the given models, one request for all names where the server allows it."""
+        names = sorted(set(models))
+        out: dict[tuple[str, int], VersionInfo] = {}
+        for info in self._search_versions(names):
+            out[(info.model, info.version)] = info
+        return out
+
+    def _search_versions(self, names: list[str]) -> Iterator[VersionInfo]:
+        if not names:
+            return
+        quoted = ", ".join("'" + n.replace("'", "\\'") + "'" for n in names)
+        token = None
+        while True:
+            params: dict[str, Any] = {"filter": f"name IN ({quoted})", "max_results": 10_000}
+            if token:
+                params["page_token"] = token
+            try:
+                page = self.call("GET", "model-versions/search", params=params) or {}
+            except _UrlTooLong:
+                if len(names) == 1:
+                    raise
+                half = len(names) // 2
+                yield from self._search_versions(names[:half])
+                yield from self._search_versions(names[half:])
+                return
+            for v in page.get("model_versions", []):
+                yield version_info(v)
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def version(self, model: str, version: int) -> VersionInfo | None:
+        found = self.call("GET", "model-versions/get", params={"name": model, "version": str(version)},
+                          missing_ok=True)
+        return version_info(found["model_version"]) if found else None
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """The run as MLflow returns it: {"info": ..., "data": {"metrics": [...], "params": [...], "tags": [...]}}."""
+        found = self.call("GET", "runs/get", params={"run_id": run_id}, missing_ok=True)
+        return found["run"] if found else None
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def set_alias(self, model: str, alias: str, version: int) -> None:
+        self.call("POST", "registered-models/alias", body={"name": model, "alias": alias, "version": str(version)})
+
+    def delete_alias(self, model: str, alias: str) -> None:
+        self.call("DELETE", "registered-models/alias", body={"name": model, "alias": alias})
+
+    def set_version_tag(self, model: str, version: int, key: str, value: str) -> None:
+        self.call("POST", "model-versions/set-tag",
+                  body={"name": model, "version": str(version), "key": key, "value": value})
+
+
+def version_info(v: Mapping[str, Any]) -> VersionInfo:
+    return VersionInfo(
+        model=v["name"],
+        version=int(v["version"]),
+        status=v.get("status", "READY"),
+        run_id=v.get("run_id", "") or "",
+        source=v.get("source", "") or "",
+        description=v.get("description", "") or "",
+        tags={t["key"]: t.get("value", "") for t in v.get("tags", [])},
+        created_ms=int(v.get("creation_timestamp", 0) or 0),
+    )
+
+
+class _UrlTooLong(OperationFailed):
+    pass
+
+
+def _http_error(resp: Any, endpoint: str) -> OperationFailed:
+    if resp.status_code in (414, 431):
+        return _UrlTooLong(f"request to {endpoint} too long for the server (HTTP {resp.status_code})")
+    try:
+        body = resp.json()
+        detail = f"{body.get('error_code', '')}: {body.get('message', '')}".strip(": ")
+    except ValueError:
+        detail = resp.text[:200]
+    if resp.status_code in (401, 403):
+        return OperationFailed(f"MLflow refused {endpoint} (HTTP {resp.status_code}, {detail}); "
+                               "check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD")
+    if resp.status_code == 404:
+        return NotFound(f"MLflow: {detail}")
+    return OperationFailed(f"MLflow rejected {endpoint} (HTTP {resp.status_code}): {detail}")
