@@ -48,14 +48,24 @@ class ApplyResult:
         return self.plan.changes[done:]
 
 
-def check_versions(pins: PinsFile, actual: dict[str, dict[str, int]],
-                   versions: dict[tuple[str, int], VersionInfo], wanted: list[tuple[str, int, int]]) -> None:
+def check_versions(
+    pins: PinsFile,
+    actual: dict[str, dict[str, int]],
+    versions: dict[tuple[str, int], VersionInfo],
+    wanted: list[tuple[str, int, int]],
+) -> None:
     """Raise InvalidPins unless every model exists and every (model, version, line) is READY."""
     problems: list[Problem] = []
     for model in pins.models.values():
         if model.name not in actual:
-            problems.append(Problem(pins.path, model.line, f"registered model '{model.name}' does not exist in MLflow",
-                                    "register it first, or fix the name"))
+            problems.append(
+                Problem(
+                    pins.path,
+                    model.line,
+                    f"registered model '{model.name}' does not exist in MLflow",
+                    "register it first, or fix the name",
+                )
+            )
     known: dict[str, list[int]] = {}
     for name, number in versions:
         known.setdefault(name, []).append(number)
@@ -66,11 +76,23 @@ def check_versions(pins: PinsFile, actual: dict[str, dict[str, int]],
         if info is None:
             have = sorted(known.get(name, []))
             listed = ", ".join(map(str, have[-10:])) or "none"
-            problems.append(Problem(pins.path, line, f"version {number} of '{name}' does not exist in MLflow",
-                                    f"pin an existing version (newest: {listed})"))
+            problems.append(
+                Problem(
+                    pins.path,
+                    line,
+                    f"version {number} of '{name}' does not exist in MLflow",
+                    f"pin an existing version (newest: {listed})",
+                )
+            )
         elif info.status != "READY":
-            problems.append(Problem(pins.path, line, f"version {number} of '{name}' is {info.status}, not READY",
-                                    "wait for registration to finish, or pin another version"))
+            problems.append(
+                Problem(
+                    pins.path,
+                    line,
+                    f"version {number} of '{name}' is {info.status}, not READY",
+                    "wait for registration to finish, or pin another version",
+                )
+            )
     if problems:
         raise InvalidPins(problems)
 
@@ -93,13 +115,20 @@ def make_plan(pins: PinsFile, registry: Registry) -> Plan:
 
 
 def audit_record(change: Change, ctx: Context, extra: dict[str, object] | None = None) -> str:
-    record: dict[str, object] = {"action": change.action, "alias": change.alias, "from": change.before,
-                                 "to": change.after, **ctx.as_dict(), **(extra or {})}
+    record: dict[str, object] = {
+        "action": change.action,
+        "alias": change.alias,
+        "from": change.before,
+        "to": change.after,
+        **ctx.as_dict(),
+        **(extra or {}),
+    }
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-def apply_plan(plan: Plan, registry: Registry, ctx: Context,
-               extra_audit: Callable[[Change], dict[str, object]] | None = None) -> ApplyResult:
+def apply_plan(
+    plan: Plan, registry: Registry, ctx: Context, extra_audit: Callable[[Change], dict[str, object]] | None = None
+) -> ApplyResult:
     """Carry out the plan, one change at a time; stop at the first failure and say what is pending.
 
     For each change the audit tag is written before the alias moves: an interrupted run

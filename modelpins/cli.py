@@ -12,15 +12,22 @@ import sys
 import traceback as tb
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from modelpins import __version__
 from modelpins.errors import InvalidInput, ModelPinsError
 
+if TYPE_CHECKING:
+    from modelpins.registry import MlflowRegistry
+
 # name -> (module:attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "validate": ("modelpins.commands.core:validate", "Check model_pins.yaml (and, with a server, that every pin exists)."),
+    "validate": (
+        "modelpins.commands.core:validate",
+        "Check model_pins.yaml (and, with a server, that every pin exists).",
+    ),
     "plan": ("modelpins.commands.core:plan", "Show the alias changes that apply would make."),
     "apply": ("modelpins.commands.core:apply", "Make the registry's aliases match model_pins.yaml."),
 }
@@ -32,11 +39,12 @@ class Settings:
     tracking_uri: str | None
     traceback: bool
 
-    def registry(self):  # type: ignore[no-untyped-def]
+    def registry(self) -> MlflowRegistry:
         """The MLflow adapter for --tracking-uri; an InvalidInput when none is configured."""
         if not self.tracking_uri:
-            raise InvalidInput("no MLflow tracking server given: pass --tracking-uri http://HOST:PORT "
-                               "or set MLFLOW_TRACKING_URI")
+            raise InvalidInput(
+                "no MLflow tracking server given: pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI"
+            )
         from modelpins.registry import MlflowRegistry
 
         return MlflowRegistry(self.tracking_uri)
@@ -60,10 +68,20 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--pins", "pins", type=click.Path(path_type=Path), default=Path("model_pins.yaml"),
-              show_default=True, help="The pins file.")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None,
-              help="MLflow tracking server URL (default: $MLFLOW_TRACKING_URI).")
+@click.option(
+    "--pins",
+    "pins",
+    type=click.Path(path_type=Path),
+    default=Path("model_pins.yaml"),
+    show_default=True,
+    help="The pins file.",
+)
+@click.option(
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    default=None,
+    help="MLflow tracking server URL (default: $MLFLOW_TRACKING_URI).",
+)
 @click.option("--traceback", is_flag=True, help="Show the Python traceback of an unexpected error.")
 @click.version_option(__version__, prog_name="modelpins")
 @click.pass_context
@@ -98,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the boundary for bugs
         if show_traceback:
             tb.print_exc()
-        click.secho(f"unexpected error: {type(exc).__name__}: {exc}\n"
-                    "This is a bug in modelpins; rerun with --traceback and report it.", fg="red", err=True)
+        click.secho(
+            f"unexpected error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in modelpins; rerun with --traceback and report it.",
+            fg="red",
+            err=True,
+        )
         return 3
     return code if isinstance(code, int) else 0
 

@@ -51,11 +51,24 @@ class DevServer:
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(self.env_extra or {})}
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - handed to the child process
         self.proc = subprocess.Popen(
-            [mlflow_bin, "server",
-             "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
-             "--default-artifact-root", str(self.artifact_root),
-             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                mlflow_bin,
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.root / 'mlflow.db'}",
+                "--default-artifact-root",
+                str(self.artifact_root),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -80,3 +93,50 @@ class DevServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+def seed_model(
+    tracking_uri: str,
+    name: str,
+    versions: int | list[dict[str, float]] = 3,
+    aliases: dict[str, int] | None = None,
+    params: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+    description: str = "",
+    version_tags: dict[str, str] | None = None,
+) -> list[str]:
+    """Register `name` with one finished run per version and set `aliases`; return the run ids.
+
+    `versions` is a count or one dict of metrics per version. Each run logs `params`
+    and an artefact directory `model/` holding `files` (name -> text; a small JSON by default).
+    """
+    import json
+    import tempfile
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    metric_sets: list[dict[str, float]] = [{} for _ in range(versions)] if isinstance(versions, int) else versions
+    client.create_registered_model(name, description=description or None)
+    experiment = client.get_experiment_by_name("modelpins-seed")
+    exp_id = experiment.experiment_id if experiment else client.create_experiment("modelpins-seed")
+    run_ids = []
+    for number, metrics in enumerate(metric_sets, start=1):
+        run = client.create_run(exp_id, run_name=f"{name}-v{number}")
+        rid = run.info.run_id
+        for key, value in metrics.items():
+            client.log_metric(rid, key, value)
+        for key, text in (params or {}).items():
+            client.log_param(rid, key, text)
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = Path(tmp) / "model"
+            model_dir.mkdir()
+            for fname, text in (files or {"weights.json": json.dumps({"model": name, "version": number})}).items():
+                (model_dir / fname).write_text(text)
+            client.log_artifacts(rid, str(model_dir), "model")
+        client.set_terminated(rid)
+        client.create_model_version(name, f"runs:/{rid}/model", run_id=rid, tags=version_tags)
+        run_ids.append(rid)
+    for alias, number in (aliases or {}).items():
+        client.set_registered_model_alias(name, alias, str(number))
+    return run_ids

@@ -197,16 +197,23 @@ def loads(text: str | bytes, path: str = "model_pins.yaml") -> PinsFile:
     r = Reader(path)
     if root is None:
         raise InvalidPins([Problem(path, 1, "file is empty", "start with 'version: 1' and 'models:'")])
-    top = r.mapping(root, "the file", ("version", "owners", "defaults", "models", "environments",
-                                       "deployments", "images"), ("version", "models"))
+    top = r.mapping(
+        root,
+        "the file",
+        ("version", "owners", "defaults", "models", "environments", "deployments", "images"),
+        ("version", "models"),
+    )
     if top is None:
         r.raise_if_any()
         raise AssertionError("unreachable")
     if "version" in top:
         version = r.integer(top["version"], "version", 1, 10**6)
         if version is not None and version != SCHEMA_VERSION:
-            r.problem(top["version"], f"schema version {version} is not supported",
-                      f"this modelpins reads version {SCHEMA_VERSION}")
+            r.problem(
+                top["version"],
+                f"schema version {version} is not supported",
+                f"this modelpins reads version {SCHEMA_VERSION}",
+            )
     owners = _owners(r, top["owners"], "owners") if "owners" in top else ()
     defaults: dict[str, tuple[Gate, ...]] = {}
     if "defaults" in top:
@@ -228,19 +235,25 @@ def _models(r: Reader, node: yaml.Node) -> dict[str, ModelPins]:
     for key, value in r.items(node, "models"):
         name = key.value
         if not MODEL_RE.fullmatch(name):
-            r.problem(key, f"model name '{name}' is not allowed",
-                      "use ASCII letters, digits, '.', '_' and '-' (up to 256), starting with a letter or digit")
+            r.problem(
+                key,
+                f"model name '{name}' is not allowed",
+                "use ASCII letters, digits, '.', '_' and '-' (up to 256), starting with a letter or digit",
+            )
             continue
-        m = r.mapping(value, f"model '{name}'", ("aliases", "kind", "base", "owners", "description",
-                                                  "limitations", "gates"), ("aliases",))
+        m = r.mapping(
+            value,
+            f"model '{name}'",
+            ("aliases", "kind", "base", "owners", "description", "limitations", "gates"),
+            ("aliases",),
+        )
         if m is None:
             continue
         aliases = _aliases(r, m["aliases"], name) if "aliases" in m else {}
         kind = _choice(r, m["kind"], f"kind of '{name}'", MODEL_KINDS) if "kind" in m else "model"
         base = _ref(r, m["base"], f"base of '{name}'") if "base" in m else None
         if kind == "adapter" and base is None:
-            r.problem(value, f"adapter '{name}' must name its base model",
-                      "add 'base: <base-model>@<alias>'")
+            r.problem(value, f"adapter '{name}' must name its base model", "add 'base: <base-model>@<alias>'")
         models[name] = ModelPins(
             name=name,
             aliases=aliases,
@@ -258,11 +271,12 @@ def _models(r: Reader, node: yaml.Node) -> dict[str, ModelPins]:
 def alias_problem(alias: str) -> tuple[str, str] | None:
     """(message, fix) when `alias` is not a name MLflow accepts, else None."""
     if RESERVED_ALIAS_RE.fullmatch(alias):
-        return (f"alias '{alias}' is reserved by MLflow ('latest' and 'v<number>' name versions)",
-                "choose another name, e.g. 'champion' or 'challenger'")
+        return (
+            f"alias '{alias}' is reserved by MLflow ('latest' and 'v<number>' name versions)",
+            "choose another name, e.g. 'champion' or 'challenger'",
+        )
     if not ALIAS_RE.fullmatch(alias):
-        return (f"alias '{alias[:80]}' is not allowed",
-                "use 1 to 255 ASCII letters, digits, '_' or '-'")
+        return (f"alias '{alias[:80]}' is not allowed", "use 1 to 255 ASCII letters, digits, '_' or '-'")
     return None
 
 
@@ -275,8 +289,11 @@ def _aliases(r: Reader, node: yaml.Node, model: str) -> dict[str, AliasPin]:
             continue
         lowered = {a.lower(): a for a in aliases}
         if key.value.lower() in lowered:
-            r.problem(key, f"alias '{key.value}' differs from '{lowered[key.value.lower()]}' only in case",
-                      "MLflow alias names are case-insensitive on some stores; keep one")
+            r.problem(
+                key,
+                f"alias '{key.value}' differs from '{lowered[key.value.lower()]}' only in case",
+                "MLflow alias names are case-insensitive on some stores; keep one",
+            )
             continue
         version = r.integer(value, f"version for {model}@{key.value}", 1, MAX_VERSION)
         if version is not None:
@@ -285,12 +302,19 @@ def _aliases(r: Reader, node: yaml.Node, model: str) -> dict[str, AliasPin]:
 
 
 def _owners(r: Reader, node: yaml.Node, what: str) -> tuple[str, ...]:
-    owners = r.strings(node, what)
-    for item, owner in zip(r.sequence(node, what) or [], owners):
+    owners = []
+    for item in r.sequence(node, what) or []:
+        owner = r.string(item, f"each entry of {what}")
+        if owner is None:
+            continue
         if not OWNER_RE.fullmatch(owner):
-            r.problem(item, f"owner '{owner}' in {what} is not a GitHub @user, @org/team or e-mail",
-                      "write it as it would stand in CODEOWNERS, e.g. '@acme/risk-ml'")
-    return owners
+            r.problem(
+                item,
+                f"owner '{owner}' in {what} is not a GitHub @user, @org/team or e-mail",
+                "write it as it would stand in CODEOWNERS, e.g. '@acme/risk-ml'",
+            )
+        owners.append(owner)
+    return tuple(owners)
 
 
 def _choice(r: Reader, node: yaml.Node, what: str, choices: tuple[str, ...]) -> str | None:
@@ -316,8 +340,11 @@ def _gate_table(r: Reader, node: yaml.Node, what: str) -> dict[str, tuple[Gate, 
     table: dict[str, tuple[Gate, ...]] = {}
     for key, value in r.items(node, what):
         if key.value != ANY_ALIAS and alias_problem(key.value):
-            r.problem(key, f"'{key.value}' in {what} is not an alias name",
-                      "key gates by the alias they guard (e.g. champion), or '*' for every alias")
+            r.problem(
+                key,
+                f"'{key.value}' in {what} is not an alias name",
+                "key gates by the alias they guard (e.g. champion), or '*' for every alias",
+            )
             continue
         items = r.sequence(value, f"{what}.{key.value}") or []
         gates = (_gate(r, item, f"gate in {what}.{key.value}") for item in items)
@@ -357,7 +384,9 @@ def _gate(r: Reader, node: yaml.Node, what: str) -> Gate | None:
     if "against" in m:
         against = r.string(m["against"], "against")
         if against and alias_problem(against):
-            r.problem(m["against"], f"against '{against}' is not an alias name", "name the baseline alias, e.g. champion")
+            r.problem(
+                m["against"], f"against '{against}' is not an alias name", "name the baseline alias, e.g. champion"
+            )
         fields["against"] = against
     if "higher_is_better" in m:
         fields["higher_is_better"] = r.boolean(m["higher_is_better"], "higher_is_better")
@@ -378,10 +407,18 @@ def _gate(r: Reader, node: yaml.Node, what: str) -> Gate | None:
     if kind in ("threshold", "safety") and "min" not in m and "max" not in m:
         r.problem(node, f"{kind} gate needs 'min' or 'max'", "add 'min: 0.9' (or 'max: ...')")
     if kind == "safety" and "metric" not in m and "run" not in m:
-        r.problem(node, "safety gate needs 'metric' (a logged score) or 'run' (a script computing it)")
+        r.problem(
+            node,
+            "safety gate needs 'metric' (a logged score) or 'run' (a script computing it)",
+            "add 'metric: safety_score' or 'run: [python, scripts/gates/safety_check.py]'",
+        )
     if kind == "latency":
         if ("endpoint" in m) == ("metric" in m):
-            r.problem(node, "latency gate needs exactly one of 'endpoint' (measured) or 'metric' (logged)")
+            r.problem(
+                node,
+                "latency gate needs exactly one of 'endpoint' (measured) or 'metric' (logged)",
+                "keep 'endpoint: http://...' or 'metric: latency_p99_ms', not both",
+            )
         if "max_ms" not in m:
             r.problem(node, "latency gate needs 'max_ms'", "add 'max_ms: 500'")
     default_name = "-".join(str(x) for x in (kind, fields.get("metric") or "") if x)
@@ -414,16 +451,22 @@ def _environments(r: Reader, node: yaml.Node) -> dict[str, Environment]:
 
 def _k8s_name(r: Reader, node: yaml.Node, value: str, what: str) -> None:
     if not K8S_NAME_RE.fullmatch(value):
-        r.problem(node, f"{what} '{value}' is not a valid Kubernetes name",
-                  "use lower-case letters, digits and '-', at most 63 characters")
+        r.problem(
+            node,
+            f"{what} '{value}' is not a valid Kubernetes name",
+            "use lower-case letters, digits and '-', at most 63 characters",
+        )
 
 
 def _images(r: Reader, node: yaml.Node) -> Images:
     m = r.mapping(node, "images", ("registry", "base")) or {}
     base = r.string(m["base"], "images.base") if "base" in m else None
     if base and "@sha256:" not in base:
-        r.problem(m["base"], f"images.base '{base}' is not pinned by digest",
-                  "write it as 'vllm/vllm-openai@sha256:<digest>' so builds are reproducible")
+        r.problem(
+            m["base"],
+            f"images.base '{base}' is not pinned by digest",
+            "write it as 'vllm/vllm-openai@sha256:<digest>' so builds are reproducible",
+        )
     return Images(registry=r.string(m["registry"], "images.registry") if "registry" in m else None, base=base)
 
 
@@ -452,7 +495,9 @@ def _deployments(r: Reader, node: yaml.Node) -> dict[str, Deployment]:
             replicas=(r.integer(m["replicas"], "replicas", 1, 1000) or 1) if "replicas" in m else 1,
             resources=res,
             vllm_args=r.strings(m["vllm_args"], "vllm_args") if "vllm_args" in m else (),
-            artifacts=(_choice(r, m["artifacts"], "artifacts", ARTIFACT_MODES) or "init") if "artifacts" in m else "init",
+            artifacts=(_choice(r, m["artifacts"], "artifacts", ARTIFACT_MODES) or "init")
+            if "artifacts" in m
+            else "init",
             port=(r.integer(m["port"], "port", 1, 65535) or 8000) if "port" in m else 8000,
             line=line_of(key),
         )
@@ -502,26 +547,34 @@ def _strategy(r: Reader, node: yaml.Node, deployment: str) -> Strategy:
     }[kind]
     for key in m:
         if key != "type" and key not in allowed:
-            r.problem(m[key], f"'{key}' does not apply to a {kind} strategy",
-                      f"a {kind} strategy takes: {', '.join(allowed) or 'no other fields'}")
+            r.problem(
+                m[key],
+                f"'{key}' does not apply to a {kind} strategy",
+                f"a {kind} strategy takes: {', '.join(allowed) or 'no other fields'}",
+            )
     if kind != "rolling" and "candidate" not in m:
-        r.problem(node, f"a {kind} strategy needs 'candidate' (what the second track serves)",
-                  "add 'candidate: [model@challenger]'")
+        r.problem(
+            node,
+            f"a {kind} strategy needs 'candidate' (what the second track serves)",
+            "add 'candidate: [model@challenger]'",
+        )
     weight = (r.integer(m["weight"], "weight (percent)", 0, 100) or 0) if "weight" in m else 0
-    steps = ()
+    steps: tuple[int, ...] = ()
     if "steps" in m:
         nodes = r.sequence(m["steps"], "steps") or []
         steps = tuple(w for w in (r.integer(n, "step weight", 1, 100) for n in nodes) if w is not None)
         if list(steps) != sorted(set(steps)):
             r.problem(m["steps"], "canary steps must increase", "e.g. [5, 25, 50, 100]")
         if "weight" in m and steps and weight not in steps:
-            r.problem(m["weight"], f"weight {weight} is not one of the steps {list(steps)}",
-                      "set weight to the step the canary is at")
+            r.problem(
+                m["weight"],
+                f"weight {weight} is not one of the steps {list(steps)}",
+                "set weight to the step the canary is at",
+            )
         if "weight" not in m and steps:
             weight = steps[0]
     if kind in ("canary", "ab") and "weight" not in m and not steps:
-        r.problem(node, f"a {kind} strategy needs 'weight' (percent of traffic to the candidate)",
-                  "add 'weight: 10'")
+        r.problem(node, f"a {kind} strategy needs 'weight' (percent of traffic to the candidate)", "add 'weight: 10'")
     active = "blue"
     if "active" in m:
         active = _choice(r, m["active"], "active", ("blue", "green")) or "blue"
@@ -537,23 +590,34 @@ def _cross_check(r: Reader, pins: PinsFile) -> None:
             return
         target = pins.models.get(ref.model)
         if target is None:
-            r.problem(ref.line, f"{what} '{ref}' names a model this file does not pin",
-                      f"add '{ref.model}' under models, or fix the name")
+            r.problem(
+                ref.line,
+                f"{what} '{ref}' names a model this file does not pin",
+                f"add '{ref.model}' under models, or fix the name",
+            )
         elif ref.alias not in target.aliases:
-            r.problem(ref.line, f"{what} '{ref}': '{ref.model}' has no alias '{ref.alias}' in this file",
-                      f"pin it under models.{ref.model}.aliases, or use one of: {', '.join(target.aliases) or '(none)'}")
+            r.problem(
+                ref.line,
+                f"{what} '{ref}': '{ref.model}' has no alias '{ref.alias}' in this file",
+                f"pin it under models.{ref.model}.aliases, or use one of: {', '.join(target.aliases) or '(none)'}",
+            )
 
     for model in pins.models.values():
         check_ref(model.base, f"base of '{model.name}'")
         for alias, gates in model.gates.items():
             if alias != ANY_ALIAS and alias not in model.aliases:
-                r.problem(gates[0].line if gates else model.line,
-                          f"gates for '{model.name}@{alias}', but '{alias}' is not pinned for it",
-                          "pin the alias or remove its gates")
+                r.problem(
+                    gates[0].line if gates else model.line,
+                    f"gates for '{model.name}@{alias}', but '{alias}' is not pinned for it",
+                    "pin the alias or remove its gates",
+                )
     for dep in pins.deployments.values():
         if dep.environment and dep.environment not in pins.environments:
-            r.problem(dep.line, f"deployment '{dep.name}' names environment '{dep.environment}' "
-                      "that is not declared", "add it under 'environments:'")
+            r.problem(
+                dep.line,
+                f"deployment '{dep.name}' names environment '{dep.environment}' that is not declared",
+                "add it under 'environments:'",
+            )
         for entry in dep.serve + dep.strategy.candidate:
             for ref in entry.refs():
                 check_ref(ref, f"deployment '{dep.name}' serves")

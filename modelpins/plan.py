@@ -26,8 +26,7 @@ class Change:
         return "set" if self.before is None else "move"
 
     def as_json(self) -> dict[str, object]:
-        return {"model": self.model, "alias": self.alias, "from": self.before, "to": self.after,
-                "action": self.action}
+        return {"model": self.model, "alias": self.alias, "from": self.before, "to": self.after, "action": self.action}
 
 
 def diff(pins: PinsFile, actual: Mapping[str, Mapping[str, int]]) -> list[Change]:
@@ -60,7 +59,7 @@ def table(changes: list[Change]) -> str:
     rows = [("MODEL", "ALIAS", "FROM", "TO", "ACTION")]
     rows += [(c.model, c.alias, _v(c.before), _v(c.after), c.action) for c in changes]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def _v(version: int | None) -> str:

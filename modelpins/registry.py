@@ -44,13 +44,21 @@ class NotFound(OperationFailed):
 
 
 class MlflowRegistry:
-    def __init__(self, tracking_uri: str, *, retries: int | None = None, backoff: float | None = None,
-                 timeout: float | None = None, env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        tracking_uri: str,
+        *,
+        retries: int | None = None,
+        backoff: float | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ):
         env = os.environ if env is None else env
         if not tracking_uri.startswith(("http://", "https://")):
             raise InvalidInput(
                 f"tracking URI '{tracking_uri}' is not an http(s) URL; modelpins talks to an MLflow "
-                "tracking server (pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI)")
+                "tracking server (pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI)"
+            )
         import requests  # deferred: `modelpins validate` without a server never needs it
 
         self.base = tracking_uri.rstrip("/") + API
@@ -72,8 +80,15 @@ class MlflowRegistry:
 
     # -- transport -------------------------------------------------------------------------
 
-    def call(self, method: str, endpoint: str, *, params: dict[str, Any] | None = None,
-             body: dict[str, Any] | None = None, missing_ok: bool = False) -> dict[str, Any] | None:
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        missing_ok: bool = False,
+    ) -> dict[str, Any] | None:
         """One REST call with retries; None for a 404 when `missing_ok`."""
         import requests
 
@@ -105,7 +120,8 @@ class MlflowRegistry:
         raise RegistryUnavailable(
             f"MLflow server at {self.base.removesuffix(API)} failed {self.retries + 1} times on "
             f"{method} {endpoint}: {last}. The command stopped there; run it again once the server "
-            "is healthy (apply resumes from the registry's state)")
+            "is healthy (apply resumes from the registry's state)"
+        )
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -157,8 +173,7 @@ class MlflowRegistry:
                 return
 
     def version(self, model: str, version: int) -> VersionInfo | None:
-        found = self.call("GET", "model-versions/get", params={"name": model, "version": str(version)},
-                          missing_ok=True)
+        found = self.call("GET", "model-versions/get", params={"name": model, "version": str(version)}, missing_ok=True)
         return version_info(found["model_version"]) if found else None
 
     def run(self, run_id: str) -> dict[str, Any] | None:
@@ -175,8 +190,9 @@ class MlflowRegistry:
         self.call("DELETE", "registered-models/alias", body={"name": model, "alias": alias})
 
     def set_version_tag(self, model: str, version: int, key: str, value: str) -> None:
-        self.call("POST", "model-versions/set-tag",
-                  body={"name": model, "version": str(version), "key": key, "value": value})
+        self.call(
+            "POST", "model-versions/set-tag", body={"name": model, "version": str(version), "key": key, "value": value}
+        )
 
 
 def version_info(v: Mapping[str, Any]) -> VersionInfo:
@@ -205,8 +221,10 @@ def _http_error(resp: Any, endpoint: str) -> OperationFailed:
     except ValueError:
         detail = resp.text[:200]
     if resp.status_code in (401, 403):
-        return OperationFailed(f"MLflow refused {endpoint} (HTTP {resp.status_code}, {detail}); "
-                               "check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD")
+        return OperationFailed(
+            f"MLflow refused {endpoint} (HTTP {resp.status_code}, {detail}); "
+            "check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD"
+        )
     if resp.status_code == 404:
         return NotFound(f"MLflow: {detail}")
     return OperationFailed(f"MLflow rejected {endpoint} (HTTP {resp.status_code}): {detail}")

@@ -34,14 +34,22 @@ def parse(text: str | bytes, path: str) -> yaml.Node | None:
     if isinstance(text, bytes):
         text = decode(text, path)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise InvalidPins([Problem(path, 1, f"file is larger than {MAX_BYTES // 1024 // 1024} MiB",
-                                   "split it or remove generated content; a pins file is small")])
+        raise InvalidPins(
+            [
+                Problem(
+                    path,
+                    1,
+                    f"file is larger than {MAX_BYTES // 1024 // 1024} MiB",
+                    "split it or remove generated content; a pins file is small",
+                )
+            ]
+        )
     text = text.removeprefix("\ufeff")
     _check_events(text, path)
     try:
         node = yaml.compose(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:  # pragma: no cover - events pass catches these first
-        raise _syntax_error(exc, path) from None
+        raise _syntax_error(exc, path, text) from None
     if node is not None:
         problems: list[Problem] = []
         _check_keys(node, path, problems)
@@ -57,16 +65,18 @@ def decode(data: bytes, path: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InvalidPins([Problem(path, line, f"invalid UTF-8 byte at offset {exc.start}",
-                                   "save the file as UTF-8")]) from None
+        raise InvalidPins(
+            [Problem(path, line, f"invalid UTF-8 byte at offset {exc.start}", "save the file as UTF-8")]
+        ) from None
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, path: str) -> InvalidPins:
+def _syntax_error(exc: yaml.MarkedYAMLError, path: str, text: str) -> InvalidPins:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else 1
     what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
     hint = "fix the YAML syntax at that line"
-    if "\t" in what or "tab" in what.lower():
+    lines = text.splitlines()
+    if 0 < line <= len(lines) and "\t" in lines[line - 1]:
         hint = "indent with spaces; YAML does not allow tabs"
     return InvalidPins([Problem(path, line, f"invalid YAML: {what}", hint)])
 
@@ -76,27 +86,44 @@ def _check_events(text: str, path: str) -> None:
     documents = 0
     try:
         for event in yaml.parse(text, Loader=Loader):
-            line = event.start_mark.line + 1
+            line = event.start_mark.line + 1 if event.start_mark else 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise InvalidPins([Problem(path, line, "YAML anchors and aliases (&name, *name) are not allowed",
-                                           "write the value out in full; every pin must be readable where it stands")])
+                raise InvalidPins(
+                    [
+                        Problem(
+                            path,
+                            line,
+                            "YAML anchors and aliases (&name, *name) are not allowed",
+                            "write the value out in full; every pin must be readable where it stands",
+                        )
+                    ]
+                )
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    raise InvalidPins([Problem(path, line, "more than one YAML document ('---')",
-                                               "keep one document per file")])
+                    raise InvalidPins(
+                        [Problem(path, line, "more than one YAML document ('---')", "keep one document per file")]
+                    )
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise InvalidPins([Problem(path, line, f"nesting deeper than {MAX_DEPTH} levels",
-                                               "flatten the structure; the schema is at most a few levels deep")])
+                    raise InvalidPins(
+                        [
+                            Problem(
+                                path,
+                                line,
+                                f"nesting deeper than {MAX_DEPTH} levels",
+                                "flatten the structure; the schema is at most a few levels deep",
+                            )
+                        ]
+                    )
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, path) from None
+        raise _syntax_error(exc, path, text) from None
     except yaml.YAMLError as exc:  # reader errors (control characters) carry no problem_mark
         mark = getattr(exc, "position", None)
-        line = text[: mark].count("\n") + 1 if isinstance(mark, int) else 1
+        line = text[:mark].count("\n") + 1 if isinstance(mark, int) else 1
         raise InvalidPins([Problem(path, line, f"invalid YAML: {exc}", "remove the unprintable character")]) from None
 
 
@@ -108,14 +135,22 @@ def _check_keys(root: yaml.Node, path: str, problems: list[Problem]) -> None:
             seen: dict[object, int] = {}
             for key, value in node.value:
                 if key.tag == "tag:yaml.org,2002:merge":
-                    problems.append(Problem(path, line_of(key), "YAML merge keys ('<<') are not allowed",
-                                            "write the keys out in full"))
+                    problems.append(
+                        Problem(
+                            path, line_of(key), "YAML merge keys ('<<') are not allowed", "write the keys out in full"
+                        )
+                    )
                 if isinstance(key, yaml.ScalarNode):
                     ident = (key.tag, key.value)
                     if ident in seen:
-                        problems.append(Problem(path, line_of(key), f"duplicate key '{key.value}' "
-                                                f"(first at line {seen[ident]})",
-                                                "remove one of them; YAML would silently keep the last"))
+                        problems.append(
+                            Problem(
+                                path,
+                                line_of(key),
+                                f"duplicate key '{key.value}' (first at line {seen[ident]})",
+                                "remove one of them; YAML would silently keep the last",
+                            )
+                        )
                     else:
                         seen[ident] = line_of(key)
                 stack.append(value)
@@ -130,7 +165,7 @@ class Reader:
         self.path = path
         self.problems: list[Problem] = []
 
-    def problem(self, node: yaml.Node | int, message: str, fix: str = "") -> None:
+    def problem(self, node: yaml.Node | int, message: str, fix: str) -> None:
         line = node if isinstance(node, int) else line_of(node)
         self.problems.append(Problem(self.path, line, message, fix))
 
@@ -138,18 +173,26 @@ class Reader:
         if self.problems:
             raise InvalidPins(self.problems)
 
-    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...] = (),
-                required: tuple[str, ...] = ()) -> dict[str, yaml.Node] | None:
+    def mapping(
+        self, node: yaml.Node, what: str, allowed: tuple[str, ...] = (), required: tuple[str, ...] = ()
+    ) -> dict[str, yaml.Node] | None:
         """A mapping with string keys; with `allowed`, unknown and missing keys are problems."""
         if not isinstance(node, yaml.MappingNode):
-            self.problem(node, f"{what} must be a mapping (key: value), not {_kind(node)}")
+            self.problem(
+                node,
+                f"{what} must be a mapping (key: value), not {_kind(node)}",
+                "write 'key: value' lines indented under it",
+            )
             return None
         out: dict[str, yaml.Node] = {}
         for key, value in node.value:
             if not (isinstance(key, yaml.ScalarNode) and key.tag == STR):
                 shown = key.value if isinstance(key, yaml.ScalarNode) else _kind(key)
-                self.problem(key, f"key '{shown}' in {what} is read by YAML as {_kind(key)}, not text",
-                             f"quote it: '{shown}': ...")
+                self.problem(
+                    key,
+                    f"key '{shown}' in {what} is read by YAML as {_kind(key)}, not text",
+                    f"quote it: '{shown}': ...",
+                )
                 continue
             if allowed and key.value not in allowed:
                 close = difflib.get_close_matches(key.value, allowed, n=1)
@@ -165,15 +208,22 @@ class Reader:
     def items(self, node: yaml.Node, what: str) -> Iterator[tuple[yaml.ScalarNode, yaml.Node]]:
         """(key node, value node) pairs of a mapping whose keys are names chosen by the user."""
         if not isinstance(node, yaml.MappingNode):
-            self.problem(node, f"{what} must be a mapping (name: value), not {_kind(node)}")
+            self.problem(
+                node,
+                f"{what} must be a mapping (name: value), not {_kind(node)}",
+                "write 'name: value' lines indented under it",
+            )
             return
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.tag == STR:
                 yield key, value
             else:
                 shown = key.value if isinstance(key, yaml.ScalarNode) else _kind(key)
-                self.problem(key, f"name '{shown}' in {what} is read by YAML as {_kind(key)}, not text",
-                             f"quote it: '{shown}': ...")
+                self.problem(
+                    key,
+                    f"name '{shown}' in {what} is read by YAML as {_kind(key)}, not text",
+                    f"quote it: '{shown}': ...",
+                )
 
     def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node] | None:
         if isinstance(node, yaml.SequenceNode):
@@ -189,8 +239,7 @@ class Reader:
 
     def integer(self, node: yaml.Node, what: str, lo: int, hi: int) -> int | None:
         if not (isinstance(node, yaml.ScalarNode) and node.tag == INT):
-            self.problem(node, f"{what} must be a whole number, not {_kind(node)}",
-                         "write it without quotes, e.g. 3")
+            self.problem(node, f"{what} must be a whole number, not {_kind(node)}", "write it without quotes, e.g. 3")
             return None
         try:
             value = int(node.value.replace("_", ""), 0)
@@ -202,15 +251,14 @@ class Reader:
             return None
         return value
 
-    def number(self, node: yaml.Node, what: str, lo: float | None = None,
-               hi: float | None = None) -> float | None:
+    def number(self, node: yaml.Node, what: str, lo: float | None = None, hi: float | None = None) -> float | None:
         if not (isinstance(node, yaml.ScalarNode) and node.tag in (INT, FLOAT)):
             self.problem(node, f"{what} must be a number, not {_kind(node)}", "write it without quotes, e.g. 0.9")
             return None
         try:
-            value = float(yaml.load(node.value, Loader=Loader))
+            value = float(yaml.safe_load(node.value))
         except (ValueError, TypeError, yaml.YAMLError):
-            self.problem(node, f"{what} '{node.value}' is not a number")
+            self.problem(node, f"{what} '{node.value}' is not a number", "write a plain number, e.g. 0.9")
             return None
         if value != value or value in (float("inf"), float("-inf")):
             self.problem(node, f"{what} must be a finite number", "write a plain number")
@@ -223,7 +271,7 @@ class Reader:
     def boolean(self, node: yaml.Node, what: str) -> bool | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == BOOL:
             return node.value.lower() in ("true", "yes", "on", "y")
-        self.problem(node, f"{what} must be true or false, not {_kind(node)}")
+        self.problem(node, f"{what} must be true or false, not {_kind(node)}", "write true or false")
         return None
 
     def strings(self, node: yaml.Node, what: str) -> tuple[str, ...]:
@@ -237,7 +285,6 @@ def _kind(node: yaml.Node) -> str:
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    names = {STR: "text", INT: "a whole number", FLOAT: "a decimal number", BOOL: "a boolean",
-             NULL: "empty (null)"}
+    names = {STR: "text", INT: "a whole number", FLOAT: "a decimal number", BOOL: "a boolean", NULL: "empty (null)"}
     kind = names.get(node.tag, node.tag)
     return f"{kind} '{node.value}'" if node.value and node.tag != STR else kind

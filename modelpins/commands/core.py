@@ -71,7 +71,9 @@ def apply(s: Settings, dry_run: bool, yes: bool) -> None:
         lines += [f"pending  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}" for c in outcome.pending[1:]]
         raise OperationFailed(
             f"applied {len(outcome.applied)} of {len(result.changes)} changes, then stopped:\n"
-            + "\n".join(lines) + "\nRun apply again once the cause is fixed; it continues from the registry's state.")
+            + "\n".join(lines)
+            + "\nRun apply again once the cause is fixed; it continues from the registry's state."
+        )
     click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
 
 

@@ -1,0 +1,39 @@
+"""Session fixtures: one real MLflow tracking server (sqlite, loopback) for the whole run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelpins.devserver import DevServer
+from tests.helpers.proxy import Proxy
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    server = DevServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def client(mlflow_server: DevServer):  # type: ignore[no-untyped-def]
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_server.url)
+
+
+@pytest.fixture
+def proxy(mlflow_server: DevServer) -> Iterator[Proxy]:
+    """A recording proxy in front of the session server (count requests, inject faults)."""
+    p = Proxy(mlflow_server.url).start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path

@@ -1,0 +1,1 @@
+"""Shared test helpers: real servers on loopback, seeding, running the CLI as a user would."""

@@ -1,0 +1,95 @@
+"""A recording HTTP proxy on loopback, in front of the real MLflow server.
+
+Counts requests at the HTTP level (so a test never trusts the tool's own numbers)
+and can inject faults: answer 5xx, stall past a timeout, or drop connections.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Fault:
+    status: int = 503
+    count: int = 1_000_000
+    delay: float = 0.0
+    match: str = ""  # substring of "METHOD /path"; empty matches all
+
+
+@dataclass
+class Proxy:
+    target: str
+    log: list[tuple[str, str]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.log if m != "GET"]
+
+    def reads(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.log if m == "GET"]
+
+    def reset(self) -> None:
+        self.log.clear()
+        self.faults.clear()
+
+    def start(self) -> Proxy:
+        proxy = self
+        target = urlsplit(self.target)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path.split("?")[0]
+                proxy.log.append((self.command, path))
+                for fault in proxy.faults:
+                    if fault.count > 0 and fault.match in f"{self.command} {path}":
+                        fault.count -= 1
+                        if fault.delay:
+                            time.sleep(fault.delay)
+                        if fault.status:
+                            self.send_response(fault.status)
+                            self.send_header("Content-Length", "0")
+                            self.end_headers()
+                            return
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_POST = do_DELETE = do_PATCH = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()

@@ -1,0 +1,34 @@
+"""Make registered models, versions and runs in a real MLflow server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from modelpins import devserver
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def seed_model(client: MlflowClient, name: str, versions=3, aliases=None, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+    """Register `name` in the test server (see modelpins.devserver.seed_model)."""
+    return devserver.seed_model(client.tracking_uri, name, versions, dict(aliases or {}), **kw)
+
+
+def alias_state(client: MlflowClient, names: Sequence[str]) -> dict[str, dict[str, int]]:
+    """What the server holds now, read back through MLflow's own client."""
+    return {n: {a: int(v) for a, v in client.get_registered_model(n).aliases.items()} for n in names}
+
+
+def write_pins(path: Path, models: Mapping[str, Mapping[str, int]], extra: str = "") -> Path:
+    lines = ["version: 1", "models:"]
+    for model, aliases in models.items():
+        lines += [f"  {model}:", "    aliases:"]
+        lines += [f"      {alias}: {version}" for alias, version in aliases.items()]
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path

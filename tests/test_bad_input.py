@@ -1,0 +1,107 @@
+"""Each bad pins file: exit 2, the file:line and the fix on stderr, and no write reaches MLflow."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.cli import run
+from tests.helpers.seed import alias_state, seed_model, unique
+
+HEAD = "version: 1\nmodels:\n  {m}:\n    aliases:\n"
+
+CASES = {
+    # name: (pins text, line, words the message must contain)
+    "malformed yaml": (HEAD + "      champion: [3\n", 6, "invalid YAML"),
+    "tab indentation": (HEAD + "\tchampion: 3\n", 5, "tab"),
+    "duplicate alias": (HEAD + "      champion: 2\n      champion: 3\n", 6, "duplicate key 'champion'"),
+    "duplicate model": (HEAD + "      champion: 2\n  {m}:\n    aliases: {{}}\n", 6, "duplicate key"),
+    "unknown model field": (HEAD + "      champion: 2\n    owner: ['@a']\n", 6, "unknown field 'owner'"),
+    "unknown top field": ("versoin: 1\n" + HEAD[11:] + "      champion: 2\n", 1, "did you mean 'version'"),
+    "reserved alias latest": (HEAD + "      latest: 2\n", 5, "reserved"),
+    "reserved alias v12": (HEAD + "      V12: 2\n", 5, "reserved"),
+    "alias bad characters": (HEAD + "      champ.ion: 2\n", 5, "not allowed"),
+    "alias too long": (HEAD + "      " + "a" * 256 + ": 2\n", 5, "not allowed"),
+    "alias read as boolean": (HEAD + "      on: 2\n", 5, "boolean"),
+    "version zero": (HEAD + "      champion: 0\n", 5, "out of range"),
+    "version negative": (HEAD + "      champion: -3\n", 5, "out of range"),
+    "version quoted": (HEAD + "      champion: '3'\n", 5, "whole number"),
+    "version float": (HEAD + "      champion: 3.5\n", 5, "whole number"),
+    "version huge": (HEAD + "      champion: 99999999999999999999999\n", 5, "out of range"),
+    "anchor and alias": (HEAD + "      champion: &v 2\n      challenger: *v\n", 5, "anchors"),
+    "aliases not a mapping": (HEAD.replace("    aliases:\n", "    aliases: [2]\n"), 4, "mapping"),
+    "unsupported schema version": (HEAD.replace("version: 1", "version: 2") + "      a: 1\n", 1, "not supported"),
+    "missing models": ("version: 1\n", 1, "missing required field 'models'"),
+    "empty file": ("", 1, "empty"),
+    "look-alike model name": (HEAD.replace("{m}", "{m}-\u0441") + "      champion: 1\n", 3, "not allowed"),
+}
+
+
+@pytest.fixture(scope="module")
+def model(client) -> str:  # type: ignore[no-untyped-def]
+    name = unique("bad-input")
+    seed_model(client, name, 3, {"champion": 1})
+    return name
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_exits_2_with_line_and_writes_nothing(case, model, client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+    text, line, words = CASES[case]
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(text.replace("{m}", model).replace("{{}}", "{}"))
+    before = alias_state(client, [model])
+
+    result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
+
+    assert result.returncode == 2, result.stderr
+    assert f"{pins}:{line}:" in result.stderr
+    assert words.lower() in result.stderr.lower()
+    assert "fix:" in result.stderr
+    assert proxy.writes() == []
+    assert alias_state(client, [model]) == before
+
+
+def test_missing_version_in_registry_names_line_and_writes_nothing(model, client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+    pins = tmp_path / "model_pins.yaml"
+    # the first alias is fine, the second points at a version that does not exist:
+    pins.write_text(HEAD.replace("{m}", model) + "      champion: 2\n      challenger: 42\n")
+    before = alias_state(client, [model])
+    result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
+    assert result.returncode == 2
+    assert f"{pins}:6: version 42 of '{model}' does not exist" in result.stderr
+    assert proxy.writes() == []
+    assert alias_state(client, [model]) == before
+
+
+def test_missing_model_in_registry(model, client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+    ghost = unique("never-registered")
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD.replace("{m}", model) + f"      champion: 2\n  {ghost}:\n    aliases:\n      champion: 1\n")
+    result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
+    assert result.returncode == 2
+    assert f"{pins}:6: registered model '{ghost}' does not exist" in result.stderr
+    assert proxy.writes() == []
+
+
+def test_validate_offline_needs_no_server(tmp_path):  # type: ignore[no-untyped-def]
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD.replace("{m}", "any-model") + "      champion: 2\n")
+    ok = run("--pins", pins, "validate", env={"MLFLOW_TRACKING_URI": ""})
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    pins.write_text(HEAD.replace("{m}", "any-model") + "      latest: 2\n")
+    bad = run("--pins", pins, "validate", env={"MLFLOW_TRACKING_URI": ""})
+    assert bad.returncode == 2 and f"{pins}:5:" in bad.stderr
+
+
+def test_all_problems_are_reported_at_once(tmp_path):  # type: ignore[no-untyped-def]
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD.replace("{m}", "m") + "      latest: 2\n      champion: 0\n    colour: red\n")
+    result = run("--pins", pins, "validate", env={"MLFLOW_TRACKING_URI": ""})
+    assert result.returncode == 2
+    assert "3 problems found" in result.stderr
+    for line in (5, 6, 7):
+        assert f"{pins}:{line}:" in result.stderr
+
+
+def test_missing_pins_file_is_invalid_input(tmp_path):  # type: ignore[no-untyped-def]
+    result = run("--pins", tmp_path / "nope.yaml", "validate", env={"MLFLOW_TRACKING_URI": ""})
+    assert result.returncode == 2 and "file not found" in result.stderr
