@@ -179,6 +179,10 @@ class PinsFile:
     def gates_for(self, model: str, alias: str) -> tuple[Gate, ...]:
         return self.models[model].gates_for(alias, self.defaults)
 
+    def alias_map(self) -> dict[str, dict[str, int]]:
+        """{model: {alias: version}}, the same shape as the registry's state."""
+        return {m.name: {a: p.version for a, p in m.aliases.items()} for m in self.models.values()}
+
 
 def load(path: str | Path) -> PinsFile:
     """Read and check a pins file; raise InvalidPins listing every problem with its line."""
@@ -190,6 +194,18 @@ def load(path: str | Path) -> PinsFile:
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
     return loads(data, str(path))
+
+
+def load_at(path: str | Path, ref: str) -> PinsFile | None:
+    """The pins file as it stood at git `ref` (None when it did not exist there).
+
+    Problems are reported against `<path>@<ref>` so they are not mistaken for the working copy's.
+    """
+    from modelpins import gitrepo
+
+    repo, rel = gitrepo.locate(Path(path))
+    data = gitrepo.show(repo, gitrepo.resolve(repo, ref), rel)
+    return None if data is None else loads(data, f"{path}@{ref}")
 
 
 def loads(text: str | bytes, path: str = "model_pins.yaml") -> PinsFile:

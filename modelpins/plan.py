@@ -47,6 +47,11 @@ def diff(pins: PinsFile, actual: Mapping[str, Mapping[str, int]]) -> list[Change
     return moves + deletes
 
 
+def between(base: PinsFile | None, head: PinsFile) -> list[Change]:
+    """What a change to the file itself asks for: `head` against `base` (a PR against its base branch)."""
+    return diff(head, base.alias_map() if base else {})
+
+
 def summary(changes: list[Change]) -> str:
     if not changes:
         return "No changes: the registry matches the pins file."

@@ -1,0 +1,44 @@
+"""Reading the pins file as it stands at a git ref (a PR's base, main, a past commit)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from modelpins.errors import InvalidInput, OperationFailed
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise OperationFailed("git is not installed; install git to compare against a ref") from None
+    if check and out.returncode != 0:
+        raise OperationFailed(f"git {' '.join(args[:2])} failed: {out.stderr.strip()[:300]}")
+    return out
+
+
+def locate(path: Path) -> tuple[Path, str]:
+    """(repository root, path of `path` inside it, with '/' separators)."""
+    path = path.resolve()
+    out = git(path.parent, "rev-parse", "--show-toplevel", check=False)
+    if out.returncode != 0:
+        raise InvalidInput(f"{path.parent} is not inside a git repository; --base needs one")
+    root = Path(out.stdout.strip())
+    return root, path.relative_to(root).as_posix()
+
+
+def resolve(repo: Path, ref: str) -> str:
+    """The commit `ref` names, or InvalidInput saying how to fetch it."""
+    if not ref or ref.startswith("-"):
+        raise InvalidInput(f"'{ref}' is not a git ref")
+    out = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
+    if out.returncode != 0:
+        raise InvalidInput(f"git ref '{ref}' not found in {repo}; fetch it first (e.g. git fetch origin main)")
+    return out.stdout.strip()
+
+
+def show(repo: Path, commit: str, relpath: str) -> bytes | None:
+    """The file's bytes at `commit`, or None when it did not exist there."""
+    out = subprocess.run(["git", "show", f"{commit}:{relpath}"], cwd=repo, capture_output=True, timeout=120)
+    return out.stdout if out.returncode == 0 else None
