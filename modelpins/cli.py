@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
-        click.secho("aborted", fg="red", err=True)
-        return 130
+        click.secho("aborted: nothing was changed", fg="red", err=True)
+        return 1
     except click.ClickException as exc:
         exc.show()
         return 2
