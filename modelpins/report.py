@@ -107,7 +107,7 @@ def pr_comment(r: PrReport) -> str:
     elif not r.changes:
         out += ["Nothing to gate: no alias moves.", ""]
     else:
-        out += ["Not run in this check (they also run before apply, after merge).", ""]
+        out += ["Not run in this check (no registry access, as for pull requests from forks); apply runs them.", ""]
     footer = f"Checked {code(r.commit[:12])}" if r.commit else "Checked"
     footer += f" · [workflow run]({r.run_url})" if r.run_url else ""
     out.append(f"<sub>{footer}. This comment is updated on every push.</sub>")

@@ -62,6 +62,7 @@ def report_cmd(s: Settings, base: str, gates_file: str | None, gates_outcome: st
     body = report.pr_comment(r)
     Path(out).write_text(body, encoding="utf-8")
     github.step_summary(body)
+    github.set_output("report", out)
     click.echo(f"wrote {out}: {'ready' if r.ready else 'not ready'}, {len(r.changes)} alias changes")
 
 
