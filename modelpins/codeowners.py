@@ -52,9 +52,7 @@ def update(existing: str, new_section: str, path: str = "CODEOWNERS") -> str:
     begins = [i for i, line in enumerate(lines) if line.strip().startswith(BEGIN)]
     ends = [i for i, line in enumerate(lines) if line.strip() == END]
     if not begins and not ends:
-        sep = "" if not existing else ("\n" if existing.endswith("\n") else "\n\n")
-        if existing and not existing.endswith("\n\n") and existing.endswith("\n"):
-            sep = "\n"
+        sep = "" if not existing or existing.endswith("\n\n") else "\n" if existing.endswith("\n") else "\n\n"
         return existing + sep + new_section
     if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
         line = (begins or ends)[0] + 1
