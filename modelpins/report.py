@@ -145,7 +145,7 @@ def approvals_markdown(results: list[Approval]) -> str:
 def apply_markdown(applied: list[Change], failed: Change | None, error: str, pending: list[Change]) -> str:
     """The job summary of an apply: what was written, what failed, what was not attempted."""
     head = "### modelpins apply: " + (
-        f"❌ stopped after {len(applied)} of {len(applied) + len(pending)} changes"
+        f"❌ stopped after {len(applied)} of {len(applied) + 1 + len(pending)} changes"
         if failed
         else f"✅ {len(applied)} change{'s' if len(applied) != 1 else ''} applied"
     )
