@@ -41,8 +41,12 @@ def test_promotion_pr_plan_report_and_summary(client, mlflow_server, pr_repo, tm
     validate = run("validate", "--offline", cwd=repo.root, env=env)
     assert validate.returncode == 0, validate.stderr
 
-    plan = run("--tracking-uri", mlflow_server.url, "plan", "--base", "main", cwd=repo.root, env=env)
+    plan = run(
+        "--tracking-uri", mlflow_server.url, "plan", "--base", "main", "--markdown", tmp_path / "plan.md",
+        cwd=repo.root, env=env,
+    )  # fmt: skip
     assert plan.returncode == 0, plan.stderr
+    assert f"| move | `{model}` | `challenger` | 3 | 4 | 3 |" in (tmp_path / "plan.md").read_text()
     assert f"{model}  champion    2     3   move" in plan.stdout
     assert f"{model}  challenger  3     4   move" in plan.stdout
     assert "2 alias changes relative to main." in plan.stdout
@@ -153,3 +157,31 @@ def test_unknown_base_ref_is_invalid_input(pr_repo, tmp_path):  # type: ignore[n
     repo = pr_repo(pins_text("m", 1, 2))
     plan = run("plan", "--base", "origin/nope", cwd=repo.root, env={"MLFLOW_TRACKING_URI": ""})
     assert plan.returncode == 2 and "fetch it first" in plan.stderr
+
+
+def test_failed_gates_make_the_report_not_ready(pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+    repo = pr_repo(pins_text("m", 1, 2))
+    repo.commit(pins_text("m", 2, 2), "promote")
+    gates = tmp_path / "gates.md"
+    gates.write_text("| m | champion | accuracy 0.80 < 0.85 | fail |\n")
+    rep = run(
+        "report", "--base", "main", "--gates", gates, "--gates-outcome", "failure", "--out", tmp_path / "c.md",
+        cwd=repo.root, env={"MLFLOW_TRACKING_URI": ""},
+    )  # fmt: skip
+    assert rep.returncode == 0, rep.stderr
+    body = (tmp_path / "c.md").read_text()
+    assert body.startswith("### modelpins: ❌ not ready to merge")
+    assert "| m | champion | accuracy 0.80 < 0.85 | fail |" in body
+
+
+def test_new_pins_file_plans_every_alias_as_set(tmp_path):  # type: ignore[no-untyped-def]
+    from tests.github.conftest import git
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "empty")
+    (repo / "model_pins.yaml").write_text(pins_text("m", 1, 2))
+    plan = run("plan", "--base", "main", cwd=repo, env={"MLFLOW_TRACKING_URI": ""})
+    assert plan.returncode == 0, plan.stderr
+    assert "m      champion    -     1   set" in plan.stdout and "2 alias changes relative to main." in plan.stdout
