@@ -72,6 +72,33 @@ def plan_markdown(
     return "\n".join(out)
 
 
+def plan_json(
+    changes: list[Change], base: str | None, registry: Mapping[str, Mapping[str, int]] | None
+) -> dict[str, object]:
+    """`plan --json`: {"changes": [...]}, with the base and each alias's registry version when known."""
+    rows = [c.as_json() for c in changes]
+    if registry is not None:
+        rows = [r | {"registry": registry.get(c.model, {}).get(c.alias)} for r, c in zip(rows, changes, strict=True)]
+    return {"base": base, "changes": rows} if base else {"changes": rows}
+
+
+def plan_footer(changes: list[Change], base: str, registry: Mapping[str, Mapping[str, int]] | None) -> str:
+    """The line under `plan --base`'s table, and a note for every alias the registry holds elsewhere."""
+    n = len(changes)
+    lines = [
+        f"{n} alias change{'s' if n != 1 else ''} relative to {base}." if n else f"No alias changes relative to {base}."
+    ]
+    drifted = [(c, registry.get(c.model, {}).get(c.alias)) for c in changes] if registry is not None else []
+    for c, now in drifted:
+        if now != c.before:
+            lines.append(f"note: {c.model}@{c.alias} is {_plain(now)} in the registry, {_plain(c.before)} at {base}")
+    return "\n".join(lines)
+
+
+def _plain(version: int | None) -> str:
+    return "-" if version is None else str(version)
+
+
 def problems_markdown(problems: Iterable[Problem]) -> str:
     lines = []
     for p in problems:

@@ -60,28 +60,11 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
         if to_summary:
             github.step_summary(text)
     if as_json:
-        rows = [
-            c.as_json() | ({"registry": registry.get(c.model, {}).get(c.alias)} if registry is not None else {})
-            for c in changes
-        ]
-        click.echo(json.dumps({"base": base, "changes": rows} if base else {"changes": rows}, indent=2))
+        click.echo(json.dumps(report.plan_json(changes, base, registry), indent=2))
         return
     if changes:
         click.echo(table(changes))
-    if base:
-        n = len(changes)
-        click.echo(
-            f"{n} alias change{'s' if n != 1 else ''} relative to {base}."
-            if n
-            else f"No alias changes relative to {base}."
-        )
-        if registry is not None:
-            for c in changes:
-                now = registry.get(c.model, {}).get(c.alias)
-                if now != c.before:
-                    click.echo(f"note: {c.model}@{c.alias} is {_v(now)} in the registry, {_v(c.before)} at {base}")
-    else:
-        click.echo(summary(changes))
+    click.echo(report.plan_footer(changes, base, registry) if base else summary(changes))
 
 
 @click.command()
