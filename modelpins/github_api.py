@@ -1,6 +1,7 @@
 """The GitHub REST API, as far as modelpins needs it: PR comments, reviews, team membership.
 
-The token comes from $GITHUB_TOKEN and is only ever sent as a header to $GITHUB_API_URL
+The token comes from $GITHUB_TOKEN (team lookups may use $MODELPINS_TEAMS_TOKEN, one that
+can read the organization's teams) and is only ever sent as a header to $GITHUB_API_URL
 (default https://api.github.com); it is never printed, and pagination links that point
 anywhere else are not followed. Errors name the request and GitHub's message, not the token.
 """
@@ -133,12 +134,13 @@ def with_marker(body: str, marker: str = MARKER) -> str:
     return body if body.startswith(marker) else f"{marker}\n{body}"
 
 
-def from_env(env: Mapping[str, str] | None = None) -> GitHubAPI:
+def from_env(env: Mapping[str, str] | None = None, env_var: str = "GITHUB_TOKEN") -> GitHubAPI:
+    """A client for $GITHUB_REPOSITORY at $GITHUB_API_URL with the token in $`env_var`."""
     env = os.environ if env is None else env
-    token = env.get("GITHUB_TOKEN", "")
+    token = env.get(env_var, "")
     if not token:
         raise InvalidInput(
-            "GITHUB_TOKEN is not set; in a workflow pass it with 'env: GITHUB_TOKEN: ${{ github.token }}'"
+            f"{env_var} is not set; in a workflow pass it with 'env: {env_var}: ${{{{ github.token }}}}'"
         )
     repository = env.get("GITHUB_REPOSITORY", "")
     if not repository:

@@ -95,16 +95,18 @@ def comment(pr: int, body_file: str, author: str) -> None:
 def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
     """Fail unless every changed model has an approving review from one of its owners.
 
-    @user owners match reviewers' logins. @org/team owners need a token that can read the
-    org's teams (GITHUB_TOKEN cannot); without one, rely on CODEOWNERS reviews instead.
+    Reviews are read with $GITHUB_TOKEN. @user owners match reviewers' logins; @org/team owners
+    need $MODELPINS_TEAMS_TOKEN, a token that can read the org's teams (a workflow's GITHUB_TOKEN
+    cannot); without one, list @user owners or rely on the CODEOWNERS review.
     """
     from modelpins import github_api
 
     head = pins.load(s.pins)
     required = approvals_core.requirements(pins.load_at(s.pins, base), head, str(s.pins))
     gh = github_api.from_env()
+    teams = github_api.from_env(env_var="MODELPINS_TEAMS_TOKEN") if os.environ.get("MODELPINS_TEAMS_TOKEN") else gh
     logins = approvals_core.approvers(gh.reviews(pr), head_sha)
-    results = approvals_core.check(required, logins, gh.team_member)
+    results = approvals_core.check(required, logins, teams.team_member)
     text = report.approvals_markdown(results)
     github.step_summary(text)
     for a in results:
@@ -117,8 +119,8 @@ def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
         hint = ""
         if any(a.unknown for a in missing):
             hint = (
-                "\nTeam membership could not be read: give this step a token with org read access "
-                "(read:org), or list @user owners, or rely on the CODEOWNERS review."
+                "\nTeam membership could not be read: set MODELPINS_TEAMS_TOKEN to a token that can read the "
+                "organization's members (read:org), or list @user owners, or rely on the CODEOWNERS review."
             )
         raise GateFailed(
             f"{len(missing)} change{'s' if len(missing) != 1 else ''} without an owner's approval: "

@@ -82,14 +82,22 @@ def test_stale_approval_does_not_count_for_a_new_head(pr_repo, github):  # type:
     assert result.returncode == 1 and "risk" in result.stderr
 
 
-def test_unreadable_team_says_how_to_fix(pr_repo, github):  # type: ignore[no-untyped-def]
+def test_team_owners_need_a_token_that_reads_teams(pr_repo, github):  # type: ignore[no-untyped-def]
     repo = pr_repo(pins(1, 1))
     repo.commit(pins(1, 2), "promote llm")
-    github.teams_readable = False  # what the workflow's GITHUB_TOKEN sees
+    github.teams[("acme", "llm-team")] = {"carol"}
+    github.teams_token = "ghp_orgreader_" + "y" * 24  # the workflow's GITHUB_TOKEN cannot read teams
     github.add_review(PR, "carol", "APPROVED")
+
     result = approvals(repo, github)
     assert result.returncode == 1
-    assert "Team membership could not be read" in result.stderr and "read:org" in result.stderr
+    assert "Team membership could not be read" in result.stderr and "MODELPINS_TEAMS_TOKEN" in result.stderr
+
+    env = github.env(MODELPINS_TEAMS_TOKEN=github.teams_token)
+    result = run("approvals", "--base", "main", "--pr", PR, cwd=repo.root, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "approved by carol" in result.stdout
+    assert github.teams_token not in result.stdout + result.stderr
 
 
 def test_changes_outside_models_need_the_file_owners(pr_repo, github):  # type: ignore[no-untyped-def]

@@ -28,6 +28,7 @@ class GitHubStub:
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     teams: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     teams_readable: bool = True
+    teams_token: str | None = None  # when set, team lookups need this token instead
     log: list[tuple[str, str]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     _next_id: int = 1000
@@ -86,8 +87,10 @@ class GitHubStub:
                 path, query = parts.path, parse_qs(parts.query)
                 stub.log.append((self.command, path))
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.headers.get("Authorization") != f"Bearer {stub.token}":
-                    return self.send(401, {"message": "Bad credentials"})
+                team_call = path.startswith("/orgs/")
+                wanted = stub.teams_token if team_call and stub.teams_token else stub.token
+                if self.headers.get("Authorization") != f"Bearer {wanted}":
+                    return self.send(401 if not team_call else 404, {"message": "Bad credentials"})
                 body = json.loads(raw) if raw else {}
                 if m := re.fullmatch(rf"/repos/{repo}/issues/(\d+)/comments", path):
                     pr = int(m.group(1))
