@@ -10,7 +10,7 @@ from typing import Protocol
 from modelpins.context import Context
 from modelpins.errors import InvalidPins, OperationFailed, Problem
 from modelpins.pins import PinsFile
-from modelpins.plan import Change, diff
+from modelpins.plan import Change, between, diff
 from modelpins.registry import VersionInfo
 
 AUDIT_PREFIX = "modelpins.audit."
@@ -112,6 +112,23 @@ def make_plan(pins: PinsFile, registry: Registry) -> Plan:
     versions = registry.versions({c.model for c in targets if c.model in actual})
     check_versions(pins, actual, versions, [(c.model, c.after, c.line) for c in targets if c.after])
     return Plan(pins, changes, actual, versions)
+
+
+def plan_against_base(
+    head: PinsFile, base: PinsFile | None, registry: Registry | None = None
+) -> tuple[list[Change], dict[str, dict[str, int]] | None]:
+    """What a pull request's file asks for relative to its base, and (with a registry) the registry's state.
+
+    With a registry, every model must exist and every version an alias moves to must be READY.
+    """
+    changes = between(base, head)
+    if registry is None:
+        return changes, None
+    actual = registry.aliases()
+    targets = [c for c in changes if c.after is not None]
+    versions = registry.versions({c.model for c in targets if c.model in actual})
+    check_versions(head, actual, versions, [(c.model, c.after, c.line) for c in targets if c.after])
+    return changes, actual
 
 
 def audit_record(change: Change, ctx: Context, extra: dict[str, object] | None = None) -> str:

@@ -48,3 +48,22 @@ def append_file(var: str, text: str, env: Mapping[str, str] | None = None) -> bo
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(text if text.endswith("\n") else text + "\n")
     return True
+
+
+def in_actions(env: Mapping[str, str] | None = None) -> bool:
+    return (env if env is not None else os.environ).get("GITHUB_ACTIONS") == "true"
+
+
+def step_summary(markdown: str, env: Mapping[str, str] | None = None) -> bool:
+    """Append markdown to the job summary ($GITHUB_STEP_SUMMARY); False outside Actions."""
+    return append_file("GITHUB_STEP_SUMMARY", markdown, env)
+
+
+def set_output(name: str, value: str, env: Mapping[str, str] | None = None) -> bool:
+    """Set a step output; multi-line values use a delimiter that cannot occur in the value."""
+    import secrets
+
+    delimiter = f"modelpins_{secrets.token_hex(8)}"
+    while delimiter in value:  # pragma: no cover - 64 random bits
+        delimiter = f"modelpins_{secrets.token_hex(8)}"
+    return append_file("GITHUB_OUTPUT", f"{name}<<{delimiter}\n{value}\n{delimiter}", env)

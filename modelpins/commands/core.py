@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
-from modelpins import api, pins
+from modelpins import api, github, pins, report
 from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
@@ -31,16 +32,39 @@ def validate(s: Settings, offline: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help='Print {"changes": [...]} instead of a table.')
+@click.option("--base", metavar="REF", help="Show what the file changes relative to git REF (a PR's base branch).")
+@click.option(
+    "--markdown", "markdown", type=click.Path(dir_okay=False), help="Also write the plan as markdown to FILE."
+)
+@click.option("--summary", "to_summary", is_flag=True, help="Also append the markdown plan to the GitHub job summary.")
 @click.pass_obj
-def plan(s: Settings, as_json: bool) -> None:
-    """Show the alias changes that apply would make (desired file vs actual registry)."""
-    result = api.make_plan(pins.load(s.pins), s.registry())
+def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_summary: bool) -> None:
+    """Show the alias changes that apply would make (desired file vs actual registry).
+
+    With --base REF: the changes the file makes relative to REF; with a tracking URI as well,
+    the registry's current version of each moved alias, and a check that every target exists.
+    """
+    head = pins.load(s.pins)
+    registry: dict[str, dict[str, int]] | None
+    if base:
+        changes, registry = api.plan_against_base(
+            head, pins.load_at(s.pins, base), s.registry() if s.tracking_uri else None
+        )
+    else:
+        result = api.make_plan(head, s.registry())
+        changes, registry = result.changes, None
+    if markdown or to_summary:
+        text = report.plan_markdown(changes, str(s.pins), base, registry)
+        if markdown:
+            Path(markdown).write_text(text + "\n", encoding="utf-8")
+        if to_summary:
+            github.step_summary(text)
     if as_json:
-        click.echo(json.dumps({"changes": [c.as_json() for c in result.changes]}, indent=2))
+        click.echo(json.dumps(report.plan_json(changes, base, registry), indent=2))
         return
-    if result.changes:
-        click.echo(table(result.changes))
-    click.echo(summary(result.changes))
+    if changes:
+        click.echo(table(changes))
+    click.echo(report.plan_footer(changes, base, registry) if base else summary(changes))
 
 
 @click.command()
@@ -64,11 +88,12 @@ def apply(s: Settings, dry_run: bool, yes: bool) -> None:
             raise InvalidInput(f"refusing to apply {len(result.changes)} changes without confirmation; pass --yes")
         click.confirm("Apply these changes?", abort=True)
     outcome = api.apply_plan(result, registry, from_env(os.environ, s.pins.resolve().parent))
+    github.step_summary(report.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
     for c in outcome.applied:
         click.echo(f"applied  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}")
     if outcome.failed:
         lines = [f"failed   {outcome.failed.model}@{outcome.failed.alias}: {outcome.error}"]
-        lines += [f"pending  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}" for c in outcome.pending[1:]]
+        lines += [f"pending  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}" for c in outcome.pending]
         raise OperationFailed(
             f"applied {len(outcome.applied)} of {len(result.changes)} changes, then stopped:\n"
             + "\n".join(lines)

@@ -1,0 +1,164 @@
+"""Pull-request commands: report, comment, approvals, codeowners. Each is one workflow step."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+import click
+
+from modelpins import api, github, pins, report
+from modelpins import approvals as approvals_core
+from modelpins import codeowners as codeowners_core
+from modelpins.cli import Settings
+from modelpins.context import from_env
+from modelpins.errors import GateFailed, InvalidInput, InvalidPins, OperationFailed
+
+OUTCOMES = ("success", "failure", "skipped", "cancelled", "")
+
+
+@click.command("report")
+@click.option("--base", metavar="REF", required=True, help="The PR's base, e.g. origin/main.")
+@click.option(
+    "--gates",
+    "gates_file",
+    type=click.Path(dir_okay=False),
+    help="Gate table written by `modelpins gate --report`; included when the file exists.",
+)
+@click.option(
+    "--gates-outcome",
+    type=click.Choice(OUTCOMES),
+    default="",
+    help="How the gate step ended (a workflow's steps.<id>.outcome).",
+)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Write the comment body (markdown) here.")
+@click.pass_obj
+def report_cmd(s: Settings, base: str, gates_file: str | None, gates_outcome: str, out: str) -> None:
+    """Build the PR comment: validation, the plan against the base, owners, gates. Also the job summary.
+
+    Exits 0 once the report is written, whatever it says: the validate, plan and gate steps decide the check.
+    """
+    r = report.PrReport(pins_path=str(s.pins), base=base, gates_outcome=gates_outcome)
+    ctx = from_env(os.environ, s.pins.resolve().parent)
+    r.commit, r.run_url = ctx.commit, ctx.run_url
+    if gates_file and Path(gates_file).is_file():
+        r.gates = Path(gates_file).read_text(encoding="utf-8")
+    try:
+        head = pins.load(s.pins)
+        base_pins = pins.load_at(s.pins, base)
+    except InvalidPins as exc:
+        r.problems = exc.problems
+    else:
+        r.owners = approvals_core.requirements(base_pins, head, str(s.pins))
+        r.changes, _ = api.plan_against_base(head, base_pins)
+        if s.tracking_uri:
+            try:
+                r.changes, r.registry = api.plan_against_base(head, base_pins, s.registry())
+            except InvalidPins as exc:
+                r.problems = exc.problems
+            except OperationFailed as exc:
+                r.registry_note = f"registry not read: {exc}"
+    body = report.pr_comment(r)
+    Path(out).write_text(body, encoding="utf-8")
+    github.step_summary(body)
+    github.set_output("report", out)
+    click.echo(f"wrote {out}: {'ready' if r.ready else 'not ready'}, {len(r.changes)} alias changes")
+
+
+@click.command()
+@click.option("--pr", "pr", type=click.IntRange(min=1), required=True, help="Pull request number.")
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False), required=True, help="Markdown body.")
+@click.option(
+    "--author",
+    default="github-actions[bot]",
+    show_default=True,
+    help="Login that posts with the token; only its comments are edited.",
+)
+def comment(pr: int, body_file: str, author: str) -> None:
+    """Post the PR comment, or edit this tool's earlier one (one comment per PR, updated on each push).
+
+    Uses $GITHUB_TOKEN, $GITHUB_REPOSITORY and $GITHUB_API_URL; the token is never printed.
+    """
+    from modelpins import github_api
+
+    gh = github_api.from_env()
+    action, data = gh.upsert_comment(pr, Path(body_file).read_text(encoding="utf-8"), author=author)
+    click.echo(f"{action} comment {data.get('html_url') or data.get('id')}")
+
+
+@click.command()
+@click.option("--base", metavar="REF", required=True, help="The PR's base, e.g. origin/main.")
+@click.option("--pr", "pr", type=click.IntRange(min=1), required=True, help="Pull request number.")
+@click.option("--head-sha", metavar="SHA", help="Count only approvals of this commit (the PR head).")
+@click.pass_obj
+def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
+    """Fail unless every changed model has an approving review from one of its owners.
+
+    Reviews are read with $GITHUB_TOKEN. @user owners match reviewers' logins; @org/team owners
+    need $MODELPINS_TEAMS_TOKEN, a token that can read the org's teams (a workflow's GITHUB_TOKEN
+    cannot); without one, list @user owners or rely on the CODEOWNERS review.
+    """
+    from modelpins import github_api
+
+    head = pins.load(s.pins)
+    required = approvals_core.requirements(pins.load_at(s.pins, base), head, str(s.pins))
+    gh = github_api.from_env()
+    teams = github_api.from_env(env_var="MODELPINS_TEAMS_TOKEN") if os.environ.get("MODELPINS_TEAMS_TOKEN") else gh
+    logins = approvals_core.approvers(gh.reviews(pr), head_sha)
+    results = approvals_core.check(required, logins, teams.team_member)
+    text = report.approvals_markdown(results)
+    github.step_summary(text)
+    for a in results:
+        who = ", ".join(a.approved_by) or "nobody yet"
+        click.echo(
+            f"{'ok  ' if a.ok else 'MISSING'} {a.subject}: owners {' '.join(a.owners) or '(none)'}; approved by {who}"
+        )
+    missing = [a for a in results if not a.ok]
+    if missing:
+        hint = ""
+        if any(a.unknown for a in missing):
+            hint = (
+                "\nTeam membership could not be read: set MODELPINS_TEAMS_TOKEN to a token that can read the "
+                "organization's members (read:org), or list @user owners, or rely on the CODEOWNERS review."
+            )
+        raise GateFailed(
+            f"{len(missing)} change{'s' if len(missing) != 1 else ''} without an owner's approval: "
+            + ", ".join(f"{a.subject} (needs one of {' '.join(a.owners)})" for a in missing)
+            + hint
+        )
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Fail (exit 1) when the file is not up to date; write nothing.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".github/CODEOWNERS"),
+    show_default=True,
+)
+@click.option("--manifests", default="manifests", show_default=True, help="Directory the rendered manifests live in.")
+@click.pass_obj
+def codeowners(s: Settings, check: bool, path: Path, manifests: str) -> None:
+    """Write (or --check) the generated modelpins section of CODEOWNERS from the owners in the pins file."""
+    p = pins.load(s.pins)
+    root = path.resolve().parent
+    if root.name in (".github", "docs"):
+        root = root.parent
+    try:
+        rel = s.pins.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise InvalidInput(f"{s.pins} is outside the repository that {path} belongs to ({root})") from None
+    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    wanted = codeowners_core.update(current, codeowners_core.section(p, rel, manifests), str(path))
+    if current == wanted:
+        click.echo(f"{path}: up to date")
+        return
+    if check:
+        diff = difflib.unified_diff(current.splitlines(), wanted.splitlines(), str(path), "generated", lineterm="")
+        click.echo("\n".join(diff))
+        raise OperationFailed(f"{path} is out of date with {s.pins}: run `modelpins codeowners` and commit the result")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(wanted, encoding="utf-8")
+    click.echo(f"{path}: written")

@@ -1,0 +1,193 @@
+"""Markdown for people: the PR comment, job summaries, the approvals table. Pure functions of data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from modelpins.errors import Problem
+from modelpins.plan import Change
+
+
+@dataclass
+class PrReport:
+    """Everything the PR comment says. `registry` is None when the registry was not read."""
+
+    pins_path: str
+    base: str
+    changes: list[Change] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    registry: Mapping[str, Mapping[str, int]] | None = None
+    registry_note: str = ""
+    owners: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    gates: str | None = None  # the gate table (markdown), when gates ran
+    gates_outcome: str = ""  # success | failure | skipped | cancelled | "" (unknown)
+    commit: str | None = None
+    run_url: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        if self.problems or self.gates_outcome in ("failure", "cancelled"):
+            return False
+        return not self.changes or self.gates_outcome == "success"
+
+
+def code(text: object) -> str:
+    """Inline code that cannot break out of its span or a table cell (and pings nobody)."""
+    s = str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ")
+    return f"`{s}`"
+
+
+def text(s: str) -> str:
+    """Plain text safe inside a table cell or list item: no HTML, no table breaks, no mentions."""
+    return (
+        s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("@", "@\u200b")
+    ).replace("\n", " ")
+
+
+def _v(version: int | None) -> str:
+    return "–" if version is None else str(version)
+
+
+def plan_markdown(
+    changes: list[Change], pins_path: str, base: str | None, registry: Mapping[str, Mapping[str, int]] | None
+) -> str:
+    against = f"relative to {code(base)}" if base else "against the registry"
+    if not changes:
+        return f"**Plan**: no alias changes {against}."
+    n = len(changes)
+    out = [f"**Plan**: {n} alias change{'s' if n != 1 else ''} {against}", ""]
+    head = ["Action", "Model", "Alias", "From", "To"]
+    if registry is not None:
+        head.append("Registry now")
+    head.append("Line")
+    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in changes:
+        row = [c.action, code(c.model), code(c.alias), _v(c.before), _v(c.after)]
+        if registry is not None:
+            now = registry.get(c.model, {}).get(c.alias)
+            row.append(_v(now) + (" ⚠️ differs from base" if base and now != c.before else ""))
+        row.append(code(f"{pins_path}:{c.line}") if c.line else "")
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
+def plan_json(
+    changes: list[Change], base: str | None, registry: Mapping[str, Mapping[str, int]] | None
+) -> dict[str, object]:
+    """`plan --json`: {"changes": [...]}, with the base and each alias's registry version when known."""
+    rows = [c.as_json() for c in changes]
+    if registry is not None:
+        rows = [r | {"registry": registry.get(c.model, {}).get(c.alias)} for r, c in zip(rows, changes, strict=True)]
+    return {"base": base, "changes": rows} if base else {"changes": rows}
+
+
+def plan_footer(changes: list[Change], base: str, registry: Mapping[str, Mapping[str, int]] | None) -> str:
+    """The line under `plan --base`'s table, and a note for every alias the registry holds elsewhere."""
+    n = len(changes)
+    lines = [
+        f"{n} alias change{'s' if n != 1 else ''} relative to {base}." if n else f"No alias changes relative to {base}."
+    ]
+    drifted = [(c, registry.get(c.model, {}).get(c.alias)) for c in changes] if registry is not None else []
+    for c, now in drifted:
+        if now != c.before:
+            lines.append(f"note: {c.model}@{c.alias} is {_plain(now)} in the registry, {_plain(c.before)} at {base}")
+    return "\n".join(lines)
+
+
+def _plain(version: int | None) -> str:
+    return "-" if version is None else str(version)
+
+
+def problems_markdown(problems: Iterable[Problem]) -> str:
+    lines = []
+    for p in problems:
+        fix = f" Fix: {text(p.fix)}" if p.fix else ""
+        lines.append(f"- {code(f'{p.path}:{p.line}')} {text(p.message)}.{fix}")
+    return "\n".join(lines)
+
+
+def pr_comment(r: PrReport) -> str:
+    status = "✅ ready for review" if r.ready else "❌ not ready to merge"
+    if not r.problems and r.changes and r.gates_outcome not in ("success", "failure", "cancelled"):
+        status = "⏳ gates have not passed yet"
+    out = [f"### modelpins: {status}", ""]
+    if r.problems:
+        n = len(r.problems)
+        out += [f"**Validation**: ❌ {n} problem{'s' if n != 1 else ''}", "", problems_markdown(r.problems), ""]
+    else:
+        out += [f"**Validation**: ✅ {code(r.pins_path)} is valid", ""]
+    out += [plan_markdown(r.changes, r.pins_path, r.base, r.registry), ""]
+    if r.registry_note:
+        out += [f"⚠️ {text(r.registry_note)}", ""]
+    if r.owners:
+        out += ["**Approvals**: each changed model needs a review from one of its owners", ""]
+        out += [
+            f"- {code(m)}: {', '.join(code(o) for o in owners) or 'no owners listed'}" for m, owners in r.owners.items()
+        ]
+        out.append("")
+    out += ["**Gates**", ""]
+    if r.gates is not None:
+        out += [r.gates.strip(), ""]
+    elif r.problems:
+        out += ["Not run: fix the problems above first.", ""]
+    elif not r.changes:
+        out += ["Nothing to gate: no alias moves.", ""]
+    else:
+        out += ["Not run in this check (no registry access, as for pull requests from forks); apply runs them.", ""]
+    footer = f"Checked {code(r.commit[:12])}" if r.commit else "Checked"
+    footer += f" · [workflow run]({r.run_url})" if r.run_url else ""
+    out.append(f"<sub>{footer}. This comment is updated on every push.</sub>")
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Whether one changed model (or the file as a whole) has an owner's approval."""
+
+    subject: str  # a model name, or the pins file for changes outside `models`
+    owners: tuple[str, ...]
+    approved_by: tuple[str, ...]
+    unknown: tuple[str, ...] = ()  # team owners whose membership could not be read
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.approved_by) or not self.owners
+
+
+def approvals_markdown(results: list[Approval]) -> str:
+    if not results:
+        return "**Approvals**: no model changes need an owner's approval."
+    out = ["**Approvals**", "", "| Changed | Owners | Approved by | |", "|---|---|---|---|"]
+    for a in results:
+        owners = ", ".join(code(o) for o in a.owners) or "none listed"
+        by = ", ".join(code(x) for x in a.approved_by) or "–"
+        mark = "✅" if a.ok else "❌"
+        if not a.ok and a.unknown:
+            mark += " team membership not readable: " + ", ".join(code(t) for t in a.unknown)
+        out.append(f"| {code(a.subject)} | {owners} | {by} | {mark} |")
+    return "\n".join(out)
+
+
+def apply_markdown(applied: list[Change], failed: Change | None, error: str, pending: list[Change]) -> str:
+    """The job summary of an apply: what was written, what failed, what was not attempted."""
+    head = "### modelpins apply: " + (
+        f"❌ stopped after {len(applied)} of {len(applied) + 1 + len(pending)} changes"
+        if failed
+        else f"✅ {len(applied)} change{'s' if len(applied) != 1 else ''} applied"
+    )
+    rows = [("✅ applied", c) for c in applied]
+    if failed:
+        rows.append(("❌ failed", failed))
+    rows += [("⏸️ not applied", c) for c in pending if c is not failed]
+    out = [head, "", "| Result | Model | Alias | From | To |", "|---|---|---|---|---|"]
+    out += [f"| {r} | {code(c.model)} | {code(c.alias)} | {_v(c.before)} | {_v(c.after)} |" for r, c in rows]
+    if failed:
+        out += [
+            "",
+            f"Error: {text(error)}",
+            "",
+            "Run the workflow again once the cause is fixed: apply continues "
+            "from the registry's state and writes only what still differs.",
+        ]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,96 @@
+"""The workflows and the action, read as a reviewer reads them: the security rules hold for every
+job and step, every step is one command that exists, and zizmor and actionlint find nothing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from modelpins.cli import COMMANDS
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTION = ROOT / ".github" / "actions" / "modelpins" / "action.yml"
+# Commands the workflows call that other parts of the project provide.
+ELSEWHERE = {"gate", "drift", "build", "render", "rollout"}
+UNTRUSTED = re.compile(r"github\.(event\.(pull_request|issue|comment|review)\.(title|body|head\.ref|labels)|head_ref)")
+BIN = Path(sys.executable).parent
+
+
+def load(path: Path) -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load(path.read_text())
+
+
+def steps(doc: dict) -> list[dict]:  # type: ignore[type-arg]
+    if "runs" in doc:
+        return list(doc["runs"]["steps"])
+    return [s for job in doc["jobs"].values() for s in job.get("steps", [])]
+
+
+def test_the_expected_workflows_exist():  # type: ignore[no-untyped-def]
+    names = {p.name for p in WORKFLOWS}
+    assert {"pins-pr.yml", "pins-approvals.yml", "pins-apply.yml", "pins-drift.yml", "ci.yml"} <= names
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_triggers_and_permissions(path):  # type: ignore[no-untyped-def]
+    doc = load(path)
+    triggers = doc[True]  # YAML 1.1 reads the key `on` as true
+    assert "pull_request_target" not in triggers and "workflow_run" not in triggers
+    assert doc["permissions"] == {}
+    for name, job in doc["jobs"].items():
+        perms = job.get("permissions")
+        assert isinstance(perms, dict), f"{path.name}:{name} must set its own permissions"
+        writes = {k for k, v in perms.items() if v == "write"}
+        assert writes <= {"pull-requests"}, f"{path.name}:{name} asks for {writes}"
+        if "secrets." in yaml.safe_dump(job):
+            assert job.get("environment"), f"{path.name}:{name} uses secrets outside an environment"
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
+def test_steps_are_pinned_and_never_interpolate_into_shell(path):  # type: ignore[no-untyped-def]
+    text = path.read_text()
+    for line in text.splitlines():
+        m = re.search(r"uses:\s*(\S+)", line)
+        if m and not m.group(1).startswith(("$/", "./")):
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", m.group(1)), line
+            assert re.search(r"# v\d+\.\d+\.\d+", line), f"no version comment: {line}"
+    assert not UNTRUSTED.search(text), "PR titles, bodies, branch names or labels must not be used"
+    for step in steps(load(path)):
+        if "run" in step:
+            assert "${{" not in step["run"], f"expression in run: {step['run']!r} (pass it through env:)"
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
+def test_every_step_is_one_known_command(path):  # type: ignore[no-untyped-def]
+    calls = []
+    for step in steps(load(path)):
+        found = re.findall(r"^\s*modelpins\s+(?:--\S+\s+\S+\s+)*([a-z-]+)", step.get("run", ""), re.M)
+        assert len(found) <= 1, f"one command per step: {step['run']!r}"
+        calls += found
+    for call in calls:
+        assert call in COMMANDS or call in ELSEWHERE, f"unknown command 'modelpins {call}'"
+    if path == ACTION:
+        assert {"validate", "plan", "gate", "report", "comment", "approvals", "apply", "drift"} <= set(calls)
+
+
+def test_codeowners_is_current():  # type: ignore[no-untyped-def]
+    result = subprocess.run([BIN / "modelpins", "codeowners", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["zizmor", "--offline", ".github"], ["actionlint"]],
+    ids=["zizmor", "actionlint"],
+)
+def test_linters_find_nothing(argv):  # type: ignore[no-untyped-def]
+    result = subprocess.run([BIN / argv[0], *argv[1:]], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
