@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("modelpins.commands.core:plan", "Show the alias changes that apply would make."),
     "apply": ("modelpins.commands.core:apply", "Make the registry's aliases match model_pins.yaml."),
+    "gate": ("modelpins.commands.gate:gate", "Run the promotion gates of every alias that moves; record the evidence."),
 }
 
 
