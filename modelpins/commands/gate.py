@@ -65,4 +65,5 @@ def gate(s: Settings, base_ref: str | None, as_json: bool, report_path: Path | N
             for c in result.failed:
                 failed = ", ".join(r.name for r in c.results if not r.passed)
                 click.echo(github.annotation("error", f"{c.ref} v{c.after}: gates failed ({failed})", p.path, c.line))
-        raise GateFailed(report.summary(result))
+        blocked = ", ".join(f"{c.ref} v{c.after}" for c in result.failed)
+        raise GateFailed(f"promotion blocked by failed gates: {blocked} (see the table above)")

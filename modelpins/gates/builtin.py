@@ -86,7 +86,14 @@ def latency(gate: Gate, target: Target) -> GateResult:
     limit = gate.max or 0.0
     if gate.metric:
         value = metric(target.candidate, gate.metric)
-        return GateResult(gate.name, gate.kind, value <= limit, value, f"<= {fmt(limit)} ms", f"{gate.metric} (logged)")
+        return GateResult(
+            gate.name,
+            gate.kind,
+            value <= limit,
+            value,
+            f"<= {fmt(limit)} ms",
+            f"{gate.metric} logged for v{target.candidate.version}",
+        )
     samples = measure(gate, target)
     value = percentile(samples, gate.percentile)
     return GateResult(
