@@ -467,7 +467,7 @@ def _default_name(kind: str, fields: dict[str, object]) -> str:
     """threshold-accuracy, latency-latency_p99_ms, eval_suite (a command's script), ..."""
     run = fields.get("run")
     if isinstance(run, tuple) and run:
-        script = next((a for a in run if "/" in a or a.endswith((".py", ".sh"))), run[0])
+        script = next((a for a in run if a.endswith((".py", ".sh", ".R", ".js", ".rb"))), run[0])
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(script).stem)[:48] or "command"
         return stem if kind == "command" else f"{kind}-{stem}"
     metric = fields.get("metric")
