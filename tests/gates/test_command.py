@@ -82,7 +82,7 @@ def test_contract_stdin_and_relative_paths(client, tmp_path, mlflow_server):  # 
         """,
     )
     seen = tmp_path / "seen.json"
-    gates = f"      '*':\n        - kind: command\n          name: echo\n          run: [python, gates/echo.py, {seen}]\n"
+    gates = f"      '*':\n        - kind: command\n          name: echo\n          run: [python, gates/echo.py, {seen}]"
     pins = pins_with(tmp_path / "model_pins.yaml", model, {"champion": 2}, gates)
 
     result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "gate", "--json", cwd=GATE_SCRIPTS)
@@ -110,7 +110,7 @@ def test_bad_verdicts_fail_closed(client, tmp_path, mlflow_server):  # type: ign
     outputs = {
         "no_json": "print('all good')",
         "no_passed": "print('{\"value\": 1}')",
-        "string_passed": "print('{\"passed\": \"yes\"}')",
+        "string_passed": 'print(\'{"passed": "yes"}\')',
         "silent": "pass",
     }
     gates = "      challenger:\n"
@@ -134,7 +134,7 @@ def test_eval_suite_computes_accuracy_on_the_golden_set(client, tmp_path, mlflow
     files = [{"logreg.json": logreg_json(*good)}, {"logreg.json": logreg_json(*bad)}]
     seed(client, model, 2, {}, version_files=files)
     script, golden = GATE_SCRIPTS / "eval_suite.py", GATE_SCRIPTS / "golden" / "credit_risk.csv"
-    gates = f"      '*':\n        - kind: command\n          run: [python, {script}, --golden, {golden}, --min, '0.88']\n"
+    gates = f"      '*':\n        - kind: command\n          run: [python, {script}, --golden, {golden}, --min, '0.88']"
     pins = pins_with(tmp_path / "model_pins.yaml", model, {"champion": 1, "challenger": 2}, gates)
 
     result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "gate", "--json")
