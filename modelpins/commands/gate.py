@@ -59,7 +59,7 @@ def gate(s: Settings, base_ref: str | None, as_json: bool, report_path: Path | N
             click.echo(report.table(result))
         click.echo(report.summary(result))
     if not result.passed:
-        if os.environ.get("GITHUB_ACTIONS") == "true":
+        if os.environ.get("GITHUB_ACTIONS") == "true" and not as_json:
             from modelpins import github
 
             for c in result.failed:
