@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelpins.pins import Gate
-
 
 class GateError(Exception):
     """A gate could not produce a verdict (missing metric, crashed script, timeout): it fails closed."""
@@ -79,7 +77,6 @@ class AliasCheck:
     before: int | None
     after: int
     line: int
-    gates: tuple[Gate, ...]
     results: tuple[GateResult, ...]
     digest: str = ""
     baselines: Mapping[str, int | None] = field(default_factory=dict)

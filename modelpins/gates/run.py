@@ -94,7 +94,7 @@ def run_gates(
         assert change.after is not None
         gates = pins.gates_for(change.model, change.alias) if change.model in pins.models else ()
         if not gates:
-            checks.append(AliasCheck(change.model, change.alias, change.before, change.after, change.line, (), ()))
+            checks.append(AliasCheck(change.model, change.alias, change.before, change.after, change.line, ()))
             continue
         now = actual.get(change.model, {})
         against = sorted({g.against or change.alias for g in gates if g.kind == "regression"})
@@ -115,7 +115,6 @@ def run_gates(
             change.before,
             change.after,
             change.line,
-            gates,
             results,
             evidence.digest(gates, base_dir),
             {a: now.get(a) for a in against},
