@@ -11,7 +11,7 @@ import click
 from modelpins import pins
 from modelpins.cli import Settings
 from modelpins.context import from_env
-from modelpins.errors import GateFailed
+from modelpins.errors import GateFailed, InvalidInput
 
 
 @click.command()
@@ -51,7 +51,11 @@ def gate(s: Settings, base_ref: str | None, as_json: bool, report_path: Path | N
         base_ref=base_ref,
     )
     if report_path is not None:
-        report_path.write_text(report.markdown(result), encoding="utf-8")
+        try:
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(report.markdown(result), encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write the report to {report_path}: {exc.strerror}") from None
     if as_json:
         click.echo(json.dumps(report.as_json(result), indent=2))
     else:

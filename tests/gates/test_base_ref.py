@@ -47,6 +47,7 @@ def test_base_ref_gates_only_what_the_file_changed(client, tmp_path, mlflow_serv
     uri = ("--pins", pins, "--tracking-uri", mlflow_server.url)
     pr = run(*uri, "gate", "--base", "main", "--json", "--report", report)
     everything = run(*uri, "gate", "--no-record")
+    unchanged = run(*uri, "gate", "--base", "promote", "--report", tmp_path / "out" / "none.md")
 
     assert pr.returncode == 0, pr.stdout + pr.stderr
     out = json.loads(pr.stdout)
@@ -58,6 +59,8 @@ def test_base_ref_gates_only_what_the_file_changed(client, tmp_path, mlflow_serv
     assert everything.returncode == 1
     assert f"{model}@challenger v2" in everything.stderr
     assert tag(client, model, 2, "challenger") is None  # --no-record wrote nothing
+    assert unchanged.returncode == 0 and unchanged.stdout == "No alias moves to gate.\n"
+    assert "no alias moves to gate" in (tmp_path / "out" / "none.md").read_text()
 
 
 def test_file_absent_at_base_gates_every_alias_and_bad_ref_is_invalid(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
