@@ -73,7 +73,7 @@ def run_gates(
     runs: dict[str, dict[str, Any] | None] = {}
 
     def subject(model: str, number: int) -> Subject:
-        info = versions[(model, number)]
+        info = versions.get((model, number)) or VersionInfo(model, number, "UNKNOWN")
         if info.run_id and info.run_id not in runs:
             runs[info.run_id] = registry.run(info.run_id)
         run = runs.get(info.run_id) if info.run_id else None
