@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("modelpins.commands.core:plan", "Show the alias changes that apply would make."),
     "apply": ("modelpins.commands.core:apply", "Make the registry's aliases match model_pins.yaml."),
+    "gate": ("modelpins.commands.gate:gate", "Run the promotion gates of every alias that moves; record the evidence."),
     "report": ("modelpins.commands.pr:report_cmd", "Write the pull-request comment: validation, plan vs base, gates."),
     "comment": ("modelpins.commands.pr:comment", "Post or update the one modelpins comment on a pull request."),
     "approvals": ("modelpins.commands.pr:approvals", "Fail unless every changed model has an owner's approval."),

@@ -46,9 +46,12 @@ class Gate:
     threshold/safety: a metric logged in the version's run within [min, max].
     regression: candidate metric vs the version `against` (an alias, default the
       alias being moved) points to now, within `tolerance`.
-    latency: p`percentile` over `requests` calls to `endpoint` (or a logged
-      `metric`) at most `max_ms`.
-    command: `run` (argv) gets JSON on stdin, prints JSON; see docs in gates.
+    latency: p`percentile` over `requests` calls to `endpoint` (POSTing `body` when
+      given; `timeout` seconds for all of them), or a logged `metric`, at most `max_ms`
+      (kept in `max`).
+    command: `run` (argv, relative paths against the pins file's directory) reads
+      JSON on stdin and prints JSON; see modelpins.gates.command. A safety gate
+      with `run` compares the script's `value` with min/max.
     """
 
     kind: str
@@ -60,6 +63,7 @@ class Gate:
     against: str | None = None
     higher_is_better: bool = True
     endpoint: str | None = None
+    body: str | None = None
     requests: int = 50
     percentile: float = 99.0
     run: tuple[str, ...] = ()
@@ -372,31 +376,36 @@ _GATE_FIELDS = {
     "threshold": ("metric", "min", "max"),
     "safety": ("metric", "min", "max", "run", "timeout"),
     "regression": ("metric", "tolerance", "against", "higher_is_better"),
-    "latency": ("endpoint", "metric", "requests", "percentile", "max_ms", "timeout"),
+    "latency": ("endpoint", "body", "metric", "requests", "percentile", "max_ms", "timeout"),
     "command": ("run", "timeout"),
 }
+GATE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def _gate(r: Reader, node: yaml.Node, what: str) -> Gate | None:
-    m = r.mapping(node, what)
-    if m is None:
+    if not isinstance(node, yaml.MappingNode):
+        r.mapping(node, what)  # records the problem
         return None
-    kind = _choice(r, m["kind"], "gate kind", GATE_KINDS) if "kind" in m else None
-    if "kind" not in m:
+    keys = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    if "kind" not in keys:
         r.problem(node, f"{what} is missing 'kind'", f"add 'kind: ' one of {', '.join(GATE_KINDS)}")
+        return None
+    kind = _choice(r, keys["kind"], "gate kind", GATE_KINDS)
     if kind is None:
         return None
-    allowed = ("kind", "name", *_GATE_FIELDS[kind])
-    m = r.mapping(node, f"{kind} gate", allowed)
+    m = r.mapping(node, f"{kind} gate", ("kind", "name", *_GATE_FIELDS[kind]))
     if m is None:
         return None
     fields: dict[str, object] = {}
     for key, lo in (("min", None), ("max", None), ("tolerance", 0.0), ("max_ms", 0.0)):
         if key in m:
             fields["max" if key == "max_ms" else key] = r.number(m[key], f"{key} of {kind} gate", lo=lo)
-    for key in ("metric", "endpoint"):
+    for key in ("metric", "endpoint", "body"):
         if key in m:
             fields[key] = r.string(m[key], f"{key} of {kind} gate")
+    endpoint = fields.get("endpoint")
+    if isinstance(endpoint, str) and not endpoint.startswith(("http://", "https://")):
+        r.problem(m["endpoint"], f"endpoint '{endpoint[:80]}' is not an http(s) URL", "e.g. http://host:8000/v1/models")
     if "against" in m:
         against = r.string(m["against"], "against")
         if against and alias_problem(against):
@@ -414,14 +423,25 @@ def _gate(r: Reader, node: yaml.Node, what: str) -> Gate | None:
         fields["timeout"] = r.number(m["timeout"], "timeout (seconds)", 0.1, 3600)
     if "run" in m:
         fields["run"] = r.strings(m["run"], "run") if not _is_str(m["run"]) else (r.string(m["run"], "run"),)
+        if fields["run"] == () and not _is_str(m["run"]):
+            r.problem(m["run"], "run is empty", "give the command as a list, e.g. [python, scripts/gates/x.py]")
     fields = {k: v for k, v in fields.items() if v is not None}
     name = r.string(m["name"], "gate name") if "name" in m else None
+    if name and not GATE_NAME_RE.fullmatch(name):
+        r.problem(
+            m["name"], f"gate name '{name[:80]}' is not allowed", "use up to 64 ASCII letters, digits, '.', '_', '-'"
+        )
     needs = {"threshold": ("metric",), "regression": ("metric",), "command": ("run",)}.get(kind, ())
     for need in needs:
         if need not in m:
             r.problem(node, f"{kind} gate needs '{need}'", f"add '{need}: ...'")
     if kind in ("threshold", "safety") and "min" not in m and "max" not in m:
         r.problem(node, f"{kind} gate needs 'min' or 'max'", "add 'min: 0.9' (or 'max: ...')")
+    low, high = fields.get("min"), fields.get("max")
+    if kind != "latency" and isinstance(low, float) and isinstance(high, float) and low > high:
+        r.problem(node, f"{kind} gate has min {low:g} above max {high:g}", "swap them, or drop one")
+    if kind == "safety" and "metric" in m and "run" in m:
+        r.problem(node, "safety gate takes 'metric' (a logged score) or 'run' (a script), not both", "keep one")
     if kind == "safety" and "metric" not in m and "run" not in m:
         r.problem(
             node,
@@ -437,8 +457,22 @@ def _gate(r: Reader, node: yaml.Node, what: str) -> Gate | None:
             )
         if "max_ms" not in m:
             r.problem(node, "latency gate needs 'max_ms'", "add 'max_ms: 500'")
-    default_name = "-".join(str(x) for x in (kind, fields.get("metric") or "") if x)
-    return Gate(kind=kind, name=name or default_name, line=line_of(node), **fields)  # type: ignore[arg-type]
+        for key in ("body", "requests", "percentile", "timeout"):
+            if key in m and "endpoint" not in m:
+                r.problem(m[key], f"'{key}' applies only to a latency gate with 'endpoint'", f"remove '{key}'")
+    return Gate(kind=kind, name=name or _default_name(kind, fields), line=line_of(node), **fields)  # type: ignore[arg-type]
+
+
+def _default_name(kind: str, fields: dict[str, object]) -> str:
+    """threshold-accuracy, latency-latency_p99_ms, eval_suite (a command's script), ..."""
+    run = fields.get("run")
+    if isinstance(run, tuple) and run:
+        script = next((a for a in run if a.endswith((".py", ".sh", ".R", ".js", ".rb"))), run[0])
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(script).stem)[:48] or "command"
+        return stem if kind == "command" else f"{kind}-{stem}"
+    metric = fields.get("metric")
+    name = f"{kind}-{metric}" if isinstance(metric, str) else kind
+    return name[:64] if GATE_NAME_RE.fullmatch(name[:64]) else kind
 
 
 def _is_str(node: yaml.Node) -> bool:
@@ -627,6 +661,17 @@ def _cross_check(r: Reader, pins: PinsFile) -> None:
                     f"gates for '{model.name}@{alias}', but '{alias}' is not pinned for it",
                     "pin the alias or remove its gates",
                 )
+        for alias in model.aliases:
+            seen: dict[str, Gate] = {}
+            for gate in model.gates_for(alias, pins.defaults):
+                if gate.name in seen:
+                    r.problem(
+                        gate.line,
+                        f"two gates named '{gate.name}' apply to {model.name}@{alias} "
+                        f"(the other on line {seen[gate.name].line})",
+                        "give one of them a distinct 'name:'",
+                    )
+                seen.setdefault(gate.name, gate)
     for dep in pins.deployments.values():
         if dep.environment and dep.environment not in pins.environments:
             r.problem(

@@ -12,7 +12,8 @@ import click
 from modelpins import api, github, pins, report
 from modelpins.cli import Settings
 from modelpins.context import from_env
-from modelpins.errors import InvalidInput, OperationFailed
+from modelpins.errors import GateFailed, InvalidInput, OperationFailed
+from modelpins.gates import evidence
 from modelpins.plan import summary, table
 
 
@@ -70,9 +71,14 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show the plan and write nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--skip-gates", is_flag=True, help="Apply even where gates have not passed; recorded in the audit tags.")
 @click.pass_obj
-def apply(s: Settings, dry_run: bool, yes: bool) -> None:
-    """Make the registry's aliases match the pins file; writes only what differs."""
+def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool) -> None:
+    """Make the registry's aliases match the pins file; writes only what differs.
+
+    A move onto a version needs passing results of that alias's gates on the version
+    (`modelpins gate`), unless --skip-gates.
+    """
     registry = s.registry()
     result = api.make_plan(pins.load(s.pins), registry)
     if not result.changes:
@@ -80,6 +86,17 @@ def apply(s: Settings, dry_run: bool, yes: bool) -> None:
         return
     click.echo(table(result.changes))
     click.echo(summary(result.changes))
+    refused = evidence.unproven(result)
+    if refused and not skip_gates:
+        count = len(refused)
+        raise GateFailed(
+            f"refusing to apply: {count} alias move{'s' if count != 1 else ''} without passing gates:\n"
+            + "\n".join(f"  {r}" for r in refused)
+            + "\nfix: run `modelpins gate` and fix what fails, then apply again "
+            "(or pass --skip-gates to override; it is recorded in the audit tags)"
+        )
+    for r in refused:
+        click.secho(f"warning: gates skipped for {r} (recorded in the audit tag)", fg="yellow", err=True)
     if dry_run:
         click.echo("Dry run: nothing written.")
         return
@@ -87,7 +104,8 @@ def apply(s: Settings, dry_run: bool, yes: bool) -> None:
         if not sys.stdin.isatty():
             raise InvalidInput(f"refusing to apply {len(result.changes)} changes without confirmation; pass --yes")
         click.confirm("Apply these changes?", abort=True)
-    outcome = api.apply_plan(result, registry, from_env(os.environ, s.pins.resolve().parent))
+    ctx = from_env(os.environ, s.pins.resolve().parent)
+    outcome = api.apply_plan(result, registry, ctx, extra_audit=evidence.audit_fields(result, refused))
     github.step_summary(report.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
     for c in outcome.applied:
         click.echo(f"applied  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}")

@@ -1,0 +1,73 @@
+"""modelpins gate: run the promotion gates of every alias the change moves."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from modelpins import pins
+from modelpins.cli import Settings
+from modelpins.context import from_env
+from modelpins.errors import GateFailed, InvalidInput
+
+
+@click.command()
+@click.option(
+    "--base",
+    "base_ref",
+    metavar="REF",
+    default=None,
+    help="Gate what the pins file changed since this git ref (e.g. origin/main); default: what apply would change.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of a table.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a markdown report (for a PR comment or the job summary).",
+)
+@click.option("--no-record", is_flag=True, help="Do not tag the candidate versions with the results.")
+@click.pass_obj
+def gate(s: Settings, base_ref: str | None, as_json: bool, report_path: Path | None, no_record: bool) -> None:
+    """Run the gates of every alias that moves; exit 1 when any fails (a failing or erroring gate blocks)."""
+    from modelpins.gates import report, run
+
+    p = pins.load(s.pins)
+    registry = s.registry()
+    changes, actual, versions = run.changes_to_gate(p, registry, base_ref)
+    result = run.run_gates(
+        p,
+        changes,
+        actual,
+        versions,
+        registry,
+        tracking_uri=s.tracking_uri or "",
+        ctx=from_env(os.environ, s.pins.resolve().parent),
+        record=not no_record,
+        base_ref=base_ref,
+    )
+    if report_path is not None:
+        try:
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(report.markdown(result), encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write the report to {report_path}: {exc.strerror}") from None
+    if as_json:
+        click.echo(json.dumps(report.as_json(result), indent=2))
+    else:
+        if result.checks:
+            click.echo(report.table(result))
+        click.echo(report.summary(result))
+    if not result.passed:
+        if os.environ.get("GITHUB_ACTIONS") == "true" and not as_json:
+            from modelpins import github
+
+            for c in result.failed:
+                failed = ", ".join(r.name for r in c.results if not r.passed)
+                click.echo(github.annotation("error", f"{c.ref} v{c.after}: gates failed ({failed})", p.path, c.line))
+        blocked = ", ".join(f"{c.ref} v{c.after}" for c in result.failed)
+        raise GateFailed(f"promotion blocked by failed gates: {blocked} (see the table above)")

@@ -1,0 +1,158 @@
+"""The built-in gate kinds: threshold, safety (a logged score), regression and latency."""
+
+from __future__ import annotations
+
+import math
+import time
+from urllib.parse import quote
+
+from modelpins.gates import GateError, GateResult, Subject, Target
+from modelpins.pins import Gate
+
+
+def fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def metric(subject: Subject, name: str, role: str = "") -> float:
+    """The metric's latest value in the version's run, or GateError saying why there is none."""
+    who = f"{role}v{subject.version}"
+    if not subject.has_run:
+        raise GateError(f"{who} has no MLflow run, so no metric '{name}'; register versions from a run")
+    if name not in subject.metrics:
+        logged = ", ".join(sorted(subject.metrics)[:8]) or "none"
+        raise GateError(f"metric '{name}' is not logged in the run of {who} (logged: {logged})")
+    return subject.metrics[name]
+
+
+def bounds_text(low: float | None, high: float | None, unit: str = "") -> str:
+    if low is not None and high is not None:
+        return f"{fmt(low)}..{fmt(high)}{unit}"
+    return f">= {fmt(low)}{unit}" if low is not None else f"<= {fmt(high or 0)}{unit}"
+
+
+def within(value: float, low: float | None, high: float | None) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def threshold(gate: Gate, target: Target) -> GateResult:
+    """threshold, and safety with `metric`: the logged value lies within [min, max]."""
+    assert gate.metric
+    value = metric(target.candidate, gate.metric)
+    return GateResult(
+        gate.name,
+        gate.kind,
+        within(value, gate.min, gate.max),
+        value,
+        bounds_text(gate.min, gate.max),
+        f"{gate.metric} of v{target.candidate.version}",
+    )
+
+
+def regression(gate: Gate, target: Target) -> GateResult:
+    """The candidate's metric against the version the baseline alias points to now, within `tolerance`."""
+    assert gate.metric
+    against = gate.against or target.alias
+    value = metric(target.candidate, gate.metric)
+    base = target.baselines.get(against)
+    if base is None:
+        return GateResult(
+            gate.name,
+            gate.kind,
+            True,
+            value,
+            "no baseline",
+            f"{target.candidate.model}@{against} is not set yet: nothing to regress against",
+        )
+    base_value = metric(base, gate.metric, f"baseline {against} ")
+    if gate.higher_is_better:
+        limit, op, sign = base_value - gate.tolerance, ">=", "-"
+        passed = value >= limit - 1e-12
+    else:
+        limit, op, sign = base_value + gate.tolerance, "<=", "+"
+        passed = value <= limit + 1e-12
+    return GateResult(
+        gate.name,
+        gate.kind,
+        passed,
+        value,
+        f"{op} {fmt(limit)}",
+        f"{gate.metric}: {against} v{base.version} has {fmt(base_value)} {sign} tolerance {fmt(gate.tolerance)}",
+    )
+
+
+def latency(gate: Gate, target: Target) -> GateResult:
+    """A logged latency metric, or p`percentile` of real requests to `endpoint`, at most `max_ms`."""
+    limit = gate.max or 0.0
+    if gate.metric:
+        value = metric(target.candidate, gate.metric)
+        return GateResult(
+            gate.name,
+            gate.kind,
+            value <= limit,
+            value,
+            f"<= {fmt(limit)} ms",
+            f"{gate.metric} logged for v{target.candidate.version}",
+        )
+    samples = measure(gate, target)
+    value = percentile(samples, gate.percentile)
+    return GateResult(
+        gate.name,
+        gate.kind,
+        value <= limit,
+        round(value, 3),
+        f"p{fmt(gate.percentile)} <= {fmt(limit)} ms",
+        f"p50 {fmt(percentile(samples, 50))} ms, p{fmt(gate.percentile)} {fmt(value)} ms, "
+        f"max {fmt(max(samples))} ms over {len(samples)} requests",
+    )
+
+
+def endpoint_url(gate: Gate, target: Target) -> str:
+    """`endpoint` with {model}, {version} and {alias} filled in (URL-quoted)."""
+    assert gate.endpoint
+    c = target.candidate
+    return (
+        gate.endpoint.replace("{model}", quote(c.model, safe=""))
+        .replace("{version}", str(c.version))
+        .replace("{alias}", quote(target.alias, safe=""))
+    )
+
+
+def measure(gate: Gate, target: Target) -> list[float]:
+    """Milliseconds per request, sequentially; any failed request or the `timeout` budget fails the gate."""
+    import requests
+
+    url = endpoint_url(gate, target)
+    deadline = time.monotonic() + gate.timeout
+    samples: list[float] = []
+    with requests.Session() as session:
+        session.headers["User-Agent"] = "modelpins-gate"
+        for n in range(1, gate.requests + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GateError(f"timed out after {fmt(gate.timeout)}s with {n - 1} of {gate.requests} requests done")
+            start = time.perf_counter()
+            try:
+                if gate.body is None:
+                    resp = session.get(url, timeout=left)
+                else:
+                    headers = {"Content-Type": "application/json"}
+                    resp = session.post(url, data=gate.body.encode(), headers=headers, timeout=left)
+                resp.content  # noqa: B018 - the whole body counts toward latency
+            except requests.Timeout:
+                budget = fmt(gate.timeout)
+                raise GateError(f"request {n} of {gate.requests} to {url} timed out (budget {budget}s)") from None
+            except requests.RequestException as exc:
+                raise GateError(f"request {n} of {gate.requests} to {url} failed: {type(exc).__name__}") from None
+            elapsed = (time.perf_counter() - start) * 1000
+            if resp.status_code >= 400:
+                raise GateError(f"request {n} of {gate.requests} to {url} answered HTTP {resp.status_code}")
+            samples.append(elapsed)
+    return samples
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """Nearest-rank percentile: the smallest sample with at least p% of samples at or below it."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]

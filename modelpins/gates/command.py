@@ -1,0 +1,166 @@
+"""Custom gates: a command that reads the candidate on stdin as JSON and prints its verdict as JSON.
+
+Contract (documented in the README):
+- argv from `run`, no shell; relative paths resolve against the pins file's directory
+  (the working directory); `python`/`python3` as the program mean the interpreter running
+  modelpins, so the script sees the same packages.
+- stdin: {"model", "version", "alias", "previous_version", "run_id", "metrics", "params",
+  "tags", "source", "tracking_uri", "commit", "gate": {name, kind, min, max}}.
+- stdout: {"passed": bool, "value": number|null, "threshold": number|string|null,
+  "detail": string}; the object may follow log lines, as the last line.
+- exit status other than 0, no or malformed JSON, or running past `timeout` seconds
+  (the process group is killed) is an error: the gate fails, with stderr's tail shown.
+- the environment is inherited, with MLFLOW_TRACKING_URI set to the server under test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from modelpins.gates import GateError, GateResult, Target
+from modelpins.gates.builtin import bounds_text, fmt, within
+from modelpins.pins import Gate
+
+MAX_OUTPUT = 1_000_000
+STDERR_TAIL = 1500
+
+
+def payload(gate: Gate, target: Target) -> dict[str, Any]:
+    c = target.candidate
+    spec = {k: v for k, v in (("min", gate.min), ("max", gate.max)) if v is not None}
+    return {
+        "model": c.model,
+        "version": c.version,
+        "alias": target.alias,
+        "previous_version": target.previous,
+        "run_id": c.run_id or None,
+        "metrics": dict(c.metrics),
+        "params": dict(c.params),
+        "tags": dict(c.tags),
+        "source": c.source,
+        "tracking_uri": target.tracking_uri,
+        "commit": target.commit,
+        "gate": {"name": gate.name, "kind": gate.kind, **spec},
+    }
+
+
+def argv_for(gate: Gate) -> list[str]:
+    argv = list(gate.run)
+    if argv and argv[0] in ("python", "python3"):
+        argv[0] = sys.executable
+    return argv
+
+
+def invoke(gate: Gate, target: Target) -> dict[str, Any]:
+    """Run the gate's command; its parsed verdict, or GateError (exit status, timeout, bad output)."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": target.tracking_uri, "MODELPINS_GATE": gate.name}
+    try:
+        proc = subprocess.Popen(
+            argv_for(gate),
+            cwd=target.base_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        where = f"paths are relative to {target.base_dir}"
+        raise GateError(f"cannot run {gate.run[0]!r}: {exc.strerror} ({where})") from None
+    data = json.dumps(payload(gate, target)).encode()
+    try:
+        out, err = proc.communicate(data, timeout=gate.timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        out, err = proc.communicate()
+        raise GateError(f"timed out after {fmt(gate.timeout)}s and was killed{_tail(err)}") from None
+    if proc.returncode != 0:
+        raise GateError(f"exited with status {proc.returncode}{_tail(err)}")
+    return _verdict(out[:MAX_OUTPUT].decode("utf-8", "replace"), err)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _tail(err: bytes) -> str:
+    text = err.decode("utf-8", "replace").strip()
+    if not text:
+        return ""
+    if len(text) > STDERR_TAIL:
+        text = "..." + text[-STDERR_TAIL:]
+    return f"; stderr:\n{text}"
+
+
+def _verdict(stdout: str, err: bytes) -> dict[str, Any]:
+    lines = [line for line in stdout.strip().splitlines() if line.strip()]
+    if not lines:
+        raise GateError(f"printed nothing on stdout; expected a JSON verdict{_tail(err)}")
+    for text in (stdout, lines[-1]):
+        try:
+            found = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            return _checked(found)
+    raise GateError(f"stdout is not a JSON object: {lines[-1][:200]!r}{_tail(err)}")
+
+
+def _checked(v: dict[str, Any]) -> dict[str, Any]:
+    if "passed" in v and not isinstance(v["passed"], bool):
+        raise GateError(f"'passed' must be true or false, not {v['passed']!r:.40}")
+    value = v.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise GateError(f"'value' must be a number or null, not {value!r:.40}")
+    if "detail" in v and not isinstance(v["detail"], str):
+        raise GateError("'detail' must be text")
+    return v
+
+
+def _threshold_text(v: Any) -> str:
+    if v is None:
+        return ""
+    return fmt(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)[:80]
+
+
+def command(gate: Gate, target: Target) -> GateResult:
+    """kind: command. The script decides: `passed` is required."""
+    v = invoke(gate, target)
+    if "passed" not in v:
+        raise GateError("the JSON verdict has no 'passed'")
+    value = v.get("value")
+    return GateResult(
+        gate.name,
+        gate.kind,
+        v["passed"],
+        None if value is None else float(value),
+        _threshold_text(v.get("threshold")),
+        str(v.get("detail", ""))[:500],
+    )
+
+
+def safety_script(gate: Gate, target: Target) -> GateResult:
+    """kind: safety with `run`: the script computes a score; min/max in the pins file decide.
+
+    A script that itself says passed: false fails the gate too.
+    """
+    v = invoke(gate, target)
+    value = v.get("value")
+    if value is None:
+        raise GateError("the JSON verdict has no numeric 'value' (the safety score)")
+    passed = within(float(value), gate.min, gate.max) and v.get("passed", True) is True
+    return GateResult(
+        gate.name,
+        gate.kind,
+        passed,
+        float(value),
+        bounds_text(gate.min, gate.max),
+        str(v.get("detail", ""))[:500],
+    )

@@ -1,0 +1,158 @@
+"""The record gates leave on the candidate version, and the check `apply` makes against it.
+
+Tag `modelpins.gates.<alias>` on the candidate version holds compact JSON:
+{"passed", "version", "digest", "baselines": {alias: version|null}, "commit", "at",
+"results": [{"name", "kind", "value", "threshold", "passed"}]}.
+
+`digest` hashes the gate definitions for that model and alias (and the bytes of any
+script they run from the repository), so evidence from other gates does not count.
+The commit is informational: a merge commit differs from the PR's head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelpins.gates import AliasCheck
+from modelpins.pins import Gate
+
+if TYPE_CHECKING:
+    from modelpins.api import Plan
+    from modelpins.plan import Change
+
+TAG_PREFIX = "modelpins.gates."
+MAX_TAG = 4900  # MLflow caps tag values at 5000 characters
+
+
+def tag_key(alias: str) -> str:
+    return TAG_PREFIX + alias
+
+
+def digest(gates: tuple[Gate, ...], base_dir: Path) -> str:
+    """sha256 over the gate definitions (lines excluded) and the files their commands name."""
+    h = hashlib.sha256()
+    for gate in gates:
+        spec = asdict(gate)
+        spec.pop("line")
+        h.update(json.dumps(spec, sort_keys=True).encode())
+        for arg in gate.run:
+            path = base_dir / arg
+            if "/" in arg and path.is_file():
+                h.update(b"\0" + arg.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return "sha256:" + h.hexdigest()[:32]
+
+
+def record(check: AliasCheck, commit: str | None, at: str) -> str:
+    """The tag value for one alias check, kept under MLflow's size limit."""
+    results = [
+        {"name": r.name, "kind": r.kind, "value": r.value, "threshold": r.threshold, "passed": r.passed}
+        for r in check.results
+    ]
+    body: dict[str, object] = {
+        "passed": check.passed,
+        "version": check.after,
+        "digest": check.digest,
+        "baselines": dict(check.baselines),
+        "commit": commit,
+        "at": at,
+        "results": results,
+    }
+    text = _dump(body)
+    if len(text) > MAX_TAG:
+        body["results"] = [r for r in results if not r["passed"]][:20]
+        body["truncated"] = len(results)
+        text = _dump(body)
+    if len(text) > MAX_TAG:
+        body["results"] = []
+        text = _dump(body)
+    return text
+
+
+def _dump(body: dict[str, object]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    model: str
+    alias: str
+    version: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.model}@{self.alias} -> v{self.version}: {self.reason}"
+
+
+def verify(
+    model: str,
+    alias: str,
+    version: int,
+    tags: dict[str, str],
+    gates: tuple[Gate, ...],
+    base_dir: Path,
+    actual: dict[str, int],
+) -> Refusal | None:
+    """None when `tags` hold passing evidence for these gates, else why not."""
+    if not gates:
+        return None
+
+    def refuse(reason: str) -> Refusal:
+        return Refusal(model, alias, version, reason)
+
+    raw = tags.get(tag_key(alias))
+    if raw is None:
+        return refuse(f"no gate results for '{alias}' on this version")
+    try:
+        ev = json.loads(raw)
+    except ValueError:
+        return refuse(f"tag {tag_key(alias)} is not readable JSON")
+    if not isinstance(ev, dict):
+        return refuse(f"tag {tag_key(alias)} is not a gate record")
+    if ev.get("digest") != digest(gates, base_dir):
+        return refuse("the gates in the pins file changed since they last ran")
+    if ev.get("passed") is not True:
+        failed = [str(r.get("name")) for r in ev.get("results", []) if isinstance(r, dict) and not r.get("passed")]
+        return refuse(f"gates failed ({', '.join(failed) or 'see the gate report'})")
+    baselines = ev.get("baselines") or {}
+    for against, was in sorted(baselines.items()):
+        now = actual.get(against)
+        if now != was:
+            shown = lambda v: "unset" if v is None else f"v{v}"  # noqa: E731
+            return refuse(f"baseline {model}@{against} is {shown(now)} now, the gates compared with {shown(was)}")
+    return None
+
+
+def unproven(plan: Plan) -> list[Refusal]:
+    """Set/move changes of a plan whose gates have no passing, current evidence on the target version.
+
+    Uses the version tags the plan already read: no extra registry request.
+    """
+    base_dir = Path(plan.pins.path).resolve().parent
+    out = []
+    for c in plan.changes:
+        if c.after is None or c.model not in plan.pins.models:
+            continue
+        info = plan.versions.get((c.model, c.after))
+        tags = dict(info.tags) if info else {}
+        gates = plan.pins.gates_for(c.model, c.alias)
+        refusal = verify(c.model, c.alias, c.after, tags, gates, base_dir, plan.actual.get(c.model, {}))
+        if refusal:
+            out.append(refusal)
+    return out
+
+
+def audit_fields(plan: Plan, refused: list[Refusal]) -> Callable[[Change], dict[str, object]]:
+    """For apply's audit record: "gates": "passed" or "skipped" on each gated set/move."""
+    skipped = {(r.model, r.alias) for r in refused}
+
+    def fields(c: Change) -> dict[str, object]:
+        if c.after is None or c.model not in plan.pins.models or not plan.pins.gates_for(c.model, c.alias):
+            return {}
+        return {"gates": "skipped" if (c.model, c.alias) in skipped else "passed"}
+
+    return fields

@@ -1,0 +1,128 @@
+"""A gate report as a terminal table, as markdown (PR comment, job summary) and as JSON."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from modelpins.gates import AliasCheck, GateReport, GateResult
+from modelpins.gates.builtin import fmt
+
+MAX_MARKDOWN = 60_000  # GitHub comments stop at 65536 characters
+
+
+def _version(c: AliasCheck) -> str:
+    return f"{c.after}" if c.before is None else f"{c.before} -> {c.after}"
+
+
+def _value(r: GateResult) -> str:
+    return "-" if r.value is None else fmt(r.value)
+
+
+def _verdict(r: GateResult) -> str:
+    return "ERROR" if r.error else ("pass" if r.passed else "FAIL")
+
+
+def summary(report: GateReport) -> str:
+    if not report.checks:
+        return "No alias moves to gate."
+    total, failed = len(report.checks), report.failed
+    head = f"Gates: {total - len(failed)} of {total} alias move{'s' if total != 1 else ''} passed"
+    if not failed:
+        return head + "."
+    blocked = "; ".join(f"{c.ref} v{c.after} ({', '.join(r.name for r in c.results if not r.passed)})" for c in failed)
+    return f"{head}; blocked: {blocked}"
+
+
+def table(report: GateReport) -> str:
+    rows = [("ALIAS", "VERSION", "GATE", "KIND", "VALUE", "THRESHOLD", "RESULT")]
+    for c in report.checks:
+        if not c.results:
+            rows.append((c.ref, _version(c), "(no gates)", "", "", "", "pass"))
+        for i, r in enumerate(c.results):
+            lead = (c.ref, _version(c)) if i == 0 else ("", "")
+            rows.append((*lead, r.name, r.kind, _value(r), r.threshold or "-", _verdict(r)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    notes = [_note(c, r) for c in report.checks for r in c.results if r.error or (not r.passed and r.detail)]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def _note(c: AliasCheck, r: GateResult) -> str:
+    text = r.error or r.detail
+    return f"{c.ref} v{c.after} {r.name}: " + text.replace("\n", "\n    ")
+
+
+def as_json(report: GateReport) -> dict[str, Any]:
+    return {
+        "passed": report.passed,
+        "base": report.base,
+        "commit": report.commit,
+        "changes": [
+            {
+                "model": c.model,
+                "alias": c.alias,
+                "from": c.before,
+                "to": c.after,
+                "passed": c.passed,
+                "digest": c.digest or None,
+                "recorded": c.recorded,
+                "gates": [r.as_json() for r in c.results],
+            }
+            for c in report.checks
+        ],
+    }
+
+
+def _cell(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("`", "'").replace("@", "@\u200b")[:300] or " "
+
+
+def _fence(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def markdown(report: GateReport) -> str:
+    """A self-contained report for a PR comment or $GITHUB_STEP_SUMMARY."""
+    if not report.checks:
+        icon, head = "✅", "no alias moves to gate"
+    elif report.passed:
+        icon, head = "✅", f"all {len(report.checks)} alias moves passed their gates"
+    else:
+        icon, head = "❌", f"{len(report.failed)} of {len(report.checks)} alias moves blocked"
+    out = [f"### {icon} modelpins gates: {head}", ""]
+    facts = [f"pins file `{_cell(report.pins_path)}`"]
+    if report.base:
+        facts.append(f"changes since `{_cell(report.base)}`")
+    if report.commit:
+        facts.append(f"commit `{report.commit[:12]}`")
+    out += [" · ".join(facts), ""]
+    if report.checks:
+        out += ["| | Alias move | Gate | Kind | Value | Threshold | Detail |", "|---|---|---|---|---|---|---|"]
+    for c in report.checks:
+        move = f"`{c.model}@{c.alias}` {_version(c).replace('->', '→')}"
+        if not c.results:
+            out.append(f"| ✅ | {move} | (no gates) | | | | |")
+        for r in c.results:
+            icon = "✅" if r.passed else ("⚠️" if r.error else "❌")
+            detail = "error, see below" if r.error else r.detail
+            out.append(
+                f"| {icon} | {move} | {_cell(r.name)} | {r.kind} | {_value(r)} | {_cell(r.threshold or '-')} "
+                f"| {_cell(detail)} |"
+            )
+    errors = [(c, r) for c in report.checks for r in c.results if r.error]
+    if errors:
+        out += ["", "<details><summary>Gate errors (a gate that errors fails closed)</summary>", ""]
+        for c, r in errors:
+            out += [f"**{c.model}@{c.alias} v{c.after}, {_cell(r.name)}**", "", _fence(r.error[:4000]), ""]
+        out.append("</details>")
+    if report.failed:
+        out += ["", "Blocked moves cannot be applied until their gates pass: fix the candidate or the pins file."]
+    text = "\n".join(out) + "\n"
+    if len(text) > MAX_MARKDOWN:
+        text = text[:MAX_MARKDOWN] + "\n\n(report truncated)\n"
+    return text

@@ -1,0 +1,138 @@
+"""Which alias moves to gate, and running their gates against the registry passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from modelpins.api import Registry, check_versions, make_plan
+from modelpins.context import Context
+from modelpins.gates import AliasCheck, GateError, GateReport, GateResult, Subject, Target, builtin, command, evidence
+from modelpins.pins import Gate, PinsFile, load_at
+from modelpins.plan import Change, between
+from modelpins.registry import VersionInfo
+
+
+class GateRegistry(Registry, Protocol):
+    def run(self, run_id: str) -> dict[str, Any] | None: ...
+
+
+Evaluator = Callable[[Gate, Target], GateResult]
+
+
+def evaluator(gate: Gate) -> Evaluator:
+    if gate.kind == "command":
+        return command.command
+    if gate.kind == "safety" and gate.run:
+        return command.safety_script
+    return {
+        "threshold": builtin.threshold,
+        "safety": builtin.threshold,
+        "regression": builtin.regression,
+        "latency": builtin.latency,
+    }[gate.kind]
+
+
+def changes_to_gate(
+    pins: PinsFile, registry: GateRegistry, base_ref: str | None
+) -> tuple[list[Change], dict[str, dict[str, int]], dict[tuple[str, int], VersionInfo]]:
+    """The set/move changes, the registry's aliases now, and the versions of the models they touch.
+
+    With `base_ref`, the changes are what the pins file itself changed since that git ref
+    (a pull request's promotion); without, what apply would do to the registry.
+    """
+    if base_ref is None:
+        plan = make_plan(pins, registry)
+        return [c for c in plan.changes if c.after is not None], plan.actual, plan.versions
+    changes = [c for c in between(load_at(pins.path, base_ref), pins) if c.after is not None]
+    actual = registry.aliases()
+    versions = registry.versions({c.model for c in changes if c.model in actual})
+    check_versions(pins, actual, versions, [(c.model, c.after, c.line) for c in changes if c.after])
+    return changes, actual, versions
+
+
+def run_gates(
+    pins: PinsFile,
+    changes: list[Change],
+    actual: dict[str, dict[str, int]],
+    versions: dict[tuple[str, int], VersionInfo],
+    registry: GateRegistry,
+    *,
+    tracking_uri: str,
+    ctx: Context,
+    record: bool = True,
+    base_ref: str | None = None,
+) -> GateReport:
+    """Evaluate each change's gates (fail closed), then tag each gated candidate with the outcome.
+
+    Reads one run per distinct candidate or baseline version; writes one tag per gated change.
+    """
+    base_dir = Path(pins.path).resolve().parent
+    runs: dict[str, dict[str, Any] | None] = {}
+
+    def subject(model: str, number: int) -> Subject:
+        info = versions.get((model, number)) or VersionInfo(model, number, "UNKNOWN")
+        if info.run_id and info.run_id not in runs:
+            runs[info.run_id] = registry.run(info.run_id)
+        run = runs.get(info.run_id) if info.run_id else None
+        data = (run or {}).get("data", {})
+        return Subject(
+            model=model,
+            version=number,
+            run_id=info.run_id,
+            metrics={m["key"]: float(m["value"]) for m in data.get("metrics", [])},
+            params={p["key"]: p.get("value", "") for p in data.get("params", [])},
+            tags=dict(info.tags),
+            source=info.source,
+            has_run=run is not None,
+        )
+
+    checks = []
+    for change in changes:
+        assert change.after is not None
+        gates = pins.gates_for(change.model, change.alias) if change.model in pins.models else ()
+        if not gates:
+            checks.append(AliasCheck(change.model, change.alias, change.before, change.after, change.line, ()))
+            continue
+        now = actual.get(change.model, {})
+        against = sorted({g.against or change.alias for g in gates if g.kind == "regression"})
+        baselines = {a: subject(change.model, now[a]) if a in now else None for a in against}
+        target = Target(
+            change.alias,
+            subject(change.model, change.after),
+            now.get(change.alias),
+            baselines,
+            tracking_uri,
+            base_dir,
+            ctx.commit,
+        )
+        results = tuple(_evaluate(g, target) for g in gates)
+        check = AliasCheck(
+            change.model,
+            change.alias,
+            change.before,
+            change.after,
+            change.line,
+            results,
+            evidence.digest(gates, base_dir),
+            {a: now.get(a) for a in against},
+        )
+        if record:
+            registry.set_version_tag(
+                change.model, change.after, evidence.tag_key(change.alias), evidence.record(check, ctx.commit, ctx.at)
+            )
+            check = replace(check, recorded=True)
+        checks.append(check)
+    return GateReport(pins.path, tuple(checks), base_ref, ctx.commit)
+
+
+def _evaluate(gate: Gate, target: Target) -> GateResult:
+    """One gate; an error of any kind is a failed result carrying the reason (fail closed)."""
+    try:
+        return evaluator(gate)(gate, target)
+    except GateError as exc:
+        return GateResult(gate.name, gate.kind, False, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a gate that breaks must block, not crash the run
+        return GateResult(gate.name, gate.kind, False, error=f"unexpected {type(exc).__name__}: {exc}")
