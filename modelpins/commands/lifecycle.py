@@ -210,3 +210,86 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
         f"{path}: {len(entries)} versions locked ({hashed} hashed, {len(entries) - hashed} kept; "
         f"{reader.bytes_read} bytes read){'' if changed else '; unchanged'}"
     )
+
+
+@click.command()
+@click.argument("target", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the chain as JSON.")
+@click.pass_obj
+def lineage(s: Settings, target: str | None, as_json: bool) -> None:
+    """Run, params, dataset, code commit and base/teacher chain of MODEL@ALIAS (default: every pin)."""
+    from modelpins.lifecycle import lineage as lineage_mod
+
+    p = pins.load(s.pins)
+    registry = s.registry()
+    if target:
+        model, alias = parse_target(target)
+        assert alias is not None
+        wanted = [(model, lineage_mod.resolve(p, model, alias))]
+    else:
+        wanted = list(dict.fromkeys((m, pin.version) for m, pin in p.pins()))
+    nodes = [lineage_mod.lineage(p, registry, m, v) for m, v in wanted]
+    if as_json:
+        click.echo(json.dumps({"lineage": [n.as_json() for n in nodes]}, indent=2))
+        return
+    click.echo("\n\n".join(lineage_mod.render(n) for n in nodes))
+
+
+@click.command()
+@click.argument("target")
+@click.option("--out", type=click.Path(path_type=Path), help="Output file (default: cards/<model>-v<version>.md).")
+@click.option("--no-attach", is_flag=True, help="Only write the file; do not log it to the run or tag the version.")
+@click.option("--json", "as_json", is_flag=True, help="Print {path, artifact, url} for a PR comment.")
+@click.pass_obj
+def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: bool) -> None:
+    """Write a markdown model card for MODEL@ALIAS and attach it to the version (run artefact + tag)."""
+    from modelpins.lifecycle import card as card_mod
+    from modelpins.lifecycle import lineage as lineage_mod
+    from modelpins.lifecycle import lock as lock_mod
+
+    model, alias = parse_target(target)
+    assert alias is not None
+    p = pins.load(s.pins)
+    version = lineage_mod.resolve(p, model, alias)
+    registry = s.registry()
+    node = lineage_mod.lineage(p, registry, model, version)
+    locked = lock_mod.read(lock_mod.path_for(s.pins))
+    entry = locked.entries.get((model, version)) if locked else None
+    text = card_mod.build(p, alias, node, s.tracking_uri or "", entry)
+    path = out or Path("cards") / card_mod.file_name(model, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    artifact = None
+    if not no_attach:
+        artifact = _attach(s, registry, node, path)
+    url = card_mod.ui_url(s.tracking_uri or "", model, version)
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "artifact": artifact, "url": url}, indent=2))
+        return
+    click.echo(f"wrote {path}")
+    if artifact:
+        click.echo(f"attached as {artifact} (version tag {card_mod.CARD_TAG})")
+    click.echo(f"version page: {url}")
+
+
+def _attach(s: Settings, registry: MlflowRegistry, node: object, path: Path) -> str | None:
+    """Log the card to the version's run under model_card/ and point the version tag at it."""
+    from modelpins.lifecycle import card as card_mod
+    from modelpins.lifecycle.artifacts import RUNS_RE
+    from modelpins.lifecycle.lineage import Node
+
+    assert isinstance(node, Node)
+    m = RUNS_RE.fullmatch(node.source)
+    if not node.run_id or not m or not (m.group(2) or "").strip("/"):
+        click.echo(
+            f"note: not attached: the source {node.source} is not a sub-directory of a run, and a card logged there "
+            "would change the version's artefacts; the file is written only",
+            err=True,
+        )
+        return None
+    from mlflow import MlflowClient  # deferred: only attaching needs the client's artefact upload
+
+    MlflowClient(tracking_uri=s.tracking_uri).log_artifact(node.run_id, str(path), card_mod.ARTIFACT_DIR)
+    uri = f"runs:/{node.run_id}/{card_mod.ARTIFACT_DIR}/{path.name}"
+    registry.set_version_tag(node.model, node.version, card_mod.CARD_TAG, uri)
+    return uri
