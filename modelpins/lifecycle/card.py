@@ -47,7 +47,12 @@ def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Ent
         ("MLflow", ui_url(tracking_uri, node.model, node.version)),
     ]
     if locked:
-        facts.append(("Artefact digest", f"`{locked.digest}` ({locked.files} files, {locked.bytes} bytes)"))
+        facts.append(
+            (
+                "Artefact digest",
+                f"`{locked.digest}` ({locked.files} file{'s' if locked.files != 1 else ''}, {locked.bytes} bytes)",
+            )
+        )
     out += ["| | |", "| --- | --- |", *[f"| {k} | {_cell(v)} |" for k, v in facts], ""]
     out += ["## Intended use", "", m.description or node.description or _missing("description"), ""]
     out += ["## Limitations", "", m.limitations or _missing("limitations"), ""]

@@ -278,7 +278,7 @@ def table(history: History) -> str:
         if t.applied:
             applied = f"{t.applied.get('at', '?')} by {t.applied.get('actor', '?')}"
         elif history.registry_read and t.commit:
-            applied = "not applied"
+            applied = "no audit tag"
         rows.append(
             (
                 t.at[:16].replace("T", " "),
