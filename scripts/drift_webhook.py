@@ -18,6 +18,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from modelpins.lifecycle import webhook
 from modelpins.registry import MlflowRegistry
 
 MAX_BODY = 1024 * 1024
+REPORTING = threading.Lock()  # one report line and one --on-drift run at a time
 
 
 def handler(args: argparse.Namespace, verifier: webhook.Verifier, registry: MlflowRegistry) -> type:
@@ -82,12 +84,13 @@ def process(args: argparse.Namespace, registry: MlflowRegistry, event: webhook.A
     aliases = (found or {}).get("registered_model", {}).get("aliases", [])
     result = webhook.report(event, p, {a["alias"]: int(a["version"]) for a in aliases}, source)
     line = json.dumps(result, sort_keys=True)
-    print(line, flush=True)
-    if args.report:
-        with open(args.report, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-    if result["drift"] and args.on_drift:
-        subprocess.run(shlex.split(args.on_drift), input=line, text=True, timeout=60, check=False)
+    with REPORTING:
+        print(line, flush=True)
+        if args.report:
+            with open(args.report, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        if result["drift"] and args.on_drift:
+            subprocess.run(shlex.split(args.on_drift), input=line, text=True, timeout=60, check=False)
     return result
 
 

@@ -85,6 +85,15 @@ def fix_file(text: str, path: str, found: list[Drift]) -> str:
             node = doc.get(aliases, d.alias)
             assert node is not None
             splices.append(doc.replace(node[1], str(d.actual)))
+    for model in dict.fromkeys(d.model for d in found):  # a waiver covers one version; a moved alias drops it
+        waivers = doc.get(doc.model(model), "waivers")
+        if waivers is None:
+            continue
+        stale = [k.value for k, _ in waivers[1].value if any(d.model == model and d.alias == k.value for d in found)]
+        if stale and len(stale) == len(waivers[1].value):
+            splices.append(doc.remove_entry(doc.model(model), "waivers", f"model '{model}'"))
+        else:
+            splices += [doc.remove_entry(waivers[1], alias, f"waivers of '{model}'") for alias in stale]
     new_text = yamledit.apply(text, splices)
     try:
         loads(new_text, path)

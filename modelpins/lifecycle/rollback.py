@@ -108,7 +108,7 @@ def plan(
         raise InvalidInput(
             f"{pins.path}:{pin.line}: {model}@{alias} is already pinned to {target}; nothing to roll back"
         )
-    served = any(t.after == target for t in transitions) or (
+    served = any(target in (t.before, t.after) for t in transitions) or (
         target_info is not None and (AUDIT_PREFIX + alias) in target_info.tags
     )
     if waive is not None and not served:

@@ -24,7 +24,8 @@ class Splice:
 
 
 def apply(text: str, splices: list[Splice]) -> str:
-    for s in sorted(splices, key=lambda s: s.start, reverse=True):
+    # from the end backwards; at one position a removal goes before an insertion, so both land as meant
+    for s in sorted(splices, key=lambda s: (s.start, s.end), reverse=True):
         text = text[: s.start] + s.text + text[s.end :]
     return text
 
@@ -36,6 +37,7 @@ class Doc:
         self.text = text
         self.path = path
         self.offset = 1 if text.startswith("\ufeff") else 0  # parse() drops a BOM before composing
+        self.newline = "\r\n" if "\r\n" in text else "\n"
         root = parse(text, path)
         if not isinstance(root, yaml.MappingNode):
             raise InvalidInput(f"{path}: not a mapping at the top; cannot edit it")
@@ -73,9 +75,13 @@ class Doc:
         return len(self.text) if end < 0 else end + 1
 
     def entry_end(self, value: yaml.Node) -> int:
-        end = value.end_mark.index + self.offset
-        # a block collection ends at the start of the next line; a scalar ends mid-line
-        return end if value.end_mark.column == 0 else self.line_end(end)
+        """Index just after the last line of `value` (a block collection ends where its last leaf does)."""
+        node = value
+        while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.flow_style and node.value:
+            last = node.value[-1]
+            node = last[1] if isinstance(node, yaml.MappingNode) else last
+        end = node.end_mark.index + self.offset
+        return end if end > 0 and self.text[end - 1] == "\n" else self.line_end(end)
 
     def block(self, node: yaml.Node, what: str) -> yaml.MappingNode:
         if not isinstance(node, yaml.MappingNode) or node.flow_style or not node.value:
@@ -90,8 +96,10 @@ class Doc:
         m = self.block(mapping, what)
         first_key, _ = m.value[0]
         at = self.entry_end(after if after is not None else m.value[-1][1])
-        prefix = "" if at == 0 or self.text[at - 1] == "\n" else "\n"
-        return Splice(at, at, prefix + " " * first_key.start_mark.column + line + "\n")
+        prefix = "" if at == 0 or self.text[at - 1] == "\n" else self.newline
+        return Splice(
+            at, at, prefix + " " * first_key.start_mark.column + line.replace("\n", self.newline) + self.newline
+        )
 
     def remove_entry(self, mapping: yaml.Node, key: str, what: str) -> Splice:
         m = self.block(mapping, what)

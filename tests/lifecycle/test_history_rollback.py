@@ -100,3 +100,24 @@ def test_rollback_without_history_or_unknown_alias_is_invalid_input(repo):  # ty
     bad_branch = run("rollback", f"{model}@champion", "--to", "1", "--branch", "-x", cwd=repo.root)
     assert bad_branch.returncode == 2
     assert repo.pins.read_text() == text
+
+
+def test_history_reads_one_models_versions_once_and_skips_broken_commits(repo, client, proxy):  # type: ignore[no-untyped-def]
+    model, other = unique("hist-cost"), unique("hist-other")
+    seed_model(client, model, 3, {"champion": 1, "challenger": 3})
+    seed_model(client, other, 2, {"champion": 1})
+    repo.commit(pins_text(model, 1), "Pin")
+    repo.commit(pins_text(model, 1).replace("champion: 1", "champion: [1"), "Broken edit")
+    repo.commit(pins_text(model, 2), "Fix and promote")
+
+    proxy.reset()
+    result = run("--tracking-uri", proxy.url, "history", f"{model}@champion", "--json", cwd=repo.root)
+
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [(t["from"], t["to"]) for t in out["transitions"]] == [(None, 1), (1, 2)]
+    assert len(out["unreadable"]) == 1 and "invalid YAML" in out["unreadable"][0]
+    assert [p for _, p in proxy.log] == ["/api/2.0/mlflow/model-versions/search"]
+
+    offline = run("history", cwd=repo.root)
+    assert offline.returncode == 0 and "registry not read" in offline.stderr
