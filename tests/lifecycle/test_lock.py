@@ -94,3 +94,31 @@ def test_size_mode_reads_listing_only(repo, client, proxy):  # type: ignore[no-u
     assert result.returncode == 2
     assert f"artefacts of {model} version 3 no longer match" in result.stderr
     assert not any(path == "/get-artifact" for _, path in proxy.log)
+
+
+def test_logged_model_source_is_locked_and_checked(repo, client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+    """MLflow 3 registers versions from logged models (source models:/m-...); their files are hashed too."""
+    model = unique("logged")
+    exp_id = client.create_experiment(unique("logged-models"))
+    client.create_registered_model(model)
+    local = tmp_path / "weights"
+    local.mkdir()
+    (local / "config.json").write_text('{"layers": 2}')
+    (local / "sub").mkdir()
+    (local / "sub" / "shard-0.bin").write_bytes(b"\x00\x01" * 500)
+    logged = client.create_logged_model(exp_id, name="lm")
+    client.log_model_artifacts(logged.model_id, str(local))
+    client.create_model_version(model, f"models:/{logged.model_id}", model_id=logged.model_id)
+    client.set_registered_model_alias(model, "champion", "1")
+    repo.commit(f"version: 1\nmodels:\n  {model}:\n    aliases:\n      champion: 1\n", "Pin")
+
+    made = run("--tracking-uri", mlflow_server.url, "lock", cwd=repo.root)
+    assert made.returncode == 0, made.stderr
+    lock = (repo.root / "model_pins.lock").read_text()
+    assert f'source: "models:/{logged.model_id}"' in lock and "files: 2, bytes: 1013" in lock
+    assert run("--tracking-uri", mlflow_server.url, "validate", cwd=repo.root).returncode == 0
+
+    shard = Path(urlparse(client.get_logged_model(logged.model_id).artifact_location).path) / "sub" / "shard-0.bin"
+    shard.write_bytes(b"\x00\x02" * 500)  # same size, other bytes
+    refused = run("--tracking-uri", mlflow_server.url, "validate", cwd=repo.root)
+    assert refused.returncode == 2 and "no longer match the lock" in refused.stderr
