@@ -36,7 +36,7 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> No
     found = history_mod.git_transitions(s.pins, model, alias)
     if s.tracking_uri and not offline:
         registry = s.registry()
-        models = {model} if model else {t.model for t in found.transitions} | set(pins.load(s.pins).models)
+        models = {model} if model else {t.model for t in found.transitions}
         versions = registry.versions(models)
         found = history_mod.join(found, history_mod.audit_records(versions, alias))
     if as_json:
@@ -76,22 +76,18 @@ def rollback(s: Settings, target: str, to: int | None, branch: str | None, waive
         if branch:
             raise
         transitions = []  # not a git repository: --to or the audit tag must say where to go
-    current_info = target_info = None
-    if s.tracking_uri and model in p.models and alias in p.models[model].aliases:
-        registry = s.registry()
-        current_info = registry.version(model, p.models[model].aliases[alias].version)
-        if to is not None:
-            target_info = registry.version(model, to)
-            if target_info is None or target_info.status != "READY":
-                state = "does not exist" if target_info is None else f"is {target_info.status}"
-                raise InvalidInput(f"version {to} of '{model}' {state} in {s.tracking_uri}; pick another --to")
-    result = rollback_mod.plan(
-        p, text, model, alias, to, transitions, current_info, target_info, reason if waive else None
-    )
-    if s.tracking_uri and to is None and target_info is None:
-        info = s.registry().version(model, result.target)
-        if info is None or info.status != "READY":
-            raise InvalidInput(f"version {result.target} of '{model}' is no longer READY in MLflow; pass --to VERSION")
+    registry = s.registry() if s.tracking_uri else None
+    current = p.models[model].aliases[alias].version if model in p.models and alias in p.models[model].aliases else 0
+    current_info = registry.version(model, current) if registry and current else None
+    version, _ = rollback_mod.choose(p, model, alias, to, transitions, current_info)
+    target_info = None
+    if registry:
+        target_info = registry.version(model, version)
+        if target_info is None or target_info.status != "READY":
+            state = "does not exist" if target_info is None else f"is {target_info.status}"
+            raise InvalidInput(f"version {version} of '{model}' {state} in {s.tracking_uri}; pass --to VERSION")
+    waiver = reason if waive else None
+    result = rollback_mod.plan(p, text, model, alias, to, transitions, current_info, target_info, waiver)
     if branch:
         sha = rollback_mod.commit_on_branch(s.pins, branch, rollback_mod.commit_message(result), result.new_text)
     else:
@@ -129,6 +125,8 @@ def drift(
     p = pins.load_at(s.pins, ref) if ref else pins.load(s.pins)
     if p is None:
         raise InvalidInput(f"{s.pins} does not exist at {ref}")
+    if only and only not in p.models:
+        raise InvalidInput(f"model '{only}' is not in {s.pins}; models: {', '.join(p.models)}")
     registry = s.registry()
     found = drift_mod.drift(p, registry.aliases(), only)
     source = f"{s.pins}@{ref}" if ref else str(s.pins)

@@ -18,7 +18,7 @@ from modelpins.api import AUDIT_PREFIX
 from modelpins.errors import InvalidInput, InvalidPins, OperationFailed
 from modelpins.lifecycle import yamledit
 from modelpins.lifecycle.history import Transition
-from modelpins.pins import PinsFile, loads
+from modelpins.pins import AliasPin, PinsFile, loads
 from modelpins.registry import VersionInfo
 
 
@@ -71,26 +71,16 @@ def audit_from(info: VersionInfo | None, alias: str) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def plan(
+def choose(
     pins: PinsFile,
-    text: str,
     model: str,
     alias: str,
     to: int | None,
     transitions: list[Transition],
     current_info: VersionInfo | None = None,
-    target_info: VersionInfo | None = None,
-    waive: str | None = None,
-) -> Rollback:
-    """The edited file for rolling `model@alias` back; InvalidInput with the fix when it cannot be."""
-    m = pins.models.get(model)
-    if m is None:
-        raise InvalidInput(f"{pins.path}: model '{model}' is not pinned in this file; models: {', '.join(pins.models)}")
-    pin = m.aliases.get(alias)
-    if pin is None:
-        raise InvalidInput(
-            f"{pins.path}:{m.line}: '{model}' has no alias '{alias}'; pinned: {', '.join(m.aliases) or '(none)'}"
-        )
+) -> tuple[int, str]:
+    """(target version, why): `--to`, else the previous version in git history, else the audit tag's `from`."""
+    pin = _pin(pins, model, alias)
     if to is not None:
         target, basis = to, "--to"
     else:
@@ -108,6 +98,27 @@ def plan(
         raise InvalidInput(
             f"{pins.path}:{pin.line}: {model}@{alias} is already pinned to {target}; nothing to roll back"
         )
+    return target, basis
+
+
+def plan(
+    pins: PinsFile,
+    text: str,
+    model: str,
+    alias: str,
+    to: int | None,
+    transitions: list[Transition],
+    current_info: VersionInfo | None = None,
+    target_info: VersionInfo | None = None,
+    waive: str | None = None,
+) -> Rollback:
+    """The edited file for rolling `model@alias` back; InvalidInput with the fix when it cannot be.
+
+    `waive` (None: no waiver; "" : a default reason) records a gate waiver, allowed only when the
+    target served the alias before: in `transitions` or by an audit tag on `target_info`.
+    """
+    pin = _pin(pins, model, alias)
+    target, basis = choose(pins, model, alias, to, transitions, current_info)
     served = any(target in (t.before, t.after) for t in transitions) or (
         target_info is not None and (AUDIT_PREFIX + alias) in target_info.tags
     )
@@ -143,6 +154,18 @@ def plan(
     except InvalidPins as exc:  # never write a file that does not validate
         raise InvalidInput(f"the rolled-back file would not be valid:\n{exc}") from None
     return Rollback(model, alias, pin.version, target, pin.line, basis, served, reason, text, new_text)
+
+
+def _pin(pins: PinsFile, model: str, alias: str) -> AliasPin:
+    m = pins.models.get(model)
+    if m is None:
+        raise InvalidInput(f"{pins.path}: model '{model}' is not pinned in this file; models: {', '.join(pins.models)}")
+    pin = m.aliases.get(alias)
+    if pin is None:
+        raise InvalidInput(
+            f"{pins.path}:{m.line}: '{model}' has no alias '{alias}'; pinned: {', '.join(m.aliases) or '(none)'}"
+        )
+    return pin
 
 
 def _indent(doc: yamledit.Doc, model: str) -> str:

@@ -121,3 +121,20 @@ def test_history_reads_one_models_versions_once_and_skips_broken_commits(repo, c
 
     offline = run("history", cwd=repo.root)
     assert offline.returncode == 0 and "registry not read" in offline.stderr
+
+
+def test_rollback_outside_git_uses_the_audit_tag_and_checks_the_registry(client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+    model = unique("audit-from")
+    seed_model(client, model, 3, {"champion": 1, "challenger": 3})
+    pins_file = tmp_path / "model_pins.yaml"
+    pins_file.write_text(pins_text(model, 2))
+    assert run("--tracking-uri", mlflow_server.url, "apply", "--yes", cwd=tmp_path).returncode == 0
+
+    missing = run("--tracking-uri", mlflow_server.url, "rollback", f"{model}@champion", "--to", "9", cwd=tmp_path)
+    assert missing.returncode == 2 and "version 9" in missing.stderr and "does not exist" in missing.stderr
+    assert pins_file.read_text() == pins_text(model, 2)
+
+    result = run("--tracking-uri", mlflow_server.url, "rollback", f"{model}@champion", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 -> 1 ('from' of the audit tag on version 2)" in result.stdout
+    assert pins_file.read_text() == pins_text(model, 1)
