@@ -40,7 +40,11 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> No
         versions = registry.versions(models)
         found = history_mod.join(found, history_mod.audit_records(versions, alias))
     if as_json:
-        out = {"transitions": [t.as_json() for t in found.transitions], "unreadable": found.unreadable}
+        out = {
+            "transitions": [t.as_json() for t in found.transitions],
+            "unreadable": found.unreadable,
+            "shallow": found.shallow,
+        }
         click.echo(json.dumps(out, indent=2))
         return
     if not found.transitions:
@@ -49,6 +53,10 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> No
         click.echo(history_mod.table(found))
     for note in found.unreadable:
         click.echo(f"note: skipped a commit whose file did not parse: {note}", err=True)
+    if found.shallow:
+        click.echo(
+            "note: shallow clone, older history is missing (git fetch --unshallow; in CI fetch-depth: 0)", err=True
+        )
     if not found.registry_read:
         click.echo("(registry not read: pass --tracking-uri to join MLflow's audit tags)", err=True)
 

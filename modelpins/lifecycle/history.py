@@ -87,6 +87,7 @@ class History:
     transitions: list[Transition]
     unreadable: list[str] = field(default_factory=list)  # "<sha>: <first problem>" for commits that did not parse
     registry_read: bool = False
+    shallow: bool = False  # a shallow clone: older commits are missing (CI: fetch-depth 0)
 
 
 def commits(path: Path) -> tuple[Path, str, list[Commit]]:
@@ -137,7 +138,8 @@ def git_transitions(path: Path, model: str | None = None, alias: str | None = No
     """Every alias change the file's git history asks for, oldest first."""
     repo, rel, log = commits(path)
     contents = blobs(repo, rel, [c.sha for c in log])
-    history = History([])
+    shallow = gitrepo.git(repo, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() == "true"
+    history = History([], shallow=shallow)
     previous: PinsFile | None = None
     for c in log:
         data = contents.get(c.sha)
@@ -234,7 +236,7 @@ def join(history: History, records: list[dict[str, Any]]) -> History:
                 )
             )
     joined.sort(key=lambda t: t.at)
-    return History(joined, history.unreadable, registry_read=True)
+    return History(joined, history.unreadable, registry_read=True, shallow=history.shallow)
 
 
 def _applied(record: Mapping[str, Any]) -> dict[str, Any]:
