@@ -96,7 +96,8 @@ def loads(text: str | bytes, path: str) -> LockFile:
         for vkey, value in versions.value:
             fields = {k.value: v.value for k, v in value.value} if isinstance(value, yaml.MappingNode) else {}
             try:
-                assert vkey.tag == INT
+                if vkey.tag != INT:
+                    raise ValueError(vkey.value)
                 entry = Entry(
                     mkey.value,
                     int(vkey.value),
@@ -107,7 +108,7 @@ def loads(text: str | bytes, path: str) -> LockFile:
                     int(fields["bytes"]),
                     line_of(vkey),
                 )
-            except (AssertionError, KeyError, ValueError):
+            except (KeyError, ValueError):
                 problems.append(Problem(path, line_of(vkey), "entry needs run_id, source, digest, files, bytes", fix))
                 continue
             entries[(entry.model, entry.version)] = entry

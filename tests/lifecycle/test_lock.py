@@ -122,3 +122,16 @@ def test_logged_model_source_is_locked_and_checked(repo, client, mlflow_server, 
     shard.write_bytes(b"\x00\x02" * 500)  # same size, other bytes
     refused = run("--tracking-uri", mlflow_server.url, "validate", cwd=repo.root)
     assert refused.returncode == 2 and "no longer match the lock" in refused.stderr
+
+
+def test_a_hand_edited_lock_is_reported_with_its_line(tmp_path):  # type: ignore[no-untyped-def]
+    from modelpins.errors import InvalidPins
+    from modelpins.lifecycle import lock
+
+    text = 'version: 1\nmodels:\n  "m":\n    2: {run_id: "r", source: "runs:/r/model", digest: "sha256:x", files: 1}\n'
+    try:
+        lock.loads(text, "model_pins.lock")
+    except InvalidPins as exc:
+        assert str(exc.problems[0]).startswith("model_pins.lock:4: entry needs run_id, source, digest, files, bytes")
+    else:
+        raise AssertionError("a lock entry without 'bytes' was accepted")
