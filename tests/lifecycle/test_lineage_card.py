@@ -113,3 +113,20 @@ def test_card_holds_real_metrics_and_is_attached(client, mlflow_server, tmp_path
         tmp_path / "again.md",
     )
     assert again.returncode == 0 and (tmp_path / "again.md").read_text() == card  # deterministic
+
+
+def test_lineage_follows_a_distillation_teacher_without_a_pin(client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+    teacher, student = unique("teacher"), unique("student")
+    seed_model(client, teacher, 2)
+    seed_model(client, student, 1, {"champion": 1}, params={"teacher_model": teacher, "teacher_model_version": "2"})
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(f"version: 1\nmodels:\n  {student}:\n    aliases:\n      champion: 1\n")
+
+    result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "lineage", "--json")
+
+    assert result.returncode == 0, result.stderr
+    (node,) = json.loads(result.stdout)["lineage"]
+    (parent,) = node["parents"]
+    assert (parent["relation"], parent["model"], parent["version"]) == ("teacher", teacher, 2)
+    assert parent["run_id"] == client.get_model_version(teacher, "2").run_id
+    assert node["warnings"] == [] and node["datasets"] == []
