@@ -186,8 +186,9 @@ def audit_records(versions: Mapping[tuple[str, int], VersionInfo], alias: str | 
             except ValueError:
                 continue
             if isinstance(record, dict):
-                gates = info.tags.get(GATES_PREFIX + key.removeprefix(AUDIT_PREFIX))
-                records.append({**record, "model": model, "version": number, "gates": _evidence(gates)})
+                tag = info.tags.get(GATES_PREFIX + key.removeprefix(AUDIT_PREFIX))
+                gates = _evidence(tag) if tag is not None else record.get("gates")
+                records.append({**record, "model": model, "version": number, "gates": gates})
     return records
 
 
