@@ -26,6 +26,8 @@ def test_history_joins_git_prs_with_audit_tags(repo, client, mlflow_server):  # 
             json.loads(client.get_model_version(model, str(version)).tags["modelpins.audit.champion"])["commit"] == sha
         )
 
+    client.set_model_version_tag(model, "4", "modelpins.gates.champion", json.dumps({"result": "passed"}))
+
     result = run("--tracking-uri", mlflow_server.url, "history", f"{model}@champion", "--json", cwd=repo.root)
 
     assert result.returncode == 0, result.stderr
@@ -34,10 +36,13 @@ def test_history_joins_git_prs_with_audit_tags(repo, client, mlflow_server):  # 
     last = json.loads(result.stdout)["transitions"][-1]
     assert last["approved_by"] == ["@alice"]
     assert last["applied"]["actor"] == "release-bot"
+    assert last["gates"] == {"result": "passed"}
 
     table = run("--tracking-uri", mlflow_server.url, "history", model, cwd=repo.root)
     assert table.returncode == 0, table.stderr
     assert f"{model}@champion    2     4" in table.stdout and "#12" in table.stdout and "by release-bot" in table.stdout
+    (row,) = [line for line in table.stdout.splitlines() if "#12" in line]
+    assert row.endswith("  passed")
     assert f"{model}@challenger" in table.stdout
 
 
