@@ -35,6 +35,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "comment": ("modelpins.commands.pr:comment", "Post or update the one modelpins comment on a pull request."),
     "approvals": ("modelpins.commands.pr:approvals", "Fail unless every changed model has an owner's approval."),
     "codeowners": ("modelpins.commands.pr:codeowners", "Write or --check the generated CODEOWNERS section."),
+    "history": (
+        "modelpins.commands.lifecycle:history",
+        "Every alias transition: git history joined with MLflow audit tags.",
+    ),
+    "rollback": (
+        "modelpins.commands.lifecycle:rollback",
+        "Point MODEL@ALIAS back at its previous version (a one-line diff).",
+    ),
+    "drift": ("modelpins.commands.lifecycle:drift", "Compare the registry with the pins file; exit 1 on drift."),
+    "lineage": (
+        "modelpins.commands.lifecycle:lineage",
+        "Run, params, dataset, code commit and base/teacher of MODEL@ALIAS.",
+    ),
+    "lock": ("modelpins.commands.lifecycle:lock", "Write (or --check) model_pins.lock: run, source, artefact digest."),
+    "card": ("modelpins.commands.lifecycle:card", "Write a markdown model card for MODEL@ALIAS and attach it."),
 }
 
 

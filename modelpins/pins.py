@@ -84,6 +84,16 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """Gates waived for one move: `alias` back to `version`, a version that served it before (a rollback)."""
+
+    alias: str
+    version: int
+    reason: str
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class ModelPins:
     name: str
     aliases: dict[str, AliasPin]
@@ -94,6 +104,12 @@ class ModelPins:
     limitations: str = ""
     gates: dict[str, tuple[Gate, ...]] = field(default_factory=dict)
     line: int = field(default=0, compare=False)
+    waivers: dict[str, Waiver] = field(default_factory=dict)
+
+    def waiver_for(self, alias: str, version: int) -> Waiver | None:
+        """The waiver of gates for moving `alias` to `version`, when the file declares one."""
+        waiver = self.waivers.get(alias)
+        return waiver if waiver and waiver.version == version else None
 
     def gates_for(self, alias: str, defaults: dict[str, tuple[Gate, ...]] | None = None) -> tuple[Gate, ...]:
         """Gates a move of `alias` must pass: file defaults, then this model's ('*' applies to all)."""
@@ -264,7 +280,7 @@ def _models(r: Reader, node: yaml.Node) -> dict[str, ModelPins]:
         m = r.mapping(
             value,
             f"model '{name}'",
-            ("aliases", "kind", "base", "owners", "description", "limitations", "gates"),
+            ("aliases", "kind", "base", "owners", "description", "limitations", "gates", "waivers"),
             ("aliases",),
         )
         if m is None:
@@ -284,8 +300,34 @@ def _models(r: Reader, node: yaml.Node) -> dict[str, ModelPins]:
             limitations=(r.string(m["limitations"], "limitations") or "") if "limitations" in m else "",
             gates=_gate_table(r, m["gates"], f"gates of '{name}'") if "gates" in m else {},
             line=line_of(key),
+            waivers=_waivers(r, m["waivers"], name, aliases) if "waivers" in m else {},
         )
     return models
+
+
+def _waivers(r: Reader, node: yaml.Node, model: str, aliases: dict[str, AliasPin]) -> dict[str, Waiver]:
+    """`waivers: {alias: {version: N, reason: text}}`: valid only while the alias is pinned to that version."""
+    out: dict[str, Waiver] = {}
+    for key, value in r.items(node, f"waivers of '{model}'"):
+        m = r.mapping(value, f"waiver for {model}@{key.value}", ("version", "reason"), ("version", "reason"))
+        if m is None or "version" not in m or "reason" not in m:
+            continue
+        version = r.integer(m["version"], f"version of the waiver for {model}@{key.value}", 1, MAX_VERSION)
+        reason = r.string(m["reason"], f"reason of the waiver for {model}@{key.value}")
+        pin = aliases.get(key.value)
+        if pin is None:
+            r.problem(
+                key, f"waiver for '{model}@{key.value}', but '{key.value}' is not pinned for it", "remove the waiver"
+            )
+        elif version is not None and version != pin.version:
+            r.problem(
+                key,
+                f"waiver for {model}@{key.value} names version {version}, but the alias is pinned to {pin.version}",
+                f"remove the waiver: it covered the rollback to version {version} only",
+            )
+        if version is not None and reason is not None:
+            out[key.value] = Waiver(key.value, version, reason, line_of(key))
+    return out
 
 
 def alias_problem(alias: str) -> tuple[str, str] | None:

@@ -25,7 +25,11 @@ def validate(s: Settings, offline: bool) -> None:
     p = pins.load(s.pins)
     count = len(p.pins())
     if s.tracking_uri and not offline:
-        api.validate_live(p, s.registry())
+        registry = s.registry()
+        api.validate_live(p, registry)
+        from modelpins.lifecycle import lock  # model_pins.lock, when present: artefacts still match
+
+        lock.enforce(s.pins, p, registry, [(m, pin.version) for m, pin in p.pins()])
         click.echo(f"{s.pins}: valid; {count} pins across {len(p.models)} models exist in {s.tracking_uri}")
     else:
         click.echo(f"{s.pins}: valid ({count} pins across {len(p.models)} models; registry not checked)")
@@ -86,6 +90,9 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool) -> None:
         return
     click.echo(table(result.changes))
     click.echo(summary(result.changes))
+    from modelpins.lifecycle import lock  # model_pins.lock, when present: refuse targets whose artefacts changed
+
+    lock.enforce(s.pins, result.pins, registry, [(c.model, c.after) for c in result.changes if c.after is not None])
     refused = evidence.unproven(result)
     if refused and not skip_gates:
         count = len(refused)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modelpins.api import AUDIT_PREFIX
 from modelpins.gates import AliasCheck
 from modelpins.pins import Gate
 
@@ -140,19 +141,36 @@ def unproven(plan: Plan) -> list[Refusal]:
         info = plan.versions.get((c.model, c.after))
         tags = dict(info.tags) if info else {}
         gates = plan.pins.gates_for(c.model, c.alias)
-        refusal = verify(c.model, c.alias, c.after, tags, gates, base_dir, plan.actual.get(c.model, {}))
+        if gates and plan.pins.models[c.model].waiver_for(c.alias, c.after):
+            refusal = _unserved(c.model, c.alias, c.after, tags)
+        else:
+            refusal = verify(c.model, c.alias, c.after, tags, gates, base_dir, plan.actual.get(c.model, {}))
         if refusal:
             out.append(refusal)
     return out
 
 
+def _unserved(model: str, alias: str, version: int, tags: dict[str, str]) -> Refusal | None:
+    """A waiver holds only for a version that served `alias` before: its own audit tag must say so."""
+    try:
+        record = json.loads(tags.get(AUDIT_PREFIX + alias, "{}"))
+    except ValueError:
+        record = {}
+    if isinstance(record, dict) and version in (record.get("to"), record.get("from")):
+        return None
+    return Refusal(model, alias, version, f"gates are waived, but v{version} never served '{alias}' (no audit record)")
+
+
 def audit_fields(plan: Plan, refused: list[Refusal]) -> Callable[[Change], dict[str, object]]:
-    """For apply's audit record: "gates": "passed" or "skipped" on each gated set/move."""
+    """For apply's audit record: "gates": "passed", "waived" (with the reason) or "skipped" on each gated move."""
     skipped = {(r.model, r.alias) for r in refused}
 
     def fields(c: Change) -> dict[str, object]:
         if c.after is None or c.model not in plan.pins.models or not plan.pins.gates_for(c.model, c.alias):
             return {}
-        return {"gates": "skipped" if (c.model, c.alias) in skipped else "passed"}
+        if (c.model, c.alias) in skipped:
+            return {"gates": "skipped"}
+        waiver = plan.pins.models[c.model].waiver_for(c.alias, c.after)
+        return {"gates": "waived", "waiver": waiver.reason} if waiver else {"gates": "passed"}
 
     return fields

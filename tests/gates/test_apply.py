@@ -95,3 +95,49 @@ def test_changed_gates_or_moved_baseline_make_evidence_stale(client, tmp_path, m
     assert moved.returncode == 1
     assert f"baseline {model}@champion is v3 now, the gates compared with v1" in moved.stderr
     assert alias_state(client, [model]) == {model: {"champion": 3}}
+
+
+WAIVED = """
+version: 1
+models:
+  {model}:
+    aliases:
+      champion: {version}
+{waiver}    gates:
+      champion:
+        - kind: threshold
+          metric: accuracy
+          min: 0.99
+"""
+WAIVER = '    waivers:\n      champion: {{version: {version}, reason: "roll back the bad retrain"}}\n'
+
+
+def test_waiver_lets_a_rollback_to_a_version_that_served_pass_and_is_audited(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+    model = unique("rollback")
+    seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.9}, {"accuracy": 0.9}], {})
+    pins = tmp_path / "model_pins.yaml"
+    for version in (1, 2):  # v1 serves champion first, then v2 replaces it (gates overridden here)
+        write(pins, WAIVED.format(model=model, version=version, waiver=""))
+        done = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", "--skip-gates")
+        assert done.returncode == 0, done.stderr
+
+    write(pins, WAIVED.format(model=model, version=1, waiver=WAIVER.format(version=1)))
+    back = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
+
+    assert back.returncode == 0, back.stderr
+    assert alias_state(client, [model]) == {model: {"champion": 1}}
+    record = audit(client, model, 1)
+    assert record["gates"] == "waived" and record["waiver"] == "roll back the bad retrain"
+
+
+def test_waiver_for_a_version_that_never_served_is_refused(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+    model = unique("fake-rollback")
+    seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.9}], {"champion": 1})
+    pins = write(tmp_path / "model_pins.yaml", WAIVED.format(model=model, version=2, waiver=WAIVER.format(version=2)))
+
+    result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
+
+    assert result.returncode == 1
+    assert f"{model}@champion -> v2" in result.stderr and "never served" in result.stderr
+    assert proxy.writes() == []
+    assert alias_state(client, [model]) == {model: {"champion": 1}}

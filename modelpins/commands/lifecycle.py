@@ -1,0 +1,301 @@
+"""history, rollback, drift, lineage, lock, card: thin commands over modelpins.lifecycle."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from modelpins import api, pins
+from modelpins.cli import Settings
+from modelpins.context import from_env
+from modelpins.errors import InvalidInput, OperationFailed
+from modelpins.lifecycle import drift as drift_mod
+from modelpins.lifecycle import history as history_mod
+from modelpins.lifecycle import rollback as rollback_mod
+from modelpins.registry import MlflowRegistry
+
+
+def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
+    model, at, alias = value.partition("@")
+    if not model or (at and not alias) or (need_alias and not alias):
+        raise InvalidInput(f"'{value}' is not MODEL@ALIAS (e.g. credit-risk-classifier@champion)")
+    return model, alias or None
+
+
+@click.command()
+@click.argument("target", required=False)
+@click.option("--json", "as_json", is_flag=True, help='Print {"transitions": [...]} instead of a table.')
+@click.option("--offline", is_flag=True, help="Git history only, even when a tracking URI is set.")
+@click.pass_obj
+def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> None:
+    """Every alias transition of MODEL[@ALIAS]: git history of the pins file joined with MLflow's audit tags."""
+    model, alias = parse_target(target, need_alias=False) if target else (None, None)
+    found = history_mod.git_transitions(s.pins, model, alias)
+    if s.tracking_uri and not offline:
+        registry = s.registry()
+        models = {model} if model else {t.model for t in found.transitions}
+        versions = registry.versions(models)
+        found = history_mod.join(found, history_mod.audit_records(versions, alias))
+    if as_json:
+        out = {
+            "transitions": [t.as_json() for t in found.transitions],
+            "unreadable": found.unreadable,
+            "shallow": found.shallow,
+        }
+        click.echo(json.dumps(out, indent=2))
+        return
+    if not found.transitions:
+        click.echo(f"No alias transitions for {target or 'any model'} in {s.pins}'s history.")
+    else:
+        click.echo(history_mod.table(found))
+    for note in found.unreadable:
+        click.echo(f"note: skipped a commit whose file did not parse: {note}", err=True)
+    if found.shallow:
+        click.echo(
+            "note: shallow clone, older history is missing (git fetch --unshallow; in CI fetch-depth: 0)", err=True
+        )
+    if not found.registry_read:
+        click.echo("(registry not read: pass --tracking-uri to join MLflow's audit tags)", err=True)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--to", "to", type=click.IntRange(min=1), help="Version to roll back to (default: the previous one).")
+@click.option("--branch", help="Create this branch from HEAD and commit the edit on it, ready for a pull request.")
+@click.option(
+    "--waive-gates", "waive", is_flag=True, help="Record a gate waiver (only for a version that served before)."
+)
+@click.option("--reason", default="", help="Why the gates are waived (with --waive-gates).")
+@click.pass_obj
+def rollback(s: Settings, target: str, to: int | None, branch: str | None, waive: bool, reason: str) -> None:
+    """Point MODEL@ALIAS back at its previous (or --to) version in the pins file: a one-line diff for review."""
+    model, alias = parse_target(target)
+    assert alias is not None
+    if reason and not waive:
+        raise InvalidInput("--reason explains a gate waiver; pass it with --waive-gates")
+    p = pins.load(s.pins)
+    text = s.pins.read_text(encoding="utf-8")
+    try:
+        transitions = history_mod.git_transitions(s.pins, model, alias).transitions
+    except InvalidInput:
+        if branch:
+            raise
+        transitions = []  # not a git repository: --to or the audit tag must say where to go
+    registry = s.registry() if s.tracking_uri else None
+    current = p.models[model].aliases[alias].version if model in p.models and alias in p.models[model].aliases else 0
+    current_info = registry.version(model, current) if registry and current else None
+    version, _ = rollback_mod.choose(p, model, alias, to, transitions, current_info)
+    target_info = None
+    if registry:
+        target_info = registry.version(model, version)
+        if target_info is None or target_info.status != "READY":
+            state = "does not exist" if target_info is None else f"is {target_info.status}"
+            raise InvalidInput(f"version {version} of '{model}' {state} in {s.tracking_uri}; pass --to VERSION")
+    waiver = reason if waive else None
+    result = rollback_mod.plan(p, text, model, alias, to, transitions, current_info, target_info, waiver)
+    if branch:
+        sha = rollback_mod.commit_on_branch(s.pins, branch, rollback_mod.commit_message(result), result.new_text)
+    else:
+        s.pins.write_text(result.new_text, encoding="utf-8")
+    click.echo(result.diff(s.pins.name), nl=False)
+    click.echo(f"{model}@{alias}: {result.current} -> {result.target} ({result.basis})")
+    if result.waiver:
+        click.echo(f"gates waived: {result.waiver}")
+    elif result.served_before:
+        click.echo(f"version {result.target} served {alias} before; --waive-gates would record a gate waiver")
+    if branch:
+        click.echo(f"committed {sha[:12]} on branch '{branch}'; open the pull request with:")
+        click.echo(f"  git push -u origin {branch} && gh pr create --fill")
+
+
+@click.command()
+@click.option("--ref", help="Compare with the pins file at this git ref (e.g. main) instead of the working copy.")
+@click.option("--model", "only", help="Only this model.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"drift": [{model, alias, expected, actual}]}.')
+@click.option("--markdown", "md", type=click.Path(path_type=Path), help="Append a markdown report to FILE.")
+@click.option(
+    "--fix",
+    type=click.Choice(["apply", "file"]),
+    help="apply: make the registry match git (--yes); "
+    "file: write the registry's versions into the pins file for a pull request.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Confirm --fix apply.")
+@click.pass_obj
+def drift(
+    s: Settings, ref: str | None, only: str | None, as_json: bool, md: Path | None, fix: str | None, yes: bool
+) -> None:
+    """Compare the registry with the pins file; exit 1 when they differ."""
+    if fix == "file" and ref:
+        raise InvalidInput("--fix file edits the working copy; drop --ref")
+    p = pins.load_at(s.pins, ref) if ref else pins.load(s.pins)
+    if p is None:
+        raise InvalidInput(f"{s.pins} does not exist at {ref}")
+    if only and only not in p.models:
+        raise InvalidInput(f"model '{only}' is not in {s.pins}; models: {', '.join(p.models)}")
+    registry = s.registry()
+    found = drift_mod.drift(p, registry.aliases(), only)
+    source = f"{s.pins}@{ref}" if ref else str(s.pins)
+    if md:
+        with md.open("a", encoding="utf-8") as fh:
+            fh.write(drift_mod.markdown(found, source, s.tracking_uri or ""))
+    if as_json:
+        click.echo(json.dumps({"drift": [d.as_json() for d in found]}, indent=2))
+    elif found:
+        click.echo(drift_mod.table(found))
+        click.echo(
+            f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.tracking_uri} differs from {source}"
+        )
+    else:
+        click.echo(f"No drift: {s.tracking_uri} matches {source}.")
+    if not found:
+        return
+    if fix == "file":
+        s.pins.write_text(drift_mod.fix_file(s.pins.read_text(encoding="utf-8"), str(s.pins), found), encoding="utf-8")
+        click.echo(
+            f"wrote the registry's versions into {s.pins}; review with git diff and open a pull request", err=as_json
+        )
+        return
+    if fix == "apply":
+        if not yes:
+            raise InvalidInput("--fix apply writes to the registry; pass --yes to confirm")
+        _fix_apply(s, p, registry, as_json)
+        return
+    click.get_current_context().exit(1)  # drift is a finding: exit 1, the report above says what differs
+
+
+def _fix_apply(s: Settings, p: pins.PinsFile, registry: MlflowRegistry, as_json: bool) -> None:
+    from modelpins.lifecycle import lock
+
+    plan = api.make_plan(p, registry)
+    lock.enforce(s.pins, p, registry, [(c.model, c.after) for c in plan.changes if c.after is not None])
+    ctx = from_env(os.environ, s.pins.resolve().parent)
+    outcome = api.apply_plan(plan, registry, ctx, lambda c: {"reason": "drift-fix"})
+    for c in outcome.applied:
+        click.echo(f"restored {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}", err=as_json)
+    if outcome.failed:
+        raise OperationFailed(f"restored {len(outcome.applied)} of {len(plan.changes)}; {outcome.error}")
+
+
+def _v(version: int | None) -> str:
+    return "-" if version is None else str(version)
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Exit 1 when the lock does not list exactly the pinned versions (offline).")
+@click.option("--refresh", is_flag=True, help="Hash every pinned version again, not only new or re-registered ones.")
+@click.pass_obj
+def lock(s: Settings, check: bool, refresh: bool) -> None:
+    """Write model_pins.lock: each pinned version's run, source and artefact digest (--check: is it current?)."""
+    from modelpins.lifecycle import lock as lock_mod
+    from modelpins.lifecycle.artifacts import Reader
+
+    p = pins.load(s.pins)
+    path = lock_mod.path_for(s.pins)
+    previous = lock_mod.read(path)
+    if check:
+        if previous is None:
+            raise OperationFailed(f"{path} does not exist; run `modelpins lock` and commit it")
+        differences = lock_mod.stale(p, previous)
+        if differences:
+            raise OperationFailed(
+                f"{path} is stale:\n" + "\n".join(differences) + "\nRun `modelpins lock` and commit the result."
+            )
+        click.echo(f"{path}: up to date ({len(previous.entries)} versions)")
+        return
+    registry = s.registry()
+    reader = Reader(registry, s.tracking_uri or "")
+    entries, hashed = lock_mod.build(p, registry, reader, previous, refresh)
+    text = lock_mod.render(entries, s.pins.name)
+    changed = previous is None or path.read_text(encoding="utf-8") != text
+    if changed:
+        path.write_text(text, encoding="utf-8")
+    click.echo(
+        f"{path}: {len(entries)} versions locked ({hashed} hashed, {len(entries) - hashed} kept; "
+        f"{reader.bytes_read} bytes read){'' if changed else '; unchanged'}"
+    )
+
+
+@click.command()
+@click.argument("target", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the chain as JSON.")
+@click.pass_obj
+def lineage(s: Settings, target: str | None, as_json: bool) -> None:
+    """Run, params, dataset, code commit and base/teacher chain of MODEL@ALIAS (default: every pin)."""
+    from modelpins.lifecycle import lineage as lineage_mod
+
+    p = pins.load(s.pins)
+    registry = s.registry()
+    if target:
+        model, alias = parse_target(target)
+        assert alias is not None
+        wanted = [(model, lineage_mod.resolve(p, model, alias))]
+    else:
+        wanted = list(dict.fromkeys((m, pin.version) for m, pin in p.pins()))
+    nodes = [lineage_mod.lineage(p, registry, m, v) for m, v in wanted]
+    if as_json:
+        click.echo(json.dumps({"lineage": [n.as_json() for n in nodes]}, indent=2))
+        return
+    click.echo("\n\n".join(lineage_mod.render(n) for n in nodes))
+
+
+@click.command()
+@click.argument("target")
+@click.option("--out", type=click.Path(path_type=Path), help="Output file (default: cards/<model>-v<version>.md).")
+@click.option("--no-attach", is_flag=True, help="Only write the file; do not log it to the run or tag the version.")
+@click.option("--json", "as_json", is_flag=True, help="Print {path, artifact, url} for a PR comment.")
+@click.pass_obj
+def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: bool) -> None:
+    """Write a markdown model card for MODEL@ALIAS and attach it to the version (run artefact + tag)."""
+    from modelpins.lifecycle import card as card_mod
+    from modelpins.lifecycle import lineage as lineage_mod
+    from modelpins.lifecycle import lock as lock_mod
+
+    model, alias = parse_target(target)
+    assert alias is not None
+    p = pins.load(s.pins)
+    version = lineage_mod.resolve(p, model, alias)
+    registry = s.registry()
+    node = lineage_mod.lineage(p, registry, model, version)
+    locked = lock_mod.read(lock_mod.path_for(s.pins))
+    entry = locked.entries.get((model, version)) if locked else None
+    text = card_mod.build(p, alias, node, s.tracking_uri or "", entry)
+    path = out or Path("cards") / card_mod.file_name(model, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    artifact = None
+    if not no_attach:
+        artifact = _attach(s, registry, node, path)
+    url = card_mod.ui_url(s.tracking_uri or "", model, version)
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "artifact": artifact, "url": url}, indent=2))
+        return
+    click.echo(f"wrote {path}")
+    if artifact:
+        click.echo(f"attached as {artifact} (version tag {card_mod.CARD_TAG})")
+    click.echo(f"version page: {url}")
+
+
+def _attach(s: Settings, registry: MlflowRegistry, node: object, path: Path) -> str | None:
+    """Log the card to the version's run under model_card/ and point the version tag at it."""
+    from modelpins.lifecycle import card as card_mod
+    from modelpins.lifecycle.artifacts import RUNS_RE
+    from modelpins.lifecycle.lineage import Node
+
+    assert isinstance(node, Node)
+    m = RUNS_RE.fullmatch(node.source)
+    if not node.run_id or not m or not (m.group(2) or "").strip("/"):
+        click.echo(
+            f"note: not attached: the source {node.source} is not a sub-directory of a run, and a card logged there "
+            "would change the version's artefacts; the file is written only",
+            err=True,
+        )
+        return None
+    from mlflow import MlflowClient  # deferred: only attaching needs the client's artefact upload
+
+    MlflowClient(tracking_uri=s.tracking_uri).log_artifact(node.run_id, str(path), card_mod.ARTIFACT_DIR)
+    uri = f"runs:/{node.run_id}/{card_mod.ARTIFACT_DIR}/{path.name}"
+    registry.set_version_tag(node.model, node.version, card_mod.CARD_TAG, uri)
+    return uri

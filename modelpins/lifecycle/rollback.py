@@ -1,0 +1,207 @@
+"""Rollback: a pull request that points an alias back at the version it pinned before.
+
+The edit replaces the version's characters only (a one-line diff). With a waiver, the
+model gains `waivers: {alias: {version, reason}}`, allowed only for a version that served
+the alias before (in the file's git history or in an audit tag); `waived()` is what gate
+checks ask.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelpins import gitrepo
+from modelpins.api import AUDIT_PREFIX
+from modelpins.errors import InvalidInput, InvalidPins, OperationFailed
+from modelpins.lifecycle import yamledit
+from modelpins.lifecycle.history import Transition
+from modelpins.pins import AliasPin, PinsFile, loads
+from modelpins.registry import VersionInfo
+
+
+def waived(pins: PinsFile, model: str, alias: str, version: int) -> str | None:
+    """The reason gates are waived for moving `model@alias` to `version`, or None when they are not."""
+    m = pins.models.get(model)
+    waiver = m.waiver_for(alias, version) if m else None
+    return waiver.reason if waiver else None
+
+
+@dataclass(frozen=True)
+class Rollback:
+    model: str
+    alias: str
+    current: int
+    target: int
+    line: int
+    basis: str  # why this target: "--to", or the commit / audit record it comes from
+    served_before: bool
+    waiver: str | None
+    old_text: str
+    new_text: str
+
+    def diff(self, path: str) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.old_text.splitlines(keepends=True),
+                self.new_text.splitlines(keepends=True),
+                f"a/{path}",
+                f"b/{path}",
+            )
+        )
+
+
+def previous_version(transitions: list[Transition], current: int) -> tuple[int, str] | None:
+    """The version the alias pinned before it last became `current`, and the commit that moved it."""
+    for t in reversed(transitions):
+        if t.after == current and t.before is not None and t.before != current:
+            return t.before, f"pinned before commit {(t.commit or '?')[:12]}" + (f" (PR #{t.pr})" if t.pr else "")
+    return None
+
+
+def audit_from(info: VersionInfo | None, alias: str) -> int | None:
+    """`from` of the audit record on the current version: the fallback when git history has none."""
+    raw = info.tags.get(AUDIT_PREFIX + alias) if info else None
+    try:
+        value = json.loads(raw).get("from") if raw else None
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def choose(
+    pins: PinsFile,
+    model: str,
+    alias: str,
+    to: int | None,
+    transitions: list[Transition],
+    current_info: VersionInfo | None = None,
+) -> tuple[int, str]:
+    """(target version, why): `--to`, else the previous version in git history, else the audit tag's `from`."""
+    pin = _pin(pins, model, alias)
+    if to is not None:
+        target, basis = to, "--to"
+    else:
+        found = previous_version(transitions, pin.version)
+        if found is None:
+            earlier = audit_from(current_info, alias)
+            if earlier is None:
+                raise InvalidInput(
+                    f"{pins.path}:{pin.line}: no earlier version of {model}@{alias} found in the file's git history "
+                    "or in MLflow's audit tag; pass --to VERSION"
+                )
+            found = earlier, f"'from' of the audit tag on version {pin.version}"
+        target, basis = found
+    if target == pin.version:
+        raise InvalidInput(
+            f"{pins.path}:{pin.line}: {model}@{alias} is already pinned to {target}; nothing to roll back"
+        )
+    return target, basis
+
+
+def plan(
+    pins: PinsFile,
+    text: str,
+    model: str,
+    alias: str,
+    to: int | None,
+    transitions: list[Transition],
+    current_info: VersionInfo | None = None,
+    target_info: VersionInfo | None = None,
+    waive: str | None = None,
+) -> Rollback:
+    """The edited file for rolling `model@alias` back; InvalidInput with the fix when it cannot be.
+
+    `waive` (None: no waiver; "" : a default reason) records a gate waiver, allowed only when the
+    target served the alias before: in `transitions` or by an audit tag on `target_info`.
+    """
+    pin = _pin(pins, model, alias)
+    target, basis = choose(pins, model, alias, to, transitions, current_info)
+    served = any(target in (t.before, t.after) for t in transitions) or (
+        target_info is not None and (AUDIT_PREFIX + alias) in target_info.tags
+    )
+    if waive is not None and not served:
+        raise InvalidInput(
+            f"version {target} never served {model}@{alias} (not in the file's git history nor in MLflow's audit "
+            "tags), so its gates cannot be waived; drop --waive-gates and let the gates run"
+        )
+    doc = yamledit.Doc(text, pins.path)
+    value = doc.get(doc.aliases(model), alias)
+    assert value is not None
+    splices = [doc.replace(value[1], str(target))]
+    existing = doc.get(doc.model(model), "waivers")
+    waivers = existing[1] if existing else None
+    if waivers is not None and doc.get(waivers, alias):
+        if waive is None and len(waivers.value) == 1:
+            splices.append(doc.remove_entry(doc.model(model), "waivers", f"model '{model}'"))
+        else:
+            splices.append(doc.remove_entry(waivers, alias, f"waivers of '{model}'"))
+    reason = None
+    if waive is not None:
+        reason = waive or f"rollback to version {target}, which served {alias} before"
+        entry = f"{alias}: {{version: {target}, reason: {json.dumps(reason)}}}"
+        if waivers is not None:
+            splices.append(doc.insert_entry(waivers, entry, f"waivers of '{model}'"))
+        else:
+            block = "waivers:\n" + _indent(doc, model) + entry
+            last_alias = doc.aliases(model).value[-1][1]
+            splices.append(doc.insert_entry(doc.model(model), block, f"model '{model}'", after=last_alias))
+    new_text = yamledit.apply(text, splices)
+    try:
+        loads(new_text, pins.path)
+    except InvalidPins as exc:  # never write a file that does not validate
+        raise InvalidInput(f"the rolled-back file would not be valid:\n{exc}") from None
+    return Rollback(model, alias, pin.version, target, pin.line, basis, served, reason, text, new_text)
+
+
+def _pin(pins: PinsFile, model: str, alias: str) -> AliasPin:
+    m = pins.models.get(model)
+    if m is None:
+        raise InvalidInput(f"{pins.path}: model '{model}' is not pinned in this file; models: {', '.join(pins.models)}")
+    pin = m.aliases.get(alias)
+    if pin is None:
+        raise InvalidInput(
+            f"{pins.path}:{m.line}: '{model}' has no alias '{alias}'; pinned: {', '.join(m.aliases) or '(none)'}"
+        )
+    return pin
+
+
+def _indent(doc: yamledit.Doc, model: str) -> str:
+    """Indentation of a nested entry under the model: its keys' column plus the step the file uses."""
+    node = doc.model(model)
+    key_col = node.value[0][0].start_mark.column
+    aliases = doc.aliases(model)
+    step = aliases.value[0][0].start_mark.column - key_col if aliases.value else 2
+    return " " * (key_col + max(step, 1))
+
+
+def commit_on_branch(path: Path, branch: str, message: str, new_text: str) -> str:
+    """Create `branch` from HEAD, write the file and commit it there; return the new commit."""
+    repo, rel = gitrepo.locate(path)
+    if branch.startswith("-") or gitrepo.git(repo, "check-ref-format", "--branch", branch, check=False).returncode:
+        raise InvalidInput(f"'{branch}' is not a valid branch name")
+    if gitrepo.git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0:
+        raise InvalidInput(f"branch '{branch}' already exists; choose another name or delete it")
+    dirty = gitrepo.git(repo, "status", "--porcelain", "--", rel).stdout.strip()
+    if dirty:
+        raise InvalidInput(f"{rel} has uncommitted changes; commit or stash them before a rollback with --branch")
+    gitrepo.git(repo, "switch", "--quiet", "-c", branch)
+    path.write_text(new_text, encoding="utf-8")
+    gitrepo.git(repo, "add", "--", rel)
+    out = gitrepo.git(repo, "commit", "--quiet", "-m", message, "--", rel, check=False)
+    if out.returncode != 0:
+        raise OperationFailed(
+            f"git commit failed on branch '{branch}' (the file is edited there): {out.stderr.strip()[:300]}"
+        )
+    return gitrepo.git(repo, "rev-parse", "HEAD").stdout.strip()
+
+
+def commit_message(r: Rollback) -> str:
+    lines = [f"Roll back {r.model}@{r.alias} to version {r.target} (from {r.current})", ""]
+    lines.append(f"Version {r.target}: {r.basis}.")
+    if r.waiver:
+        lines.append(f"Gates waived: {r.waiver}.")
+    lines += ["", f"Modelpins-Rollback: {r.model}@{r.alias} {r.current} -> {r.target}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,56 @@
+"""A real git repository holding model_pins.yaml, for the lifecycle commands."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+class Repo:
+    def __init__(self, root: Path):
+        self.root = root
+        self.pins = root / "model_pins.yaml"
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True).stdout
+
+    def commit(self, text: str, message: str) -> str:
+        self.pins.write_text(text)
+        self.git("add", "model_pins.yaml")
+        self.git("commit", "-qm", message)
+        return self.git("rev-parse", "HEAD").strip()
+
+    def merge_pr(self, number: int, branch: str, text: str, title: str, trailers: str = "") -> str:
+        """A PR branch with one commit, merged into main with GitHub's merge-commit subject."""
+        self.git("switch", "-q", "-c", branch)
+        self.commit(text, title)
+        self.git("switch", "-q", "main")
+        body = f"Merge pull request #{number} from acme/{branch}\n\n{title}\n" + (f"\n{trailers}\n" if trailers else "")
+        self.git("merge", "-q", "--no-ff", "-m", body, branch)
+        return self.git("rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    r = Repo(tmp_path / "repo")
+    r.root.mkdir()
+    r.git("init", "-q", "-b", "main")
+    r.git("config", "user.email", "dev@example.com")
+    r.git("config", "user.name", "Dev")
+    r.git("config", "commit.gpgsign", "false")
+    return r
+
+
+def pins_text(model: str, champion: int, challenger: int = 3) -> str:
+    return f"""# Desired registry state.
+version: 1
+models:
+  {model}:
+    description: Scores loan applications.   # shown in the model card
+    aliases:
+      champion: {champion}     # promoted by PR
+      challenger: {challenger}
+"""
