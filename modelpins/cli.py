@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("modelpins.commands.core:plan", "Show the alias changes that apply would make."),
     "apply": ("modelpins.commands.core:apply", "Make the registry's aliases match model_pins.yaml."),
+    "build": ("modelpins.commands.serving:build", "Build (and push) the vLLM serving image of every deployment."),
+    "render": ("modelpins.commands.serving:render", "Write the Kubernetes manifests of every deployment."),
+    "rollout": ("modelpins.commands.serving:rollout", "Apply the manifests to a cluster, wait, roll back on failure."),
 }
 
 
