@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -72,3 +73,52 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
         f"Rendered {len(p.deployments)} deployments in {len(p.environments)} environments to {out}/: "
         f"{len(changes.written)} written, {len(changes.removed)} removed, {changes.unchanged} unchanged."
     )
+
+
+@click.command()
+@click.option("--push", is_flag=True, help="Push new images and record them in the image lock.")
+@click.option("--registry", default=None, help="Registry host/path for the images (default: images.registry).")
+@dockerfile_option
+@lock_option
+@click.pass_obj
+def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None, lock_path: Path | None) -> None:
+    """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped."""
+    from modelpins.context import from_env
+    from modelpins.serving import lock
+    from modelpins.serving.images import Builder, DockerImages, mlflow_fetch
+    from modelpins.serving.render import tracks
+
+    p = pins.load(s.pins)
+    registry = registry or p.images.registry
+    if not registry:
+        raise InvalidInput(f"{s.pins}: no registry for the images; fix: pass --registry HOST or set images.registry")
+    dockerfile = dockerfile or deploy_dir(s) / "Dockerfile"
+    read_dockerfile(dockerfile)
+    lock_path = lock_path or deploy_dir(s) / "images.lock.json"
+    baked = [d for d in p.deployments.values() if d.artifacts == "image"]
+    fetch, run_ids = None, None
+    if baked and s.tracking_uri:
+        models = {r.model for d in baked for t in tracks(p, d) for r in t.refs()}
+        run_ids = {key: v.run_id for key, v in s.registry().versions(models).items()}
+        fetch = mlflow_fetch(s.tracking_uri)
+    elif baked:
+        s.registry()  # raises: these deployments need MLflow to fetch their artefacts
+    current = lock.load(lock_path)
+    builder = Builder(
+        p,
+        dockerfile,
+        registry.rstrip("/"),
+        DockerImages(),
+        push,
+        commit=from_env(os.environ, s.pins.resolve().parent).commit,
+        fetch=fetch,
+        run_ids=run_ids,
+    )
+    results = builder.run(current)
+    for r in results:
+        click.echo(f"{r.status:8} {r.key:32} {r.image}")
+    if push:
+        lock.save(current, lock_path)
+        click.echo(f"Recorded {len(results)} images in {lock_path}.")
+    else:
+        click.echo(f"{len(results)} images ready locally (not pushed; {lock_path} unchanged).")

@@ -6,7 +6,8 @@ pushed image, the digest of baked artefacts) is recorded here by build and commi
     {"version": 1,
      "runtime": {"image": "REG/modelpins-vllm:runtime-<hash>@sha256:<digest>", "tag": "runtime-<hash>"},
      "images": {"<deployment>/<track>": {"image": "REG/<deployment>:<tag>@sha256:<digest>", "tag": "<tag>",
-                                         "models": {"<model>": <version>, ...}}}}
+                                         "models": {"<model>": <version>, ...},
+                                         "basis": "runtime-<hash>"}}}
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ class LockEntry:
     image: str
     tag: str
     models: dict[str, int] = field(default_factory=dict)
+    basis: str = ""  # the runtime tag (base image + Dockerfile) an image was built on
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"image": self.image, "tag": self.tag}
         if self.models:
             out["models"] = dict(sorted(self.models.items()))
+        if self.basis:
+            out["basis"] = self.basis
         return out
 
 
@@ -70,4 +74,4 @@ def save(lock: ImageLock, path: Path) -> None:
 
 def _entry(value: dict[str, Any]) -> LockEntry:
     models = {str(k): int(v) for k, v in (value.get("models") or {}).items()}
-    return LockEntry(image=str(value["image"]), tag=str(value["tag"]), models=models)
+    return LockEntry(str(value["image"]), str(value["tag"]), models, str(value.get("basis", "")))
