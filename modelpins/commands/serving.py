@@ -122,3 +122,38 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
         click.echo(f"Recorded {len(results)} images in {lock_path}.")
     else:
         click.echo(f"{len(results)} images ready locally (not pushed; {lock_path} unchanged).")
+
+
+@click.command()
+@click.option("--wait", is_flag=True, help="Wait until every Deployment is ready; roll back if one is not.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait.")
+@click.option("--environment", "-e", "environments", multiple=True, help="Only this environment (repeatable).")
+@click.option("--context", default=None, help="kubeconfig context (default: the current one).")
+@dockerfile_option
+@lock_option
+@click.pass_obj
+def rollout(
+    s: Settings,
+    wait: bool,
+    timeout: float,
+    environments: tuple[str, ...],
+    context: str | None,
+    dockerfile: Path | None,
+    lock_path: Path | None,
+) -> None:
+    """Server-side apply the rendered manifests, optionally wait, and roll back on failure or timeout."""
+    from modelpins.serving import lock
+    from modelpins.serving.cluster import Cluster
+    from modelpins.serving.render import resolved
+    from modelpins.serving.rollout import rollout as run_rollout
+
+    p = pins.load(s.pins)
+    unknown = [e for e in environments if e not in p.environments]
+    if unknown:
+        raise InvalidInput(f"unknown environment {', '.join(unknown)}; the pins file has: {', '.join(p.environments)}")
+    current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
+    docker_file = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
+    objects = [o for env in environments or tuple(p.environments) for o in resolved(p, current, docker_file, env)]
+    outcome = run_rollout(Cluster(context), objects, wait=wait, timeout=timeout, report=click.echo)
+    waited = f", {len(outcome.ready)} Deployments ready" if wait else " (not waiting: pass --wait)"
+    click.echo(f"Applied {len(outcome.applied)} objects{waited}.")
