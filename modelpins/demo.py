@@ -121,3 +121,12 @@ def main() -> int:
         server.stop()
         print("\nStopped the MLflow server.")
     return 0
+
+
+def _register_serving() -> None:
+    from modelpins.serving import demo as serving_demo
+
+    EXTRA_STEPS.append(("Serving: render Kubernetes manifests (canary and blue-green)", serving_demo.show))
+
+
+_register_serving()
