@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The kind end-to-end run, one step per call: bash .github/e2e/run.sh STEP
-# Needs: docker, kind (cluster "modelpins-e2e"), kubectl, and `pip install -e '.[dev]'` done.
+# Needs: docker, kind (cluster "modelpins-e2e"), kubectl, and `pip install -e '.[serving]' mlflow` done.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PINS=.github/e2e/model_pins.yaml
@@ -40,6 +40,7 @@ manifests() {  # what Argo CD / Flux apply, accepted by a real API server (schem
   python -m modelpins render --out manifests/
   git diff --exit-code -- manifests/
   for env in manifests/*/kustomization.yaml; do
+    kubectl apply --server-side -f "$(dirname "$env")/namespace.yaml"  # namespaced objects need it to exist
     kubectl apply --server-side --dry-run=server -k "$(dirname "$env")"
   done
 }
