@@ -189,3 +189,17 @@ def test_bad_serving_input_exits_2_names_the_line_and_writes_nothing(case: str, 
     assert f"{pins}:{line}" in result.stderr
     assert "fix" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_manifests_hold_no_secrets_only_references_to_them() -> None:
+    files = render(pinsmod.load(GOLDEN / "model_pins.yaml"), ImageLock(), DOCKERFILE)
+    docs = [yaml.safe_load(data) for data in files.values()]
+
+    assert not [d for d in docs if d.get("kind") in ("Secret", "ConfigMap")]
+    for doc in (d for d in docs if d.get("kind") == "Deployment"):
+        pod = doc["spec"]["template"]["spec"]
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            assert [e["name"] for e in container.get("env", [])] in ([], ["MODELPINS_PROMPTS"])
+            for source in container.get("envFrom", []):
+                assert source in ({"configMapRef": {"name": "modelpins-mlflow"}},
+                                  {"secretRef": {"name": "modelpins-mlflow", "optional": True}})  # fmt: skip
