@@ -129,6 +129,7 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait.")
 @click.option("--environment", "-e", "environments", multiple=True, help="Only this environment (repeatable).")
 @click.option("--context", default=None, help="kubeconfig context (default: the current one).")
+@click.option("--prune/--no-prune", default=True, show_default=True, help="Delete managed objects no longer rendered.")
 @dockerfile_option
 @lock_option
 @click.pass_obj
@@ -138,6 +139,7 @@ def rollout(
     timeout: float,
     environments: tuple[str, ...],
     context: str | None,
+    prune: bool,
     dockerfile: Path | None,
     lock_path: Path | None,
 ) -> None:
@@ -153,7 +155,15 @@ def rollout(
         raise InvalidInput(f"unknown environment {', '.join(unknown)}; the pins file has: {', '.join(p.environments)}")
     current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
     docker_file = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
-    objects = [o for env in environments or tuple(p.environments) for o in resolved(p, current, docker_file, env)]
-    outcome = run_rollout(Cluster(context), objects, wait=wait, timeout=timeout, report=click.echo)
+    chosen = environments or tuple(p.environments)
+    objects = [o for env in chosen for o in resolved(p, current, docker_file, env)]
+    # Prune only namespaces that no environment left out of this rollout shares.
+    others = {e.namespace for name, e in p.environments.items() if name not in chosen}
+    namespaces = tuple(
+        dict.fromkeys(p.environments[e].namespace for e in chosen if p.environments[e].namespace not in others)
+    )
+    outcome = run_rollout(
+        Cluster(context), objects, wait=wait, timeout=timeout, prune_in=namespaces if prune else (), report=click.echo
+    )
     waited = f", {len(outcome.ready)} Deployments ready" if wait else " (not waiting: pass --wait)"
-    click.echo(f"Applied {len(outcome.applied)} objects{waited}.")
+    click.echo(f"Applied {len(outcome.applied)} objects{waited}, pruned {len(outcome.pruned)}.")

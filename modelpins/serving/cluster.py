@@ -15,6 +15,7 @@ from modelpins.errors import InvalidInput, OperationFailed
 
 FIELD_MANAGER = "modelpins"
 TIMEOUT = 30.0  # seconds per API request
+MANAGED_BY = "app.kubernetes.io/managed-by"
 # kind -> (API prefix, plural, namespaced)
 PATHS: dict[str, tuple[str, str, bool]] = {
     "Namespace": ("/api/v1", "namespaces", False),
@@ -101,6 +102,17 @@ class Cluster:
 
     def delete(self, obj: dict[str, Any]) -> None:
         self._call("DELETE", self._path(obj))
+
+    def managed(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        """The `kind` objects in `namespace` labelled as managed by modelpins."""
+        probe = {"kind": kind, "metadata": {"namespace": namespace, "name": ""}}
+        query = [("labelSelector", f"{MANAGED_BY}=modelpins")]
+        items = (self._call("GET", self._path(probe, named=False), query=query) or {}).get("items") or []
+        out = []
+        for item in items:
+            if (item.get("metadata", {}).get("labels") or {}).get(MANAGED_BY) == "modelpins":
+                out.append({**item, "kind": kind, "metadata": {**item["metadata"], "namespace": namespace}})
+        return out
 
 
 def _message(data: bytes) -> str:

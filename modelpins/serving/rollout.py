@@ -3,7 +3,9 @@
 Before applying, the live version of every object is read. When a Deployment reports
 ProgressDeadlineExceeded, or is not ready within the timeout, or an apply fails, every
 object applied so far goes back to what was live before (objects that did not exist are
-deleted; a Namespace is never deleted).
+deleted; a Namespace is never deleted). After a successful rollout, objects labelled
+`app.kubernetes.io/managed-by: modelpins` in the namespaces rolled out that are no longer
+rendered (a deployment removed, or renamed by a strategy change) are pruned.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from modelpins.serving.cluster import describe
 KEEP_META = ("name", "namespace", "labels", "annotations")
 
 
+PRUNABLE = ("HTTPRoute", "PodDisruptionBudget", "Service", "Deployment")
+
+
 class Api(Protocol):
     def get(self, obj: dict[str, Any]) -> dict[str, Any] | None: ...
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]: ...
     def delete(self, obj: dict[str, Any]) -> None: ...
+    def managed(self, kind: str, namespace: str) -> list[dict[str, Any]]: ...
 
 
 class RolloutFailed(OperationFailed):
@@ -33,6 +39,7 @@ class RolloutFailed(OperationFailed):
 class Outcome:
     applied: list[str] = field(default_factory=list)
     ready: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
 
 
 def deployment_state(obj: dict[str, Any]) -> tuple[str, str]:
@@ -68,9 +75,11 @@ def rollout(
     *,
     wait: bool,
     timeout: float,
+    prune_in: tuple[str, ...] = (),
     poll: float = 2.0,
     report: Callable[[str], None] = lambda _: None,
 ) -> Outcome:
+    """Apply `objects`; with `wait`, roll back unless every Deployment becomes ready; then prune `prune_in`."""
     previous = [(obj, api.get(obj)) for obj in objects]
     outcome = Outcome()
     try:
@@ -87,7 +96,24 @@ def rollout(
             f"rollout failed: {exc}\nRolled back {len(restored)} objects to the manifests live before this rollout:\n"
             + "\n".join(f"  {line}" for line in restored)
         ) from None
+    outcome.pruned = prune(api, objects, prune_in, report)
     return outcome
+
+
+def prune(
+    api: Api, objects: list[dict[str, Any]], namespaces: tuple[str, ...], report: Callable[[str], None]
+) -> list[str]:
+    """Delete modelpins-managed objects in `namespaces` that `objects` no longer contain."""
+    wanted = {describe(o) for o in objects}
+    pruned = []
+    for namespace in namespaces:
+        for kind in PRUNABLE:
+            for live in api.managed(kind, namespace):
+                if describe(live) not in wanted:
+                    api.delete(live)
+                    pruned.append(describe(live))
+                    report(f"pruned   {describe(live)} (no longer rendered)")
+    return pruned
 
 
 def wait_ready(

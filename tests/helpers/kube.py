@@ -106,7 +106,7 @@ Behaviour = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
 
 def healthy(dep: dict[str, Any]) -> dict[str, Any]:
-    n = dep["spec"].get("replicas", 1)
+    n = dep.get("spec", {}).get("replicas", 1)
     return {
         "observedGeneration": dep["metadata"].get("generation", 1),
         "replicas": n,
@@ -120,7 +120,7 @@ def crashing(dep: dict[str, Any]) -> dict[str, Any]:
     """Pods never become ready and the deployment controller gives up (ProgressDeadlineExceeded)."""
     return {
         "observedGeneration": dep["metadata"].get("generation", 1),
-        "replicas": dep["spec"].get("replicas", 1),
+        "replicas": dep.get("spec", {}).get("replicas", 1),
         "updatedReplicas": 1,
         "availableReplicas": 0,
         "conditions": [

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.helpers.cli import run
 from tests.helpers.kube import Controller, KubeEmulator, crashing, healthy
@@ -137,3 +138,26 @@ def test_rollout_without_a_cluster_configuration_is_invalid_input(project, tmp_p
 
     assert result.returncode == 2
     assert "KUBECONFIG" in result.stderr
+
+
+def test_successful_rollout_prunes_what_is_no_longer_rendered_and_nothing_else(project, kube, controller) -> None:  # type: ignore[no-untyped-def]
+    pins, env = project
+    assert run("--pins", pins, "rollout", "--wait", "--timeout", "30", env=env).returncode == 0
+    meta = {"name": "notebook", "namespace": "ml-prod"}
+    foreign = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {"replicas": 1}}
+    requests.post(f"{kube.url}/apis/apps/v1/namespaces/ml-prod/deployments", json=foreign, timeout=10)
+    pins.write_text(PINS + CANARY)
+
+    kept = run("--pins", pins, "rollout", "--wait", "--timeout", "30", "--no-prune", env=env)
+    assert kept.returncode == 0, kept.stderr
+    assert deployment(kube, "scoring") is not None
+
+    result = run("--pins", pins, "rollout", "--wait", "--timeout", "30", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "pruned   Deployment ml-prod/scoring " in result.stdout
+    assert deployment(kube, "scoring") is None
+    assert kube.get("/apis/policy/v1/namespaces/ml-prod/poddisruptionbudgets/scoring") is None
+    assert kube.get("/api/v1/namespaces/ml-prod/services/scoring") is not None  # still the entry point
+    assert deployment(kube, "scoring-candidate") is not None
+    assert deployment(kube, "notebook") is not None  # not managed by modelpins
