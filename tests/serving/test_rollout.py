@@ -2,7 +2,8 @@
 
 What this proves: the objects render produces are applied to the right API paths, rollout
 waits on Deployment status, and on a failed or timed-out rollout every object goes back to
-what was live before (new ones are deleted).
+what was live before (new ones are deleted); after a success, managed objects no longer
+rendered are pruned and nothing else is.
 
 What it does not prove: that a real API server accepts these objects (admission, schema,
 server-side apply field ownership and conflicts: kubernetes-validate in CI and the kind
