@@ -164,6 +164,36 @@ def check(pins: PinsFile) -> None:
                 "e.g. 'gateway: gateways/ml-gateway'",
                 env.line,
             )
+        for entry in dep.serve + dep.strategy.candidate:
+            for ref, role, kinds in (
+                (entry.model, "model", ("model", "base")),
+                (entry.adapter, "adapter", ("adapter",)),
+                (entry.prompts, "prompts", ("prompts",)),
+            ):
+                kind = pins.models[ref.model].kind if ref else None
+                if ref and kind not in kinds:
+                    problem(
+                        f"'{ref}' is of kind '{kind}' but is served as '{role}'",
+                        f"move it to the '{kind if kind != 'base' else 'model'}' field of this entry, "
+                        f"or correct models.{ref.model}.kind",
+                        ref.line or entry.line,
+                    )
+            trained_on = pins.models[entry.adapter.model].base if entry.adapter else None
+            if entry.adapter and trained_on and trained_on.model != entry.model.model:
+                problem(
+                    f"adapter '{entry.adapter}' was trained on '{trained_on.model}', not '{entry.model.model}'",
+                    f"serve it on '{trained_on}'",
+                    entry.line or dep.line,
+                )
+            elif (
+                entry.adapter and trained_on and resolve(pins, trained_on).version != resolve(pins, entry.model).version
+            ):
+                problem(
+                    f"adapter '{entry.adapter}' was trained on {trained_on} (v{resolve(pins, trained_on).version}) "
+                    f"but is served on {entry.model} (v{resolve(pins, entry.model).version})",
+                    f"serve it on '{trained_on}', or pin an adapter version trained on that base version",
+                    entry.line or dep.line,
+                )
         ts = tracks(pins, dep)
         for t in ts:
             names = [n for s in t.servers for n in s.served()]

@@ -167,6 +167,23 @@ BAD = {
         "same model names",
         "type: blue-green",
     ),
+    "adapter on another base model": (
+        lambda t: t.replace(
+            "{model: llm-base@production, adapter: helpdesk-lora@champion",
+            "{model: fraud@champion, adapter: helpdesk-lora@champion",
+            1,
+        ),
+        "was trained on 'llm-base', not 'fraud'",
+        "{model: fraud@champion, adapter",
+    ),
+    "prompt templates served as a model": (
+        lambda t: t.replace(
+            "    serve: [fraud@champion]\n    strategy: {type: shadow",
+            "    serve: [helpdesk-prompts@champion]\n    strategy: {type: shadow",
+        ),
+        "is of kind 'prompts' but is served as 'model'",
+        "serve: [helpdesk-prompts@champion]",
+    ),
     "baked image never built": (
         lambda t: t.replace("  fraud-shadow:\n", "  fraud-shadow:\n    artifacts: image\n"),
         "modelpins build",
