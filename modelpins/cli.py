@@ -50,6 +50,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "lock": ("modelpins.commands.lifecycle:lock", "Write (or --check) model_pins.lock: run, source, artefact digest."),
     "card": ("modelpins.commands.lifecycle:card", "Write a markdown model card for MODEL@ALIAS and attach it."),
+    "build": ("modelpins.commands.serving:build", "Build (and push) the vLLM serving image of every deployment."),
+    "render": ("modelpins.commands.serving:render", "Write the Kubernetes manifests of every deployment."),
+    "rollout": ("modelpins.commands.serving:rollout", "Apply the manifests to a cluster, wait, roll back on failure."),
 }
 
 

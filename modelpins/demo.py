@@ -221,3 +221,12 @@ def blocked_promotion(env: dict[str, str]) -> None:
 
 
 EXTRA_STEPS.append(("A pull request promoting a worse retrain: blocked by its gates", blocked_promotion))
+
+
+def _register_serving() -> None:
+    from modelpins.serving import demo as serving_demo
+
+    EXTRA_STEPS.append(("Serving: render Kubernetes manifests (canary and blue-green)", serving_demo.show))
+
+
+_register_serving()

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The kind end-to-end run, one step per call: bash .github/e2e/run.sh STEP
+# Needs: docker, kind (cluster "modelpins-e2e"), kubectl, and `pip install -e '.[serving]' mlflow` done.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PINS=.github/e2e/model_pins.yaml
+CLUSTER=modelpins-e2e
+WORK=${RUNNER_TEMP:-/tmp}/modelpins-e2e
+mp() { python -m modelpins --pins "$PINS" "$@"; }
+
+mlflow_up() {  # MLflow on the host, reachable from the kind nodes; artefacts served through it
+  mkdir -p "$WORK"
+  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false nohup mlflow server --host 0.0.0.0 --port 5000 --workers 1 \
+    --backend-store-uri "sqlite:///$WORK/mlflow.db" --artifacts-destination "$WORK/artifacts" \
+    --default-artifact-root mlflow-artifacts:/ >"$WORK/mlflow.log" 2>&1 &
+  for _ in $(seq 60); do curl -fsS http://127.0.0.1:5000/health >/dev/null 2>&1 && break; sleep 2; done
+  python -c 'from modelpins.devserver import seed_model as s; s("http://127.0.0.1:5000", "e2e-scorer", 2)'
+  mp --tracking-uri http://127.0.0.1:5000 apply --yes
+}
+
+images() {  # modelpins builds the runtime image from deploy/Dockerfile; the vLLM stand-in goes on top
+  local out ref
+  out=$(mp build --dockerfile deploy/Dockerfile)
+  echo "$out"
+  ref=$(echo "$out" | awk '$2 == "runtime" {print $3}')
+  docker build --build-arg "RUNTIME=$ref" -t "$ref" -f .github/e2e/Dockerfile.stand-in .github/e2e
+  kind load docker-image "$ref" --name "$CLUSTER"
+}
+
+cluster() {  # Gateway API CRDs (HTTPRoute), the namespace and where its pods find MLflow
+  kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.2.1/standard-install.yaml
+  local host
+  host=$(docker network inspect kind --format '{{range .IPAM.Config}}{{.Gateway}} {{end}}' | tr ' ' '\n' | grep -m1 '\.')
+  kubectl create namespace ml-e2e --dry-run=client -o yaml | kubectl apply -f -
+  kubectl -n ml-e2e create configmap modelpins-mlflow --from-literal="MLFLOW_TRACKING_URI=http://$host:5000" \
+    --dry-run=client -o yaml | kubectl apply -f -
+}
+
+manifests() {  # what Argo CD / Flux apply, accepted by a real API server (schemas, CRDs, admission)
+  python -m modelpins render --out manifests/
+  git diff --exit-code -- manifests/
+  for env in manifests/*/kustomization.yaml; do
+    kubectl apply --server-side -f "$(dirname "$env")/namespace.yaml"  # namespaced objects need it to exist
+    kubectl apply --server-side --dry-run=server -k "$(dirname "$env")"
+  done
+}
+
+rollout() {  # push-mode rollout: both tracks become ready, each serves its model
+  mp rollout --wait --timeout 300 --dockerfile deploy/Dockerfile
+  kubectl -n ml-e2e get deploy,svc,pdb,httproute -o wide
+  for track in stable candidate; do
+    kubectl -n ml-e2e exec "deploy/scorer-$track" -c vllm -- \
+      python3 -c 'import urllib.request as u; print(u.urlopen("http://127.0.0.1:8000/v1/models").read().decode())' \
+      | grep -q '"e2e-scorer"'
+  done
+}
+
+rollback() {  # a candidate that cannot start (its version is not in MLflow) is rolled back
+  sed -i 's/challenger: 2/challenger: 9/' "$PINS"
+  if mp rollout --wait --timeout 90 --dockerfile deploy/Dockerfile; then
+    echo "::error::rollout of a version that cannot start succeeded"
+    exit 1
+  fi
+  git checkout -- "$PINS"
+  test "$(kubectl -n ml-e2e get deploy scorer-candidate -o jsonpath='{.metadata.annotations.modelpins\.io/version}')" = 2
+  kubectl -n ml-e2e rollout status deploy/scorer-candidate --timeout=120s
+}
+
+diagnose() {  # on failure: what the cluster and MLflow saw
+  kubectl get all -A || true
+  kubectl -n ml-e2e describe pods || true
+  kubectl -n ml-e2e get events --sort-by=.lastTimestamp || true
+  kubectl -n ml-e2e logs --all-containers --prefix -l app.kubernetes.io/managed-by=modelpins --tail=100 || true
+  tail -n 100 "$WORK/mlflow.log" || true
+}
+
+"$@"

@@ -1,0 +1,169 @@
+"""build, render, rollout: what the pinned versions run as."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from modelpins import pins
+from modelpins.cli import Settings
+from modelpins.errors import InvalidInput
+
+
+def deploy_dir(s: Settings) -> Path:
+    return s.pins.resolve().parent / "deploy"
+
+
+def read_dockerfile(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(
+            f"{path}: cannot read the serving Dockerfile ({exc.strerror}); fix: pass --dockerfile PATH "
+            "or keep it at deploy/Dockerfile next to the pins file"
+        ) from None
+
+
+dockerfile_option = click.option(
+    "--dockerfile",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The serving Dockerfile (default: deploy/Dockerfile next to the pins file).",
+)
+lock_option = click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The image lock written by build (default: deploy/images.lock.json next to the pins file).",
+)
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("manifests"),
+    show_default=True,
+    help="Directory to write: base/<deployment>/ and one overlay per environment.",
+)
+@dockerfile_option
+@lock_option
+@click.pass_obj
+def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | None) -> None:
+    """Write Kubernetes manifests for every deployment and environment (offline, byte-identical on re-runs)."""
+    from modelpins.serving import lock
+    from modelpins.serving.files import write_tree
+    from modelpins.serving.render import render as render_files
+
+    p = pins.load(s.pins)
+    files = render_files(
+        p,
+        lock.load(lock_path or deploy_dir(s) / "images.lock.json"),
+        read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile"),
+    )
+    changes = write_tree(out, files)
+    for rel in changes.written:
+        click.echo(f"wrote    {out / rel}")
+    for rel in changes.removed:
+        click.echo(f"removed  {out / rel}")
+    click.echo(
+        f"Rendered {len(p.deployments)} deployments in {len(p.environments)} environments to {out}/: "
+        f"{len(changes.written)} written, {len(changes.removed)} removed, {changes.unchanged} unchanged."
+    )
+
+
+@click.command()
+@click.option("--push", is_flag=True, help="Push new images and record them in the image lock.")
+@click.option("--registry", default=None, help="Registry host/path for the images (default: images.registry).")
+@dockerfile_option
+@lock_option
+@click.pass_obj
+def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None, lock_path: Path | None) -> None:
+    """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped."""
+    from modelpins.context import from_env
+    from modelpins.serving import lock
+    from modelpins.serving.images import Builder, DockerImages, mlflow_fetch
+    from modelpins.serving.render import tracks
+
+    p = pins.load(s.pins)
+    registry = registry or p.images.registry
+    if not registry:
+        raise InvalidInput(f"{s.pins}: no registry for the images; fix: pass --registry HOST or set images.registry")
+    dockerfile = dockerfile or deploy_dir(s) / "Dockerfile"
+    read_dockerfile(dockerfile)
+    lock_path = lock_path or deploy_dir(s) / "images.lock.json"
+    baked = [d for d in p.deployments.values() if d.artifacts == "image"]
+    fetch, run_ids = None, None
+    if baked and s.tracking_uri:
+        models = {r.model for d in baked for t in tracks(p, d) for r in t.refs()}
+        run_ids = {key: v.run_id for key, v in s.registry().versions(models).items()}
+        fetch = mlflow_fetch(s.tracking_uri)
+    elif baked:
+        s.registry()  # raises: these deployments need MLflow to fetch their artefacts
+    current = lock.load(lock_path)
+    builder = Builder(
+        p,
+        dockerfile,
+        registry.rstrip("/"),
+        DockerImages(),
+        push,
+        commit=from_env(os.environ, s.pins.resolve().parent).commit,
+        fetch=fetch,
+        run_ids=run_ids,
+    )
+    results = builder.run(current)
+    for r in results:
+        click.echo(f"{r.status:8} {r.key:32} {r.image}")
+    if push:
+        lock.save(current, lock_path)
+        click.echo(f"Recorded {len(results)} images in {lock_path}.")
+    else:
+        click.echo(f"{len(results)} images ready locally (not pushed; {lock_path} unchanged).")
+
+
+@click.command()
+@click.option("--wait", is_flag=True, help="Wait until every Deployment is ready; roll back if one is not.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait.")
+@click.option("--environment", "-e", "environments", multiple=True, help="Only this environment (repeatable).")
+@click.option("--context", default=None, help="kubeconfig context (default: the current one).")
+@click.option("--prune/--no-prune", default=True, show_default=True, help="Delete managed objects no longer rendered.")
+@dockerfile_option
+@lock_option
+@click.pass_obj
+def rollout(
+    s: Settings,
+    wait: bool,
+    timeout: float,
+    environments: tuple[str, ...],
+    context: str | None,
+    prune: bool,
+    dockerfile: Path | None,
+    lock_path: Path | None,
+) -> None:
+    """Server-side apply the rendered manifests, optionally wait, and roll back on failure or timeout."""
+    from modelpins.serving import lock
+    from modelpins.serving.cluster import Cluster
+    from modelpins.serving.render import resolved
+    from modelpins.serving.rollout import rollout as run_rollout
+
+    p = pins.load(s.pins)
+    unknown = [e for e in environments if e not in p.environments]
+    if unknown:
+        raise InvalidInput(f"unknown environment {', '.join(unknown)}; the pins file has: {', '.join(p.environments)}")
+    current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
+    docker_file = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
+    chosen = environments or tuple(p.environments)
+    objects = [o for env in chosen for o in resolved(p, current, docker_file, env)]
+    # Prune only namespaces that no environment left out of this rollout shares.
+    others = {e.namespace for name, e in p.environments.items() if name not in chosen}
+    namespaces = tuple(
+        dict.fromkeys(p.environments[e].namespace for e in chosen if p.environments[e].namespace not in others)
+    )
+    outcome = run_rollout(
+        Cluster(context), objects, wait=wait, timeout=timeout, prune_in=namespaces if prune else (), report=click.echo
+    )
+    waited = f", {len(outcome.ready)} Deployments ready" if wait else " (not waiting: pass --wait)"
+    click.echo(f"Applied {len(outcome.applied)} objects{waited}, pruned {len(outcome.pruned)}.")

@@ -1,0 +1,266 @@
+"""Serving images: content-addressed tags, built from deploy/Dockerfile with the docker SDK.
+
+Two kinds of image:
+- the runtime (`<registry>/modelpins-vllm:runtime-<hash of base digest + Dockerfile>`), for
+  deployments with `artifacts: init`: pods download models:/<name>/<version> at start;
+- one image per deployment track for `artifacts: image`
+  (`<registry>/<deployment>:<model>-v<version>-<hash>`), with the artefacts baked in at
+  /models/<name>/<version>; the hash covers the base, the Dockerfile and every served model's
+  name, version and artefact digest.
+
+A tag that already exists (in the registry with --push, locally without) is never rebuilt.
+Images carry OCI labels plus io.modelpins.* labels naming model, version, run id and commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelpins.errors import InvalidInput, OperationFailed
+from modelpins.pins import PinsFile
+from modelpins.serving.lock import ImageLock, LockEntry
+from modelpins.serving.render import RUNTIME_REPOSITORY, Pinned, Track, check, runtime_tag, tracks
+
+# (model, version, destination) -> None: creates the directory `destination` holding the version's artefacts
+Fetch = Callable[[str, int, Path], None]
+
+
+@dataclass(frozen=True)
+class Built:
+    key: str  # "runtime" or "<deployment>/<track>"
+    image: str  # repo:tag, with @digest once pushed
+    status: str  # built | pushed | exists
+
+
+class DockerImages:
+    """The docker engine adapter: build, push, and ask whether a tag exists."""
+
+    def __init__(self, client: Any = None):
+        import docker  # deferred: only build imports the docker SDK
+
+        try:
+            self.client = client or docker.from_env()
+            self.client.ping()
+        except docker.errors.DockerException as exc:
+            raise OperationFailed(
+                f"cannot reach the docker engine ({exc}); start dockerd or set DOCKER_HOST=unix:///PATH/docker.sock"
+            ) from None
+
+    def registry_digest(self, ref: str) -> str | None:
+        """The manifest digest of `ref` in its registry, None when the tag does not exist there."""
+        import docker
+
+        try:
+            return str(self.client.images.get_registry_data(ref).id)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            if "not found" in str(exc).lower() or "unknown" in str(exc).lower():
+                return None
+            raise OperationFailed(f"cannot ask the registry about {ref}: {exc}") from None
+
+    def exists_locally(self, ref: str) -> bool:
+        import docker
+
+        try:
+            self.client.images.get(ref)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def build(self, context: Path, ref: str, buildargs: dict[str, str], labels: dict[str, str]) -> str:
+        import docker
+
+        try:
+            image, _ = self.client.images.build(
+                path=str(context), tag=ref, buildargs=buildargs, labels=labels, rm=True, forcerm=True, pull=False
+            )
+        except docker.errors.BuildError as exc:
+            tail = "".join(str(x.get("stream") or x.get("error") or "") for x in list(exc.build_log)[-6:])
+            raise OperationFailed(f"building {ref} failed: {exc.msg}\n{tail.strip()}") from None
+        except docker.errors.APIError as exc:
+            raise OperationFailed(f"building {ref} failed: {exc.explanation or exc}") from None
+        return str(image.id)
+
+    def push(self, ref: str) -> str:
+        repo, _, tag = ref.rpartition(":")
+        digest = None
+        for line in self.client.images.push(repo, tag=tag, stream=True, decode=True):
+            if "error" in line:
+                raise OperationFailed(f"pushing {ref} failed: {line.get('error')}")
+            digest = (line.get("aux") or {}).get("Digest") or digest
+        if not digest:
+            raise OperationFailed(f"pushing {ref} did not report a digest; check the registry's logs")
+        return str(digest)
+
+    def labels(self, ref: str) -> dict[str, str]:
+        return dict(self.client.images.get(ref).labels or {})
+
+
+def artifact_digest(directory: Path) -> str:
+    """sha256 over every file's relative path and content: equal trees give equal digests."""
+    total = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        file_hash = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                file_hash.update(chunk)
+        total.update(path.relative_to(directory).as_posix().encode() + b"\0" + file_hash.digest())
+    return "sha256:" + total.hexdigest()
+
+
+def mlflow_fetch(tracking_uri: str) -> Fetch:
+    def fetch(model: str, version: int, dest: Path) -> None:
+        from mlflow import MlflowClient
+        from mlflow.artifacts import download_artifacts
+
+        try:
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            uri = client.get_model_version_download_uri(model, str(version))
+            with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+                local = Path(download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=tracking_uri))
+                if local.is_dir():
+                    local.rename(dest)
+                else:
+                    dest.mkdir()
+                    local.rename(dest / local.name)
+        except Exception as exc:  # noqa: BLE001 - mlflow raises many types; all mean "could not fetch"
+            raise OperationFailed(f"cannot download models:/{model}/{version} from {tracking_uri}: {exc}") from None
+
+    return fetch
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.")[:60] or "model"
+
+
+@dataclass
+class Builder:
+    """Builds what the pins file needs; `images` is the docker adapter, `fetch` reads artefacts."""
+
+    pins: PinsFile
+    dockerfile: Path
+    registry: str
+    images: DockerImages
+    push: bool
+    commit: str | None = None
+    fetch: Fetch | None = None
+    run_ids: dict[tuple[str, int], str] | None = None
+
+    def base(self) -> str:
+        if not self.pins.images.base:
+            raise InvalidInput(
+                f"{self.pins.path}: no base image to build from; fix: add 'images: {{base: "
+                "vllm/vllm-openai@sha256:...}' (pinned by digest)"
+            )
+        return self.pins.images.base
+
+    def run(self, lock: ImageLock) -> list[Built]:
+        check(self.pins)
+        base = self.base()
+        dockerfile = self.dockerfile.read_bytes()
+        out: list[Built] = []
+        deps = list(self.pins.deployments.values())
+        basis = runtime_tag(base, dockerfile)
+        if any(d.artifacts == "init" for d in deps):
+            tag = basis
+            labels = self._labels("runtime", [])
+            built = self._ensure(f"{self.registry}/{RUNTIME_REPOSITORY}:{tag}", labels, lambda ctx: None)
+            if self.push:
+                lock.runtime = LockEntry(built.image, tag)
+            out.append(Built("runtime", built.image, built.status))
+        for dep in deps:
+            if dep.artifacts != "image":
+                continue
+            for track in tracks(self.pins, dep):
+                key = f"{dep.name}/{track.key}"
+                known = lock.images.get(key)
+                if self.push and known and known.models == track.models() and known.basis == basis:
+                    ref = known.image.split("@")[0]
+                    if self.images.registry_digest(ref):
+                        out.append(Built(key, known.image, "exists"))
+                        continue
+                built = self._track(dep.name, track, base, dockerfile)
+                if self.push:
+                    tag = built.image.split("@")[0].rpartition(":")[2]
+                    lock.images[key] = LockEntry(built.image, tag, track.models(), basis)
+                out.append(Built(key, built.image, built.status))
+        return out
+
+    def _track(self, dep: str, track: Track, base: str, dockerfile: bytes) -> Built:
+        if self.fetch is None:
+            raise InvalidInput(f"deployment '{dep}' bakes models into its image; pass --tracking-uri to fetch them")
+        with tempfile.TemporaryDirectory(prefix="modelpins-build-") as tmp:
+            models = Path(tmp) / "models"
+            digests: dict[Pinned, str] = {}
+            for ref in dict.fromkeys(track.refs()):
+                dest = models / ref.model / str(ref.version)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                self.fetch(ref.model, ref.version, dest)
+                digests[ref] = artifact_digest(dest)
+            content = json.dumps(
+                {
+                    "base": base,
+                    "dockerfile": hashlib.sha256(dockerfile).hexdigest(),
+                    "models": [[r.model, r.version, d] for r, d in digests.items()],
+                }
+            )
+            primary = track.servers[0].adapters[0][1] if track.servers[0].adapters else track.servers[0].base
+            tag = f"{slug(primary.model)}-v{primary.version}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+            labels = self._labels(f"{dep}/{track.key}", [(r, d) for r, d in digests.items()], primary)
+            return self._ensure(
+                f"{self.registry}/{dep}:{tag}", labels, lambda ctx: shutil.copytree(models, ctx / "models")
+            )
+
+    def _ensure(self, ref: str, labels: dict[str, str], fill: Callable[[Path], object]) -> Built:
+        """Build and push `ref` unless the tag exists already (in the registry with push, else locally)."""
+        digest = self.images.registry_digest(ref) if self.push else None
+        if digest or (not self.push and self.images.exists_locally(ref)):
+            return Built("", f"{ref}@{digest}" if digest else ref, "exists")
+        with tempfile.TemporaryDirectory(prefix="modelpins-context-") as tmp:
+            ctx = Path(tmp)
+            shutil.copyfile(self.dockerfile, ctx / "Dockerfile")
+            fill(ctx)
+            (ctx / "models").mkdir(exist_ok=True)
+            self.images.build(ctx, ref, {"BASE_IMAGE": self.base()}, labels)
+        if not self.push:
+            return Built("", ref, "built")
+        return Built("", f"{ref}@{self.images.push(ref)}", "pushed")
+
+    def _labels(self, what: str, models: list[tuple[Pinned, str]], primary: Pinned | None = None) -> dict[str, str]:
+        run_ids = self.run_ids or {}
+        labels = {
+            "org.opencontainers.image.title": what,
+            "org.opencontainers.image.base.name": self.base(),
+            "io.modelpins.image": what,
+        }
+        if self.commit:
+            labels["org.opencontainers.image.revision"] = self.commit
+            labels["io.modelpins.commit"] = self.commit
+        if primary:
+            labels["io.modelpins.model"] = primary.model
+            labels["io.modelpins.version"] = str(primary.version)
+            labels["io.modelpins.run-id"] = run_ids.get((primary.model, primary.version), "")
+        if models:
+            labels["io.modelpins.models"] = json.dumps(
+                [
+                    {
+                        "model": r.model,
+                        "alias": r.alias,
+                        "version": r.version,
+                        "run_id": run_ids.get((r.model, r.version), ""),
+                        "artifact_digest": d,
+                    }
+                    for r, d in models
+                ],
+                separators=(",", ":"),
+            )
+        return labels

@@ -1,0 +1,189 @@
+"""Session fixtures for serving: a real dockerd (vfs storage, no networking) and a real registry, on loopback.
+
+No image is pulled from outside. `base_image` is made here, from a rootfs holding a
+shell and a `python3` stand-in that records how it was called (in place of vLLM's
+multi-gigabyte image), and pushed to the local registry so it can be pinned by digest.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from modelpins.devserver import free_port
+
+PYTHON3_STAND_IN = (
+    b'#!/bin/sh\n# stands in for the base image\'s python3: records each call\necho "$@" >> /opt/python3-calls\n'
+)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@dataclass
+class Engine:
+    host: str  # DOCKER_HOST
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import docker
+
+        return docker.DockerClient(base_url=self.host)
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if not shutil.which("dockerd"):
+        pytest.skip("dockerd is not installed (apt-get install docker.io)")
+    root = tmp_path_factory.mktemp("dockerd")
+    sock = root / "docker.sock"
+    log = open(root / "dockerd.log", "wb")  # noqa: SIM115 - handed to the child process
+    proc = subprocess.Popen(
+        [
+            "dockerd",
+            "--data-root", str(root / "data"),
+            "--exec-root", str(root / "exec"),
+            "--pidfile", str(root / "dockerd.pid"),
+            "--host", f"unix://{sock}",
+            "--storage-driver", "vfs",
+            "--iptables=false", "--ip6tables=false", "--bridge=none",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    engine = Engine(f"unix://{sock}")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            engine.client().ping()
+            break
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _stop(proc)
+                pytest.fail(f"dockerd did not start; see {root / 'dockerd.log'}")
+            time.sleep(0.2)
+    yield engine
+    _stop(proc)
+
+
+@dataclass
+class Registry:
+    host: str  # 127.0.0.1:PORT
+
+    def manifest_digest(self, repository: str, tag: str) -> str | None:
+        """What the registry itself answers for repository:tag (Docker-Content-Digest), None if absent."""
+        req = urllib.request.Request(
+            f"http://{self.host}/v2/{repository}/manifests/{tag}",
+            method="HEAD",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.headers["Docker-Content-Digest"]
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def tags(self, repository: str) -> list[str]:
+        import json
+
+        try:
+            with urllib.request.urlopen(f"http://{self.host}/v2/{repository}/tags/list", timeout=10) as resp:
+                return sorted(json.load(resp).get("tags") or [])
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return []
+            raise
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    if not shutil.which("docker-registry"):
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "registry.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = open(root / "registry.log", "wb")  # noqa: SIM115 - handed to the child process
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log.close()
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
+            break
+        except (urllib.error.URLError, OSError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _stop(proc)
+                pytest.fail(f"docker-registry did not start; see {root / 'registry.log'}")
+            time.sleep(0.2)
+    yield Registry(f"127.0.0.1:{port}")
+    _stop(proc)
+
+
+def _rootfs() -> bytes:
+    """A shell with its C library, /opt, and the python3 stand-in."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", dereference=True) as tar:
+        sh = Path(shutil.which("sh") or "/bin/sh").resolve()
+        tar.add(sh, "bin/sh")
+        libs = subprocess.run(["ldd", str(sh)], capture_output=True, text=True, check=True).stdout
+        for line in libs.splitlines():
+            path = next((p for p in line.split() if p.startswith("/")), None)
+            if path:
+                tar.add(path, path.lstrip("/"))
+        info = tarfile.TarInfo("usr/bin/python3")
+        info.size, info.mode = len(PYTHON3_STAND_IN), 0o755
+        tar.addfile(info, io.BytesIO(PYTHON3_STAND_IN))
+        opt = tarfile.TarInfo("opt")
+        opt.type, opt.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(opt)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: Engine, registry: Registry) -> str:
+    """The test base image, pushed to the local registry: '127.0.0.1:PORT/vllm-base@sha256:...'."""
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (
+            ("Dockerfile", b"FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/bin:/bin\n"),
+            ("rootfs.tar", _rootfs()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    client = docker_engine.client()
+    ref = f"{registry.host}/vllm-base"
+    client.images.build(fileobj=context, custom_context=True, tag=f"{ref}:test", rm=True)
+    client.images.push(ref, tag="test")
+    digest = registry.manifest_digest("vllm-base", "test")
+    assert digest, "the base image did not reach the registry"
+    return f"{ref}@{digest}"

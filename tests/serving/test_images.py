@@ -1,0 +1,151 @@
+"""`modelpins build` against a real dockerd and a real registry on loopback, with models from a real MLflow server.
+
+The base image is the locally made stand-in (see conftest); what these tests prove is the
+build pipeline (artefacts fetched, baked, labelled, content-addressed, pushed, recorded,
+skipped when unchanged), not that vLLM starts: that needs a GPU and vLLM's real image.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.cli import run
+from tests.helpers.seed import seed_model, unique
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def project(tmp_path: Path, base: str, registry: str, deployments: str, models: str) -> Path:
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(REPO / "deploy" / "Dockerfile", tmp_path / "deploy" / "Dockerfile")
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(
+        f"version: 1\nmodels:\n{models}"
+        f"images:\n  registry: {registry}/serving\n  base: {base}\n"
+        "environments:\n  prod:\n    namespace: ml-prod\n"
+        f"deployments:\n{deployments}"
+    )
+    return pins
+
+
+def files_in(image: str, path: str, docker_engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The files under `path` inside `image`, read from a created (never started) container."""
+    client = docker_engine.client()
+    container = client.containers.create(image, command=["true"])
+    try:
+        stream, _ = container.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    finally:
+        container.remove()
+
+
+@pytest.fixture
+def baked(tmp_path, client, mlflow_server, base_image, registry, docker_engine):  # type: ignore[no-untyped-def]
+    model = unique("baked")
+    runs = seed_model(client, model, [{}, {}], {"champion": 1}, files={"weights.json": '{"w": 1}'})
+    pins = project(
+        tmp_path,
+        base_image,
+        registry.host,
+        f"  {model}:\n    environment: prod\n    artifacts: image\n    serve: [{model}@champion]\n",
+        f"  {model}:\n    aliases:\n      champion: 1\n",
+    )
+    env = {"DOCKER_HOST": docker_engine.host, "MODELPINS_COMMIT": "0123abcd"}
+    return model, runs, pins, env
+
+
+def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, registry, docker_engine):  # type: ignore[no-untyped-def]
+    model, runs, pins, env = baked
+
+    result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "pushed" in result.stdout
+    entry = json.loads((pins.parent / "deploy" / "images.lock.json").read_text())["images"][f"{model}/stable"]
+    ref, _, digest = entry["image"].partition("@")
+    tag = ref.rpartition(":")[2]
+    assert tag.startswith(f"{model}-v1-")
+    assert registry.manifest_digest(f"serving/{model}", tag) == digest
+    labels = docker_engine.client().images.get(ref).labels
+    assert labels["io.modelpins.model"] == model
+    assert labels["io.modelpins.version"] == "1"
+    assert labels["io.modelpins.run-id"] == runs[0]
+    assert labels["io.modelpins.commit"] == "0123abcd"
+    assert labels["org.opencontainers.image.base.name"].startswith(f"{registry.host}/vllm-base@sha256:")
+    assert files_in(ref, f"/models/{model}/1", docker_engine) == {"1/weights.json": '{"w": 1}'}
+    assert "mlflow-skinny==" in files_in(ref, "/opt/python3-calls", docker_engine)["python3-calls"]
+
+
+def test_unchanged_second_build_is_skipped_and_a_moved_alias_builds_a_new_tag(  # type: ignore[no-untyped-def]
+    baked, mlflow_server, registry, docker_engine
+):
+    model, _, pins, env = baked
+    lock = pins.parent / "deploy" / "images.lock.json"
+    assert run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", env=env).returncode == 0
+    first = lock.read_bytes()
+    images_before = {i.id for i in docker_engine.client().images.list()}
+
+    again = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", env=env)
+
+    assert again.returncode == 0, again.stderr
+    assert "exists" in again.stdout and "pushed" not in again.stdout
+    assert lock.read_bytes() == first
+    assert {i.id for i in docker_engine.client().images.list()} == images_before
+    assert len(registry.tags(f"serving/{model}")) == 1
+
+    pins.write_text(pins.read_text().replace("champion: 1", "champion: 2"))
+    moved = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", env=env)
+
+    assert moved.returncode == 0, moved.stderr
+    new = json.loads(lock.read_text())["images"][f"{model}/stable"]
+    assert new["models"] == {model: 2}
+    assert new["tag"].startswith(f"{model}-v2-")
+    assert len(registry.tags(f"serving/{model}")) == 2
+
+
+def test_init_mode_builds_one_runtime_image_that_render_then_uses(  # type: ignore[no-untyped-def]
+    tmp_path, base_image, registry, docker_engine
+):
+    pins = project(
+        tmp_path,
+        base_image,
+        registry.host,
+        "  chat:\n    environment: prod\n    serve: [llm@prod]\n",
+        "  llm:\n    kind: base\n    aliases:\n      prod: 7\n",
+    )
+    env = {"DOCKER_HOST": docker_engine.host}
+
+    result = run("--pins", pins, "build", "--push", env=env)
+
+    assert result.returncode == 0, result.stderr
+    runtime = json.loads((tmp_path / "deploy" / "images.lock.json").read_text())["runtime"]
+    assert registry.manifest_digest("serving/modelpins-vllm", runtime["tag"]) == runtime["image"].split("@")[1]
+    rendered = run("--pins", pins, "render", "--out", tmp_path / "manifests", cwd=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    manifest = (tmp_path / "manifests" / "base" / "chat" / "deployment-chat.yaml").read_text()
+    assert f"image: {runtime['image']}" in manifest
+    assert "models:/llm/7" in manifest
+
+
+def test_build_without_a_registry_is_invalid_input(tmp_path, base_image, docker_engine):  # type: ignore[no-untyped-def]
+    pins = project(
+        tmp_path,
+        base_image,
+        "x",
+        "  chat:\n    environment: prod\n    serve: [llm@prod]\n",
+        "  llm:\n    aliases:\n      prod: 1\n",
+    )
+    pins.write_text(pins.read_text().replace("  registry: x/serving\n", ""))
+
+    result = run("--pins", pins, "build", env={"DOCKER_HOST": docker_engine.host})
+
+    assert result.returncode == 2
+    assert "--registry" in result.stderr
+    assert not (tmp_path / "deploy" / "images.lock.json").exists()
