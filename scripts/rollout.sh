@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Push-mode rollout: server-side apply of manifests/, wait, roll back on failure or timeout.
+# The kubeconfig comes from the environment's secret and lives only in the runner's temp dir.
+set -euo pipefail
+export KUBECONFIG="${RUNNER_TEMP:-/tmp}/kubeconfig"
+umask 077
+printf '%s' "${KUBECONFIG_DATA:?the environment has no KUBECONFIG secret}" > "$KUBECONFIG"
+trap 'rm -f "$KUBECONFIG"' EXIT
+modelpins rollout --wait --timeout 900
