@@ -105,3 +105,16 @@ def test_all_problems_are_reported_at_once(tmp_path):  # type: ignore[no-untyped
 def test_missing_pins_file_is_invalid_input(tmp_path):  # type: ignore[no-untyped-def]
     result = run("--pins", tmp_path / "nope.yaml", "validate", env={"MLFLOW_TRACKING_URI": ""})
     assert result.returncode == 2 and "file not found" in result.stderr
+
+
+def test_validate_offline_runs_the_serving_rules(tmp_path):  # type: ignore[no-untyped-def]
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(
+        "version: 1\nmodels:\n  m:\n    aliases: {champion: 1, challenger: 2}\n"
+        "environments:\n  prod: {namespace: prod}\n"
+        "deployments:\n  m:\n    environment: prod\n    serve: [m@champion]\n"
+        "    strategy: {type: canary, candidate: [m@challenger], weight: 10}\n"
+    )
+    result = run("--pins", pins, "validate", "--offline", env={"MLFLOW_TRACKING_URI": ""})
+    assert result.returncode == 2
+    assert f"{pins}:11:" in result.stderr and "no gateway" in result.stderr and "fix:" in result.stderr

@@ -24,6 +24,9 @@ def validate(s: Settings, offline: bool) -> None:
     """Check the pins file; with a tracking server, also that every pinned version exists and is READY."""
     p = pins.load(s.pins)
     count = len(p.pins())
+    from modelpins.serving import render  # serving rules beyond the schema (pure, offline)
+
+    render.check(p)
     if s.tracking_uri and not offline:
         registry = s.registry()
         api.validate_live(p, registry)
