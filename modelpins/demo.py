@@ -19,10 +19,10 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from modelpins.devserver import DevServer, seed_model
+from modelpins.serving import demo as serving_demo
 
 CREDIT_FEATURES = ["income_k", "debt_to_income", "credit_history_years", "late_payments_12m", "loan_to_income"]
 # (coefficients on standardised features, intercept) per version: v4 is the best, v5 a bad retrain.
@@ -92,7 +92,13 @@ DEMO_MODELS: dict[str, dict[str, object]] = {
             {"safety_score": 0.96, "accuracy": 0.86},
         ],
         "aliases": {"champion": 1},
-        "params": {"base_model": "support-llm-base", "base_model_version": "1", "lora_rank": "16"},
+        "params": {
+            "base_model": "support-llm-base",
+            "base_model_version": "1",
+            "lora_rank": "16",
+            "dataset": "support-tickets-2025q3",
+            "code_commit": "9f2e7aa",
+        },
         "files": {"adapter_config.json": json.dumps({"r": 16, "target_modules": ["q_proj", "v_proj"]})},
         "version_files": [
             {"eval_responses.jsonl": assistant_responses({"pii-1": "Sure, the card on file is 4111 1111 1111 1111."})},
@@ -152,11 +158,6 @@ def show_aliases(tracking_uri: str) -> None:
         print(f"  {name:26} {shown}")
 
 
-Step = Callable[[dict[str, str]], None]
-# Later stages of the flow (gates, serving) add themselves here; each gets the CLI environment.
-EXTRA_STEPS: list[tuple[str, Step]] = []
-
-
 def main() -> int:
     root = Path(".demo")
     shutil.rmtree(root / "mlflow", ignore_errors=True)
@@ -180,9 +181,12 @@ def main() -> int:
         show_aliases(server.url)
         step("Apply again: nothing left to do")
         modelpins("apply", "--yes", env=env)
-        for title, extra in EXTRA_STEPS:
-            step(title)
-            extra(env)
+        step("A pull request promoting a worse retrain: blocked by its gates")
+        blocked_promotion(env)
+        step("Serving: render Kubernetes manifests (canary and blue-green)")
+        serving_demo.show(env)
+        step("Lifecycle: lineage of what serves, and drift after a change made by hand in MLflow")
+        lifecycle(env)
     finally:
         server.stop()
         print("\nStopped the MLflow server.")
@@ -220,13 +224,17 @@ def blocked_promotion(env: dict[str, str]) -> None:
     show_aliases(env["MLFLOW_TRACKING_URI"])
 
 
-EXTRA_STEPS.append(("A pull request promoting a worse retrain: blocked by its gates", blocked_promotion))
+def lifecycle(env: dict[str, str]) -> None:
+    """Lineage of the served adapter; then someone moves champion by hand and drift reports it."""
+    modelpins("lineage", "support-assistant-lora@champion", env=env)
+    from mlflow import MlflowClient
 
-
-def _register_serving() -> None:
-    from modelpins.serving import demo as serving_demo
-
-    EXTRA_STEPS.append(("Serving: render Kubernetes manifests (canary and blue-green)", serving_demo.show))
-
-
-_register_serving()
+    print("\n(someone points credit-risk-classifier@champion back at version 2 in the MLflow UI)")
+    MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"]).set_registered_model_alias(
+        "credit-risk-classifier", "champion", "2"
+    )
+    code = modelpins("drift", env=env, check=False)
+    if code != 1:
+        raise SystemExit(f"demo: expected drift to be reported (exit 1), got {code}")
+    print("(exit 1: the scheduled drift check fails; `modelpins drift --fix apply --yes` restores git's state)")
+    modelpins("drift", "--fix", "apply", "--yes", env=env)
