@@ -233,27 +233,16 @@ def _models(p: pins.PinsFile, dep: pins.Deployment) -> set[str]:
 
 
 class _ServedCheck:
-    """The rendered objects of the chosen environments and the cluster to read them back from."""
+    """The rendered objects of every environment, the ones to compare, and the cluster to read them back from."""
 
     def __init__(
-        self, cluster: Cluster, rendered: dict[str, list[dict[str, Any]]], p: pins.PinsFile, chosen: tuple[str, ...]
+        self, cluster: Cluster, rendered: dict[str, tuple[str, list[dict[str, Any]]]], chosen: tuple[str, ...]
     ):
-        self.cluster, self.rendered, self.pins, self.chosen = cluster, rendered, p, chosen
+        self.cluster, self.rendered, self.chosen = cluster, rendered, chosen
         self.where = f"the cluster at {cluster.host} ({', '.join(chosen)})"
 
     def run(self) -> list[ServedDrift]:
-        out: list[ServedDrift] = []
-        for env in self.chosen:
-            namespace = self.pins.environments[env].namespace
-            elsewhere = frozenset(
-                served_drift.key(o)
-                for other, objs in self.rendered.items()
-                if other != env and self.pins.environments[other].namespace == namespace
-                for o in objs
-            )
-            live = served_drift.read_live(self.cluster, self.rendered[env], namespace)
-            out += served_drift.compare(env, namespace, self.rendered[env], live, elsewhere)
-        return out
+        return served_drift.check(self.cluster, self.rendered, self.chosen)
 
 
 def _served_check(
@@ -283,8 +272,8 @@ def _served_check(
     else:
         current = lock.load(lock_file)
     docker_bytes = (_at_ref(s, docker_file, ref) if ref and not dockerfile else None) or read_dockerfile(docker_file)
-    rendered = {env: resolved(p, current, docker_bytes, env) for env in p.environments}
-    return _ServedCheck(Cluster(context), rendered, p, environments or tuple(p.environments))
+    rendered = {name: (env.namespace, resolved(p, current, docker_bytes, name)) for name, env in p.environments.items()}
+    return _ServedCheck(Cluster(context), rendered, environments or tuple(p.environments))
 
 
 def _at_ref(s: Settings, path: Path, ref: str) -> bytes | None:

@@ -127,6 +127,23 @@ def compare(
     return out
 
 
+def check(
+    api: Reader, rendered: Mapping[str, tuple[str, list[dict[str, Any]]]], chosen: Iterable[str]
+) -> list[ServedDrift]:
+    """Served drift of the `chosen` environments; `rendered`: environment -> (namespace, objects), for all of them.
+
+    Objects another environment renders into the same namespace are not reported as unexpected.
+    """
+    out: list[ServedDrift] = []
+    for env in chosen:
+        namespace, objects = rendered[env]
+        elsewhere = frozenset(
+            key(o) for other, (ns, objs) in rendered.items() if other != env and ns == namespace for o in objs
+        )
+        out += compare(env, namespace, objects, read_live(api, objects, namespace), elsewhere)
+    return out
+
+
 Diff = tuple[str, str | None, str | None]
 
 

@@ -254,3 +254,21 @@ def test_a_managed_deployment_that_is_no_longer_rendered_is_drift(project, kube)
         ("Deployment", "scoring-old", "object", None, "present")  # not the notebook: modelpins does not manage it
     ]
     assert "not rendered" in text
+
+
+def test_drift_at_a_ref_renders_the_pins_of_that_ref(project, model) -> None:  # type: ignore[no-untyped-def]
+    pins, env = project
+    root = pins.parent
+    identity = ["-c", "user.email=dev@example.com", "-c", "user.name=Dev", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], [*identity, "commit", "-qm", "Pin and deploy"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    pins.write_text(pins.read_text().replace("champion: 3", "champion: 4"))  # an unmerged edit, not rolled out
+
+    at_main = drift_json(pins, env, "--ref", "main")
+    working = drift_json(pins, env)
+
+    assert at_main == (0, {"drift": [], "served": []})
+    assert working[0] == 1
+    assert ("scoring-stable", "version", "4", "3") in [
+        (d["name"], d["field"], d["expected"], d["actual"]) for d in working[1]["served"]
+    ]
