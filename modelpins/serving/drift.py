@@ -149,7 +149,7 @@ Diff = tuple[str, str | None, str | None]
 
 def _containers(obj: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     pod = obj.get("spec", {}).get("template", {}).get("spec", {})
-    return {str(c["name"]): c for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]}
+    return {str(c["name"]): c for c in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]}
 
 
 def _deployment(want: Mapping[str, Any], have: Mapping[str, Any]) -> list[Diff]:
