@@ -94,10 +94,12 @@ def compare(
     desired: list[dict[str, Any]],
     live: Mapping[Key, dict[str, Any]],
     rendered_elsewhere: frozenset[Key] = frozenset(),
+    unexpected: bool = True,
 ) -> list[ServedDrift]:
     """Every difference between the rendered objects of one environment and the live ones in its namespace.
 
-    `rendered_elsewhere`: objects another environment sharing this namespace renders (not unexpected here).
+    `rendered_elsewhere`: objects another environment sharing this namespace renders (not unexpected here);
+    `unexpected`: also report managed objects nothing renders (once per namespace).
     """
     out: list[ServedDrift] = []
     wanted = [o for o in desired if o["kind"] in KINDS]
@@ -120,7 +122,7 @@ def compare(
             for field, expected, actual in _route(want, have):
                 row(want, field, expected, actual)
     known = {key(o) for o in wanted} | rendered_elsewhere
-    for k in sorted(live):
+    for k in sorted(live) if unexpected else []:
         obj = live[k]
         if k not in known and (obj["metadata"].get("labels") or {}).get(MANAGED_BY) == "modelpins":
             row(obj, "object", None, "present")
@@ -135,12 +137,15 @@ def check(
     Objects another environment renders into the same namespace are not reported as unexpected.
     """
     out: list[ServedDrift] = []
+    seen: set[str] = set()
     for env in chosen:
         namespace, objects = rendered[env]
         elsewhere = frozenset(
             key(o) for other, (ns, objs) in rendered.items() if other != env and ns == namespace for o in objs
         )
-        out += compare(env, namespace, objects, read_live(api, objects, namespace), elsewhere)
+        live = read_live(api, objects, namespace)
+        out += compare(env, namespace, objects, live, elsewhere, unexpected=namespace not in seen)
+        seen.add(namespace)
     return out
 
 

@@ -130,6 +130,8 @@ def test_objects_another_environment_renders_into_the_namespace_are_not_unexpect
     live = Live([*everything, stale])
 
     found = check(live, rendered, ["prod"])
+    both = check(live, rendered, ["staging", "prod"])
 
     assert rows(found) == [("deployment/scoring-old", "object", None, "present")]
     assert found[0].environment == "prod" and found[0].status == "not rendered"
+    assert rows(both) == rows(found)  # once, not once per environment
