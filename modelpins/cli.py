@@ -43,7 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "modelpins.commands.lifecycle:rollback",
         "Point MODEL@ALIAS back at its previous version (a one-line diff).",
     ),
-    "drift": ("modelpins.commands.lifecycle:drift", "Compare the registry with the pins file; exit 1 on drift."),
+    "drift": (
+        "modelpins.commands.lifecycle:drift",
+        "Compare the registry (and, with --cluster, what is served) with the pins file; exit 1 on drift.",
+    ),
     "lineage": (
         "modelpins.commands.lifecycle:lineage",
         "Run, params, dataset, code commit and base/teacher of MODEL@ALIAS.",

@@ -55,6 +55,21 @@ rollout() {  # push-mode rollout: both tracks become ready, each serves its mode
   done
 }
 
+served_drift() {  # drift --cluster finds nothing after the rollout, then names a hand-edited image exactly
+  local image out
+  mp --tracking-uri http://127.0.0.1:5000 drift --cluster --dockerfile deploy/Dockerfile
+  image=$(kubectl -n ml-e2e get deploy scorer-stable -o jsonpath='{.spec.template.spec.containers[0].image}')
+  kubectl -n ml-e2e set image deploy/scorer-stable vllm=registry.invalid/hotfix:1
+  if out=$(mp --tracking-uri http://127.0.0.1:5000 drift --cluster --dockerfile deploy/Dockerfile --json); then
+    echo "::error::drift --cluster found nothing after the image was changed by hand"
+    exit 1
+  fi
+  echo "$out"
+  echo "$out" | grep -q '"actual": "registry.invalid/hotfix:1"'
+  kubectl -n ml-e2e set image deploy/scorer-stable "vllm=$image"
+  kubectl -n ml-e2e rollout status deploy/scorer-stable --timeout=120s
+}
+
 rollback() {  # a candidate that cannot start (its version is not in MLflow) is rolled back
   sed -i 's/challenger: 2/challenger: 9/' "$PINS"
   if mp rollout --wait --timeout 90 --dockerfile deploy/Dockerfile; then

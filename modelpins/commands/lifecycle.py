@@ -5,17 +5,24 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from modelpins import api, pins
 from modelpins.cli import Settings
+from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, read_dockerfile
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.lifecycle import drift as drift_mod
 from modelpins.lifecycle import history as history_mod
 from modelpins.lifecycle import rollback as rollback_mod
 from modelpins.registry import MlflowRegistry
+from modelpins.serving import drift as served_drift
+from modelpins.serving.drift import ServedDrift
+
+if TYPE_CHECKING:
+    from modelpins.serving.cluster import Cluster
 
 
 def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
@@ -113,57 +120,172 @@ def rollback(s: Settings, target: str, to: int | None, branch: str | None, waive
 
 @click.command()
 @click.option("--ref", help="Compare with the pins file at this git ref (e.g. main) instead of the working copy.")
-@click.option("--model", "only", help="Only this model.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"drift": [{model, alias, expected, actual}]}.')
+@click.option("--model", "only", help="Only this model (with --cluster: the deployments that serve it).")
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print {"drift": [{model, alias, expected, actual}]} (and "served").'
+)
 @click.option("--markdown", "md", type=click.Path(path_type=Path), help="Append a markdown report to FILE.")
 @click.option(
     "--fix",
     type=click.Choice(["apply", "file"]),
     help="apply: make the registry match git (--yes); "
-    "file: write the registry's versions into the pins file for a pull request.",
+    "file: write the registry's versions into the pins file for a pull request. Registry only: "
+    "served drift is fixed by a rollout.",
 )
 @click.option("--yes", "-y", is_flag=True, help="Confirm --fix apply.")
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="Also compare what the cluster serves (image, args, model and version of each Deployment, "
+    "Service selectors, HTTPRoute weights) with the rendered manifests.",
+)
+@click.option(
+    "--environment", "-e", "environments", multiple=True, help="With --cluster: only this environment (repeatable)."
+)
+@click.option("--context", default=None, help="With --cluster: kubeconfig context (default: the current one).")
+@dockerfile_option
+@lock_option
 @click.pass_obj
 def drift(
-    s: Settings, ref: str | None, only: str | None, as_json: bool, md: Path | None, fix: str | None, yes: bool
+    s: Settings,
+    ref: str | None,
+    only: str | None,
+    as_json: bool,
+    md: Path | None,
+    fix: str | None,
+    yes: bool,
+    cluster: bool,
+    environments: tuple[str, ...],
+    context: str | None,
+    dockerfile: Path | None,
+    lock_path: Path | None,
 ) -> None:
-    """Compare the registry with the pins file; exit 1 when they differ."""
+    """Compare the registry (and, with --cluster, what the cluster serves) with the pins file; exit 1 on drift."""
     if fix == "file" and ref:
         raise InvalidInput("--fix file edits the working copy; drop --ref")
+    if (environments or context or dockerfile or lock_path) and not cluster:
+        raise InvalidInput("--environment, --context, --dockerfile and --lock apply to --cluster; pass --cluster")
     p = pins.load_at(s.pins, ref) if ref else pins.load(s.pins)
     if p is None:
         raise InvalidInput(f"{s.pins} does not exist at {ref}")
     if only and only not in p.models:
         raise InvalidInput(f"model '{only}' is not in {s.pins}; models: {', '.join(p.models)}")
+    source = f"{s.pins}@{ref}" if ref else str(s.pins)
+    served_check = _served_check(s, p, ref, environments, context, dockerfile, lock_path) if cluster else None
     registry = s.registry()
     found = drift_mod.drift(p, registry.aliases(), only)
-    source = f"{s.pins}@{ref}" if ref else str(s.pins)
+    served: list[ServedDrift] = []
+    if served_check is not None:
+        served = served_check.run()
+        if only:
+            serving = {d.name for d in p.deployments.values() if only in _models(p, d)}
+            served = [d for d in served if d.deployment in serving]
     if md:
         with md.open("a", encoding="utf-8") as fh:
             fh.write(drift_mod.markdown(found, source, s.tracking_uri or ""))
+            if served_check is not None:
+                fh.write("\n" + served_drift.markdown(served, source, served_check.where))
     if as_json:
-        click.echo(json.dumps({"drift": [d.as_json() for d in found]}, indent=2))
-    elif found:
-        click.echo(drift_mod.table(found))
-        click.echo(
-            f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.tracking_uri} differs from {source}"
-        )
+        out: dict[str, object] = {"drift": [d.as_json() for d in found]}
+        if served_check is not None:
+            out["served"] = [d.as_json() for d in served]
+        click.echo(json.dumps(out, indent=2))
     else:
-        click.echo(f"No drift: {s.tracking_uri} matches {source}.")
-    if not found:
-        return
-    if fix == "file":
+        if found:
+            click.echo(drift_mod.table(found))
+            click.echo(
+                f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.tracking_uri} differs from {source}"
+            )
+        else:
+            click.echo(f"No {'registry ' if cluster else ''}drift: {s.tracking_uri} matches {source}.")
+        if served_check is not None:
+            if served:
+                click.echo(served_drift.table(served))
+                click.echo(
+                    f"{len(served)} served difference{'s' if len(served) != 1 else ''}: "
+                    f"{served_check.where} differs from {source}"
+                )
+            else:
+                click.echo(f"No served drift: {served_check.where} matches {source}.")
+    if found and fix == "file":
         s.pins.write_text(drift_mod.fix_file(s.pins.read_text(encoding="utf-8"), str(s.pins), found), encoding="utf-8")
         click.echo(
             f"wrote the registry's versions into {s.pins}; review with git diff and open a pull request", err=as_json
         )
-        return
-    if fix == "apply":
+    elif found and fix == "apply":
         if not yes:
             raise InvalidInput("--fix apply writes to the registry; pass --yes to confirm")
         _fix_apply(s, p, registry, as_json)
-        return
-    click.get_current_context().exit(1)  # drift is a finding: exit 1, the report above says what differs
+    elif found:
+        click.get_current_context().exit(1)  # drift is a finding: exit 1, the report above says what differs
+    if served:
+        if fix:
+            click.echo(
+                "--fix changes the registry only; `modelpins rollout` restores what the cluster serves", err=True
+            )
+        click.get_current_context().exit(1)
+
+
+def _models(p: pins.PinsFile, dep: pins.Deployment) -> set[str]:
+    from modelpins.serving.render import tracks
+
+    return {r.model for t in tracks(p, dep) for r in t.refs()}
+
+
+class _ServedCheck:
+    """The rendered objects of every environment, the ones to compare, and the cluster to read them back from."""
+
+    def __init__(
+        self, cluster: Cluster, rendered: dict[str, tuple[str, list[dict[str, Any]]]], chosen: tuple[str, ...]
+    ):
+        self.cluster, self.rendered, self.chosen = cluster, rendered, chosen
+        self.where = f"the cluster at {cluster.host} ({', '.join(chosen)})"
+
+    def run(self) -> list[ServedDrift]:
+        return served_drift.check(self.cluster, self.rendered, self.chosen)
+
+
+def _served_check(
+    s: Settings,
+    p: pins.PinsFile,
+    ref: str | None,
+    environments: tuple[str, ...],
+    context: str | None,
+    dockerfile: Path | None,
+    lock_path: Path | None,
+) -> _ServedCheck:
+    """Render every environment (as rollout does) and connect to the cluster, before anything is read."""
+    from modelpins.serving import lock
+    from modelpins.serving.cluster import Cluster
+    from modelpins.serving.render import resolved
+
+    unknown = [e for e in environments if e not in p.environments]
+    if unknown:
+        raise InvalidInput(f"unknown environment {', '.join(unknown)}; the pins file has: {', '.join(p.environments)}")
+    if not p.environments:
+        raise InvalidInput(f"{s.pins} has no environments; --cluster compares the deployments of its environments")
+    lock_file = lock_path or deploy_dir(s) / "images.lock.json"
+    docker_file = dockerfile or deploy_dir(s) / "Dockerfile"
+    if ref and not lock_path:
+        data = _at_ref(s, lock_file, ref)
+        current = lock.loads(data, f"{lock_file}@{ref}") if data is not None else lock.ImageLock()
+    else:
+        current = lock.load(lock_file)
+    docker_bytes = (_at_ref(s, docker_file, ref) if ref and not dockerfile else None) or read_dockerfile(docker_file)
+    rendered = {name: (env.namespace, resolved(p, current, docker_bytes, name)) for name, env in p.environments.items()}
+    return _ServedCheck(Cluster(context), rendered, environments or tuple(p.environments))
+
+
+def _at_ref(s: Settings, path: Path, ref: str) -> bytes | None:
+    """The file's bytes at `ref` of the pins file's repository (None: not there)."""
+    from modelpins import gitrepo
+
+    repo, _ = gitrepo.locate(s.pins)
+    try:
+        rel = path.resolve().relative_to(repo).as_posix()
+    except ValueError:
+        return None
+    return gitrepo.show(repo, gitrepo.resolve(repo, ref), rel)
 
 
 def _fix_apply(s: Settings, p: pins.PinsFile, registry: MlflowRegistry, as_json: bool) -> None:

@@ -34,7 +34,12 @@ def describe(obj: dict[str, Any]) -> str:
 
 class Cluster:
     def __init__(self, context: str | None = None, api_client: Any = None):
-        from kubernetes import client, config
+        try:
+            from kubernetes import client, config
+        except ImportError:
+            raise InvalidInput(
+                "the kubernetes client is not installed; fix: pip install 'modelpins[serving]'"
+            ) from None
 
         if api_client is None:
             try:

@@ -55,8 +55,13 @@ def load(path: Path) -> ImageLock:
     """The lock at `path`; an empty lock when the file does not exist yet."""
     if not path.exists():
         return ImageLock()
+    return loads(path.read_bytes(), str(path))
+
+
+def loads(text: str | bytes, path: str) -> ImageLock:
+    """The lock read from `text` (the file's content, from disk or a git ref); `path` names it in errors."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text)
         runtime = _entry(data["runtime"]) if data.get("runtime") else None
         images = {key: _entry(value) for key, value in data.get("images", {}).items()}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
