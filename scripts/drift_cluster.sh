@@ -3,7 +3,6 @@
 # The kubeconfig (a read-only one is enough) comes from the environment's secret and lives
 # only in the runner's temp dir. The report is appended to the job summary.
 set -euo pipefail
-python -m pip install --disable-pip-version-check --quiet ".[serving]"  # the kubernetes client
 export KUBECONFIG="${RUNNER_TEMP:-/tmp}/kubeconfig"
 umask 077
 printf '%s' "${KUBECONFIG_DATA:?the environment has no KUBECONFIG secret}" > "$KUBECONFIG"
