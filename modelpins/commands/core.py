@@ -9,6 +9,7 @@ import sys
 import click
 
 from modelpins import api, pins
+from modelpins.applylock import ApplyLock
 from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
@@ -46,11 +47,23 @@ def plan(s: Settings, as_json: bool) -> None:
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show the plan and write nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=300,
+    show_default=True,
+    help="Seconds to wait while another apply holds the registry's apply lock.",
+)
 @click.pass_obj
-def apply(s: Settings, dry_run: bool, yes: bool) -> None:
-    """Make the registry's aliases match the pins file; writes only what differs."""
+def apply(s: Settings, dry_run: bool, yes: bool, lock_timeout: float) -> None:
+    """Make the registry's aliases match the pins file; writes only what differs.
+
+    Writes happen under the registry's apply lock, and the plan is made again once it is held,
+    so two applies never interleave and the second one starts from the first one's result.
+    """
     registry = s.registry()
-    result = api.make_plan(pins.load(s.pins), registry)
+    desired = pins.load(s.pins)
+    result = api.make_plan(desired, registry)
     if not result.changes:
         click.echo(summary(result.changes))
         return
@@ -63,18 +76,49 @@ def apply(s: Settings, dry_run: bool, yes: bool) -> None:
         if not sys.stdin.isatty():
             raise InvalidInput(f"refusing to apply {len(result.changes)} changes without confirmation; pass --yes")
         click.confirm("Apply these changes?", abort=True)
-    outcome = api.apply_plan(result, registry, from_env(os.environ, s.pins.resolve().parent))
+    ctx = from_env(os.environ, s.pins.resolve().parent)
+    lock = ApplyLock(
+        s.registry(),
+        ctx.actor,
+        timeout=lock_timeout,
+        ttl=float(os.environ.get("MODELPINS_LOCK_TTL", 600)),
+        notify=lambda message: click.echo(message, err=True),
+    )
+    lock.acquire()
+    try:
+        current = api.make_plan(desired, registry)
+        if current.changes != result.changes:
+            if not yes:
+                raise OperationFailed("the registry changed since the plan you confirmed; run apply again to see it")
+            click.echo("The registry changed while waiting for the apply lock; the plan now is:")
+            if current.changes:
+                click.echo(table(current.changes))
+            click.echo(summary(current.changes))
+        outcome = api.apply_plan(current, registry, ctx)
+    finally:
+        _release(lock)
     for c in outcome.applied:
         click.echo(f"applied  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}")
     if outcome.failed:
         lines = [f"failed   {outcome.failed.model}@{outcome.failed.alias}: {outcome.error}"]
         lines += [f"pending  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}" for c in outcome.pending[1:]]
         raise OperationFailed(
-            f"applied {len(outcome.applied)} of {len(result.changes)} changes, then stopped:\n"
+            f"applied {len(outcome.applied)} of {len(current.changes)} changes, then stopped:\n"
             + "\n".join(lines)
             + "\nRun apply again once the cause is fixed; it continues from the registry's state."
         )
     click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
+
+
+def _release(lock: ApplyLock) -> None:
+    try:
+        lock.release()
+    except OperationFailed as exc:
+        click.echo(
+            f"warning: could not release the apply lock ({exc}); the next apply breaks it "
+            "once its holder's process is gone or its expiry has passed",
+            err=True,
+        )
 
 
 def _v(version: int | None) -> str:
