@@ -26,7 +26,10 @@ atexit.register(lambda: print("IMPORTED", sorted({{m.split(".")[0] for m in sys.
 
 
 def modelpins(*args: str) -> list[str]:
-    code = PROBE + "import runpy\nsys.argv = ['modelpins', *sys.argv[1:]]\nrunpy.run_module('modelpins', run_name='__main__')"
+    code = (
+        PROBE
+        + "import runpy\nsys.argv = ['modelpins', *sys.argv[1:]]\nrunpy.run_module('modelpins', run_name='__main__')"
+    )
     return [sys.executable, "-c", code, *args]
 
 
