@@ -16,8 +16,8 @@ try:
     runpy.run_module("modelpins", run_name="__main__")
 except SystemExit as exc:
     code = exc.code
-print("IMPORTED", sorted({m.split(".")[0] for m in sys.modules} & set(%r)), "EXIT", code)
-""" % (HEAVY,)
+print("IMPORTED", sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY)), "EXIT", code)
+""".replace("HEAVY", repr(HEAVY))
 
 ROOT = Path(__file__).resolve().parent.parent
 
