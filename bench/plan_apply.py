@@ -4,7 +4,7 @@
 
 For each registry size N (models with 3 aliases each: champion, challenger, production)
 it measures, through a recording proxy that counts HTTP requests:
-  - plan with no change, and the naive loop answering the same question;
+  - plan with no change, and the naive loop answering the same question; plan with 10 changes;
   - apply of 10 changes (cost should not grow with N beyond the paged reads);
   - apply of every alias (3N changes; up to --full-max), naive the same (up to --naive-max).
 Each run is a fresh `modelpins` process (wall time includes start-up); peak RSS is the process's.
@@ -107,6 +107,8 @@ def run_size(n: int, state: dict[str, dict[str, int]], proxy: Proxy, work: Path,
         for name in list(state)[round_ * 10 : round_ * 10 + 10]:  # 10 changes, different models per tool
             state[name]["champion"] = FLIP[state[name]["champion"]]
         write_pins(pins, state)
+        if tool == "modelpins":
+            rows.append(row("plan, 10 changes", tool, 10, modelpins(proxy, pins, "plan")))
         r = modelpins(proxy, pins, "apply", "--yes") if tool == "modelpins" else naive(proxy, pins, "apply")
         rows.append(row("apply 10 changes", tool, 10, r))
 
