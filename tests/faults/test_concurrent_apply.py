@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.helpers import rest
 from tests.helpers.cli import run, start, wait_for
 from tests.helpers.proxy import Fault, Proxy
@@ -64,3 +66,35 @@ def test_second_apply_refuses_after_lock_timeout_naming_holder_and_writes_nothin
     assert b_writes == []  # B only ever tried to take the lock
     assert a.returncode == 0, a_err
     assert rest.state(mlflow_server.url, names) == {n: {"champion": 2, "challenger": 2} for n in names}
+
+
+def _plant_lock(url: str, expires: float) -> None:
+    """A lock as another machine's apply would leave it."""
+    tags = {"token": "elsewhere", "actor": "carol", "host": "ci-runner-elsewhere", "pid": "4242", "expires": expires}
+    listed = [{"key": f"modelpins.lock.{k}", "value": str(v)} for k, v in tags.items()]
+    rest.call(url, "POST", "registered-models/create", json={"name": "modelpins.lock", "tags": listed})
+
+
+def test_lock_of_another_host_is_respected_until_expiry_then_broken(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+    name = unique("expiry")
+    rest.seed(mlflow_server.url, [name], versions=2, aliases={"champion": 1})
+    pins = write_pins(tmp_path / "model_pins.yaml", {name: {"champion": 2}})
+    _plant_lock(mlflow_server.url, expires=time.time() + 3600)
+    try:
+        # plan and validate do not see the lock model; apply refuses while the lock is live
+        plan = run("--pins", pins, "--tracking-uri", proxy.url, "plan")
+        assert plan.returncode == 0 and "modelpins.lock" not in plan.stdout and "1 change" in plan.stdout
+        assert run("--pins", pins, "--tracking-uri", proxy.url, "validate").returncode == 0
+        refused = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", "--lock-timeout", "0")
+        assert refused.returncode == 1
+        assert "another apply holds the registry lock: carol (host ci-runner-elsewhere, pid 4242" in refused.stderr
+        assert rest.state(mlflow_server.url, [name]) == {name: {"champion": 1}}
+    finally:
+        rest.call(mlflow_server.url, "DELETE", "registered-models/delete", json={"name": "modelpins.lock"})
+
+    _plant_lock(mlflow_server.url, expires=time.time() - 1)
+    broken = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", "--lock-timeout", "0")
+    assert broken.returncode == 0, broken.stderr
+    assert "breaking stale apply lock held by carol" in broken.stderr and "its expiry has passed" in broken.stderr
+    assert rest.state(mlflow_server.url, [name]) == {name: {"champion": 2}}
+    assert rest.lock_holder(mlflow_server.url) is None
