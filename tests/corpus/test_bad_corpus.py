@@ -2,6 +2,8 @@
 
 Committed files live in tests/corpus/bad/ with their expected line and message in expected.json.
 The big ones (10 MB, just over the 4 MiB cap, an anchor bomb, deep nesting) are made here at run time.
+A UTF-8 byte-order mark before an otherwise valid file is accepted by design (YAML allows it), so the
+BOM case, bom_with_reserved_alias.yaml, is invalid for another reason: the BOM must not hide it or shift its line.
 """
 
 from __future__ import annotations
