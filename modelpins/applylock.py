@@ -5,8 +5,11 @@ Creating a registered model is atomic in MLflow (a second create fails with
 RESOURCE_ALREADY_EXISTS), so whoever creates it holds the lock; its tags say who
 (actor, host, pid, a random token) and until when. Releasing deletes it.
 
-A holder renews the expiry while it works. A lock past its expiry, or one left
-on this host by a process that no longer exists, is stale and may be broken.
+A holder renews the expiry while it works (every third of MODELPINS_LOCK_TTL,
+default 600 s, as `apply` sets it). A lock past its expiry, or one left on this
+host by a process that no longer exists, is stale and may be broken; the host
+check assumes host names are unique among the machines that apply (CI runners
+and containers get their own). Expiry compares clocks across machines: keep them on NTP.
 The registry adapter hides the lock model from every alias read, so plan,
 validate and drift never see it.
 """

@@ -24,7 +24,8 @@ def _slow_first_apply(proxy, tmp_path, names, delay):  # type: ignore[no-untyped
 def test_second_apply_waits_then_plans_from_the_first_ones_result(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
     names = [unique("race") for _ in range(3)]
     rest.seed(mlflow_server.url, names, versions=3, aliases={"champion": 1, "challenger": 1})
-    a = _slow_first_apply(proxy, tmp_path, names, delay=0.4)
+    # A holds the lock for 6 x 1 s: B starts and makes its first plan while A is still writing
+    a = _slow_first_apply(proxy, tmp_path, names, delay=1.0)
     pins_b = write_pins(tmp_path / "b.yaml", {n: {"champion": 3, "challenger": 2} for n in names})
     proxy_b = Proxy(mlflow_server.url).start()
     try:
