@@ -25,6 +25,7 @@ from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
 API = "/api/2.0/mlflow/"
 PAGE = 1000  # the server's cap for registered-models/search
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+LOCK_MODEL = "modelpins.lock"  # the apply lock (modelpins.applylock); hidden from alias reads
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class VersionInfo:
 
 class NotFound(OperationFailed):
     """The registry has no such model or version."""
+
+
+class Conflict(OperationFailed):
+    """The registry already has what we tried to create (RESOURCE_ALREADY_EXISTS)."""
 
 
 class MlflowRegistry:
@@ -135,6 +140,8 @@ class MlflowRegistry:
                 params["page_token"] = token
             page = self.call("GET", "registered-models/search", params=params) or {}
             for model in page.get("registered_models", []):
+                if model["name"] == LOCK_MODEL:
+                    continue
                 out[model["name"]] = {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}
             token = page.get("next_page_token")
             if not token:
@@ -227,4 +234,6 @@ def _http_error(resp: Any, endpoint: str) -> OperationFailed:
         )
     if resp.status_code == 404:
         return NotFound(f"MLflow: {detail}")
+    if detail.startswith("RESOURCE_ALREADY_EXISTS"):
+        return Conflict(f"MLflow: {detail}")
     return OperationFailed(f"MLflow rejected {endpoint} (HTTP {resp.status_code}): {detail}")

@@ -49,7 +49,8 @@ def test_apply_then_reapply_makes_no_write(client, proxy, tmp_path):  # type: ig
     first = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
     assert first.returncode == 0, first.stderr
     assert alias_state(client, [model]) == {model: {"champion": 3, "challenger": 4}}
-    assert len(proxy.writes()) == 6  # per change: one audit tag, one alias request
+    # per change one audit tag and one alias request, plus the apply lock's create and delete:
+    assert len(proxy.writes()) == 6 + 2
 
     proxy.reset()
     second = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")

@@ -52,7 +52,10 @@ def test_apply_refuses_without_evidence_then_applies_after_gates_pass(client, pr
     assert alias_state(client, [model, plain]) == {model: {"champion": 2}, plain: {"champion": 2}}
     assert audit(client, model, 2)["gates"] == "passed"
     assert "gates" not in audit(client, plain, 2)
-    assert len(proxy.reads()) == 2  # the evidence came with the plan's version search: no extra read
+    # the evidence came with the plan's version search: the reads are the plan, the plan again under
+    # the apply lock, and the lock's own check; no run or version is read for the gates
+    plan_reads = [("GET", "/api/2.0/mlflow/registered-models/search"), ("GET", "/api/2.0/mlflow/model-versions/search")]
+    assert proxy.reads() == plan_reads * 2 + [("GET", "/api/2.0/mlflow/registered-models/get")]
 
 
 def test_failed_evidence_refuses_and_skip_gates_is_audited(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -27,3 +28,24 @@ def run(
         text=True,
         timeout=timeout,
     )
+
+
+def start(*args: str | Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """`modelpins ARGS` in the background (for tests that act on the world while it runs)."""
+    full_env = {**os.environ, "MODELPINS_HTTP_BACKOFF": "0.05", **(env or {})}
+    full_env.pop("GITHUB_ACTIONS", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "modelpins", *map(str, args)],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.02)

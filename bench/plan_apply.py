@@ -1,0 +1,153 @@
+"""plan and apply against a local MLflow server, next to the naive per-alias MlflowClient loop.
+
+    .venv/bin/python bench/plan_apply.py [--sizes 100,500,1000,5000] [--naive-max 1000] [--full-max 1000]
+
+For each registry size N (models with 3 aliases each: champion, challenger, production)
+it measures, through a recording proxy that counts HTTP requests:
+  - plan with no change, and the naive loop answering the same question; plan with 10 changes;
+  - apply of 10 changes (cost should not grow with N beyond the paged reads);
+  - apply of every alias (3N changes; up to --full-max), naive the same (up to --naive-max).
+Each run is a fresh `modelpins` process (wall time includes start-up); peak RSS is the process's.
+Server data lives in .bench/plan_apply and is deleted first. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, Proxy, Rest, machine, run_measured
+
+from modelpins.devserver import DevServer
+
+ALIASES = ("champion", "challenger", "production")
+FLIP = {1: 2, 2: 1}
+PY = sys.executable
+RSS = str(Path(__file__).with_name("rss.py"))
+
+
+def write_pins(path: Path, state: dict[str, dict[str, int]]) -> Path:
+    lines = ["version: 1", "models:"]
+    for name, aliases in state.items():
+        lines += [f"  {name}:", "    aliases:", *(f"      {a}: {v}" for a, v in aliases.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def measure(proxy: Proxy, argv: list[str]) -> dict[str, object]:
+    proxy.reset()
+    result = run_measured([PY, RSS, *argv], cwd=ROOT)
+    if result["code"] != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({result['code']}):\n{result['err']}")
+    result["reads"], result["writes"] = len(proxy.reads()), len(proxy.writes())
+    return result
+
+
+def modelpins(proxy: Proxy, pins: Path, *cmd: str) -> dict[str, object]:
+    return measure(proxy, ["modelpins", "--pins", str(pins), "--tracking-uri", proxy.url, *cmd])
+
+
+def naive(proxy: Proxy, pins: Path, mode: str) -> dict[str, object]:
+    return measure(proxy, ["naive", mode, proxy.url, str(pins)])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,500,1000,5000")
+    ap.add_argument("--naive-max", type=int, default=1000, help="largest N for the naive loop")
+    ap.add_argument("--full-max", type=int, default=1000, help="largest N for applying all 3N changes")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    work = ROOT / ".bench" / "plan_apply"
+    shutil.rmtree(work, ignore_errors=True)
+    server = DevServer(work / "mlflow").start()
+    proxy = Proxy(server.url).start()
+    rest = Rest(server.url)
+    state: dict[str, dict[str, int]] = {}
+    rows: list[tuple[object, ...]] = []
+    print(f"machine: {machine()}", flush=True)
+    try:
+        for n in sizes:
+            names = [f"bench-{i:05d}" for i in range(len(state), n)]
+            t = time.perf_counter()
+            rest.seed(names, versions=2, aliases={"champion": 1, "challenger": 2, "production": 1})
+            state.update({name: {"champion": 1, "challenger": 2, "production": 1} for name in names})
+            print(f"seeded {len(names)} models in {time.perf_counter() - t:.0f}s (registry: {n})", flush=True)
+            rows += run_size(n, state, proxy, work, args)
+            print_table(rows)
+    finally:
+        proxy.stop()
+        server.stop()
+    print_table(rows, final=True)
+    return 0
+
+
+def run_size(n: int, state: dict[str, dict[str, int]], proxy: Proxy, work: Path, args: argparse.Namespace) -> list:  # type: ignore[type-arg]
+    rows = []
+    pins = work / f"pins-{n}.yaml"
+
+    def row(what: str, tool: str, changes: int, r: dict[str, object]) -> tuple[object, ...]:
+        out = (n, what, tool, changes, r["wall"], r["reads"], r["writes"], r["rss"])
+        print("  " + " | ".join(str(x) for x in out), flush=True)
+        return out
+
+    write_pins(pins, state)
+    mp = modelpins(proxy, pins, "plan")
+    rows.append(row("plan, no change", "modelpins", 0, mp))
+    if n <= args.naive_max:
+        rows.append(row("plan, no change", "naive", 0, naive(proxy, pins, "plan")))
+
+    for round_, tool in enumerate(("modelpins", "naive")):
+        if tool == "naive" and n > args.naive_max:
+            break
+        for name in list(state)[round_ * 10 : round_ * 10 + 10]:  # 10 changes, different models per tool
+            state[name]["champion"] = FLIP[state[name]["champion"]]
+        write_pins(pins, state)
+        if tool == "modelpins":
+            rows.append(row("plan, 10 changes", tool, 10, modelpins(proxy, pins, "plan")))
+        r = modelpins(proxy, pins, "apply", "--yes") if tool == "modelpins" else naive(proxy, pins, "apply")
+        rows.append(row("apply 10 changes", tool, 10, r))
+
+    if n <= args.full_max:
+        for tool in ("modelpins", "naive"):
+            if tool == "naive" and n > args.naive_max:
+                break
+            for aliases in state.values():
+                for a in ALIASES:
+                    aliases[a] = FLIP[aliases[a]]
+            write_pins(pins, state)
+            r = modelpins(proxy, pins, "apply", "--yes") if tool == "modelpins" else naive(proxy, pins, "apply")
+            rows.append(row(f"apply all {3 * n}", tool, 3 * n, r))
+    return rows
+
+
+def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-arg]
+    if not final:
+        return
+    head = "models | what | tool | changes | wall s | reads | writes | peak RSS MiB | naive/modelpins (wall, requests)"
+    print(f"\n| {head} |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---|")
+    by_key = {(r[0], r[1], r[2]): r for r in rows}
+    for r in rows:
+        ratio = ""
+        if r[2] == "naive":
+            mp = by_key[(r[0], r[1], "modelpins")]
+            ratio = f"{r[4] / mp[4]:.1f}x, {(r[5] + r[6]) / (mp[5] + mp[6]):.1f}x"
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.2f} | {r[5]} | {r[6]} | {r[7]:.0f} | {ratio} |")
+    print("\nGrowth: plan reads vs ceil(models/1000) + 1, apply writes vs 2 x changes + 2 (lock):")
+    for r in rows:
+        if r[2] != "modelpins":
+            continue
+        bound = math.ceil(r[0] / 1000) + 1
+        if r[1].startswith("plan"):
+            print(f"  {r[0]:>5} models, plan: {r[5]} reads (bound {bound})")
+        else:
+            print(f"  {r[0]:>5} models, {r[1]}: {r[6]} writes (2 x {r[3]} + 2 = {2 * r[3] + 2}), {r[5]} reads")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

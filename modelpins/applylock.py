@@ -1,0 +1,211 @@
+"""The apply lock: one `modelpins apply` at a time per registry, across machines.
+
+The lock is a registered model named `modelpins.lock` in the registry itself.
+Creating a registered model is atomic in MLflow (a second create fails with
+RESOURCE_ALREADY_EXISTS), so whoever creates it holds the lock; its tags say who
+(actor, host, pid, a random token) and until when. Releasing deletes it.
+
+A holder renews the expiry while it works (every third of MODELPINS_LOCK_TTL,
+default 600 s, as `apply` sets it). A lock past its expiry, or one left on this
+host by a process that no longer exists, is stale and may be broken; the host
+check assumes host names are unique among the machines that apply (CI runners
+and containers get their own). Expiry compares clocks across machines: keep them on NTP.
+The registry adapter hides the lock model from every alias read, so plan,
+validate and drift never see it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from modelpins.errors import OperationFailed
+from modelpins.registry import LOCK_MODEL, Conflict
+
+TAG = "modelpins.lock."
+
+
+class Caller(Protocol):
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        missing_ok: bool = False,
+    ) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class Holder:
+    token: str
+    actor: str
+    host: str
+    pid: int
+    acquired: float
+    expires: float
+
+    def __str__(self) -> str:
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.acquired))
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires))
+        return f"{self.actor} (host {self.host}, pid {self.pid}, since {since}, expires {until})"
+
+    def stale(self, now: float) -> str:
+        """Why this lock may be broken, or '' while its holder may still be working."""
+        if now > self.expires:
+            return "its expiry has passed"
+        if self.host == socket.gethostname() and self.pid > 0 and not _alive(self.pid):
+            return f"process {self.pid} no longer runs on this host"
+        return ""
+
+    def tags(self) -> list[dict[str, str]]:
+        fields = {
+            "token": self.token,
+            "actor": self.actor,
+            "host": self.host,
+            "pid": str(self.pid),
+            "acquired": f"{self.acquired:.0f}",
+            "expires": f"{self.expires:.0f}",
+        }
+        return [{"key": TAG + k, "value": v} for k, v in fields.items()]
+
+
+class ApplyLock:
+    """Hold the lock for the lifetime of a `with` block; see `acquire` for the waiting rules."""
+
+    def __init__(
+        self,
+        registry: Caller,
+        actor: str,
+        *,
+        timeout: float = 300.0,
+        ttl: float = 600.0,
+        poll: float = 1.0,
+        notify: Callable[[str], None] = lambda message: None,
+    ):
+        self.registry = registry
+        self.actor = actor
+        self.timeout = timeout
+        self.ttl = ttl
+        self.poll = poll
+        self.notify = notify
+        self.holder: Holder | None = None
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def __enter__(self) -> ApplyLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self) -> Holder:
+        """Create the lock model; while another holds it wait up to `timeout`, then raise OperationFailed.
+
+        A stale lock is deleted (with a message through `notify`) and creation tried again.
+        """
+        deadline = time.monotonic() + self.timeout
+        waiting_for = ""
+        while True:
+            now = time.time()
+            me = Holder(uuid.uuid4().hex, self.actor, socket.gethostname(), os.getpid(), now, now + self.ttl)
+            if self._create(me):
+                self.holder = me
+                self._start_renewing()
+                return me
+            other = self.read()
+            if other is None:
+                continue  # released between our create and our read
+            if other.token == me.token:  # our create went through but its answer was lost
+                self.holder = me
+                self._start_renewing()
+                return me
+            why = other.stale(time.time())
+            if why:
+                self.notify(f"breaking stale apply lock held by {other}: {why}")
+                self._delete_if(other.token)
+                continue
+            if time.monotonic() >= deadline:
+                raise OperationFailed(
+                    f"another apply holds the registry lock: {other}. Waited {self.timeout:g}s; "
+                    f"run apply again when it has finished (a lock whose holder died expires at the time shown)"
+                )
+            if waiting_for != other.token:
+                waiting_for = other.token
+                self.notify(f"waiting up to {self.timeout:g}s for the apply lock held by {other}")
+            time.sleep(min(self.poll, max(0.0, deadline - time.monotonic())))
+
+    def release(self) -> None:
+        """Delete the lock if it is still ours. Raises OperationFailed when the registry cannot be reached."""
+        self._stop.set()
+        if self._renewer:
+            self._renewer.join(timeout=5)
+        if self.holder is not None:
+            token, self.holder = self.holder.token, None
+            self._delete_if(token)
+
+    def read(self) -> Holder | None:
+        """Who holds the lock now, or None when nobody does."""
+        found = self.registry.call("GET", "registered-models/get", params={"name": LOCK_MODEL}, missing_ok=True)
+        if found is None:
+            return None
+        tags = {t["key"].removeprefix(TAG): t.get("value", "") for t in found["registered_model"].get("tags", [])}
+        return Holder(
+            token=tags.get("token", ""),
+            actor=tags.get("actor", "unknown"),
+            host=tags.get("host", "unknown"),
+            pid=int(tags.get("pid", "0") or 0),
+            acquired=float(tags.get("acquired", "0") or 0),
+            expires=float(tags.get("expires", "0") or 0),
+        )
+
+    def _create(self, me: Holder) -> bool:
+        body = {"name": LOCK_MODEL, "tags": me.tags(), "description": "modelpins apply lock; see modelpins.applylock"}
+        try:
+            self.registry.call("POST", "registered-models/create", body=body)
+        except Conflict:
+            return False
+        return True
+
+    def _delete_if(self, token: str) -> None:
+        current = self.read()
+        if current is not None and current.token == token:
+            self.registry.call("DELETE", "registered-models/delete", body={"name": LOCK_MODEL}, missing_ok=True)
+
+    def _start_renewing(self) -> None:
+        self._stop.clear()
+        self._renewer = threading.Thread(target=self._renew, name="modelpins-lock-renew", daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            holder = self.holder
+            if holder is None:
+                return
+            expires = f"{time.time() + self.ttl:.0f}"
+            try:
+                self.registry.call(
+                    "POST",
+                    "registered-models/set-tag",
+                    body={"name": LOCK_MODEL, "key": TAG + "expires", "value": expires},
+                )
+            except OperationFailed:
+                continue  # the apply itself will notice a registry that stopped answering
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
