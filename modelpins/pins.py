@@ -288,7 +288,7 @@ def _models(r: Reader, node: yaml.Node) -> dict[str, ModelPins]:
         aliases = _aliases(r, m["aliases"], name) if "aliases" in m else {}
         kind = _choice(r, m["kind"], f"kind of '{name}'", MODEL_KINDS) if "kind" in m else "model"
         base = _ref(r, m["base"], f"base of '{name}'") if "base" in m else None
-        if kind == "adapter" and base is None:
+        if kind == "adapter" and "base" not in m:
             r.problem(value, f"adapter '{name}' must name its base model", "add 'base: <base-model>@<alias>'")
         models[name] = ModelPins(
             name=name,

@@ -76,7 +76,11 @@ def _syntax_error(exc: yaml.MarkedYAMLError, path: str, text: str) -> InvalidPin
     what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
     hint = "fix the YAML syntax at that line"
     lines = text.splitlines()
-    if 0 < line <= len(lines) and "\t" in lines[line - 1]:
+    if line > len(lines):  # the parser stopped at the end of the file: point at its last line
+        line = max(len(lines), 1)
+        what += " (the file ends before this is closed)"
+        hint = "close the open bracket or quote, or restore the missing end of the file"
+    elif "\t" in lines[line - 1]:
         hint = "indent with spaces; YAML does not allow tabs"
     return InvalidPins([Problem(path, line, f"invalid YAML: {what}", hint)])
 
@@ -124,7 +128,11 @@ def _check_events(text: str, path: str) -> None:
     except yaml.YAMLError as exc:  # reader errors (control characters) carry no problem_mark
         mark = getattr(exc, "position", None)
         line = text[:mark].count("\n") + 1 if isinstance(mark, int) else 1
-        raise InvalidPins([Problem(path, line, f"invalid YAML: {exc}", "remove the unprintable character")]) from None
+        char = getattr(exc, "character", None)
+        code = ord(char) if isinstance(char, str) else char  # the C reader gives the code point
+        shown = f"U+{code:04X}" if isinstance(code, int) else "a character"
+        message = f"invalid YAML: {shown} (a control character) is not allowed"
+        raise InvalidPins([Problem(path, line, message, "remove the unprintable character")]) from None
 
 
 def _check_keys(root: yaml.Node, path: str, problems: list[Problem]) -> None:
@@ -239,7 +247,10 @@ class Reader:
 
     def integer(self, node: yaml.Node, what: str, lo: int, hi: int) -> int | None:
         if not (isinstance(node, yaml.ScalarNode) and node.tag == INT):
-            self.problem(node, f"{what} must be a whole number, not {_kind(node)}", "write it without quotes, e.g. 3")
+            quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+            fix = "write it without quotes, e.g. 3" if quoted else "write it as plain digits, e.g. 3"
+            shown = f"'{node.value[:40]}'" if isinstance(node, yaml.ScalarNode) and node.tag == STR else _kind(node)
+            self.problem(node, f"{what} must be a whole number, not {shown}", fix)
             return None
         try:
             value = int(node.value.replace("_", ""), 0)

@@ -11,7 +11,7 @@ HEAD = "version: 1\nmodels:\n  {m}:\n    aliases:\n"
 
 CASES = {
     # name: (pins text, line, words the message must contain)
-    "malformed yaml": (HEAD + "      champion: [3\n", 6, "invalid YAML"),
+    "malformed yaml": (HEAD + "      champion: [3\n", 5, "the file ends before this is closed"),
     "tab indentation": (HEAD + "\tchampion: 3\n", 5, "tab"),
     "duplicate alias": (HEAD + "      champion: 2\n      champion: 3\n", 6, "duplicate key 'champion'"),
     "duplicate model": (HEAD + "      champion: 2\n  {m}:\n    aliases: {{}}\n", 6, "duplicate key"),
