@@ -6,7 +6,7 @@ Generates a pins file (N models with champion/challenger, two environments, N de
 every fourth a canary) in .bench/render and times `modelpins --pins FILE render --out DIR`
 as fresh processes (median), counting the files and bytes it wrote. The baseline is the least a
 renderer can do: a loop of `yaml.dump` calls, one Deployment + Service per deployment, no checks.
-`render` comes with the serving package (modelpins/serving); where this build lacks it,
+`render` comes with the serving package (modelpins/serving); where a build lacks it,
 the script says so and measures the baseline only.
 """
 
@@ -50,6 +50,7 @@ def pins_text(n: int) -> str:
     lines = ["version: 1", "models:"]
     for i in range(n):
         lines += [f"  model-{i:04d}:", "    aliases:", "      champion: 1", "      challenger: 2"]
+    lines += ["images:", "  registry: registry.example/serving", f"  base: vllm/vllm-openai@sha256:{'0' * 64}"]
     lines += ["environments:"]
     for env in ("staging", "production"):
         lines += [f"  {env}:", f"    namespace: ml-{env}", "    gateway: gateways/ml-gateway"]
@@ -110,7 +111,18 @@ def main() -> int:
     )
     if has_render:
         rows["modelpins render --out DIR"] = timed(
-            [sys.executable, "-m", "modelpins", "--pins", str(pins), "render", "--out", str(work / "rendered")],
+            [
+                sys.executable,
+                "-m",
+                "modelpins",
+                "--pins",
+                str(pins),
+                "render",
+                "--out",
+                str(work / "rendered"),
+                "--dockerfile",
+                str(ROOT / "deploy" / "Dockerfile"),
+            ],
             work / "rendered",
             args.runs,
         )
