@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from modelpins.pins import PinsFile
+from modelpins.text import columns
 
 Action = Literal["set", "move", "delete"]
 
@@ -63,8 +64,7 @@ def summary(changes: list[Change]) -> str:
 def table(changes: list[Change]) -> str:
     rows = [("MODEL", "ALIAS", "FROM", "TO", "ACTION")]
     rows += [(c.model, c.alias, _v(c.before), _v(c.after), c.action) for c in changes]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return columns(rows)
 
 
 def _v(version: int | None) -> str:

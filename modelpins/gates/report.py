@@ -7,6 +7,7 @@ from typing import Any
 
 from modelpins.gates import AliasCheck, GateReport, GateResult
 from modelpins.gates.builtin import fmt
+from modelpins.text import columns
 
 MAX_MARKDOWN = 60_000  # GitHub comments stop at 65536 characters
 
@@ -42,8 +43,7 @@ def table(report: GateReport) -> str:
         for i, r in enumerate(c.results):
             lead = (c.ref, _version(c)) if i == 0 else ("", "")
             rows.append((*lead, r.name, r.kind, _value(r), r.threshold or "-", _verdict(r)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [columns(rows)]
     notes = [_note(c, r) for c in report.checks for r in c.results if r.error or (not r.passed and r.detail)]
     return "\n".join(lines + ([""] + notes if notes else []))
 

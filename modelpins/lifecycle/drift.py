@@ -13,6 +13,7 @@ from modelpins.errors import InvalidInput, InvalidPins
 from modelpins.lifecycle import yamledit
 from modelpins.pins import PinsFile, loads
 from modelpins.plan import diff
+from modelpins.text import columns
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,7 @@ def drift(pins: PinsFile, actual: Mapping[str, Mapping[str, int]], model: str | 
 def table(found: list[Drift]) -> str:
     rows = [("MODEL", "ALIAS", "EXPECTED", "ACTUAL", "")]
     rows += [(d.model, d.alias, _v(d.expected), _v(d.actual), d.kind) for d in found]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return columns(rows)
 
 
 def markdown(found: list[Drift], source: str, tracking_uri: str) -> str:

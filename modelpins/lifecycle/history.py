@@ -25,6 +25,7 @@ from modelpins.errors import InvalidPins, OperationFailed
 from modelpins.pins import PinsFile, loads
 from modelpins.plan import between
 from modelpins.registry import VersionInfo
+from modelpins.text import columns
 
 GATES_PREFIX = "modelpins.gates."
 TRAILER_RE = re.compile(r"^(?:Approved-by|Reviewed-by):\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -296,8 +297,7 @@ def table(history: History) -> str:
                 gates_summary(t),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return columns(rows)
 
 
 def _v(version: int | None) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelpins.serving.cluster import MANAGED_BY
+from modelpins.text import columns
 
 KINDS = ("Deployment", "Service", "PodDisruptionBudget", "HTTPRoute")
 PART_OF = "app.kubernetes.io/part-of"
@@ -239,8 +240,7 @@ def _backends(rule: Mapping[str, Any]) -> str:
 def table(found: list[ServedDrift]) -> str:
     rows = [("ENVIRONMENT", "OBJECT", "FIELD", "EXPECTED", "ACTUAL", "")]
     rows += [(d.environment, d.ref, d.field, _s(d.expected), _s(d.actual), d.status) for d in found]
-    widths = [max(len(r[i]) for r in rows) for i in range(6)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return columns(rows)
 
 
 def markdown(found: list[ServedDrift], source: str, where: str) -> str:
