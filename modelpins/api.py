@@ -116,19 +116,17 @@ def make_plan(pins: PinsFile, registry: Registry) -> Plan:
 
 def plan_against_base(
     head: PinsFile, base: PinsFile | None, registry: Registry | None = None
-) -> tuple[list[Change], dict[str, dict[str, int]] | None]:
-    """What a pull request's file asks for relative to its base, and (with a registry) the registry's state.
-
-    With a registry, every model must exist and every version an alias moves to must be READY.
-    """
+) -> tuple[list[Change], dict[str, dict[str, int]] | None, dict[tuple[str, int], VersionInfo]]:
+    """What a pull request's file asks for relative to its base; with a registry, its alias state
+    and the target versions (every model must exist, every version an alias moves to be READY)."""
     changes = between(base, head)
     if registry is None:
-        return changes, None
+        return changes, None, {}
     actual = registry.aliases()
     targets = [c for c in changes if c.after is not None]
     versions = registry.versions({c.model for c in targets if c.model in actual})
     check_versions(head, actual, versions, [(c.model, c.after, c.line) for c in targets if c.after])
-    return changes, actual
+    return changes, actual, versions
 
 
 def audit_record(change: Change, ctx: Context, extra: dict[str, object] | None = None) -> str:

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from modelpins.errors import Problem
+from modelpins.lifecycle.card import CARD_TAG, ui_url
 from modelpins.plan import Change
+from modelpins.registry import VersionInfo
 
 
 @dataclass
@@ -19,6 +21,7 @@ class PrReport:
     problems: list[Problem] = field(default_factory=list)
     registry: Mapping[str, Mapping[str, int]] | None = None
     registry_note: str = ""
+    cards: list[Card] = field(default_factory=list)
     owners: dict[str, tuple[str, ...]] = field(default_factory=dict)
     gates: str | None = None  # the gate table (markdown), when gates ran
     gates_outcome: str = ""  # success | failure | skipped | cancelled | "" (unknown)
@@ -107,6 +110,28 @@ def problems_markdown(problems: Iterable[Problem]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Card:
+    """The model card of a version an alias moves to: attached (`modelpins card`) or not yet."""
+
+    model: str
+    alias: str
+    version: int
+    url: str
+    attached: bool
+
+
+def cards(changes: list[Change], versions: Mapping[tuple[str, int], VersionInfo], tracking_uri: str) -> list[Card]:
+    """One entry per set/move, from the version tags the plan already read (no extra request)."""
+    out = []
+    for c in changes:
+        info = versions.get((c.model, c.after)) if c.after is not None else None
+        if c.after is not None and info is not None:
+            url = ui_url(tracking_uri, c.model, c.after)
+            out.append(Card(c.model, c.alias, c.after, url, CARD_TAG in info.tags))
+    return out
+
+
 def pr_comment(r: PrReport) -> str:
     status = "✅ ready for review" if r.ready else "❌ not ready to merge"
     if not r.problems and r.changes and r.gates_outcome not in ("success", "failure", "cancelled"):
@@ -124,6 +149,14 @@ def pr_comment(r: PrReport) -> str:
         out += ["**Approvals**: each changed model needs a review from one of its owners", ""]
         out += [
             f"- {code(m)}: {', '.join(code(o) for o in owners) or 'no owners listed'}" for m, owners in r.owners.items()
+        ]
+        out.append("")
+    if r.cards:
+        out += ["**Model cards**", ""]
+        out += [
+            f"- {code(f'{c.model}@{c.alias}')} v{c.version}: "
+            + (f"[model card]({c.url})" if c.attached else f"no card yet (`modelpins card {c.model}@{c.alias}`)")
+            for c in r.cards
         ]
         out.append("")
     out += ["**Gates**", ""]

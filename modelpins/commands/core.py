@@ -57,7 +57,7 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
     head = pins.load(s.pins)
     registry: dict[str, dict[str, int]] | None
     if base:
-        changes, registry = api.plan_against_base(
+        changes, registry, _ = api.plan_against_base(
             head, pins.load_at(s.pins, base), s.registry() if s.tracking_uri else None
         )
     else:

@@ -51,10 +51,11 @@ def report_cmd(s: Settings, base: str, gates_file: str | None, gates_outcome: st
         r.problems = exc.problems
     else:
         r.owners = approvals_core.requirements(base_pins, head, str(s.pins))
-        r.changes, _ = api.plan_against_base(head, base_pins)
+        r.changes, _, _ = api.plan_against_base(head, base_pins)
         if s.tracking_uri:
             try:
-                r.changes, r.registry = api.plan_against_base(head, base_pins, s.registry())
+                r.changes, r.registry, versions = api.plan_against_base(head, base_pins, s.registry())
+                r.cards = report.cards(r.changes, versions, s.tracking_uri)
             except InvalidPins as exc:
                 r.problems = exc.problems
             except OperationFailed as exc:

@@ -77,6 +77,26 @@ def test_promotion_pr_plan_report_and_summary(client, mlflow_server, pr_repo, tm
     assert alias_state(client, [model]) == before  # a PR check never writes to the registry
 
 
+def test_comment_links_the_model_card_of_each_target_version(client, mlflow_server, pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+    model = unique("carded")
+    seed_model(client, model, 4, {"champion": 2, "challenger": 3})
+    client.set_model_version_tag(model, "3", "modelpins.card", f"runs:/x/model_card/{model}-v3.md")
+    repo = pr_repo(pins_text(model, 2, 3))
+    repo.commit(pins_text(model, 3, 4), "Promote challenger")
+    env, _, _ = actions_env(tmp_path)
+
+    rep = run(
+        "--tracking-uri", mlflow_server.url, "report", "--base", "main", "--out", tmp_path / "comment.md",
+        cwd=repo.root, env=env,
+    )  # fmt: skip
+
+    assert rep.returncode == 0, rep.stderr
+    body = (tmp_path / "comment.md").read_text()
+    assert "**Model cards**" in body
+    assert f"- `{model}@champion` v3: [model card]({mlflow_server.url}/#/models/{model}/versions/3)" in body
+    assert f"- `{model}@challenger` v4: no card yet (`modelpins card {model}@challenger`)" in body
+
+
 def test_version_missing_from_registry_is_annotated_at_its_line(client, mlflow_server, pr_repo, tmp_path):  # type: ignore[no-untyped-def]
     model = unique("missing-version")
     seed_model(client, model, 3, {"champion": 1, "challenger": 2})
