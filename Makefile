@@ -15,6 +15,8 @@ LOCK := requirements/dev.txt
 LOCKS := requirements/tools.txt requirements/serving.txt $(LOCK)
 # uv never downloads an interpreter: the venv's own Python (3.10 to 3.13) is the one it installs for.
 export UV_PYTHON_DOWNLOADS := never
+# TLS roots from the system store (with SSL_CERT_FILE honoured), as pip and git use them.
+export UV_SYSTEM_CERTS ?= 1
 SHELL := /bin/bash
 COMPILE = --universal --python-version 3.10 --generate-hashes --quiet
 

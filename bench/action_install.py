@@ -12,6 +12,7 @@ requirements/serving.txt with every hash checked, then the project without depen
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import tempfile
@@ -43,7 +44,7 @@ def timed(way: Callable[[str, Path], list[list[str]]], python: str, cache: Path,
     shutil.rmtree(env_dir, ignore_errors=True)
     subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
     py = str(env_dir / "bin" / "python")
-    env = {"PATH": "/usr/bin:/bin", "UV_PYTHON_DOWNLOADS": "never", "HOME": str(work)}
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "HOME": str(work), "XDG_CACHE_HOME": str(work / "xdg")}
     start = time.perf_counter()
     for cmd in way(py, cache):
         subprocess.run(cmd, check=True, env=env)
