@@ -54,7 +54,7 @@ export GIT_AUTHOR_NAME="modelpins[bot]" GIT_AUTHOR_EMAIL="modelpins-bot@users.no
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
 commit=$(printf 'Render manifests for %s\n\nSource-Commit: %s\n' "${source_sha:0:12}" "$source_sha" |
   git commit-tree "$tree" ${parent:+-p "$parent"})
-if [ -n "$parent" ]; then git diff --stat "$parent" "$commit"; else git show --stat --format= "$commit"; fi
+if [ -n "$parent" ]; then git --no-pager diff --stat "$parent" "$commit"; else git --no-pager show --stat --format= "$commit"; fi
 # A plain push: the branch only moves forward; a concurrent publish makes this one fail.
 remote_git push -q origin "${commit}:refs/heads/${branch}"
 echo "published $(git rev-parse --short "$commit") to ${branch} (rendered from ${source_sha:0:12})"

@@ -7,8 +7,9 @@ branch), the MLflow server (tests/conftest.py) and the GitHub REST stand-in
 
 What is not GitHub: act runs the jobs as host processes (`-P ubuntu-latest=-self-hosted`), does
 not enforce environments, required reviewers or branch protection, and `actions/checkout` and
-`actions/setup-python` are replaced by the two stand-ins in `standins/` (a local clone; a
-virtualenv that sees the dev venv's packages). act 0.2.89 does not know GitHub's `$/`
+`actions/setup-python` and `docker/login-action` are replaced by the stand-ins in `standins/`
+(a local clone; a virtualenv that sees the dev venv's packages; a login that only reports its
+inputs). act 0.2.89 does not know GitHub's `$/`
 self-reference, so the copy in the temporary repository reads `./` instead; the shipped files
 are never changed.
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.github_stub import GitHubStub
+from tests.serving.conftest import base_image, docker_engine, registry  # noqa: F401 (the serve job's fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -88,6 +90,7 @@ class Flow:
     runs: int = 0
     secrets: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     def commit(self, message: str, files: dict[str, str]) -> str:
         for rel, text in files.items():
@@ -118,6 +121,7 @@ class Flow:
             "--no-skip-checkout", "--reuse", "--action-cache-path", str(run_dir / "cache"), "--no-cache-server",
             "--local-repository", f"{pinned('actions/checkout')}={STANDINS / 'checkout'}",
             "--local-repository", f"{pinned('actions/setup-python')}={STANDINS / 'setup-python'}",
+            "--local-repository", f"{pinned('docker/login-action')}={STANDINS / 'docker-login'}",
             "--env", f"STANDIN_ORIGIN={self.root}", "--env", f"STANDIN_VENV={self.venv}",
             "--env", f"STANDIN_ENV_LOG={env_log}", "--env", f"GITHUB_API_URL={self.github.url}",
             "-s", f"GITHUB_TOKEN={self.github.token}",
@@ -126,6 +130,8 @@ class Flow:
             argv += ["-s", f"{k}={v}"]
         for k, v in self.variables.items():
             argv += ["--var", f"{k}={v}"]
+        for k, v in self.env.items():
+            argv += ["--env", f"{k}={v}"]
         started = time.monotonic()
         out = subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=600)
         seconds = time.monotonic() - started
