@@ -75,9 +75,6 @@ class ActRun:
     def env_values(self) -> set[str]:
         return {v for p in self.processes for v in p["env"].values()}
 
-    def steps_ran(self, needle: str) -> list[list[str]]:
-        return [p["argv"] for p in self.processes if any(needle in a for a in p["argv"])]
-
 
 @dataclass
 class Flow:

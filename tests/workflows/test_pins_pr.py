@@ -110,16 +110,17 @@ def test_a_changed_gate_script_does_not_run_before_merge(flow, client, refusing_
     run = flow.act("pull_request", "pins-pr.yml", "check", flow.pr_event(9, base))
 
     assert run.returncode == 0, run.log[-4000:]
-    assert not run.steps_ran("pr-probe-ran")
-    assert "read-only-token-7f3a" not in run.log and "pr-probe-ran" not in run.log
-    assert "probe of the pull request" not in run.log
+    probes = [p for p in run.processes if "scripts/gates/probe.py" in p["argv"]]
+    assert probes and all(p["cwd"].endswith("/.modelpins-base") for p in probes)  # the base's script only
+    assert not list(flow.work.glob("act-*/cache/*/tmp/pr-probe-ran"))  # the pull request's never ran
+    assert "read-only-token-7f3a" not in run.log and "probe of the pull request" not in run.log
     body = flow.github.comments[9][0]["body"]
     assert "modelpins gates: gate change: 1 of 1 alias moves are gated after merge" in body
     assert "Needs review by @\u200bacme/ml-platform (CODEOWNERS)" in body
-    # Every python process of the job ran the base commit's code: the package the action
-    # installed, and no gate script of the pull request's.
-    gates = run.steps_ran(" gate ") + [p for p in run.steps_ran("gate") if "--gates-from" in p]
-    assert gates and all("--no-record" in argv for argv in gates)
+    installs = [p for p in run.processes if "install" in p["argv"] and "pip" in p["argv"]]
+    assert installs and all(p["argv"][-1].endswith("/.modelpins-base[serving]") for p in installs)
+    gates = [p["argv"] for p in run.processes if "gate" in p["argv"]]
+    assert gates and all("--no-record" in argv and "--gates-from" in argv for argv in gates)
     assert refusing_proxy.writes() == []
 
 
