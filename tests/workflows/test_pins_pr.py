@@ -8,7 +8,7 @@ import pytest
 from tests.github.conftest import line_of
 from tests.helpers.proxy import Fault, Proxy
 from tests.helpers.seed import seed_model, unique
-from tests.workflows.conftest import Flow, git
+from tests.workflows.conftest import ActRun, Flow, git
 
 MARKER = "<!-- modelpins:plan -->"
 PROBE = """import json, os, sys
@@ -41,6 +41,11 @@ models:
           name: probe
           run: [python, scripts/gates/probe.py]
 """
+
+
+def probes(run: ActRun) -> list[dict]:  # type: ignore[type-arg]
+    """The gate script's processes in a job (from the recorded processes)."""
+    return [p for p in run.processes if "scripts/gates/probe.py" in p["argv"]]
 
 
 @pytest.fixture
@@ -76,6 +81,8 @@ def test_passing_promotion_comments_once_and_records_nothing(flow, client, refus
     assert f"| move | `{model}` | `champion` | 1 | 2 |" in body
     assert "modelpins gates: all 1 alias moves passed their gates" in body
     assert "probe of the base commit" in body
+    ran = probes(first)
+    assert ran and all(p["cwd"].endswith("/.modelpins-base") for p in ran)  # the base checkout's script
     assert "### modelpins: ✅ ready for review" in first.summary and f"`{model}`" in first.summary
     assert refusing_proxy.writes() == []  # not one write was even attempted
     assert refusing_proxy.reads()  # the registry was read (plan, gates)
@@ -110,8 +117,7 @@ def test_a_changed_gate_script_does_not_run_before_merge(flow, client, refusing_
     run = flow.act("pull_request", "pins-pr.yml", "check", flow.pr_event(9, base))
 
     assert run.returncode == 0, run.log[-4000:]
-    probes = [p for p in run.processes if "scripts/gates/probe.py" in p["argv"]]
-    assert probes and all(p["cwd"].endswith("/.modelpins-base") for p in probes)  # the base's script only
+    assert probes(run) == []  # neither the pull request's gate script nor the base's ran
     assert not list(flow.work.glob("act-*/cache/*/tmp/pr-probe-ran"))  # the pull request's never ran
     assert "read-only-token-7f3a" not in run.log and "probe of the pull request" not in run.log
     body = flow.github.comments[9][0]["body"]
