@@ -12,6 +12,7 @@ from modelpins.context import Context
 from modelpins.gates import AliasCheck, GateError, GateReport, GateResult, Subject, Target, builtin, command, evidence
 from modelpins.pins import Gate, PinsFile, load_at
 from modelpins.plan import Change, between
+from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
 
 
@@ -64,6 +65,7 @@ def run_gates(
     ctx: Context,
     record: bool = True,
     base_ref: str | None = None,
+    progress: Step = noop,
 ) -> GateReport:
     """Evaluate each change's gates (fail closed), then tag each gated candidate with the outcome.
 
@@ -95,6 +97,7 @@ def run_gates(
         gates = pins.gates_for(change.model, change.alias) if change.model in pins.models else ()
         if not gates:
             checks.append(AliasCheck(change.model, change.alias, change.before, change.after, change.line, ()))
+            progress(f"{change.model}@{change.alias}")
             continue
         now = actual.get(change.model, {})
         against = sorted({g.against or change.alias for g in gates if g.kind == "regression"})
@@ -125,6 +128,7 @@ def run_gates(
             )
             check = replace(check, recorded=True)
         checks.append(check)
+        progress(f"{change.model}@{change.alias}")
     return GateReport(pins.path, tuple(checks), base_ref, ctx.commit)
 
 
