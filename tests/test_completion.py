@@ -1,4 +1,4 @@
-"""Shell completion through click's protocol, as bash, zsh and fish call it: commands and MODEL@ALIAS from the pins file."""
+"""Shell completion through click's protocol, as the shells call it: commands, and MODEL@ALIAS from the pins file."""
 
 from __future__ import annotations
 
