@@ -112,10 +112,16 @@ def add_models(text: str, path: str, models: dict[str, pins.ModelPins]) -> str:
     found = doc.get(doc.root, "models")
     if found is None:
         raise InvalidInput(f"{path}: no 'models:' section to add to; fix: add 'models:' at the top level")
-    block = doc.block(found[1], "'models'")
+    canonical = pins.dump(pins.PinsFile(path, models)).split("models:\n", 1)[1]
+    key, node = found
+    start, end = key.end_mark.index + doc.offset, node.end_mark.index + doc.offset
+    if isinstance(node, yaml.MappingNode) and not node.value and text[start:end].replace(" ", "") == ":{}":
+        # `models: {}`, as a new file starts: the block replaces the empty mapping
+        new = ":" + doc.newline + canonical.rstrip("\n").replace("\n", doc.newline)
+        return yamledit.apply(text, [yamledit.Splice(start, end, new)])
+    block = doc.block(node, "'models'")
     key_col = block.value[0][0].start_mark.column
     step = _step(block, key_col)
-    canonical = pins.dump(pins.PinsFile(path, models)).split("models:\n", 1)[1]
     lines: list[str] = []
     for line in canonical.splitlines():
         depth = (len(line) - len(line.lstrip(" "))) // 2 - 1  # dump indents by 2, models' keys at depth 0

@@ -169,3 +169,15 @@ def test_import_bad_input_exits_2_and_writes_nothing(mlflow_server, workdir):  #
 
     nodir = run("--tracking-uri", mlflow_server.url, "import", "--out", "missing/pins.yaml", cwd=workdir)
     assert nodir.returncode == 2 and "no such directory" in nodir.stderr
+
+
+def test_added_models_follow_the_file_indentation_and_an_empty_models_mapping() -> None:
+    state = {"b": {"champion": 1}, "a": {"x": 2}}
+    wide = "version: 1\r\nmodels:\r\n    z:\r\n        aliases:\r\n            c: 1\r\n"
+    assert importer.merge(state, wide, "p.yaml").text == wide + (
+        "    a:\r\n        aliases:\r\n            x: 2\r\n    b:\r\n        aliases:\r\n            champion: 1\r\n"
+    )
+    empty = "# top\nversion: 1\nmodels: {}\n# tail\n"
+    assert importer.merge(state, empty, "p.yaml").text == (
+        "# top\nversion: 1\nmodels:\n  a:\n    aliases:\n      x: 2\n  b:\n    aliases:\n      champion: 1\n# tail\n"
+    )
