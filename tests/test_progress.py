@@ -8,13 +8,14 @@ import json
 import os
 import pty
 import re
+import shutil
 import struct
 import subprocess
 import sys
 import termios
 from pathlib import Path
 
-from modelpins import progress
+from modelpins import pins, progress
 from tests.helpers.cli import run
 from tests.helpers.seed import alias_state, seed_model, unique, write_pins
 
@@ -101,3 +102,18 @@ def test_few_quick_items_show_nothing_and_disabled_shows_nothing() -> None:
         for i in range(50):
             step(str(i))
     assert out.getvalue() == ""
+
+
+def test_render_on_a_terminal_counts_deployments(tmp_path: Path) -> None:
+    golden = Path(__file__).parent / "serving" / "golden" / "model_pins.yaml"
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(Path(__file__).parents[1] / "deploy" / "Dockerfile", tmp_path / "deploy" / "Dockerfile")
+    shutil.copy(golden, tmp_path / "model_pins.yaml")
+    count = len(pins.load(golden).deployments)
+    assert count > progress.FEW
+
+    code, shown = run_on_pty("render", cwd=tmp_path)
+
+    assert code == 0, shown
+    assert f"Rendered {count} deployments" in shown
+    assert f"{count}/{count}" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
