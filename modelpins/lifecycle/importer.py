@@ -68,7 +68,7 @@ def importable(state: dict[str, dict[str, int]]) -> tuple[dict[str, pins.ModelPi
             skipped += problems
             continue
         models[name] = pins.ModelPins(
-            name, {a: pins.AliasPin(a, v) for a, v in sorted(aliases.items(), key=lambda kv: kv[0])}
+            name=name, aliases={a: pins.AliasPin(alias=a, version=v) for a, v in sorted(aliases.items())}
         )
     return models, skipped, bare
 
@@ -97,7 +97,7 @@ def merge(
     """The file's new text: the canonical file when `existing_text` is None, else that text plus the missing models."""
     models, skipped, bare = importable(select(state, globs))
     if existing_text is None:
-        text = pins.dump(pins.PinsFile(path, models))
+        text = pins.dump(pins.PinsFile(path=path, models=models))
         return _checked(Imported(text, list(models), [], skipped, bare), path)
     current = pins.loads(existing_text, path)
     new = {name: m for name, m in models.items() if name not in current.models}
@@ -112,7 +112,7 @@ def add_models(text: str, path: str, models: dict[str, pins.ModelPins]) -> str:
     found = doc.get(doc.root, "models")
     if found is None:
         raise InvalidInput(f"{path}: no 'models:' section to add to; fix: add 'models:' at the top level")
-    canonical = pins.dump(pins.PinsFile(path, models)).split("models:\n", 1)[1]
+    canonical = pins.dump(pins.PinsFile(path=path, models=models)).split("models:\n", 1)[1]
     key, node = found
     start, end = key.end_mark.index + doc.offset, node.end_mark.index + doc.offset
     if isinstance(node, yaml.MappingNode) and not node.value and text[start:end].replace(" ", "") == ":{}":

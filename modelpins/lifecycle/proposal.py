@@ -32,7 +32,7 @@ def retarget(
     if model not in p.models:
         from modelpins.lifecycle.importer import add_models
 
-        entry = pins.ModelPins(model, {alias: pins.AliasPin(alias, version)})
+        entry = pins.ModelPins(name=model, aliases={alias: pins.AliasPin(alias=alias, version=version)})
         return [yamledit.Splice(0, len(doc.text), add_models(doc.text, doc.path, {model: entry}))]
     aliases = doc.aliases(model)
     value = doc.get(aliases, alias)

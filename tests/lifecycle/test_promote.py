@@ -69,6 +69,18 @@ def test_promote_a_new_alias_adds_one_line(repo, client, mlflow_server):  # type
     assert "plan" not in result.stderr
 
 
+def test_promote_a_model_not_yet_in_the_file_adds_its_block(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+    model, newcomer = unique("promote-old"), unique("promote-newcomer")
+    seed_model(client, model, 2)
+    seed_model(client, newcomer, 2)
+    repo.commit(pins_text(model, 2), "Pin")
+
+    result = run("--tracking-uri", mlflow_server.url, "promote", f"{newcomer}@champion", "2", cwd=repo.root)
+
+    assert result.returncode == 0, result.stderr
+    assert changed_lines(repo, "HEAD") == [f"+  {newcomer}:", "+    aliases:", "+      champion: 2"]
+
+
 def test_open_pr_pushes_and_opens_the_pull_request(repo, client, mlflow_server, github, tmp_path):  # type: ignore[no-untyped-def]
     model = unique("promote-pr")
     seed_model(client, model, 4)
