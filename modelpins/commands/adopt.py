@@ -59,12 +59,16 @@ def import_cmd(s: Settings, globs: tuple[str, ...], out: Path | None) -> None:
     if result.without_aliases:
         names = ", ".join(result.without_aliases[:10]) + (" ..." if len(result.without_aliases) > 10 else "")
         click.echo(f"note: {len(result.without_aliases)} models have no aliases, nothing to pin: {names}", err=True)
-    kept = f"; kept {len(result.kept)} models already in the file as they are" if result.kept else ""
-    left = f"; left out {len({x.model for x in result.skipped})} models (see above)" if result.skipped else ""
+    kept = f"; kept {_models(len(result.kept))} already in the file as they are" if result.kept else ""
+    left = f"; left out {_models(len({x.model for x in result.skipped}))} (see above)" if result.skipped else ""
     verb = "added" if existing is not None else "wrote"
-    click.echo(f"{path}: {verb} {len(result.added)} models ({registry.reads} registry reads){kept}{left}")
+    click.echo(f"{path}: {verb} {_models(len(result.added))} ({registry.reads} registry reads){kept}{left}")
     if result.added:
         click.echo("next: `modelpins plan` should show no changes; commit the file")
+
+
+def _models(n: int) -> str:
+    return f"{n} model{'s' if n != 1 else ''}"
 
 
 @click.command()

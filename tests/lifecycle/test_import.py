@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import requests
 
 from modelpins import pins
+from modelpins.devserver import DevServer
 from modelpins.lifecycle import importer
 from tests.helpers import rest
 from tests.helpers.cli import run
+from tests.helpers.proxy import Proxy
 from tests.helpers.seed import unique
 
 SEARCH = ("GET", "/api/2.0/mlflow/registered-models/search")
@@ -34,18 +38,33 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
 
 
-def test_import_1200_models_then_plan_shows_no_changes(mlflow_server, proxy, workdir):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A server of its own: 1,200 more models in the shared one would change the page counts other tests count."""
+    server = DevServer(tmp_path_factory.mktemp("mlflow-big")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def big_proxy(big_server: DevServer) -> Iterator[Proxy]:
+    p = Proxy(big_server.url).start()
+    yield p
+    p.stop()
+
+
+def test_import_1200_models_then_plan_shows_no_changes(big_server, big_proxy, workdir):  # type: ignore[no-untyped-def]
     prefix = unique("bulk")
     names = [f"{prefix}-{i:04d}" for i in range(1200)]
-    rest.bulk_seed(mlflow_server.root / "mlflow.db", names[:1190], {"champion": 1})
-    rest.seed(mlflow_server.url, names[1190:], 2, {"champion": 1, "challenger": 2})
-    pages = math.ceil(registered_models(mlflow_server.url) / 1000)
-    assert pages >= 2
+    rest.bulk_seed(big_server.root / "mlflow.db", names[:1190], {"champion": 1})
+    rest.bulk_seed(big_server.root / "mlflow.db", names[1190:], {"champion": 1, "challenger": 2})
+    assert registered_models(big_server.url) == 1200
 
-    result = run("--tracking-uri", proxy.url, "import", "--model", f"{prefix}-*", cwd=workdir)
+    result = run("--tracking-uri", big_proxy.url, "import", cwd=workdir)
 
     assert result.returncode == 0, result.stderr
-    assert proxy.log == [SEARCH] * pages
+    pages = math.ceil(1200 / 1000)
+    assert big_proxy.log == [SEARCH] * pages
     text = (workdir / "model_pins.yaml").read_text()
     imported = pins.loads(text)
     assert list(imported.models) == names
@@ -53,7 +72,7 @@ def test_import_1200_models_then_plan_shows_no_changes(mlflow_server, proxy, wor
     assert text == pins.dump(imported)  # the canonical layout
     assert f"wrote 1200 models ({pages} registry reads)" in result.stdout
 
-    plan = run("--tracking-uri", mlflow_server.url, "plan", cwd=workdir)
+    plan = run("--tracking-uri", big_server.url, "plan", cwd=workdir)
     assert plan.returncode == 0, plan.stderr
     assert plan.stdout.strip() == "No changes: the registry matches the pins file."
 
@@ -99,7 +118,7 @@ def test_import_into_a_commented_file_leaves_its_lines_alone(mlflow_server, work
         "+      shadow: 1",
     ]
     assert path.read_text().startswith(EXISTING.format(first=first).split("# end of models")[0])
-    assert "added 2 models" in result.stdout and "kept 1 models already in the file" in result.stdout
+    assert "added 2 models" in result.stdout and "kept 1 model already in the file" in result.stdout
     after = path.read_bytes()
     again = run("--tracking-uri", mlflow_server.url, "import", "--model", f"{prefix}-*", cwd=workdir)
     assert again.returncode == 0, again.stderr
