@@ -72,8 +72,8 @@ def _models(n: int) -> str:
 
 
 @click.command()
-@click.argument("target", shell_complete=complete_target)
-@click.argument("version", type=click.IntRange(min=1, max=pins.MAX_VERSION))
+@click.argument("target", metavar="MODEL@ALIAS", shell_complete=complete_target)
+@click.argument("version", metavar="VERSION", type=click.IntRange(min=1, max=pins.MAX_VERSION))
 @click.option("--branch", help="Create this branch from HEAD and commit the edit on it.")
 @click.option(
     "--open-pr",
