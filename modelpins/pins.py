@@ -153,6 +153,15 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where a deployment is reached through its environment's Gateway: its own hostnames, or a path prefix."""
+
+    hostnames: tuple[str, ...] = ()
+    path: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class Deployment:
     name: str
     environment: str
@@ -163,6 +172,7 @@ class Deployment:
     vllm_args: tuple[str, ...] = ()
     artifacts: str = "init"
     port: int = 8000
+    route: Route | None = None
     line: int = field(default=0, compare=False)
 
 
@@ -564,7 +574,7 @@ def _images(r: Reader, node: yaml.Node) -> Images:
 
 def _deployments(r: Reader, node: yaml.Node) -> dict[str, Deployment]:
     out: dict[str, Deployment] = {}
-    fields = ("environment", "serve", "strategy", "replicas", "resources", "vllm_args", "artifacts", "port")
+    fields = ("environment", "serve", "strategy", "replicas", "resources", "vllm_args", "artifacts", "port", "route")
     for key, value in r.items(node, "deployments"):
         name = key.value
         _k8s_name(r, key, name, "deployment name")
@@ -591,9 +601,37 @@ def _deployments(r: Reader, node: yaml.Node) -> dict[str, Deployment]:
             if "artifacts" in m
             else "init",
             port=(r.integer(m["port"], "port", 1, 65535) or 8000) if "port" in m else 8000,
+            route=_route(r, m["route"], name) if "route" in m else None,
             line=line_of(key),
         )
     return out
+
+
+HOSTNAME_RE = re.compile(r"(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+PATH_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def _route(r: Reader, node: yaml.Node, deployment: str) -> Route:
+    """`route: {hostnames: [h, ...]}` and/or `route: {path: /prefix}`."""
+    m = r.mapping(node, f"route of '{deployment}'", ("hostnames", "path")) or {}
+    hostnames = r.strings(m["hostnames"], "route.hostnames") if "hostnames" in m else ()
+    for host in hostnames:
+        if len(host) > 253 or not HOSTNAME_RE.fullmatch(host):
+            r.problem(
+                m["hostnames"],
+                f"route hostname '{host[:80]}' is not a DNS name",
+                "use lower-case labels separated by '.', optionally starting with '*.'",
+            )
+    path = r.string(m["path"], "route.path") if "path" in m else None
+    if path is not None and not PATH_RE.fullmatch(path):
+        r.problem(
+            m["path"],
+            f"route path '{path[:80]}' is not a path prefix",
+            "write it as '/<segment>[/<segment>...]' without a trailing '/', e.g. '/credit-risk'",
+        )
+    if not m:
+        r.problem(node, f"route of '{deployment}' is empty", "give 'hostnames: [HOST]' or 'path: /PREFIX'")
+    return Route(hostnames, path, line_of(node))
 
 
 def _serve_list(r: Reader, node: yaml.Node, what: str) -> tuple[ServeEntry, ...]:
@@ -827,4 +865,11 @@ def _dump_deployment(d: Deployment) -> dict[str, object]:
         out["artifacts"] = d.artifacts
     if d.port != 8000:
         out["port"] = d.port
+    if d.route:
+        route: dict[str, object] = {}
+        if d.route.hostnames:
+            route["hostnames"] = list(d.route.hostnames)
+        if d.route.path:
+            route["path"] = d.route.path
+        out["route"] = route
     return out

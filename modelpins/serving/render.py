@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from modelpins.errors import InvalidInput, InvalidPins, Problem
-from modelpins.pins import Deployment, ModelRef, PinsFile, ServeEntry
+from modelpins.pins import Deployment, ModelRef, PinsFile, Route, ServeEntry
 from modelpins.serving.lock import ImageLock
 
 HEADER = b"# Rendered by 'modelpins render' from model_pins.yaml. Do not edit: change model_pins.yaml and re-render.\n"
@@ -211,6 +211,7 @@ def check(pins: PinsFile) -> None:
                 "list the candidate entries in the same order with the same 'name'",
                 dep.strategy.line or dep.line,
             )
+    problems += _route_conflicts(pins)
     if problems:
         raise InvalidPins(problems)
 
@@ -408,11 +409,83 @@ def pdb(dep: Deployment, track: Track) -> dict[str, Any]:
     }
 
 
+def route_target(pins: PinsFile, dep: Deployment) -> tuple[tuple[str, ...], str]:
+    """(hostnames, path prefix) the deployment is reached at through its environment's Gateway.
+
+    Default: `<deployment>.<domain>` for each of the environment's `hostnames` (its domains), at `/`;
+    without hostnames, the path prefix `/<deployment>` (rewritten to `/`). `route:` overrides either:
+    `route.hostnames` replaces the hostnames, `route.path` serves under that prefix on the
+    environment's hostnames (or the route's). `()` hostnames: any hostname of the Gateway's listener.
+    """
+    env = pins.environments[dep.environment]
+    own = dep.route or Route()
+    if own.hostnames:
+        hosts = own.hostnames
+    elif own.path or not env.hostnames:
+        hosts = env.hostnames
+    else:
+        hosts = tuple(f"{dep.name}.{h.removeprefix('*.')}" for h in env.hostnames)
+    return hosts, own.path or ("/" if hosts else f"/{dep.name}")
+
+
+def _hosts_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether some request hostname matches both lists (empty: any hostname; `*.d` any name below d)."""
+    if not a or not b:
+        return True
+
+    def meet(x: str, y: str) -> bool:
+        if x.startswith("*.") and y.startswith("*."):
+            return x.endswith(y[1:]) or y.endswith(x[1:])
+        if x.startswith("*."):
+            return y.endswith(x[1:])
+        if y.startswith("*."):
+            return x.endswith(y[1:])
+        return x == y
+
+    return any(meet(x, y) for x in a for y in b)
+
+
+def _paths_overlap(a: str, b: str) -> bool:
+    """Whether some path matches both PathPrefix values (prefixes match whole segments)."""
+    sa, sb = [p for p in a.split("/") if p], [p for p in b.split("/") if p]
+    n = min(len(sa), len(sb))
+    return sa[:n] == sb[:n]
+
+
+def _route_conflicts(pins: PinsFile) -> list[Problem]:
+    """Two HTTPRoutes on one Gateway that match the same requests: Gateway API would give them all to one."""
+    problems: list[Problem] = []
+    seen: list[tuple[str, Deployment, tuple[str, ...], str]] = []
+    for dep in pins.deployments.values():
+        env = pins.environments.get(dep.environment)
+        if not env or not env.gateway:
+            continue
+        hosts, path = route_target(pins, dep)
+        for gateway, other, other_hosts, other_path in seen:
+            if gateway == env.gateway and _hosts_overlap(hosts, other_hosts) and _paths_overlap(path, other_path):
+                where = lambda h, p: f"{', '.join(h) or 'any hostname'} {p}"  # noqa: E731
+                problems.append(
+                    Problem(
+                        pins.path,
+                        (dep.route.line if dep.route else 0) or dep.line,
+                        f"deployments '{other.name}' (line {other.line}) and '{dep.name}' would match the same "
+                        f"requests on gateway {env.gateway} ({where(other_hosts, other_path)} and "
+                        f"{where(hosts, path)}): Gateway API gives a tie to the oldest route, so one of them "
+                        "would receive no traffic",
+                        f"give '{dep.name}' its own 'route: {{hostnames: [HOST]}}' or 'route: {{path: /PREFIX}}', "
+                        "or give the environment 'hostnames' so each deployment gets '<deployment>.<hostname>'",
+                    )
+                )
+        seen.append((env.gateway, dep, hosts, path))
+    return problems
+
+
 def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[str, Any] | None:
     env = pins.environments[dep.environment]
     if not env.gateway:
         return None
     gw_ns, _, gw_name = env.gateway.partition("/")
+    hosts, prefix = route_target(pins, dep)
     s = dep.strategy
     rules = []
     for i, (_, port) in enumerate(_ports(dep, len(ts[0].servers))):
@@ -432,21 +505,21 @@ def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[st
             }
         else:
             rule = {"backendRefs": [{"name": dep.name, "port": port}]}
-        if len(ts[0].servers) > 1:
-            # Several vLLM processes in one pod: each is reached under /<its first served name>/.
-            prefix = f"/{ts[0].servers[i].served()[0]}/"
+        # Several vLLM processes in one pod: each is reached under <prefix>/<its first served name>/.
+        match = prefix.rstrip("/") + (f"/{ts[0].servers[i].served()[0]}/" if len(ts[0].servers) > 1 else "")
+        if match:
             rewrite = {
                 "type": "URLRewrite",
                 "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
             }
-            rule = {"matches": [{"path": {"type": "PathPrefix", "value": prefix}}], **rule}
+            rule = {"matches": [{"path": {"type": "PathPrefix", "value": match}}], **rule}
             rule["filters"] = [rewrite, *rule.get("filters", [])]
         rules.append(rule)
     spec: dict[str, Any] = {
         "parentRefs": [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": gw_ns, "name": gw_name}]
     }
-    if env.hostnames:
-        spec["hostnames"] = list(env.hostnames)
+    if hosts:
+        spec["hostnames"] = list(hosts)
     spec["rules"] = rules
     annos = {"modelpins.io/strategy": s.type}
     if s.type in ("canary", "ab"):
