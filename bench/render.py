@@ -54,6 +54,7 @@ def pins_text(n: int) -> str:
     lines += ["environments:"]
     for env in ("staging", "production"):
         lines += [f"  {env}:", f"    namespace: ml-{env}", "    gateway: gateways/ml-gateway"]
+        lines += ["    tracking_uri: https://mlflow.example"]
     lines += ["deployments:"]
     for i in range(n):
         lines += [

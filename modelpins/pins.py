@@ -182,6 +182,7 @@ class Environment:
     namespace: str
     gateway: str | None = None
     hostnames: tuple[str, ...] = ()
+    tracking_uri: str | None = None  # MLflow, for the pods that download artefacts (ConfigMap modelpins-mlflow)
     line: int = field(default=0, compare=False)
 
 
@@ -535,7 +536,9 @@ def _environments(r: Reader, node: yaml.Node) -> dict[str, Environment]:
     envs: dict[str, Environment] = {}
     for key, value in r.items(node, "environments"):
         _k8s_name(r, key, key.value, "environment name")
-        m = r.mapping(value, f"environment '{key.value}'", ("namespace", "gateway", "hostnames"), ("namespace",))
+        m = r.mapping(
+            value, f"environment '{key.value}'", ("namespace", "gateway", "hostnames", "tracking_uri"), ("namespace",)
+        )
         if m is None or "namespace" not in m:
             continue
         namespace = r.string(m["namespace"], "namespace")
@@ -546,9 +549,18 @@ def _environments(r: Reader, node: yaml.Node) -> dict[str, Environment]:
             namespace=namespace or "",
             gateway=r.string(m["gateway"], "gateway") if "gateway" in m else None,
             hostnames=r.strings(m["hostnames"], "hostnames") if "hostnames" in m else (),
+            tracking_uri=_tracking_uri(r, m["tracking_uri"]) if "tracking_uri" in m else None,
             line=line_of(key),
         )
     return envs
+
+
+def _tracking_uri(r: Reader, node: yaml.Node) -> str | None:
+    uri = r.string(node, "tracking_uri")
+    if uri is not None and not re.fullmatch(r"(https?://|databricks(://)?)[^\s]*", uri):
+        r.problem(node, f"tracking_uri '{uri[:80]}' is not an MLflow tracking URI", "e.g. https://mlflow.acme.example")
+        return None
+    return uri
 
 
 def _k8s_name(r: Reader, node: yaml.Node, value: str, what: str) -> None:
@@ -825,6 +837,8 @@ def _dump_environment(e: Environment) -> dict[str, object]:
         out["gateway"] = e.gateway
     if e.hostnames:
         out["hostnames"] = list(e.hostnames)
+    if e.tracking_uri:
+        out["tracking_uri"] = e.tracking_uri
     return out
 
 

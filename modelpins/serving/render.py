@@ -38,7 +38,9 @@ from modelpins.serving.lock import ImageLock
 HEADER = b"# Rendered by 'modelpins render' from model_pins.yaml. Do not edit: change model_pins.yaml and re-render.\n"
 RUNTIME_REPOSITORY = "modelpins-vllm"
 MODELS_DIR = "/models"
-MLFLOW_CONFIG = "modelpins-mlflow"  # ConfigMap (MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
+MLFLOW_CONFIG = (
+    "modelpins-mlflow"  # ConfigMap (rendered: MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
+)
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 STARTUP_SECONDS = 1800  # loading a large checkpoint onto GPUs can take many minutes
 KUSTOMIZE = "kustomize.config.k8s.io/v1beta1"
@@ -211,9 +213,42 @@ def check(pins: PinsFile) -> None:
                 "list the candidate entries in the same order with the same 'name'",
                 dep.strategy.line or dep.line,
             )
-    problems += _route_conflicts(pins)
+    problems += _route_conflicts(pins) + _mlflow_config_problems(pins)
     if problems:
         raise InvalidPins(problems)
+
+
+def needs_mlflow(pins: PinsFile, env_name: str) -> bool:
+    """Whether pods of the environment download artefacts from MLflow (so reference ConfigMap modelpins-mlflow)."""
+    return any(d.artifacts == "init" for d in pins.deployments.values() if d.environment == env_name)
+
+
+def _mlflow_config_problems(pins: PinsFile) -> list[Problem]:
+    problems = []
+    by_namespace: dict[str, str] = {}
+    for env in pins.environments.values():
+        if needs_mlflow(pins, env.name) and not env.tracking_uri:
+            problems.append(
+                Problem(
+                    pins.path,
+                    env.line,
+                    f"environment '{env.name}' serves deployments whose init containers download models from "
+                    f"MLflow, but names no MLflow server (rendered into ConfigMap {MLFLOW_CONFIG})",
+                    f"add 'tracking_uri: https://<mlflow host>' to environments.{env.name}",
+                )
+            )
+        if env.tracking_uri and by_namespace.setdefault(env.namespace, env.tracking_uri) != env.tracking_uri:
+            problems.append(
+                Problem(
+                    pins.path,
+                    env.line,
+                    f"environment '{env.name}' shares namespace {env.namespace} with another environment but names "
+                    f"another tracking_uri ({env.tracking_uri} vs {by_namespace[env.namespace]}); one ConfigMap "
+                    f"{MLFLOW_CONFIG} per namespace holds it",
+                    "give the environments the same tracking_uri, or separate namespaces",
+                )
+            )
+    return problems
 
 
 def _names(t: Track) -> str:
@@ -453,16 +488,24 @@ def _paths_overlap(a: str, b: str) -> bool:
 
 
 def _route_conflicts(pins: PinsFile) -> list[Problem]:
-    """Two HTTPRoutes on one Gateway that match the same requests: Gateway API would give them all to one."""
+    """Two HTTPRoutes on one Gateway that match the same requests: Gateway API would give them all to one.
+
+    Routes are bucketed by gateway and first path segment: only routes in one bucket, or under `/`, can meet.
+    """
     problems: list[Problem] = []
-    seen: list[tuple[str, Deployment, tuple[str, ...], str]] = []
+    buckets: dict[tuple[str, str], list[tuple[Deployment, tuple[str, ...], str]]] = {}
     for dep in pins.deployments.values():
         env = pins.environments.get(dep.environment)
         if not env or not env.gateway:
             continue
         hosts, path = route_target(pins, dep)
-        for gateway, other, other_hosts, other_path in seen:
-            if gateway == env.gateway and _hosts_overlap(hosts, other_hosts) and _paths_overlap(path, other_path):
+        first = next((p for p in path.split("/") if p), "")
+        if first:
+            others = buckets.get((env.gateway, first), []) + buckets.get((env.gateway, ""), [])
+        else:
+            others = [o for (gw, _), group in buckets.items() if gw == env.gateway for o in group]
+        for other, other_hosts, other_path in sorted(others, key=lambda o: o[0].line):
+            if _hosts_overlap(hosts, other_hosts) and _paths_overlap(path, other_path):
                 where = lambda h, p: f"{', '.join(h) or 'any hostname'} {p}"  # noqa: E731
                 problems.append(
                     Problem(
@@ -476,7 +519,7 @@ def _route_conflicts(pins: PinsFile) -> list[Problem]:
                         "or give the environment 'hostnames' so each deployment gets '<deployment>.<hostname>'",
                     )
                 )
-        seen.append((env.gateway, dep, hosts, path))
+        buckets.setdefault((env.gateway, first), []).append((dep, hosts, path))
     return problems
 
 
@@ -564,6 +607,26 @@ def namespace(pins: PinsFile, env_name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace, "labels": lbls}}
 
 
+def mlflow_config(pins: PinsFile, env_name: str) -> dict[str, Any] | None:
+    """ConfigMap modelpins-mlflow: where the environment's pods find MLflow (None: the environment names none)."""
+    env = pins.environments[env_name]
+    if not env.tracking_uri:
+        return None
+    lbls = {"app.kubernetes.io/managed-by": "modelpins", "modelpins.io/environment": env_name}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": MLFLOW_CONFIG, "labels": lbls},
+        "data": {"MLFLOW_TRACKING_URI": env.tracking_uri},
+    }
+
+
+def environment_objects(pins: PinsFile, env_name: str) -> list[dict[str, Any]]:
+    """What an environment's overlay holds besides its deployments: the namespace and the MLflow ConfigMap."""
+    config = mlflow_config(pins, env_name)
+    return [namespace(pins, env_name), *([config] if config else [])]
+
+
 # -- files -------------------------------------------------------------------------------------
 
 
@@ -596,23 +659,32 @@ def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes) -> dict[str, byte
         )
     for env in pins.environments.values():
         deps = sorted(d.name for d in pins.deployments.values() if d.environment == env.name)
-        files[f"{env.name}/namespace.yaml"] = dump(namespace(pins, env.name))
+        own = []
+        for obj in environment_objects(pins, env.name):
+            name = "namespace.yaml" if obj["kind"] == "Namespace" else file_name(obj)
+            files[f"{env.name}/{name}"] = dump(obj)
+            own.append(name)
         files[f"{env.name}/kustomization.yaml"] = dump(
             {
                 "apiVersion": KUSTOMIZE,
                 "kind": "Kustomization",
                 "namespace": env.namespace,
-                "resources": ["namespace.yaml", *(f"../base/{d}" for d in deps)],
+                "resources": [*own, *(f"../base/{d}" for d in deps)],
             }
         )
     return dict(sorted(files.items()))
 
 
 def resolved(pins: PinsFile, lock: ImageLock, dockerfile: bytes, env_name: str) -> list[dict[str, Any]]:
-    """The objects `kubectl kustomize manifests/<env>` yields: the namespace, then each deployment's, namespaced."""
+    """The objects `kubectl kustomize manifests/<env>` yields: the environment's own, then each deployment's,
+    namespaced."""
     check(pins)
     env = pins.environments[env_name]
     out = [namespace(pins, env_name)]
+    out += [
+        {**o, "metadata": {**o["metadata"], "namespace": env.namespace}}
+        for o in environment_objects(pins, env_name)[1:]
+    ]
     for name in sorted(d.name for d in pins.deployments.values() if d.environment == env_name):
         for obj in objects(pins, lock, dockerfile, pins.deployments[name]):
             out.append({**obj, "metadata": {**obj["metadata"], "namespace": env.namespace}})

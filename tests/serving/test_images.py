@@ -28,7 +28,7 @@ def project(tmp_path: Path, base: str, registry: str, deployments: str, models: 
     pins.write_text(
         f"version: 1\nmodels:\n{models}"
         f"images:\n  registry: {registry}/serving\n  base: {base}\n"
-        "environments:\n  prod:\n    namespace: ml-prod\n"
+        "environments:\n  prod:\n    namespace: ml-prod\n    tracking_uri: http://mlflow.ml-prod:5000\n"
         f"deployments:\n{deployments}"
     )
     return pins

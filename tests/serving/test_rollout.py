@@ -35,6 +35,7 @@ environments:
   prod:
     namespace: ml-prod
     gateway: gateways/public
+    tracking_uri: http://mlflow.ml-prod:5000
 deployments:
   scoring:
     environment: prod

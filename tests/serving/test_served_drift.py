@@ -51,6 +51,7 @@ environments:
   prod:
     namespace: ml-prod
     gateway: gateways/public
+    tracking_uri: http://mlflow.ml-prod:5000
 deployments:
   scoring:
     environment: prod

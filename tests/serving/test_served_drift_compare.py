@@ -113,8 +113,8 @@ images:
   registry: registry.example/serving
   base: vllm/vllm-openai@sha256:1d6866b87630d94f5e0cdae55ab5abb4ce0b03fcb84d9d10612f9d518d19d4fd
 environments:
-  staging: {namespace: ml}
-  prod: {namespace: ml}
+  staging: {namespace: ml, tracking_uri: http://mlflow.ml:5000}
+  prod: {namespace: ml, tracking_uri: http://mlflow.ml:5000}
 deployments:
   scoring-staging: {environment: staging, serve: [scorer@challenger]}
   scoring: {environment: prod, serve: [scorer@champion]}
