@@ -189,7 +189,8 @@ class Environment:
 @dataclass(frozen=True)
 class Images:
     registry: str | None = None
-    base: str | None = None
+    base: str | None = None  # vLLM's image, for LLMs
+    classic: str | None = None  # an MLflow model server image (mlflow + the flavors' libraries), for kind: model
 
 
 @dataclass(frozen=True)
@@ -573,15 +574,22 @@ def _k8s_name(r: Reader, node: yaml.Node, value: str, what: str) -> None:
 
 
 def _images(r: Reader, node: yaml.Node) -> Images:
-    m = r.mapping(node, "images", ("registry", "base")) or {}
-    base = r.string(m["base"], "images.base") if "base" in m else None
-    if base and "@sha256:" not in base:
-        r.problem(
-            m["base"],
-            f"images.base '{base}' is not pinned by digest",
-            "write it as 'vllm/vllm-openai@sha256:<digest>' so builds are reproducible",
-        )
-    return Images(registry=r.string(m["registry"], "images.registry") if "registry" in m else None, base=base)
+    m = r.mapping(node, "images", ("registry", "base", "classic")) or {}
+    pinned = {}
+    for key, example in (
+        ("base", "vllm/vllm-openai@sha256:<digest>"),
+        ("classic", "REGISTRY/mlflow-serve@sha256:<digest>"),
+    ):
+        value = r.string(m[key], f"images.{key}") if key in m else None
+        if value and "@sha256:" not in value:
+            r.problem(
+                m[key],
+                f"images.{key} '{value}' is not pinned by digest",
+                f"write it as '{example}' so builds and pods are reproducible",
+            )
+        pinned[key] = value
+    registry = r.string(m["registry"], "images.registry") if "registry" in m else None
+    return Images(registry=registry, base=pinned["base"], classic=pinned["classic"])
 
 
 def _deployments(r: Reader, node: yaml.Node) -> dict[str, Deployment]:
@@ -791,7 +799,8 @@ def dump(pins: PinsFile) -> str:
         top["environments"] = {name: _dump_environment(e) for name, e in pins.environments.items()}
     if pins.deployments:
         top["deployments"] = {name: _dump_deployment(d) for name, d in pins.deployments.items()}
-    images = {k: v for k, v in (("registry", pins.images.registry), ("base", pins.images.base)) if v}
+    i = pins.images
+    images = {k: v for k, v in (("registry", i.registry), ("base", i.base), ("classic", i.classic)) if v}
     if images:
         top["images"] = images
     return yaml.safe_dump(top, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,9 +12,25 @@ from modelpins import pins
 from modelpins.cli import Settings
 from modelpins.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from modelpins.serving.layout import Locked
+
 
 def deploy_dir(s: Settings) -> Path:
     return s.pins.resolve().parent / "deploy"
+
+
+def locked_artefacts(pins_path: Path, data: bytes | None = None, where: str = "") -> Locked | None:
+    """Sizes and layouts from model_pins.lock next to the pins file (or its `data` at a git ref); None: no lock."""
+    from modelpins.lifecycle import lock as model_lock
+    from modelpins.serving.layout import Locked
+
+    path = model_lock.path_for(pins_path)
+    locked = model_lock.read(path) if data is None else model_lock.loads(data, where or str(path))
+    if locked is None:
+        return None
+    layouts = {key: e.layout for key, e in locked.entries.items() if e.layout}
+    return Locked({key: e.bytes for key, e in locked.entries.items()}, layouts)
 
 
 def read_dockerfile(path: Path) -> bytes:
@@ -63,6 +80,7 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
         p,
         lock.load(lock_path or deploy_dir(s) / "images.lock.json"),
         read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile"),
+        locked_artefacts(s.pins),
     )
     changes = write_tree(out, files)
     for rel in changes.written:
@@ -156,7 +174,8 @@ def rollout(
     current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
     docker_file = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
     chosen = environments or tuple(p.environments)
-    objects = [o for env in chosen for o in resolved(p, current, docker_file, env)]
+    locked = locked_artefacts(s.pins)
+    objects = [o for env in chosen for o in resolved(p, current, docker_file, env, locked)]
     # Prune only namespaces that no environment left out of this rollout shares.
     others = {e.namespace for name, e in p.environments.items() if name not in chosen}
     namespaces = tuple(

@@ -33,6 +33,8 @@ import yaml
 
 from modelpins.errors import InvalidInput, InvalidPins, Problem
 from modelpins.pins import Deployment, ModelRef, PinsFile, Route, ServeEntry
+from modelpins.serving import layout
+from modelpins.serving.layout import Locked
 from modelpins.serving.lock import ImageLock
 
 HEADER = b"# Rendered by 'modelpins render' from model_pins.yaml. Do not edit: change model_pins.yaml and re-render.\n"
@@ -46,6 +48,12 @@ STARTUP_SECONDS = 1800  # loading a large checkpoint onto GPUs can take many min
 KUSTOMIZE = "kustomize.config.k8s.io/v1beta1"
 MAX_NAME = 63 - len("-candidate")
 SHM = "/dev/shm"  # noqa: S108 - a memory-backed volume for vLLM's worker processes, not a temp file
+UID = 10001  # deploy/Dockerfile's USER: a high UID no host account has
+HOME = "/home/modelpins"  # an emptyDir: vLLM, Triton, torch.compile and Hugging Face write caches under $HOME
+TMP_MIB, HOME_MIB = 1024, 4096  # emptyDir size limits of /tmp and $HOME
+FETCH_COMMAND = ["python3", "-m", "mlflow", "artifacts", "download"]
+VLLM_COMMAND = ["vllm", "serve"]  # the model directory is the first argument
+MLFLOW_COMMAND = ["mlflow", "models", "serve"]  # MLflow's model server (pyfunc), for classic models
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,40 @@ def resolve(pins: PinsFile, ref: ModelRef) -> Pinned:
 
 def served_name(entry: ServeEntry) -> str:
     return entry.served_name or (entry.adapter.model if entry.adapter else entry.model.model)
+
+
+def loads(pins: PinsFile, ref: Pinned, locked: Locked | None) -> str:
+    """The path the runtime loads for `ref`: inside its download, where model_pins.lock (or MLflow's layout) says."""
+    found = locked.layouts.get((ref.model, ref.version)) if locked else None
+    return layout.join(ref.path, (found or layout.DEFAULTS[pins.models[ref.model].kind]).path)
+
+
+def server_command(pins: PinsFile, server: Server, port: int, locked: Locked | None) -> tuple[list[str], list[str]]:
+    """(command, args) of one server: `vllm serve` for LLMs, `mlflow models serve` for classic models."""
+    base = server.base
+    if layout.runtime(pins.models[base.model].kind) == layout.MLFLOW:
+        args = ["-m", loads(pins, base, locked), "--host", "0.0.0.0", "--port", str(port)]  # noqa: S104
+        return MLFLOW_COMMAND, [*args, "--env-manager", "local", "--workers", "1"]
+    args = [loads(pins, base, locked), "--served-model-name", *server.names, "--port", str(port)]
+    found = locked.layouts.get((base.model, base.version)) if locked else None
+    tokenizer = (found or layout.DEFAULTS["base"]).tokenizer
+    if tokenizer:
+        args += ["--tokenizer", layout.join(base.path, tokenizer)]
+    if server.adapters:
+        args += ["--enable-lora", "--lora-modules", *(f"{n}={loads(pins, p, locked)}" for n, p in server.adapters)]
+    if server.prompts:
+        args += ["--chat-template", loads(pins, server.prompts[0][1], locked)]
+    return VLLM_COMMAND, args
+
+
+def classic_image(pins: PinsFile, dep: Deployment) -> str:
+    if not pins.images.classic:
+        raise InvalidInput(
+            f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model (kind: model), which MLflow's "
+            "model server runs, but the pins name no image for it; fix: add 'images: {classic: "
+            "REGISTRY/mlflow-serve@sha256:...}' (mlflow and the flavors' libraries; see deploy/Dockerfile.mlflow)"
+        )
+    return pins.images.classic
 
 
 def servers(pins: PinsFile, entries: Iterable[ServeEntry]) -> tuple[Server, ...]:
@@ -198,6 +240,17 @@ def check(pins: PinsFile) -> None:
                 )
         ts = tracks(pins, dep)
         for t in ts:
+            for srv in t.servers:
+                group = [e for e in (dep.serve if t.key == "stable" else dep.strategy.candidate)
+                         if resolve(pins, e.model) == srv.base]  # fmt: skip
+                if len({e.prompts and resolve(pins, e.prompts) for e in group}) > 1:
+                    problem(
+                        f"deployment '{dep.name}': the entries on {srv.base.model} in its {t.key} track are one "
+                        "vLLM process, which applies one chat template to every name it serves, but they pin "
+                        "different prompts (or some none)",
+                        "give every entry on that base the same 'prompts', or serve them in separate deployments",
+                        group[-1].line or dep.line,
+                    )
             names = [n for s in t.servers for n in s.served()]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
@@ -291,6 +344,19 @@ def image_for(pins: PinsFile, lock: ImageLock, dockerfile: bytes, dep: Deploymen
     return f"{pins.images.registry}/{RUNTIME_REPOSITORY}:{tag}"
 
 
+CLASSIC_NOTE = "images.classic of model_pins.yaml: MLflow's model server image, built from deploy/Dockerfile.mlflow"
+
+
+def image_note(image: str) -> str:
+    """What the manifests say about their image: where its digest comes from, or that it was never pushed."""
+    if "@sha256:" in image:
+        return "pinned by digest in deploy/images.lock.json, written by 'modelpins build --push'"
+    return (
+        "not pushed yet: the content-addressed tag of images.base and deploy/Dockerfile; 'modelpins build --push' "
+        "builds it and records its digest in deploy/images.lock.json, and render then pins it"
+    )
+
+
 # -- objects -----------------------------------------------------------------------------------
 
 
@@ -331,46 +397,94 @@ def _ports(dep: Deployment, count: int) -> list[tuple[str, int]]:
     return [("http" if i == 0 else f"http-{i + 1}", dep.port + i) for i in range(count)]
 
 
-def deployment(dep: Deployment, track: Track, image: str) -> dict[str, Any]:
+def mib(n: int) -> str:
+    return f"{n}Mi"
+
+
+def model_volume_mib(dep: Deployment, track: Track, locked: Locked | None) -> int | None:
+    """MiB for the track's artefacts: model_pins.lock's bytes + 10% for partial downloads (None: no lock)."""
+    if locked is None:
+        return None
+    sizes = locked.sizes
+    refs = dict.fromkeys(track.refs())
+    missing = [str(r) for r in refs if (r.model, r.version) not in sizes]
+    if missing:
+        raise InvalidInput(
+            f"deployment '{dep.name}' serves {', '.join(missing)}, which model_pins.lock does not list, so the "
+            "size of its model volume is unknown; fix: run 'modelpins lock' and commit model_pins.lock"
+        )
+    total = sum(sizes[(r.model, r.version)] for r in refs)
+    return max(1, math.ceil(total * 1.1 / 2**20))
+
+
+def deployment(
+    pins: PinsFile, dep: Deployment, track: Track, image: str, locked: Locked | None = None
+) -> dict[str, Any]:
+    """The Deployment of one track. Restricted Pod Security: non-root UID, no capabilities, RuntimeDefault
+    seccomp, read-only root filesystem with emptyDirs for /tmp, $HOME (caches) and the models."""
     init = dep.artifacts == "init"
     res = dep.resources
-    requests: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory}
-    limits: dict[str, Any] = {"memory": res.memory}
+    model_mib = model_volume_mib(dep, track, locked) if init else None
+    scratch = TMP_MIB + HOME_MIB + (model_mib or 0)
+    requests: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory, "ephemeral-storage": mib(scratch)}
+    # Requests equal to limits for CPU and memory: the Guaranteed QoS class, last to be evicted.
+    limits: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory}
     if res.gpu:
         requests["nvidia.com/gpu"] = res.gpu
         limits["nvidia.com/gpu"] = res.gpu
-    hardened = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    hardened = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+    }
+    writable = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "home", "mountPath": HOME}]  # noqa: S108
     containers: list[dict[str, Any]] = []
     for (port_name, port), server in zip(_ports(dep, len(track.servers)), track.servers, strict=True):
-        args = ["--model", server.base.path, "--served-model-name", *server.names, "--port", str(port)]
-        if server.adapters:
-            args += ["--enable-lora", "--lora-modules", *(f"{n}={p.path}" for n, p in server.adapters)]
-        args += list(dep.vllm_args)
+        kind = pins.models[server.base.model].kind
+        command, args = server_command(pins, server, port, locked)
+        if layout.runtime(kind) == layout.VLLM:
+            args += list(dep.vllm_args)
         probe = {"httpGet": {"path": "/health", "port": port_name}}
+        prefix = "vllm" if layout.runtime(kind) == layout.VLLM else "mlflow"
         container: dict[str, Any] = {
-            "name": "vllm" if len(track.servers) == 1 else f"vllm-{len(containers) + 1}",
-            "image": image,
-            "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
+            "name": prefix if len(track.servers) == 1 else f"{prefix}-{len(containers) + 1}",
+            # baked ('artifacts: image'): the image holds the models and the server; else each runtime's image
+            "image": classic_image(pins, dep) if init and layout.runtime(kind) == layout.MLFLOW else image,
+            "imagePullPolicy": "Always",
+            "command": command,
             "args": args,
         }
-        if server.prompts:
-            prompts = ",".join(f"{n}={p.path}" for n, p in server.prompts)
-            container["env"] = [{"name": "MODELPINS_PROMPTS", "value": prompts}]
+        env = [{"name": "HOME", "value": HOME}]
+        first = not containers
         container |= {
+            "env": env,
             "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
             "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": STARTUP_SECONDS // 10},
             "readinessProbe": {**probe, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
             "livenessProbe": {**probe, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4},
-            "resources": {"requests": requests, "limits": limits},
+            # The pod's scratch space (emptyDirs) is requested once, on the first container.
+            "resources": {
+                "requests": requests if first else {k: v for k, v in requests.items() if k != "ephemeral-storage"},
+                "limits": limits,
+            },
             "securityContext": hardened,
             "volumeMounts": ([{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}] if init else [])
-            + [{"name": "shm", "mountPath": SHM}],
+            + [{"name": "shm", "mountPath": SHM}, *writable],
         }
         containers.append(container)
     pod: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "terminationGracePeriodSeconds": 60,
     }
     if init:
@@ -378,23 +492,32 @@ def deployment(dep: Deployment, track: Track, image: str) -> dict[str, Any]:
             {
                 "name": f"fetch-{i + 1}",
                 "image": image,
-                "command": ["python3", "-m", "mlflow", "artifacts", "download"],
+                "imagePullPolicy": "Always",
+                "command": FETCH_COMMAND,
                 "args": ["--artifact-uri", f"models:/{ref.model}/{ref.version}", "--dst-path", ref.path],
+                "env": [{"name": "HOME", "value": HOME}],
                 "envFrom": [
                     {"configMapRef": {"name": MLFLOW_CONFIG}},
                     {"secretRef": {"name": MLFLOW_CONFIG, "optional": True}},
                 ],
-                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+                "resources": {
+                    "requests": {"cpu": "500m", "memory": "1Gi"},
+                    "limits": {"cpu": "500m", "memory": "1Gi"},
+                },
                 "securityContext": hardened,
-                "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}],
+                "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}, *writable],
             }
             for i, ref in enumerate(dict.fromkeys(track.refs()))
         ]
     pod["containers"] = containers
     if res.gpu:
         pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    volumes: list[dict[str, Any]] = [{"name": "models", "emptyDir": {}}] if init else []
-    pod["volumes"] = volumes + [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}}]
+    models_dir: dict[str, Any] = {"sizeLimit": mib(model_mib)} if model_mib else {}
+    pod["volumes"] = ([{"name": "models", "emptyDir": models_dir}] if init else []) + [
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": mib(TMP_MIB)}},
+        {"name": "home", "emptyDir": {"sizeLimit": mib(HOME_MIB)}},
+    ]
     selector = {
         k: v for k, v in labels(dep, track).items() if k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
     }
@@ -412,6 +535,20 @@ def deployment(dep: Deployment, track: Track, image: str) -> dict[str, Any]:
                 "metadata": {"labels": labels(dep, track), "annotations": track_annotations(track)},
                 "spec": pod,
             },
+        },
+    }
+
+
+def network_policy(dep: Deployment, count: int) -> dict[str, Any]:
+    """Ingress to the deployment's pods only on their server ports (egress stays open: MLflow and its store)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(dep.name, labels(dep)),
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": dep.name}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"port": p, "protocol": "TCP"} for _, p in _ports(dep, count)]}],
         },
     }
 
@@ -577,11 +714,27 @@ def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[st
     }
 
 
-def objects(pins: PinsFile, lock: ImageLock, dockerfile: bytes, dep: Deployment) -> list[dict[str, Any]]:
-    """Every object of one deployment, without a namespace (the environment overlay sets it)."""
+def objects(
+    pins: PinsFile,
+    lock: ImageLock,
+    dockerfile: bytes,
+    dep: Deployment,
+    locked: Locked | None = None,
+) -> list[dict[str, Any]]:
+    """Every object of one deployment, without a namespace (the environment overlay sets it).
+
+    `locked`: model_pins.lock's artefact sizes (the model volume's size) and layouts (what each runtime loads).
+    """
     ts = tracks(pins, dep)
     count = len(ts[0].servers)
-    out = [deployment(dep, t, image_for(pins, lock, dockerfile, dep, t)) for t in ts]
+    out = []
+    for t in ts:
+        llm = dep.artifacts == "image" or any(layout.runtime(pins.models[s.base.model].kind) == layout.VLLM
+                                              for s in t.servers)  # fmt: skip
+        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep)
+        obj = deployment(pins, dep, t, image, locked)
+        obj["metadata"]["annotations"]["modelpins.io/image"] = image_note(image) if llm else CLASSIC_NOTE
+        out.append(obj)
     base = {"app.kubernetes.io/name": dep.name}
     for t in ts:
         if len(ts) > 1:
@@ -595,6 +748,7 @@ def objects(pins: PinsFile, lock: ImageLock, dockerfile: bytes, dep: Deployment)
         stable = {**base, "app.kubernetes.io/instance": ts[0].name}
         out.append(service(dep, dep.name, stable, count, labels(dep)))
     out += [pdb(dep, t) for t in ts]
+    out.append(network_policy(dep, count))
     route = httproute(pins, dep, ts)
     if route:
         out.append(route)
@@ -646,12 +800,12 @@ def file_name(obj: dict[str, Any]) -> str:
     return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
-def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes) -> dict[str, bytes]:
+def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes, locked: Locked | None = None) -> dict[str, bytes]:
     """{path relative to the manifests dir: bytes}, sorted by path."""
     check(pins)
     files: dict[str, bytes] = {}
     for dep in pins.deployments.values():
-        objs = objects(pins, lock, dockerfile, dep)
+        objs = objects(pins, lock, dockerfile, dep, locked)
         for obj in objs:
             files[f"base/{dep.name}/{file_name(obj)}"] = dump(obj)
         files[f"base/{dep.name}/kustomization.yaml"] = dump(
@@ -675,7 +829,13 @@ def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes) -> dict[str, byte
     return dict(sorted(files.items()))
 
 
-def resolved(pins: PinsFile, lock: ImageLock, dockerfile: bytes, env_name: str) -> list[dict[str, Any]]:
+def resolved(
+    pins: PinsFile,
+    lock: ImageLock,
+    dockerfile: bytes,
+    env_name: str,
+    locked: Locked | None = None,
+) -> list[dict[str, Any]]:
     """The objects `kubectl kustomize manifests/<env>` yields: the environment's own, then each deployment's,
     namespaced."""
     check(pins)
@@ -686,6 +846,6 @@ def resolved(pins: PinsFile, lock: ImageLock, dockerfile: bytes, env_name: str) 
         for o in environment_objects(pins, env_name)[1:]
     ]
     for name in sorted(d.name for d in pins.deployments.values() if d.environment == env_name):
-        for obj in objects(pins, lock, dockerfile, pins.deployments[name]):
+        for obj in objects(pins, lock, dockerfile, pins.deployments[name], locked):
             out.append({**obj, "metadata": {**obj["metadata"], "namespace": env.namespace}})
     return out

@@ -132,6 +132,9 @@ def test_init_mode_builds_one_runtime_image_that_render_then_uses(  # type: igno
     manifest = (tmp_path / "manifests" / "base" / "chat" / "deployment-chat.yaml").read_text()
     assert f"image: {runtime['image']}" in manifest
     assert "models:/llm/7" in manifest
+    user = docker_engine.client().images.get(runtime["image"].split("@")[0]).attrs["Config"]["User"]
+    assert user == "10001:10001"  # not root; the pods' runAsUser
+    assert "runAsUser: 10001" in manifest
 
 
 def test_build_without_a_registry_is_invalid_input(tmp_path, base_image, docker_engine):  # type: ignore[no-untyped-def]

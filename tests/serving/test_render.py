@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from modelpins import pins as pinsmod
+from modelpins.commands.serving import locked_artefacts
+from modelpins.serving.layout import Locked
 from modelpins.serving.lock import ImageLock
 from modelpins.serving.render import render, resolved
 from tests.helpers.cli import run
@@ -31,6 +33,11 @@ STRATEGIES = {
     "shadow": "fraud-shadow",
     "ab": "fraud-ab",
 }
+
+
+def golden_sizes() -> Locked | None:
+    """Artefact sizes and layouts per version from the golden model_pins.lock (test data)."""
+    return locked_artefacts(GOLDEN / "model_pins.yaml")
 
 
 def project(tmp_path: Path, text: str | None = None) -> Path:
@@ -51,7 +58,7 @@ def objects(root: Path, rel: str) -> dict:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_golden_file_per_strategy(strategy: str) -> None:
-    files = render(pinsmod.load(GOLDEN / "model_pins.yaml"), ImageLock(), DOCKERFILE)
+    files = render(pinsmod.load(GOLDEN / "model_pins.yaml"), ImageLock(), DOCKERFILE, golden_sizes())
     prefix = f"base/{STRATEGIES[strategy]}/"
     got = b"".join(b"# --- " + k.encode() + b"\n" + v for k, v in files.items() if k.startswith(prefix))
     golden = GOLDEN / f"{strategy}.yaml"
