@@ -114,6 +114,11 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
     read_dockerfile(dockerfile)
     lock_path = lock_path or deploy_dir(s) / "images.lock.json"
     baked = [d for d in p.deployments.values() if d.artifacts == "image"]
+    if s.tracking_uri:  # before anything is built: every served version has the layout its runtime loads
+        from modelpins.lifecycle import lock as model_lock
+        from modelpins.lifecycle.artifacts import Reader
+
+        model_lock.check_layouts(p, s.registry(), Reader(s.registry(), s.tracking_uri), model_lock.served(p))
     fetch, run_ids = None, None
     if baked and s.tracking_uri:
         models = {r.model for d in baked for t in tracks(p, d) for r in t.refs()}
