@@ -20,7 +20,7 @@ export UV_SYSTEM_CERTS ?= 1
 SHELL := /bin/bash
 COMPILE = --universal --python-version 3.10 --generate-hashes --quiet
 
-.PHONY: demo test lint venv lock lock-check clean sysdeps
+.PHONY: demo test lint venv policy-venv lock lock-check clean sysdeps
 
 # A fresh venv each time the lock or pyproject changes, so it holds exactly what the lock says.
 # DEPS=newest installs the newest versions that resolve instead (the ci workflow's `newest` job).
@@ -38,6 +38,18 @@ endif
 
 venv: $(STAMP)
 
+# checkov, the policy check of the rendered manifests (.ci/run), has a lock and a venv of its own:
+# it pins packaging<24 and boto3, which no resolution of the dev extra can meet.
+POLICY := .venv-policy
+$(POLICY)/.installed: requirements/policy.txt requirements/tools.txt
+	rm -rf $(POLICY)
+	$(PYTHON) -m venv $(POLICY)
+	$(POLICY)/bin/python -m pip install -q --require-hashes --no-deps -r requirements/tools.txt
+	$(POLICY)/bin/uv pip install -q --python $(POLICY)/bin/python --require-hashes -r requirements/policy.txt
+	touch $@
+
+policy-venv: $(POLICY)/.installed
+
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
@@ -49,6 +61,7 @@ lock: $(STAMP)
 	$(UV) pip compile $(COMPILE) requirements/tools.in -o requirements/tools.txt
 	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -o requirements/serving.txt
 	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev -o requirements/dev.txt
+	$(UV) pip compile $(COMPILE) requirements/policy.in -o requirements/policy.txt
 
 # The lock is current: re-resolving it from pyproject.toml changes nothing.
 lock-check: $(STAMP)
@@ -56,10 +69,11 @@ lock-check: $(STAMP)
 	$(UV) pip compile $(COMPILE) requirements/tools.in -o "$$tmp/tools.txt" && \
 	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -o "$$tmp/serving.txt" && \
 	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev -o "$$tmp/dev.txt" && \
-	for f in tools serving dev; do \
+	$(UV) pip compile $(COMPILE) requirements/policy.in -o "$$tmp/policy.txt" && \
+	for f in tools serving dev policy; do \
 	  diff <(tail -n +3 "requirements/$$f.txt") <(tail -n +3 "$$tmp/$$f.txt") >/dev/null || { \
 	    echo "ERROR - requirements/$$f.txt is stale against pyproject.toml: run 'make lock' and commit it"; exit 1; }; \
-	done && echo "lock is current: requirements/{tools,serving,dev}.txt"
+	done && echo "lock is current: requirements/{tools,serving,dev,policy}.txt"
 
 # The image tests need a docker engine and registry; as root with apt, install them.
 sysdeps:

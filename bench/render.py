@@ -51,9 +51,11 @@ def pins_text(n: int) -> str:
     for i in range(n):
         lines += [f"  model-{i:04d}:", "    aliases:", "      champion: 1", "      challenger: 2"]
     lines += ["images:", "  registry: registry.example/serving", f"  base: vllm/vllm-openai@sha256:{'0' * 64}"]
+    lines += [f"  classic: registry.example/serving/mlflow-serve@sha256:{'1' * 64}"]
     lines += ["environments:"]
     for env in ("staging", "production"):
         lines += [f"  {env}:", f"    namespace: ml-{env}", "    gateway: gateways/ml-gateway"]
+        lines += ["    tracking_uri: https://mlflow.example"]
     lines += ["deployments:"]
     for i in range(n):
         lines += [

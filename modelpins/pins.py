@@ -153,6 +153,15 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where a deployment is reached through its environment's Gateway: its own hostnames, or a path prefix."""
+
+    hostnames: tuple[str, ...] = ()
+    path: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class Deployment:
     name: str
     environment: str
@@ -163,6 +172,7 @@ class Deployment:
     vllm_args: tuple[str, ...] = ()
     artifacts: str = "init"
     port: int = 8000
+    route: Route | None = None
     line: int = field(default=0, compare=False)
 
 
@@ -172,13 +182,15 @@ class Environment:
     namespace: str
     gateway: str | None = None
     hostnames: tuple[str, ...] = ()
+    tracking_uri: str | None = None  # MLflow, for the pods that download artefacts (ConfigMap modelpins-mlflow)
     line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Images:
     registry: str | None = None
-    base: str | None = None
+    base: str | None = None  # vLLM's image, for LLMs
+    classic: str | None = None  # an MLflow model server image (mlflow + the flavors' libraries), for kind: model
 
 
 @dataclass(frozen=True)
@@ -525,7 +537,9 @@ def _environments(r: Reader, node: yaml.Node) -> dict[str, Environment]:
     envs: dict[str, Environment] = {}
     for key, value in r.items(node, "environments"):
         _k8s_name(r, key, key.value, "environment name")
-        m = r.mapping(value, f"environment '{key.value}'", ("namespace", "gateway", "hostnames"), ("namespace",))
+        m = r.mapping(
+            value, f"environment '{key.value}'", ("namespace", "gateway", "hostnames", "tracking_uri"), ("namespace",)
+        )
         if m is None or "namespace" not in m:
             continue
         namespace = r.string(m["namespace"], "namespace")
@@ -536,9 +550,18 @@ def _environments(r: Reader, node: yaml.Node) -> dict[str, Environment]:
             namespace=namespace or "",
             gateway=r.string(m["gateway"], "gateway") if "gateway" in m else None,
             hostnames=r.strings(m["hostnames"], "hostnames") if "hostnames" in m else (),
+            tracking_uri=_tracking_uri(r, m["tracking_uri"]) if "tracking_uri" in m else None,
             line=line_of(key),
         )
     return envs
+
+
+def _tracking_uri(r: Reader, node: yaml.Node) -> str | None:
+    uri = r.string(node, "tracking_uri")
+    if uri is not None and not re.fullmatch(r"(https?://|databricks(://)?)[^\s]*", uri):
+        r.problem(node, f"tracking_uri '{uri[:80]}' is not an MLflow tracking URI", "e.g. https://mlflow.acme.example")
+        return None
+    return uri
 
 
 def _k8s_name(r: Reader, node: yaml.Node, value: str, what: str) -> None:
@@ -551,20 +574,27 @@ def _k8s_name(r: Reader, node: yaml.Node, value: str, what: str) -> None:
 
 
 def _images(r: Reader, node: yaml.Node) -> Images:
-    m = r.mapping(node, "images", ("registry", "base")) or {}
-    base = r.string(m["base"], "images.base") if "base" in m else None
-    if base and "@sha256:" not in base:
-        r.problem(
-            m["base"],
-            f"images.base '{base}' is not pinned by digest",
-            "write it as 'vllm/vllm-openai@sha256:<digest>' so builds are reproducible",
-        )
-    return Images(registry=r.string(m["registry"], "images.registry") if "registry" in m else None, base=base)
+    m = r.mapping(node, "images", ("registry", "base", "classic")) or {}
+    pinned = {}
+    for key, example in (
+        ("base", "vllm/vllm-openai@sha256:<digest>"),
+        ("classic", "REGISTRY/mlflow-serve@sha256:<digest>"),
+    ):
+        value = r.string(m[key], f"images.{key}") if key in m else None
+        if value and "@sha256:" not in value:
+            r.problem(
+                m[key],
+                f"images.{key} '{value}' is not pinned by digest",
+                f"write it as '{example}' so builds and pods are reproducible",
+            )
+        pinned[key] = value
+    registry = r.string(m["registry"], "images.registry") if "registry" in m else None
+    return Images(registry=registry, base=pinned["base"], classic=pinned["classic"])
 
 
 def _deployments(r: Reader, node: yaml.Node) -> dict[str, Deployment]:
     out: dict[str, Deployment] = {}
-    fields = ("environment", "serve", "strategy", "replicas", "resources", "vllm_args", "artifacts", "port")
+    fields = ("environment", "serve", "strategy", "replicas", "resources", "vllm_args", "artifacts", "port", "route")
     for key, value in r.items(node, "deployments"):
         name = key.value
         _k8s_name(r, key, name, "deployment name")
@@ -591,9 +621,37 @@ def _deployments(r: Reader, node: yaml.Node) -> dict[str, Deployment]:
             if "artifacts" in m
             else "init",
             port=(r.integer(m["port"], "port", 1, 65535) or 8000) if "port" in m else 8000,
+            route=_route(r, m["route"], name) if "route" in m else None,
             line=line_of(key),
         )
     return out
+
+
+HOSTNAME_RE = re.compile(r"(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+PATH_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def _route(r: Reader, node: yaml.Node, deployment: str) -> Route:
+    """`route: {hostnames: [h, ...]}` and/or `route: {path: /prefix}`."""
+    m = r.mapping(node, f"route of '{deployment}'", ("hostnames", "path")) or {}
+    hostnames = r.strings(m["hostnames"], "route.hostnames") if "hostnames" in m else ()
+    for host in hostnames:
+        if len(host) > 253 or not HOSTNAME_RE.fullmatch(host):
+            r.problem(
+                m["hostnames"],
+                f"route hostname '{host[:80]}' is not a DNS name",
+                "use lower-case labels separated by '.', optionally starting with '*.'",
+            )
+    path = r.string(m["path"], "route.path") if "path" in m else None
+    if path is not None and not PATH_RE.fullmatch(path):
+        r.problem(
+            m["path"],
+            f"route path '{path[:80]}' is not a path prefix",
+            "write it as '/<segment>[/<segment>...]' without a trailing '/', e.g. '/credit-risk'",
+        )
+    if not m:
+        r.problem(node, f"route of '{deployment}' is empty", "give 'hostnames: [HOST]' or 'path: /PREFIX'")
+    return Route(hostnames, path, line_of(node))
 
 
 def _serve_list(r: Reader, node: yaml.Node, what: str) -> tuple[ServeEntry, ...]:
@@ -741,7 +799,8 @@ def dump(pins: PinsFile) -> str:
         top["environments"] = {name: _dump_environment(e) for name, e in pins.environments.items()}
     if pins.deployments:
         top["deployments"] = {name: _dump_deployment(d) for name, d in pins.deployments.items()}
-    images = {k: v for k, v in (("registry", pins.images.registry), ("base", pins.images.base)) if v}
+    i = pins.images
+    images = {k: v for k, v in (("registry", i.registry), ("base", i.base), ("classic", i.classic)) if v}
     if images:
         top["images"] = images
     return yaml.safe_dump(top, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
@@ -787,6 +846,8 @@ def _dump_environment(e: Environment) -> dict[str, object]:
         out["gateway"] = e.gateway
     if e.hostnames:
         out["hostnames"] = list(e.hostnames)
+    if e.tracking_uri:
+        out["tracking_uri"] = e.tracking_uri
     return out
 
 
@@ -827,4 +888,11 @@ def _dump_deployment(d: Deployment) -> dict[str, object]:
         out["artifacts"] = d.artifacts
     if d.port != 8000:
         out["port"] = d.port
+    if d.route:
+        route: dict[str, object] = {}
+        if d.route.hostnames:
+            route["hostnames"] = list(d.route.hostnames)
+        if d.route.path:
+            route["path"] = d.route.path
+        out["route"] = route
     return out

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from modelpins.pins import PinsFile
+from modelpins.serving import layout
+from modelpins.serving.layout import Layout
 from modelpins.text import columns
 
 Action = Literal["set", "move", "delete"]
@@ -69,3 +71,16 @@ def table(changes: list[Change]) -> str:
 
 def _v(version: int | None) -> str:
     return "-" if version is None else str(version)
+
+
+def served_by(pins: PinsFile, changes: list[Change], layouts: Mapping[tuple[str, int], Layout] | None = None) -> str:
+    """Which deployments serve each moved model, and by which runtime (chosen by the model's kind and flavor)."""
+    rows = [("MODEL", "ALIAS", "DEPLOYMENT", "ENVIRONMENT", "RUNTIME")]
+    for c in changes:
+        kind = pins.models[c.model].kind if c.model in pins.models else "model"
+        found = (layouts or {}).get((c.model, c.after)) if c.after is not None else None
+        for dep in pins.deployments.values():
+            entries = dep.serve + dep.strategy.candidate
+            if any(r.model == c.model and r.alias == c.alias for e in entries for r in e.refs()):
+                rows.append((c.model, c.alias, dep.name, dep.environment, layout.describe(kind, found)))
+    return columns(rows) if len(rows) > 1 else ""

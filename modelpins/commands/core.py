@@ -15,7 +15,7 @@ from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput, OperationFailed
 from modelpins.gates import evidence
-from modelpins.plan import summary, table
+from modelpins.plan import served_by, summary, table
 from modelpins.registry import MlflowRegistry
 
 
@@ -74,6 +74,12 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
         return
     if changes:
         click.echo(table(changes))
+        from modelpins.commands.serving import locked_artefacts
+
+        locked = locked_artefacts(s.pins)
+        serving = served_by(head, changes, locked.layouts if locked else None)
+        if serving:
+            click.echo("\n" + serving)
     click.echo(report.plan_footer(changes, base, registry) if base else summary(changes))
 
 

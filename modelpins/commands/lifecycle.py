@@ -12,7 +12,7 @@ import click
 from modelpins import api, pins
 from modelpins.cli import Settings
 from modelpins.commands.adopt import propose, read_text
-from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, read_dockerfile
+from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, locked_artefacts, read_dockerfile
 from modelpins.completion import complete_target
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
@@ -287,7 +287,17 @@ def _served_check(
     else:
         current = lock.load(lock_file)
     docker_bytes = (_at_ref(s, docker_file, ref) if ref and not dockerfile else None) or read_dockerfile(docker_file)
-    rendered = {name: (env.namespace, resolved(p, current, docker_bytes, name)) for name, env in p.environments.items()}
+    from modelpins.lifecycle import lock as model_lock
+
+    model_lock_path = model_lock.path_for(s.pins)
+    if ref:
+        data = _at_ref(s, model_lock_path, ref)
+        locked = locked_artefacts(s.pins, data, f"{model_lock_path}@{ref}") if data is not None else None
+    else:
+        locked = locked_artefacts(s.pins)
+    rendered = {
+        name: (env.namespace, resolved(p, current, docker_bytes, name, locked)) for name, env in p.environments.items()
+    }
     return _ServedCheck(Cluster(context), rendered, environments or tuple(p.environments))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,9 +12,25 @@ from modelpins import pins, progress
 from modelpins.cli import Settings
 from modelpins.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from modelpins.serving.layout import Locked
+
 
 def deploy_dir(s: Settings) -> Path:
     return s.pins.resolve().parent / "deploy"
+
+
+def locked_artefacts(pins_path: Path, data: bytes | None = None, where: str = "") -> Locked | None:
+    """Sizes and layouts from model_pins.lock next to the pins file (or its `data` at a git ref); None: no lock."""
+    from modelpins.lifecycle import lock as model_lock
+    from modelpins.serving.layout import Locked
+
+    path = model_lock.path_for(pins_path)
+    locked = model_lock.read(path) if data is None else model_lock.loads(data, where or str(path))
+    if locked is None:
+        return None
+    layouts = {key: e.layout for key, e in locked.entries.items() if e.layout}
+    return Locked({key: e.bytes for key, e in locked.entries.items()}, layouts)
 
 
 def read_dockerfile(path: Path) -> bytes:
@@ -62,7 +79,7 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
     current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
     docker_bytes = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
     with progress.shown("render", len(p.deployments)) as step:
-        files = render_files(p, current, docker_bytes, step)
+        files = render_files(p, current, docker_bytes, locked_artefacts(s.pins), progress=step)
     changes = write_tree(out, files)
     for rel in changes.written:
         click.echo(f"wrote    {out / rel}")
@@ -95,6 +112,11 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
     read_dockerfile(dockerfile)
     lock_path = lock_path or deploy_dir(s) / "images.lock.json"
     baked = [d for d in p.deployments.values() if d.artifacts == "image"]
+    if s.tracking_uri:  # before anything is built: every served version has the layout its runtime loads
+        from modelpins.lifecycle import lock as model_lock
+        from modelpins.lifecycle.artifacts import Reader
+
+        model_lock.check_layouts(p, s.registry(), Reader(s.registry(), s.tracking_uri), model_lock.served(p))
     fetch, run_ids = None, None
     if baked and s.tracking_uri:
         models = {r.model for d in baked for t in tracks(p, d) for r in t.refs()}
@@ -158,7 +180,8 @@ def rollout(
     current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
     docker_file = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
     chosen = environments or tuple(p.environments)
-    objects = [o for env in chosen for o in resolved(p, current, docker_file, env)]
+    locked = locked_artefacts(s.pins)
+    objects = [o for env in chosen for o in resolved(p, current, docker_file, env, locked)]
     # Prune only namespaces that no environment left out of this rollout shares.
     others = {e.namespace for name, e in p.environments.items() if name not in chosen}
     namespaces = tuple(

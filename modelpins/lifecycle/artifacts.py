@@ -84,6 +84,25 @@ class Reader:
             files.append(FileDigest(rel, n, h.hexdigest()))
         return digest_of(files)
 
+    def read(self, source: str, rel: str) -> bytes | None:
+        """The content of one small file under the source (the MLmodel, say); None when it is not there."""
+        route = self._route(source)
+        if route is None:
+            import mlflow.artifacts  # deferred: heavy, and only for sources the REST routes do not cover
+
+            try:
+                text = mlflow.artifacts.load_text(f"{source.rstrip('/')}/{rel}")
+            except Exception:  # noqa: BLE001 - mlflow raises many types; all mean "not readable"
+                return None
+            return text.encode()
+        kind, ident, root = route
+        try:
+            data = b"".join(self._stream(kind, ident, f"{root}/{rel}" if root else rel))
+        except OperationFailed:
+            return None
+        self.bytes_read += len(data)
+        return data
+
     # -- REST routes --------------------------------------------------------------------------
 
     def _route(self, source: str) -> tuple[str, str, str] | None:

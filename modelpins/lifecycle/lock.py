@@ -25,6 +25,8 @@ from modelpins.errors import InvalidInput, InvalidPins, Problem
 from modelpins.lifecycle.artifacts import Reader
 from modelpins.pins import PinsFile
 from modelpins.registry import API, MlflowRegistry, VersionInfo
+from modelpins.serving import layout
+from modelpins.serving.layout import Layout
 from modelpins.yamlsrc import INT, STR, line_of, parse
 
 HEADER = (
@@ -44,11 +46,16 @@ class Entry:
     files: int
     bytes: int
     line: int = 0
+    layout: Layout | None = None  # what serves it and from which directory (modelpins.serving.layout)
 
     def render(self) -> str:
         fields = {"run_id": self.run_id, "source": self.source, "digest": self.digest}
         quoted = ", ".join(f"{k}: {json.dumps(v)}" for k, v in fields.items())
-        return f"    {self.version}: {{{quoted}, files: {self.files}, bytes: {self.bytes}}}\n"
+        served = ""
+        if self.layout:
+            parts = {"flavor": self.layout.flavor, "path": self.layout.path, "tokenizer": self.layout.tokenizer}
+            served = "".join(f", {k}: {json.dumps(v)}" for k, v in parts.items() if v)
+        return f"    {self.version}: {{{quoted}, files: {self.files}, bytes: {self.bytes}{served}}}\n"
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,9 @@ def loads(text: str | bytes, path: str) -> LockFile:
                     int(fields["files"]),
                     int(fields["bytes"]),
                     line_of(vkey),
+                    Layout(str(fields["flavor"]), str(fields["path"]), str(fields.get("tokenizer", "")))
+                    if "flavor" in fields and "path" in fields
+                    else None,
                 )
             except (KeyError, ValueError):
                 problems.append(Problem(path, line_of(vkey), "entry needs run_id, source, digest, files, bytes", fix))
@@ -133,6 +143,16 @@ def pinned(pins: PinsFile) -> dict[tuple[str, int], int]:
     return out
 
 
+def served(pins: PinsFile) -> set[tuple[str, int]]:
+    """Every (model, version) a deployment serves: the versions whose layout their runtime must be able to load."""
+    return {
+        (ref.model, pins.models[ref.model].aliases[ref.alias].version)
+        for dep in pins.deployments.values()
+        for entry in dep.serve + dep.strategy.candidate
+        for ref in entry.refs()
+    }
+
+
 def stale(pins: PinsFile, lock: LockFile) -> list[str]:
     """What differs between the pins and the lock's entries, as readable lines (empty: up to date)."""
     want = pinned(pins)
@@ -157,6 +177,8 @@ def build(
     want = pinned(pins)
     infos = registry.versions({m for m, _ in want})
     entries, hashed = [], 0
+    problems: list[Problem] = []
+    serving = served(pins)
     for (model, version), line in want.items():
         info = infos.get((model, version))
         if info is None:
@@ -171,13 +193,57 @@ def build(
                 ]
             )
         old = previous.entries.get((model, version)) if previous else None
-        if old and not refresh and old.run_id == info.run_id and old.source == info.source:
+        same = bool(old and not refresh and old.run_id == info.run_id and old.source == info.source)
+        if old and same and (old.layout or (model, version) not in serving):
             entries.append(old)
             continue
-        d = reader.digest(info.source)
-        hashed += 1
-        entries.append(Entry(model, version, info.run_id, info.source, d.digest, len(d.files), d.size))
+        if same and old:  # served, locked before layouts were recorded: list the files, no re-hash
+            digest, files, size = old.digest, old.files, old.bytes
+            paths = [rel for rel, _ in reader.listing(info.source)]
+        else:
+            d = reader.digest(info.source)
+            hashed += 1
+            digest, files, size, paths = d.digest, len(d.files), d.size, [f.path for f in d.files]
+        loads: Layout | None = None
+        if (model, version) in serving:  # only a served version has a runtime that must load it
+            kind = pins.models[model].kind
+            found = layout.detect(kind, paths, reader.read(info.source, "MLmodel") if "MLmodel" in paths else None)
+            if isinstance(found, str):
+                problems.append(layout_problem(pins.path, line, model, version, kind, found))
+                continue
+            loads = found
+        entries.append(Entry(model, version, info.run_id, info.source, digest, files, size, 0, loads))
+    if problems:
+        raise InvalidPins(problems)
     return entries, hashed
+
+
+def layout_problem(path: str, line: int, model: str, version: int, kind: str, found: str) -> Problem:
+    return Problem(
+        path,
+        line,
+        f"{model} version {version} cannot be served as a '{kind}' by {layout.runtime(kind)}: {found}; "
+        f"needed: {layout.NEEDED[kind]}",
+        "pin a version logged with the layout needed (or correct the model's 'kind')",
+    )
+
+
+def check_layouts(pins: PinsFile, registry: MlflowRegistry, reader: Reader, targets: Iterable[tuple[str, int]]) -> None:
+    """Read each target version's file list and MLmodel; InvalidPins (exit 2) for any its runtime cannot load."""
+    want = pinned(pins)
+    infos = registry.versions({m for m, _ in targets})
+    problems = []
+    for model, version in dict.fromkeys(targets):
+        info = infos.get((model, version))
+        if info is None:
+            continue  # a missing version is reported by the pins check itself
+        kind = pins.models[model].kind
+        paths = [rel for rel, _ in reader.listing(info.source)]
+        found = layout.detect(kind, paths, reader.read(info.source, "MLmodel") if "MLmodel" in paths else None)
+        if isinstance(found, str):
+            problems.append(layout_problem(pins.path, want.get((model, version), 1), model, version, kind, found))
+    if problems:
+        raise InvalidPins(problems)
 
 
 def verify(

@@ -19,9 +19,11 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 # kind -> (API prefix, plural, namespaced)
 PATHS: dict[str, tuple[str, str, bool]] = {
     "Namespace": ("/api/v1", "namespaces", False),
+    "ConfigMap": ("/api/v1", "configmaps", True),
     "Service": ("/api/v1", "services", True),
     "Deployment": ("/apis/apps/v1", "deployments", True),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies", True),
     "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes", True),
 }
 

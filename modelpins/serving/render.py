@@ -32,19 +32,29 @@ from typing import Any
 import yaml
 
 from modelpins.errors import InvalidInput, InvalidPins, Problem
-from modelpins.pins import Deployment, ModelRef, PinsFile, ServeEntry
+from modelpins.pins import Deployment, ModelRef, PinsFile, Route, ServeEntry
 from modelpins.progress import Step, noop
+from modelpins.serving import layout
+from modelpins.serving.layout import Locked
 from modelpins.serving.lock import ImageLock
 
 HEADER = b"# Rendered by 'modelpins render' from model_pins.yaml. Do not edit: change model_pins.yaml and re-render.\n"
 RUNTIME_REPOSITORY = "modelpins-vllm"
 MODELS_DIR = "/models"
-MLFLOW_CONFIG = "modelpins-mlflow"  # ConfigMap (MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
+MLFLOW_CONFIG = (
+    "modelpins-mlflow"  # ConfigMap (rendered: MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
+)
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 STARTUP_SECONDS = 1800  # loading a large checkpoint onto GPUs can take many minutes
 KUSTOMIZE = "kustomize.config.k8s.io/v1beta1"
 MAX_NAME = 63 - len("-candidate")
 SHM = "/dev/shm"  # noqa: S108 - a memory-backed volume for vLLM's worker processes, not a temp file
+UID = 10001  # deploy/Dockerfile's USER: a high UID no host account has
+HOME = "/home/modelpins"  # an emptyDir: vLLM, Triton, torch.compile and Hugging Face write caches under $HOME
+TMP_MIB, HOME_MIB = 1024, 4096  # emptyDir size limits of /tmp and $HOME
+FETCH_COMMAND = ["python3", "-m", "mlflow", "artifacts", "download"]
+VLLM_COMMAND = ["vllm", "serve"]  # the model directory is the first argument
+MLFLOW_COMMAND = ["mlflow", "models", "serve"]  # MLflow's model server (pyfunc), for classic models
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,40 @@ def resolve(pins: PinsFile, ref: ModelRef) -> Pinned:
 
 def served_name(entry: ServeEntry) -> str:
     return entry.served_name or (entry.adapter.model if entry.adapter else entry.model.model)
+
+
+def loads(pins: PinsFile, ref: Pinned, locked: Locked | None) -> str:
+    """The path the runtime loads for `ref`: inside its download, where model_pins.lock (or MLflow's layout) says."""
+    found = locked.layouts.get((ref.model, ref.version)) if locked else None
+    return layout.join(ref.path, (found or layout.DEFAULTS[pins.models[ref.model].kind]).path)
+
+
+def server_command(pins: PinsFile, server: Server, port: int, locked: Locked | None) -> tuple[list[str], list[str]]:
+    """(command, args) of one server: `vllm serve` for LLMs, `mlflow models serve` for classic models."""
+    base = server.base
+    if layout.runtime(pins.models[base.model].kind) == layout.MLFLOW:
+        args = ["-m", loads(pins, base, locked), "--host", "0.0.0.0", "--port", str(port)]  # noqa: S104
+        return MLFLOW_COMMAND, [*args, "--env-manager", "local", "--workers", "1"]
+    args = [loads(pins, base, locked), "--served-model-name", *server.names, "--port", str(port)]
+    found = locked.layouts.get((base.model, base.version)) if locked else None
+    tokenizer = (found or layout.DEFAULTS["base"]).tokenizer
+    if tokenizer:
+        args += ["--tokenizer", layout.join(base.path, tokenizer)]
+    if server.adapters:
+        args += ["--enable-lora", "--lora-modules", *(f"{n}={loads(pins, p, locked)}" for n, p in server.adapters)]
+    if server.prompts:
+        args += ["--chat-template", loads(pins, server.prompts[0][1], locked)]
+    return VLLM_COMMAND, args
+
+
+def classic_image(pins: PinsFile, dep: Deployment) -> str:
+    if not pins.images.classic:
+        raise InvalidInput(
+            f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model (kind: model), which MLflow's "
+            "model server runs, but the pins name no image for it; fix: add 'images: {classic: "
+            "REGISTRY/mlflow-serve@sha256:...}' (mlflow and the flavors' libraries; see deploy/Dockerfile.mlflow)"
+        )
+    return pins.images.classic
 
 
 def servers(pins: PinsFile, entries: Iterable[ServeEntry]) -> tuple[Server, ...]:
@@ -197,6 +241,17 @@ def check(pins: PinsFile) -> None:
                 )
         ts = tracks(pins, dep)
         for t in ts:
+            for srv in t.servers:
+                group = [e for e in (dep.serve if t.key == "stable" else dep.strategy.candidate)
+                         if resolve(pins, e.model) == srv.base]  # fmt: skip
+                if len({e.prompts and resolve(pins, e.prompts) for e in group}) > 1:
+                    problem(
+                        f"deployment '{dep.name}': the entries on {srv.base.model} in its {t.key} track are one "
+                        "vLLM process, which applies one chat template to every name it serves, but they pin "
+                        "different prompts (or some none)",
+                        "give every entry on that base the same 'prompts', or serve them in separate deployments",
+                        group[-1].line or dep.line,
+                    )
             names = [n for s in t.servers for n in s.served()]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
@@ -212,8 +267,42 @@ def check(pins: PinsFile) -> None:
                 "list the candidate entries in the same order with the same 'name'",
                 dep.strategy.line or dep.line,
             )
+    problems += _route_conflicts(pins) + _mlflow_config_problems(pins)
     if problems:
         raise InvalidPins(problems)
+
+
+def needs_mlflow(pins: PinsFile, env_name: str) -> bool:
+    """Whether pods of the environment download artefacts from MLflow (so reference ConfigMap modelpins-mlflow)."""
+    return any(d.artifacts == "init" for d in pins.deployments.values() if d.environment == env_name)
+
+
+def _mlflow_config_problems(pins: PinsFile) -> list[Problem]:
+    problems = []
+    by_namespace: dict[str, str] = {}
+    for env in pins.environments.values():
+        if needs_mlflow(pins, env.name) and not env.tracking_uri:
+            problems.append(
+                Problem(
+                    pins.path,
+                    env.line,
+                    f"environment '{env.name}' serves deployments whose init containers download models from "
+                    f"MLflow, but names no MLflow server (rendered into ConfigMap {MLFLOW_CONFIG})",
+                    f"add 'tracking_uri: https://<mlflow host>' to environments.{env.name}",
+                )
+            )
+        if env.tracking_uri and by_namespace.setdefault(env.namespace, env.tracking_uri) != env.tracking_uri:
+            problems.append(
+                Problem(
+                    pins.path,
+                    env.line,
+                    f"environment '{env.name}' shares namespace {env.namespace} with another environment but names "
+                    f"another tracking_uri ({env.tracking_uri} vs {by_namespace[env.namespace]}); one ConfigMap "
+                    f"{MLFLOW_CONFIG} per namespace holds it",
+                    "give the environments the same tracking_uri, or separate namespaces",
+                )
+            )
+    return problems
 
 
 def _names(t: Track) -> str:
@@ -256,6 +345,19 @@ def image_for(pins: PinsFile, lock: ImageLock, dockerfile: bytes, dep: Deploymen
     return f"{pins.images.registry}/{RUNTIME_REPOSITORY}:{tag}"
 
 
+CLASSIC_NOTE = "images.classic of model_pins.yaml: MLflow's model server image, built from deploy/Dockerfile.mlflow"
+
+
+def image_note(image: str) -> str:
+    """What the manifests say about their image: where its digest comes from, or that it was never pushed."""
+    if "@sha256:" in image:
+        return "pinned by digest in deploy/images.lock.json, written by 'modelpins build --push'"
+    return (
+        "not pushed yet: the content-addressed tag of images.base and deploy/Dockerfile; 'modelpins build --push' "
+        "builds it and records its digest in deploy/images.lock.json, and render then pins it"
+    )
+
+
 # -- objects -----------------------------------------------------------------------------------
 
 
@@ -296,46 +398,94 @@ def _ports(dep: Deployment, count: int) -> list[tuple[str, int]]:
     return [("http" if i == 0 else f"http-{i + 1}", dep.port + i) for i in range(count)]
 
 
-def deployment(dep: Deployment, track: Track, image: str) -> dict[str, Any]:
+def mib(n: int) -> str:
+    return f"{n}Mi"
+
+
+def model_volume_mib(dep: Deployment, track: Track, locked: Locked | None) -> int | None:
+    """MiB for the track's artefacts: model_pins.lock's bytes + 10% for partial downloads (None: no lock)."""
+    if locked is None:
+        return None
+    sizes = locked.sizes
+    refs = dict.fromkeys(track.refs())
+    missing = [str(r) for r in refs if (r.model, r.version) not in sizes]
+    if missing:
+        raise InvalidInput(
+            f"deployment '{dep.name}' serves {', '.join(missing)}, which model_pins.lock does not list, so the "
+            "size of its model volume is unknown; fix: run 'modelpins lock' and commit model_pins.lock"
+        )
+    total = sum(sizes[(r.model, r.version)] for r in refs)
+    return max(1, math.ceil(total * 1.1 / 2**20))
+
+
+def deployment(
+    pins: PinsFile, dep: Deployment, track: Track, image: str, locked: Locked | None = None
+) -> dict[str, Any]:
+    """The Deployment of one track. Restricted Pod Security: non-root UID, no capabilities, RuntimeDefault
+    seccomp, read-only root filesystem with emptyDirs for /tmp, $HOME (caches) and the models."""
     init = dep.artifacts == "init"
     res = dep.resources
-    requests: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory}
-    limits: dict[str, Any] = {"memory": res.memory}
+    model_mib = model_volume_mib(dep, track, locked) if init else None
+    scratch = TMP_MIB + HOME_MIB + (model_mib or 0)
+    requests: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory, "ephemeral-storage": mib(scratch)}
+    # Requests equal to limits for CPU and memory: the Guaranteed QoS class, last to be evicted.
+    limits: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory}
     if res.gpu:
         requests["nvidia.com/gpu"] = res.gpu
         limits["nvidia.com/gpu"] = res.gpu
-    hardened = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    hardened = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+    }
+    writable = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "home", "mountPath": HOME}]  # noqa: S108
     containers: list[dict[str, Any]] = []
     for (port_name, port), server in zip(_ports(dep, len(track.servers)), track.servers, strict=True):
-        args = ["--model", server.base.path, "--served-model-name", *server.names, "--port", str(port)]
-        if server.adapters:
-            args += ["--enable-lora", "--lora-modules", *(f"{n}={p.path}" for n, p in server.adapters)]
-        args += list(dep.vllm_args)
+        kind = pins.models[server.base.model].kind
+        command, args = server_command(pins, server, port, locked)
+        if layout.runtime(kind) == layout.VLLM:
+            args += list(dep.vllm_args)
         probe = {"httpGet": {"path": "/health", "port": port_name}}
+        prefix = "vllm" if layout.runtime(kind) == layout.VLLM else "mlflow"
         container: dict[str, Any] = {
-            "name": "vllm" if len(track.servers) == 1 else f"vllm-{len(containers) + 1}",
-            "image": image,
-            "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
+            "name": prefix if len(track.servers) == 1 else f"{prefix}-{len(containers) + 1}",
+            # baked ('artifacts: image'): the image holds the models and the server; else each runtime's image
+            "image": classic_image(pins, dep) if init and layout.runtime(kind) == layout.MLFLOW else image,
+            "imagePullPolicy": "Always",
+            "command": command,
             "args": args,
         }
-        if server.prompts:
-            prompts = ",".join(f"{n}={p.path}" for n, p in server.prompts)
-            container["env"] = [{"name": "MODELPINS_PROMPTS", "value": prompts}]
+        env = [{"name": "HOME", "value": HOME}]
+        first = not containers
         container |= {
+            "env": env,
             "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
             "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": STARTUP_SECONDS // 10},
             "readinessProbe": {**probe, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
             "livenessProbe": {**probe, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4},
-            "resources": {"requests": requests, "limits": limits},
+            # The pod's scratch space (emptyDirs) is requested once, on the first container.
+            "resources": {
+                "requests": requests if first else {k: v for k, v in requests.items() if k != "ephemeral-storage"},
+                "limits": limits,
+            },
             "securityContext": hardened,
             "volumeMounts": ([{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}] if init else [])
-            + [{"name": "shm", "mountPath": SHM}],
+            + [{"name": "shm", "mountPath": SHM}, *writable],
         }
         containers.append(container)
     pod: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "terminationGracePeriodSeconds": 60,
     }
     if init:
@@ -343,23 +493,32 @@ def deployment(dep: Deployment, track: Track, image: str) -> dict[str, Any]:
             {
                 "name": f"fetch-{i + 1}",
                 "image": image,
-                "command": ["python3", "-m", "mlflow", "artifacts", "download"],
+                "imagePullPolicy": "Always",
+                "command": FETCH_COMMAND,
                 "args": ["--artifact-uri", f"models:/{ref.model}/{ref.version}", "--dst-path", ref.path],
+                "env": [{"name": "HOME", "value": HOME}],
                 "envFrom": [
                     {"configMapRef": {"name": MLFLOW_CONFIG}},
                     {"secretRef": {"name": MLFLOW_CONFIG, "optional": True}},
                 ],
-                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+                "resources": {
+                    "requests": {"cpu": "500m", "memory": "1Gi"},
+                    "limits": {"cpu": "500m", "memory": "1Gi"},
+                },
                 "securityContext": hardened,
-                "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}],
+                "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}, *writable],
             }
             for i, ref in enumerate(dict.fromkeys(track.refs()))
         ]
     pod["containers"] = containers
     if res.gpu:
         pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    volumes: list[dict[str, Any]] = [{"name": "models", "emptyDir": {}}] if init else []
-    pod["volumes"] = volumes + [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}}]
+    models_dir: dict[str, Any] = {"sizeLimit": mib(model_mib)} if model_mib else {}
+    pod["volumes"] = ([{"name": "models", "emptyDir": models_dir}] if init else []) + [
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": mib(TMP_MIB)}},
+        {"name": "home", "emptyDir": {"sizeLimit": mib(HOME_MIB)}},
+    ]
     selector = {
         k: v for k, v in labels(dep, track).items() if k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
     }
@@ -377,6 +536,20 @@ def deployment(dep: Deployment, track: Track, image: str) -> dict[str, Any]:
                 "metadata": {"labels": labels(dep, track), "annotations": track_annotations(track)},
                 "spec": pod,
             },
+        },
+    }
+
+
+def network_policy(dep: Deployment, count: int) -> dict[str, Any]:
+    """Ingress to the deployment's pods only on their server ports (egress stays open: MLflow and its store)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(dep.name, labels(dep)),
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": dep.name}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"port": p, "protocol": "TCP"} for _, p in _ports(dep, count)]}],
         },
     }
 
@@ -409,11 +582,91 @@ def pdb(dep: Deployment, track: Track) -> dict[str, Any]:
     }
 
 
+def route_target(pins: PinsFile, dep: Deployment) -> tuple[tuple[str, ...], str]:
+    """(hostnames, path prefix) the deployment is reached at through its environment's Gateway.
+
+    Default: `<deployment>.<domain>` for each of the environment's `hostnames` (its domains), at `/`;
+    without hostnames, the path prefix `/<deployment>` (rewritten to `/`). `route:` overrides either:
+    `route.hostnames` replaces the hostnames, `route.path` serves under that prefix on the
+    environment's hostnames (or the route's). `()` hostnames: any hostname of the Gateway's listener.
+    """
+    env = pins.environments[dep.environment]
+    own = dep.route or Route()
+    if own.hostnames:
+        hosts = own.hostnames
+    elif own.path or not env.hostnames:
+        hosts = env.hostnames
+    else:
+        hosts = tuple(f"{dep.name}.{h.removeprefix('*.')}" for h in env.hostnames)
+    return hosts, own.path or ("/" if hosts else f"/{dep.name}")
+
+
+def _hosts_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether some request hostname matches both lists (empty: any hostname; `*.d` any name below d)."""
+    if not a or not b:
+        return True
+
+    def meet(x: str, y: str) -> bool:
+        if x.startswith("*.") and y.startswith("*."):
+            return x.endswith(y[1:]) or y.endswith(x[1:])
+        if x.startswith("*."):
+            return y.endswith(x[1:])
+        if y.startswith("*."):
+            return x.endswith(y[1:])
+        return x == y
+
+    return any(meet(x, y) for x in a for y in b)
+
+
+def _paths_overlap(a: str, b: str) -> bool:
+    """Whether some path matches both PathPrefix values (prefixes match whole segments)."""
+    sa, sb = [p for p in a.split("/") if p], [p for p in b.split("/") if p]
+    n = min(len(sa), len(sb))
+    return sa[:n] == sb[:n]
+
+
+def _route_conflicts(pins: PinsFile) -> list[Problem]:
+    """Two HTTPRoutes on one Gateway that match the same requests: Gateway API would give them all to one.
+
+    Routes are bucketed by gateway and first path segment: only routes in one bucket, or under `/`, can meet.
+    """
+    problems: list[Problem] = []
+    buckets: dict[tuple[str, str], list[tuple[Deployment, tuple[str, ...], str]]] = {}
+    for dep in pins.deployments.values():
+        env = pins.environments.get(dep.environment)
+        if not env or not env.gateway:
+            continue
+        hosts, path = route_target(pins, dep)
+        first = next((p for p in path.split("/") if p), "")
+        if first:
+            others = buckets.get((env.gateway, first), []) + buckets.get((env.gateway, ""), [])
+        else:
+            others = [o for (gw, _), group in buckets.items() if gw == env.gateway for o in group]
+        for other, other_hosts, other_path in sorted(others, key=lambda o: o[0].line):
+            if _hosts_overlap(hosts, other_hosts) and _paths_overlap(path, other_path):
+                where = lambda h, p: f"{', '.join(h) or 'any hostname'} {p}"  # noqa: E731
+                problems.append(
+                    Problem(
+                        pins.path,
+                        (dep.route.line if dep.route else 0) or dep.line,
+                        f"deployments '{other.name}' (line {other.line}) and '{dep.name}' would match the same "
+                        f"requests on gateway {env.gateway} ({where(other_hosts, other_path)} and "
+                        f"{where(hosts, path)}): Gateway API gives a tie to the oldest route, so one of them "
+                        "would receive no traffic",
+                        f"give '{dep.name}' its own 'route: {{hostnames: [HOST]}}' or 'route: {{path: /PREFIX}}', "
+                        "or give the environment 'hostnames' so each deployment gets '<deployment>.<hostname>'",
+                    )
+                )
+        buckets.setdefault((env.gateway, first), []).append((dep, hosts, path))
+    return problems
+
+
 def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[str, Any] | None:
     env = pins.environments[dep.environment]
     if not env.gateway:
         return None
     gw_ns, _, gw_name = env.gateway.partition("/")
+    hosts, prefix = route_target(pins, dep)
     s = dep.strategy
     rules = []
     for i, (_, port) in enumerate(_ports(dep, len(ts[0].servers))):
@@ -433,21 +686,21 @@ def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[st
             }
         else:
             rule = {"backendRefs": [{"name": dep.name, "port": port}]}
-        if len(ts[0].servers) > 1:
-            # Several vLLM processes in one pod: each is reached under /<its first served name>/.
-            prefix = f"/{ts[0].servers[i].served()[0]}/"
+        # Several vLLM processes in one pod: each is reached under <prefix>/<its first served name>/.
+        match = prefix.rstrip("/") + (f"/{ts[0].servers[i].served()[0]}/" if len(ts[0].servers) > 1 else "")
+        if match:
             rewrite = {
                 "type": "URLRewrite",
                 "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
             }
-            rule = {"matches": [{"path": {"type": "PathPrefix", "value": prefix}}], **rule}
+            rule = {"matches": [{"path": {"type": "PathPrefix", "value": match}}], **rule}
             rule["filters"] = [rewrite, *rule.get("filters", [])]
         rules.append(rule)
     spec: dict[str, Any] = {
         "parentRefs": [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": gw_ns, "name": gw_name}]
     }
-    if env.hostnames:
-        spec["hostnames"] = list(env.hostnames)
+    if hosts:
+        spec["hostnames"] = list(hosts)
     spec["rules"] = rules
     annos = {"modelpins.io/strategy": s.type}
     if s.type in ("canary", "ab"):
@@ -462,11 +715,27 @@ def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[st
     }
 
 
-def objects(pins: PinsFile, lock: ImageLock, dockerfile: bytes, dep: Deployment) -> list[dict[str, Any]]:
-    """Every object of one deployment, without a namespace (the environment overlay sets it)."""
+def objects(
+    pins: PinsFile,
+    lock: ImageLock,
+    dockerfile: bytes,
+    dep: Deployment,
+    locked: Locked | None = None,
+) -> list[dict[str, Any]]:
+    """Every object of one deployment, without a namespace (the environment overlay sets it).
+
+    `locked`: model_pins.lock's artefact sizes (the model volume's size) and layouts (what each runtime loads).
+    """
     ts = tracks(pins, dep)
     count = len(ts[0].servers)
-    out = [deployment(dep, t, image_for(pins, lock, dockerfile, dep, t)) for t in ts]
+    out = []
+    for t in ts:
+        llm = dep.artifacts == "image" or any(layout.runtime(pins.models[s.base.model].kind) == layout.VLLM
+                                              for s in t.servers)  # fmt: skip
+        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep)
+        obj = deployment(pins, dep, t, image, locked)
+        obj["metadata"]["annotations"]["modelpins.io/image"] = image_note(image) if llm else CLASSIC_NOTE
+        out.append(obj)
     base = {"app.kubernetes.io/name": dep.name}
     for t in ts:
         if len(ts) > 1:
@@ -480,6 +749,7 @@ def objects(pins: PinsFile, lock: ImageLock, dockerfile: bytes, dep: Deployment)
         stable = {**base, "app.kubernetes.io/instance": ts[0].name}
         out.append(service(dep, dep.name, stable, count, labels(dep)))
     out += [pdb(dep, t) for t in ts]
+    out.append(network_policy(dep, count))
     route = httproute(pins, dep, ts)
     if route:
         out.append(route)
@@ -490,6 +760,26 @@ def namespace(pins: PinsFile, env_name: str) -> dict[str, Any]:
     env = pins.environments[env_name]
     lbls = {"app.kubernetes.io/managed-by": "modelpins", "modelpins.io/environment": env_name}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace, "labels": lbls}}
+
+
+def mlflow_config(pins: PinsFile, env_name: str) -> dict[str, Any] | None:
+    """ConfigMap modelpins-mlflow: where the environment's pods find MLflow (None: the environment names none)."""
+    env = pins.environments[env_name]
+    if not env.tracking_uri:
+        return None
+    lbls = {"app.kubernetes.io/managed-by": "modelpins", "modelpins.io/environment": env_name}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": MLFLOW_CONFIG, "labels": lbls},
+        "data": {"MLFLOW_TRACKING_URI": env.tracking_uri},
+    }
+
+
+def environment_objects(pins: PinsFile, env_name: str) -> list[dict[str, Any]]:
+    """What an environment's overlay holds besides its deployments: the namespace and the MLflow ConfigMap."""
+    config = mlflow_config(pins, env_name)
+    return [namespace(pins, env_name), *([config] if config else [])]
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -511,12 +801,14 @@ def file_name(obj: dict[str, Any]) -> str:
     return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
-def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes, progress: Step = noop) -> dict[str, bytes]:
+def render(
+    pins: PinsFile, lock: ImageLock, dockerfile: bytes, locked: Locked | None = None, progress: Step = noop
+) -> dict[str, bytes]:
     """{path relative to the manifests dir: bytes}, sorted by path."""
     check(pins)
     files: dict[str, bytes] = {}
     for dep in pins.deployments.values():
-        objs = objects(pins, lock, dockerfile, dep)
+        objs = objects(pins, lock, dockerfile, dep, locked)
         for obj in objs:
             files[f"base/{dep.name}/{file_name(obj)}"] = dump(obj)
         files[f"base/{dep.name}/kustomization.yaml"] = dump(
@@ -525,24 +817,39 @@ def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes, progress: Step = 
         progress(dep.name)
     for env in pins.environments.values():
         deps = sorted(d.name for d in pins.deployments.values() if d.environment == env.name)
-        files[f"{env.name}/namespace.yaml"] = dump(namespace(pins, env.name))
+        own = []
+        for obj in environment_objects(pins, env.name):
+            name = "namespace.yaml" if obj["kind"] == "Namespace" else file_name(obj)
+            files[f"{env.name}/{name}"] = dump(obj)
+            own.append(name)
         files[f"{env.name}/kustomization.yaml"] = dump(
             {
                 "apiVersion": KUSTOMIZE,
                 "kind": "Kustomization",
                 "namespace": env.namespace,
-                "resources": ["namespace.yaml", *(f"../base/{d}" for d in deps)],
+                "resources": [*own, *(f"../base/{d}" for d in deps)],
             }
         )
     return dict(sorted(files.items()))
 
 
-def resolved(pins: PinsFile, lock: ImageLock, dockerfile: bytes, env_name: str) -> list[dict[str, Any]]:
-    """The objects `kubectl kustomize manifests/<env>` yields: the namespace, then each deployment's, namespaced."""
+def resolved(
+    pins: PinsFile,
+    lock: ImageLock,
+    dockerfile: bytes,
+    env_name: str,
+    locked: Locked | None = None,
+) -> list[dict[str, Any]]:
+    """The objects `kubectl kustomize manifests/<env>` yields: the environment's own, then each deployment's,
+    namespaced."""
     check(pins)
     env = pins.environments[env_name]
     out = [namespace(pins, env_name)]
+    out += [
+        {**o, "metadata": {**o["metadata"], "namespace": env.namespace}}
+        for o in environment_objects(pins, env_name)[1:]
+    ]
     for name in sorted(d.name for d in pins.deployments.values() if d.environment == env_name):
-        for obj in objects(pins, lock, dockerfile, pins.deployments[name]):
+        for obj in objects(pins, lock, dockerfile, pins.deployments[name], locked):
             out.append({**obj, "metadata": {**obj["metadata"], "namespace": env.namespace}})
     return out

@@ -21,7 +21,7 @@ from modelpins.serving.cluster import describe
 KEEP_META = ("name", "namespace", "labels", "annotations")
 
 
-PRUNABLE = ("HTTPRoute", "PodDisruptionBudget", "Service", "Deployment")
+PRUNABLE = ("HTTPRoute", "NetworkPolicy", "PodDisruptionBudget", "Service", "Deployment")
 
 
 class Api(Protocol):

@@ -19,6 +19,7 @@ from tests.helpers.cli import run
 from tests.helpers.seed import seed_model, unique
 
 REPO = Path(__file__).resolve().parents[2]
+MLMODEL = "flavors:\n  python_function: {loader_module: mlflow.pyfunc.model}\n"
 
 
 def project(tmp_path: Path, base: str, registry: str, deployments: str, models: str) -> Path:
@@ -28,7 +29,7 @@ def project(tmp_path: Path, base: str, registry: str, deployments: str, models: 
     pins.write_text(
         f"version: 1\nmodels:\n{models}"
         f"images:\n  registry: {registry}/serving\n  base: {base}\n"
-        "environments:\n  prod:\n    namespace: ml-prod\n"
+        "environments:\n  prod:\n    namespace: ml-prod\n    tracking_uri: http://mlflow.ml-prod:5000\n"
         f"deployments:\n{deployments}"
     )
     return pins
@@ -49,7 +50,8 @@ def files_in(image: str, path: str, docker_engine) -> dict[str, str]:  # type: i
 @pytest.fixture
 def baked(tmp_path, client, mlflow_server, base_image, registry, docker_engine):  # type: ignore[no-untyped-def]
     model = unique("baked")
-    runs = seed_model(client, model, [{}, {}], {"champion": 1}, files={"weights.json": '{"w": 1}'})
+    files = {"weights.json": '{"w": 1}', "MLmodel": MLMODEL}  # a classic model: pyfunc, for MLflow's server
+    runs = seed_model(client, model, [{}, {}], {"champion": 1}, files=files)
     pins = project(
         tmp_path,
         base_image,
@@ -79,7 +81,7 @@ def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, 
     assert labels["io.modelpins.run-id"] == runs[0]
     assert labels["io.modelpins.commit"] == "0123abcd"
     assert labels["org.opencontainers.image.base.name"].startswith(f"{registry.host}/vllm-base@sha256:")
-    assert files_in(ref, f"/models/{model}/1", docker_engine) == {"1/weights.json": '{"w": 1}'}
+    assert files_in(ref, f"/models/{model}/1", docker_engine) == {"1/weights.json": '{"w": 1}', "1/MLmodel": MLMODEL}
     assert "mlflow-skinny==" in files_in(ref, "/opt/python3-calls", docker_engine)["python3-calls"]
 
 
@@ -132,6 +134,9 @@ def test_init_mode_builds_one_runtime_image_that_render_then_uses(  # type: igno
     manifest = (tmp_path / "manifests" / "base" / "chat" / "deployment-chat.yaml").read_text()
     assert f"image: {runtime['image']}" in manifest
     assert "models:/llm/7" in manifest
+    user = docker_engine.client().images.get(runtime["image"].split("@")[0]).attrs["Config"]["User"]
+    assert user == "10001:10001"  # not root; the pods' runAsUser
+    assert "runAsUser: 10001" in manifest
 
 
 def test_build_without_a_registry_is_invalid_input(tmp_path, base_image, docker_engine):  # type: ignore[no-untyped-def]
@@ -149,3 +154,26 @@ def test_build_without_a_registry_is_invalid_input(tmp_path, base_image, docker_
     assert result.returncode == 2
     assert "--registry" in result.stderr
     assert not (tmp_path / "deploy" / "images.lock.json").exists()
+
+
+def test_build_refuses_a_served_version_without_the_layout_its_runtime_loads(  # type: ignore[no-untyped-def]
+    tmp_path, client, mlflow_server, base_image, registry, docker_engine
+):
+    model = unique("nolayout")
+    seed_model(client, model, 1, {"champion": 1}, files={"logreg.json": "{}"})  # no MLmodel: not pyfunc
+    pins = project(
+        tmp_path,
+        base_image,
+        registry.host,
+        f"  {model}:\n    environment: prod\n    serve: [{model}@champion]\n",
+        f"  {model}:\n    aliases:\n      champion: 1\n",
+    )
+    before = {i.id for i in docker_engine.client().images.list()}
+
+    result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", env={"DOCKER_HOST": docker_engine.host})
+
+    assert result.returncode == 2, result.stderr
+    line = next(i for i, row in enumerate(pins.read_text().splitlines(), 1) if row == "      champion: 1")
+    assert f"{pins}:{line}:" in result.stderr
+    assert "found flavors (no MLmodel) and logreg.json" in result.stderr and "python_function" in result.stderr
+    assert {i.id for i in docker_engine.client().images.list()} == before

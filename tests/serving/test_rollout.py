@@ -31,10 +31,12 @@ models:
 images:
   registry: registry.example/serving
   base: vllm/vllm-openai@sha256:1d6866b87630d94f5e0cdae55ab5abb4ce0b03fcb84d9d10612f9d518d19d4fd
+  classic: registry.example/serving/mlflow-serve@sha256:1111111111111111111111111111111111111111111111111111111111111111
 environments:
   prod:
     namespace: ml-prod
     gateway: gateways/public
+    tracking_uri: http://mlflow.ml-prod:5000
 deployments:
   scoring:
     environment: prod

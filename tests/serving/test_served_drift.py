@@ -47,10 +47,12 @@ models:
 images:
   registry: registry.example/serving
   base: vllm/vllm-openai@sha256:1d6866b87630d94f5e0cdae55ab5abb4ce0b03fcb84d9d10612f9d518d19d4fd
+  classic: registry.example/serving/mlflow-serve@sha256:1111111111111111111111111111111111111111111111111111111111111111
 environments:
   prod:
     namespace: ml-prod
     gateway: gateways/public
+    tracking_uri: http://mlflow.ml-prod:5000
 deployments:
   scoring:
     environment: prod
@@ -123,7 +125,7 @@ def test_image_model_path_and_version_changed_by_hand_are_reported_exactly(proje
     containers = live["spec"]["template"]["spec"]["containers"]
     containers[0]["image"] = "registry.example/serving/hotfix:1"
     args = containers[0]["args"]
-    args[args.index("--model") + 1] = f"/models/{model}/4"
+    args[args.index("-m") + 1] = f"/models/{model}/4"  # mlflow models serve -m MODEL_DIR ...
     patch(
         kube,
         f"{DEPLOYMENTS}/scoring-stable",
@@ -147,8 +149,8 @@ def test_image_model_path_and_version_changed_by_hand_are_reported_exactly(proje
     assert out["served"] == [
         {**row, "deployment": "scoring", "field": "image", "expected": rendered_image,
          "actual": "registry.example/serving/hotfix:1"},
-        {**row, "deployment": "scoring", "field": "args", "expected": f"... --model /models/{model}/3 ...",
-         "actual": f"... --model /models/{model}/4 ..."},
+        {**row, "deployment": "scoring", "field": "args", "expected": f"... -m /models/{model}/3 ...",
+         "actual": f"... -m /models/{model}/4 ..."},
         {**row, "deployment": "scoring", "field": "version", "expected": "3", "actual": "4"},
     ]  # fmt: skip
     assert text.returncode == 1

@@ -98,7 +98,7 @@ def test_containers_and_route_rules_of_a_pod_with_two_servers_are_named() -> Non
     assert found == [  # in render order: deployments by name, each one's Deployments before its HTTPRoute
         ("httproute/fraud-shadow", "backends", "fraud-shadow-stable=1 mirror=fraud-shadow-candidate",
          "fraud-shadow-stable=1"),
-        ("deployment/tabular", "image (vllm-2)", rendered_image, "ghcr.io/acme/hotfix:2"),
+        ("deployment/tabular", "image (mlflow-2)", rendered_image, "ghcr.io/acme/hotfix:2"),
         ("deployment/tabular", "args (fetch-2)", f"... --artifact-uri {uri} ...",
          f"... --artifact-uri {uri.rsplit('/', 1)[0]}/1 ..."),
         ("httproute/tabular", "backends (rule 2)", "tabular=1", "somewhere-else=1"),
@@ -112,9 +112,10 @@ models:
 images:
   registry: registry.example/serving
   base: vllm/vllm-openai@sha256:1d6866b87630d94f5e0cdae55ab5abb4ce0b03fcb84d9d10612f9d518d19d4fd
+  classic: registry.example/serving/mlflow-serve@sha256:1111111111111111111111111111111111111111111111111111111111111111
 environments:
-  staging: {namespace: ml}
-  prod: {namespace: ml}
+  staging: {namespace: ml, tracking_uri: http://mlflow.ml:5000}
+  prod: {namespace: ml, tracking_uri: http://mlflow.ml:5000}
 deployments:
   scoring-staging: {environment: staging, serve: [scorer@challenger]}
   scoring: {environment: prod, serve: [scorer@champion]}
