@@ -16,6 +16,7 @@ from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput, OperationFailed
 from modelpins.gates import evidence
 from modelpins.plan import summary, table
+from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 
 
@@ -35,7 +36,7 @@ def validate(s: Settings, offline: bool) -> None:
         from modelpins.lifecycle import lock  # model_pins.lock, when present: artefacts still match
 
         lock.enforce(s.pins, p, registry, [(m, pin.version) for m, pin in p.pins()])
-        click.echo(f"{s.pins}: valid; {count} pins across {len(p.models)} models exist in {s.tracking_uri}")
+        click.echo(f"{s.pins}: valid; {count} pins across {len(p.models)} models exist in {s.shown_uri}")
     else:
         click.echo(f"{s.pins}: valid ({count} pins across {len(p.models)} models; registry not checked)")
 
@@ -66,7 +67,7 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
     if markdown or to_summary:
         text = report.plan_markdown(changes, str(s.pins), base, registry)
         if markdown:
-            Path(markdown).write_text(text + "\n", encoding="utf-8")
+            Path(markdown).write_text(redact(text) + "\n", encoding="utf-8")
         if to_summary:
             github.step_summary(text)
     if as_json:

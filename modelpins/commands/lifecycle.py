@@ -17,6 +17,7 @@ from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.lifecycle import drift as drift_mod
 from modelpins.lifecycle import history as history_mod
 from modelpins.lifecycle import rollback as rollback_mod
+from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.serving import drift as served_drift
 from modelpins.serving.drift import ServedDrift
@@ -100,7 +101,7 @@ def rollback(s: Settings, target: str, to: int | None, branch: str | None, waive
         target_info = registry.version(model, version)
         if target_info is None or target_info.status != "READY":
             state = "does not exist" if target_info is None else f"is {target_info.status}"
-            raise InvalidInput(f"version {version} of '{model}' {state} in {s.tracking_uri}; pass --to VERSION")
+            raise InvalidInput(f"version {version} of '{model}' {state} in {s.shown_uri}; pass --to VERSION")
     waiver = reason if waive else None
     result = rollback_mod.plan(p, text, model, alias, to, transitions, current_info, target_info, waiver)
     if branch:
@@ -182,9 +183,9 @@ def drift(
             served = [d for d in served if d.deployment in serving]
     if md:
         with md.open("a", encoding="utf-8") as fh:
-            fh.write(drift_mod.markdown(found, source, s.tracking_uri or ""))
+            fh.write(redact(drift_mod.markdown(found, source, s.shown_uri)))
             if served_check is not None:
-                fh.write("\n" + served_drift.markdown(served, source, served_check.where))
+                fh.write("\n" + redact(served_drift.markdown(served, source, served_check.where)))
     if as_json:
         out: dict[str, object] = {"drift": [d.as_json() for d in found]}
         if served_check is not None:
@@ -194,10 +195,10 @@ def drift(
         if found:
             click.echo(drift_mod.table(found))
             click.echo(
-                f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.tracking_uri} differs from {source}"
+                f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.shown_uri} differs from {source}"
             )
         else:
-            click.echo(f"No {'registry ' if cluster else ''}drift: {s.tracking_uri} matches {source}.")
+            click.echo(f"No {'registry ' if cluster else ''}drift: {s.shown_uri} matches {source}.")
         if served_check is not None:
             if served:
                 click.echo(served_drift.table(served))
@@ -386,7 +387,7 @@ def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: b
     text = card_mod.build(p, alias, node, s.tracking_uri or "", entry)
     path = out or Path("cards") / card_mod.file_name(model, version)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(redact(text), encoding="utf-8")
     artifact = None
     if not no_attach:
         artifact = _attach(s, registry, node, path)

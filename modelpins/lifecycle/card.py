@@ -19,6 +19,7 @@ from modelpins.lifecycle.lineage import Node, render
 from modelpins.lifecycle.lock import Entry
 from modelpins.lifecycle.rollback import waived
 from modelpins.pins import Gate, PinsFile
+from modelpins.redact import public_url
 
 CARD_TAG = "modelpins.card"
 ARTIFACT_DIR = "model_card"
@@ -29,7 +30,7 @@ def file_name(model: str, version: int) -> str:
 
 
 def ui_url(tracking_uri: str, model: str, version: int) -> str:
-    return f"{tracking_uri.rstrip('/')}/#/models/{model}/versions/{version}"
+    return f"{public_url(tracking_uri).rstrip('/')}/#/models/{model}/versions/{version}"
 
 
 def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Entry | None = None) -> str:
