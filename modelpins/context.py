@@ -28,9 +28,10 @@ class Context:
         return {k: v for k, v in asdict(self).items() if v}
 
 
-def from_env(env: Mapping[str, str], repo_dir: Path | None = None) -> Context:
+def from_env(env: Mapping[str, str], repo_dir: Path | None = None, commit: str | None = None) -> Context:
+    """`commit`: the commit whose file is applied (drift --fix apply's ref); default GITHUB_SHA, then HEAD."""
     actor = env.get("MODELPINS_ACTOR") or env.get("GITHUB_ACTOR") or _local_user(repo_dir)
-    commit = env.get("MODELPINS_COMMIT") or env.get("GITHUB_SHA") or _git(repo_dir, "rev-parse", "HEAD")
+    commit = env.get("MODELPINS_COMMIT") or commit or env.get("GITHUB_SHA") or _git(repo_dir, "rev-parse", "HEAD")
     pr = env.get("MODELPINS_PR") or _pr_from_ref(env.get("GITHUB_REF", ""))
     if not pr and commit:
         pr = _pr_from_message(_git(repo_dir, "log", "-1", "--format=%s", commit) or "")

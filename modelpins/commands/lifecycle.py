@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelpins import api, pins
+from modelpins import pins
 from modelpins.cli import Settings
 from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, read_dockerfile
 from modelpins.context import from_env
@@ -166,9 +166,11 @@ def drift(
         raise InvalidInput("--fix file edits the working copy; drop --ref")
     if (environments or context or dockerfile or lock_path) and not cluster:
         raise InvalidInput("--environment, --context, --dockerfile and --lock apply to --cluster; pass --cluster")
+    if fix == "apply":
+        ref = ref or "HEAD"  # git's state is the committed file: never restore an uncommitted edit
     p = pins.load_at(s.pins, ref) if ref else pins.load(s.pins)
     if p is None:
-        raise InvalidInput(f"{s.pins} does not exist at {ref}")
+        raise InvalidInput(f"{s.pins} does not exist at {ref}; commit it first")
     if only and only not in p.models:
         raise InvalidInput(f"model '{only}' is not in {s.pins}; models: {', '.join(p.models)}")
     source = f"{s.pins}@{ref}" if ref else str(s.pins)
@@ -216,7 +218,7 @@ def drift(
     elif found and fix == "apply":
         if not yes:
             raise InvalidInput("--fix apply writes to the registry; pass --yes to confirm")
-        _fix_apply(s, p, registry, as_json)
+        _fix_apply(s, p, ref or "HEAD", registry, as_json)
     elif found:
         click.get_current_context().exit(1)  # drift is a finding: exit 1, the report above says what differs
     if served:
@@ -289,17 +291,23 @@ def _at_ref(s: Settings, path: Path, ref: str) -> bytes | None:
     return gitrepo.show(repo, gitrepo.resolve(repo, ref), rel)
 
 
-def _fix_apply(s: Settings, p: pins.PinsFile, registry: MlflowRegistry, as_json: bool) -> None:
-    from modelpins.lifecycle import lock
+def _fix_apply(s: Settings, p: pins.PinsFile, ref: str, registry: MlflowRegistry, as_json: bool) -> None:
+    """Restore the registry to the file at `ref` through the one write path (lock, gate evidence, audit)."""
+    from modelpins import gitrepo, write
+    from modelpins.commands.core import report_moves
 
-    plan = api.make_plan(p, registry)
-    lock.enforce(s.pins, p, registry, [(c.model, c.after) for c in plan.changes if c.after is not None])
-    ctx = from_env(os.environ, s.pins.resolve().parent)
-    outcome = api.apply_plan(plan, registry, ctx, lambda c: {"reason": "drift-fix"})
-    for c in outcome.applied:
-        click.echo(f"restored {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}", err=as_json)
-    if outcome.failed:
-        raise OperationFailed(f"restored {len(outcome.applied)} of {len(plan.changes)}; {outcome.error}")
+    repo, _ = gitrepo.locate(s.pins)
+    ctx = from_env(os.environ, s.pins.resolve().parent, commit=gitrepo.resolve(repo, ref))
+    moved = write.move_aliases(
+        s.pins,
+        p,
+        registry,
+        ctx,
+        lock_ttl=float(os.environ.get("MODELPINS_LOCK_TTL", 600)),
+        reason="drift-fix",
+        notify=lambda message: click.echo(message, err=True),
+    )
+    report_moves(moved.result, "restored", err=as_json)
 
 
 def _v(version: int | None) -> str:
