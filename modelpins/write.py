@@ -15,7 +15,7 @@ from pathlib import Path
 from modelpins import api
 from modelpins.applylock import ApplyLock
 from modelpins.context import Context
-from modelpins.errors import GateFailed, OperationFailed
+from modelpins.errors import GateFailed, InvalidInput, OperationFailed
 from modelpins.gates import evidence
 from modelpins.pins import PinsFile
 from modelpins.plan import Change, summary, table
@@ -67,6 +67,11 @@ def move_aliases(
     `confirmed`: the changes the user saw. When the plan under the lock differs, it is shown
     through `show` (default: `notify`) and carried out (`accept_changed`) or refused with OperationFailed.
     """
+    if ctx.dirty and ctx.ci:
+        raise InvalidInput(
+            f"{pins_path} has uncommitted changes: in CI only a committed pins file is applied, so its "
+            "audit records name the commit and pull request that asked for it; commit the change first"
+        )
     show = show or notify
     lock = ApplyLock(registry, ctx.actor, timeout=lock_timeout, ttl=lock_ttl, notify=notify)
     lock.acquire()

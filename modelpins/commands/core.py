@@ -116,7 +116,7 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
         s.pins,
         desired,
         registry,
-        from_env(os.environ, s.pins.resolve().parent),
+        from_env(os.environ, s.pins.resolve().parent, pins=s.pins),
         confirmed=result.changes,
         accept_changed=yes,
         skip_gates=skip_gates,

@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from modelpins.api import AUDIT_PREFIX
+from modelpins.api import audit_entries
 from modelpins.lifecycle.history import GATES_PREFIX
 from modelpins.lifecycle.lineage import Node, render
 from modelpins.lifecycle.lock import Entry
@@ -80,8 +80,9 @@ def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Ent
     out += ["", f"## Gates for `{alias}`", ""]
     out += _gates(pins, node, alias)
     out += ["", "## Lineage", "", "```", render(node), "```", ""]
-    record = _json(node.tags.get(AUDIT_PREFIX + alias))
-    if isinstance(record, dict):
+    records = audit_entries(node.tags, alias)
+    if records:
+        record = records[-1][1]
         out += ["## Promotion", ""]
         parts = [f"{record.get('from') or '-'} -> {record.get('to')}", f"by {record.get('actor', '?')}"]
         parts += [f"at {record['at']}"] if record.get("at") else []

@@ -3,13 +3,11 @@ and the committed file as its target."""
 
 from __future__ import annotations
 
-import json
-
 from modelpins.applylock import ApplyLock
 from modelpins.registry import MlflowRegistry
 from tests.gates.support import seed
 from tests.helpers.cli import run, start, wait_for
-from tests.helpers.seed import alias_state, unique
+from tests.helpers.seed import alias_state, audit, unique
 
 GATED = """version: 1
 models:
@@ -22,13 +20,6 @@ models:
           metric: accuracy
           min: 0.85
 """
-
-
-def latest_audit(client, model: str, version: int, alias: str = "champion") -> dict:  # type: ignore[no-untyped-def]
-    """The newest audit record for `alias` on the version, in either tag format."""
-    tags = client.get_model_version(model, str(version)).tags
-    records = [json.loads(v) for k, v in tags.items() if k.split(".")[:3] == ["modelpins", "audit", alias]]
-    return max(records, key=lambda r: r["at"])
 
 
 def test_fix_apply_refuses_a_target_without_gate_evidence(repo, client, proxy):  # type: ignore[no-untyped-def]
@@ -56,7 +47,7 @@ def test_fix_apply_records_gates_and_restores_the_committed_file(repo, client, p
     assert fixed.returncode == 0, fixed.stderr
     assert f"restored {model}@champion: 1 -> 2" in fixed.stdout
     assert alias_state(client, [model]) == {model: {"champion": 2}}
-    record = latest_audit(client, model, 2)
+    record = audit(client, model, 2)
     assert record["gates"] == "passed" and record["reason"] == "drift-fix"
     assert record["commit"] == head and record["pr"] == "41"
 
