@@ -17,6 +17,7 @@ from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.lifecycle import drift as drift_mod
 from modelpins.lifecycle import history as history_mod
 from modelpins.lifecycle import rollback as rollback_mod
+from modelpins.lifecycle import yamledit
 from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.serving import drift as served_drift
@@ -84,8 +85,8 @@ def rollback(s: Settings, target: str, to: int | None, branch: str | None, waive
     assert alias is not None
     if reason and not waive:
         raise InvalidInput("--reason explains a gate waiver; pass it with --waive-gates")
-    p = pins.load(s.pins)
-    text = s.pins.read_text(encoding="utf-8")
+    source = yamledit.read(s.pins)  # an edit made to the file from here on is not overwritten
+    p = pins.loads(source.data, str(s.pins))
     try:
         transitions = history_mod.git_transitions(s.pins, model, alias).transitions
     except InvalidInput:
@@ -103,11 +104,11 @@ def rollback(s: Settings, target: str, to: int | None, branch: str | None, waive
             state = "does not exist" if target_info is None else f"is {target_info.status}"
             raise InvalidInput(f"version {version} of '{model}' {state} in {s.shown_uri}; pass --to VERSION")
     waiver = reason if waive else None
-    result = rollback_mod.plan(p, text, model, alias, to, transitions, current_info, target_info, waiver)
+    result = rollback_mod.plan(p, source.text, model, alias, to, transitions, current_info, target_info, waiver)
     if branch:
-        sha = rollback_mod.commit_on_branch(s.pins, branch, rollback_mod.commit_message(result), result.new_text)
+        sha = rollback_mod.commit_on_branch(source, branch, rollback_mod.commit_message(result), result.new_text)
     else:
-        s.pins.write_text(result.new_text, encoding="utf-8")
+        yamledit.write(source, result.new_text)
     click.echo(result.diff(s.pins.name), nl=False)
     click.echo(f"{model}@{alias}: {result.current} -> {result.target} ({result.basis})")
     if result.waiver:
@@ -171,6 +172,7 @@ def drift(
     p = pins.load_at(s.pins, ref) if ref else pins.load(s.pins)
     if p is None:
         raise InvalidInput(f"{s.pins} does not exist at {ref}; commit it first")
+    editing = yamledit.read(s.pins) if fix == "file" else None  # what --fix file edits, as it was read
     if only and only not in p.models:
         raise InvalidInput(f"model '{only}' is not in {s.pins}; models: {', '.join(p.models)}")
     source = f"{s.pins}@{ref}" if ref else str(s.pins)
@@ -210,8 +212,8 @@ def drift(
                 )
             else:
                 click.echo(f"No served drift: {served_check.where} matches {source}.")
-    if found and fix == "file":
-        s.pins.write_text(drift_mod.fix_file(s.pins.read_text(encoding="utf-8"), str(s.pins), found), encoding="utf-8")
+    if found and editing is not None:
+        yamledit.write(editing, drift_mod.fix_file(editing.text, str(s.pins), found))
         click.echo(
             f"wrote the registry's versions into {s.pins}; review with git diff and open a pull request", err=as_json
         )

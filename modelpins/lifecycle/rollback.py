@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from modelpins import gitrepo
 from modelpins.api import audit_entries
@@ -174,8 +173,9 @@ def _indent(doc: yamledit.Doc, model: str) -> str:
     return " " * (key_col + max(step, 1))
 
 
-def commit_on_branch(path: Path, branch: str, message: str, new_text: str) -> str:
+def commit_on_branch(source: yamledit.Source, branch: str, message: str, new_text: str) -> str:
     """Create `branch` from HEAD, write the file and commit it there; return the new commit."""
+    path = source.path
     repo, rel = gitrepo.locate(path)
     if branch.startswith("-") or gitrepo.git(repo, "check-ref-format", "--branch", branch, check=False).returncode:
         raise InvalidInput(f"'{branch}' is not a valid branch name")
@@ -185,7 +185,7 @@ def commit_on_branch(path: Path, branch: str, message: str, new_text: str) -> st
     if dirty:
         raise InvalidInput(f"{rel} has uncommitted changes; commit or stash them before a rollback with --branch")
     gitrepo.git(repo, "switch", "--quiet", "-c", branch)
-    path.write_text(new_text, encoding="utf-8")
+    yamledit.write(source, new_text)
     gitrepo.git(repo, "add", "--", rel)
     out = gitrepo.git(repo, "commit", "--quiet", "-m", message, "--", rel, check=False)
     if out.returncode != 0:
