@@ -141,8 +141,8 @@ class MlflowRegistry:
                 params["page_token"] = token
             page = self.call("GET", "registered-models/search", params=params) or {}
             for model in page.get("registered_models", []):
-                if model["name"] == LOCK_MODEL:
-                    continue
+                if model["name"] == LOCK_MODEL or model["name"].startswith(LOCK_MODEL + "."):
+                    continue  # the apply lock and its guards
                 out[model["name"]] = {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}
             token = page.get("next_page_token")
             if not token:
