@@ -49,8 +49,9 @@ def test_apply_then_reapply_makes_no_write(client, proxy, tmp_path):  # type: ig
     first = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
     assert first.returncode == 0, first.stderr
     assert alias_state(client, [model]) == {model: {"champion": 3, "challenger": 4}}
-    # per change one audit tag and one alias request, plus the apply lock's create and delete:
-    assert len(proxy.writes()) == 6 + 2
+    # per change one audit tag and one alias request, plus the apply lock's create and delete
+    # (the delete is a compare-and-delete: its guard is created and deleted around it):
+    assert len(proxy.writes()) == 6 + 4
 
     proxy.reset()
     second = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
