@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,7 +15,7 @@ from modelpins.plan import Change, between, diff
 from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
 
-AUDIT_PREFIX = "modelpins.audit."
+AUDIT_PREFIX = "modelpins.audit."  # one tag per move: modelpins.audit.<alias>.<UTC time>-<random>
 
 
 class Registry(Protocol):
@@ -130,6 +131,37 @@ def plan_against_base(
     return changes, actual, versions
 
 
+def audit_key(alias: str, now: float | None = None) -> str:
+    """The tag key of one move's record: never reused, so no record overwrites another; sorts by time."""
+    import time
+
+    now = time.time() if now is None else now
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}Z"
+    return f"{AUDIT_PREFIX}{alias}.{stamp}-{secrets.token_hex(3)}"
+
+
+def audit_entries(tags: Mapping[str, str], alias: str | None = None) -> list[tuple[str, dict[str, object]]]:
+    """(alias, record) of every audit record in a version's tags, oldest first.
+
+    Reads both the per-move keys and the single `modelpins.audit.<alias>` tag older versions
+    of modelpins wrote (one per version and alias, overwritten by each move).
+    """
+    found = []
+    for key, value in tags.items():
+        if not key.startswith(AUDIT_PREFIX):
+            continue
+        name = key.removeprefix(AUDIT_PREFIX).split(".", 1)[0]
+        if alias and name != alias:
+            continue
+        try:
+            record = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            found.append((str(record.get("at", "")), key, name, record))
+    return [(name, record) for _, _, name, record in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
 def audit_record(change: Change, ctx: Context, extra: dict[str, object] | None = None) -> str:
     record: dict[str, object] = {
         "action": change.action,
@@ -151,8 +183,9 @@ def apply_plan(
 ) -> ApplyResult:
     """Carry out the plan, one change at a time; stop at the first failure and say what is pending.
 
-    For each change the audit tag is written before the alias moves: an interrupted run
-    leaves at worst a tag for a move that has not happened yet, which the re-run repeats.
+    For each change its audit record (a tag of its own) is written before the alias moves: an
+    interrupted run leaves at worst a record of a move that has not happened yet, which the
+    re-run repeats with a record of its own.
     """
     result = ApplyResult(plan)
     for change in plan.changes:
@@ -160,7 +193,7 @@ def apply_plan(
         assert tagged is not None
         try:
             record = audit_record(change, ctx, extra_audit(change) if extra_audit else None)
-            registry.set_version_tag(change.model, tagged, AUDIT_PREFIX + change.alias, record)
+            registry.set_version_tag(change.model, tagged, audit_key(change.alias), record)
             if change.after is None:
                 registry.delete_alias(change.model, change.alias)
             else:

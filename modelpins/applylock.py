@@ -10,6 +10,14 @@ default 600 s, as `apply` sets it). A lock past its expiry, or one left on this
 host by a process that no longer exists, is stale and may be broken; the host
 check assumes host names are unique among the machines that apply (CI runners
 and containers get their own). Expiry compares clocks across machines: keep them on NTP.
+
+Deleting the lock (breaking a stale one, or releasing one's own) is a compare-and-delete
+on the holder's token. MLflow has no conditional delete, so the deleter first creates a
+guard, the registered model `modelpins.lock.break.<token>`: creation is atomic, so one
+process at a time may read the lock, find `token` still holding it, and delete it. Without
+the guard two processes breaking the same stale lock could both read it, and the second
+delete the lock the first had just taken. The guard is removed afterwards; one left by a
+process that died is removed once it is stale by the same rules as the lock.
 The registry adapter hides the lock model from every alias read, so plan,
 validate and drift never see it.
 """
@@ -29,6 +37,7 @@ from modelpins.errors import OperationFailed
 from modelpins.registry import LOCK_MODEL, Conflict
 
 TAG = "modelpins.lock."
+GUARD = LOCK_MODEL + ".break."  # + the token of the lock being deleted
 
 
 class Caller(Protocol):
@@ -131,8 +140,9 @@ class ApplyLock:
             why = other.stale(time.time())
             if why:
                 self.notify(f"breaking stale apply lock held by {other}: {why}")
-                self._delete_if(other.token)
-                continue
+                if self._delete_if(other.token):
+                    continue
+                # another process is deleting it at this moment: wait for the outcome like for any holder
             if time.monotonic() >= deadline:
                 raise OperationFailed(
                     f"another apply holds the registry lock: {other}. Waited {self.timeout:g}s; "
@@ -152,9 +162,9 @@ class ApplyLock:
             token, self.holder = self.holder.token, None
             self._delete_if(token)
 
-    def read(self) -> Holder | None:
-        """Who holds the lock now, or None when nobody does."""
-        found = self.registry.call("GET", "registered-models/get", params={"name": LOCK_MODEL}, missing_ok=True)
+    def read(self, name: str = LOCK_MODEL) -> Holder | None:
+        """Who holds the lock (or the guard `name`) now, or None when nobody does."""
+        found = self.registry.call("GET", "registered-models/get", params={"name": name}, missing_ok=True)
         if found is None:
             return None
         tags = {t["key"].removeprefix(TAG): t.get("value", "") for t in found["registered_model"].get("tags", [])}
@@ -167,18 +177,38 @@ class ApplyLock:
             expires=float(tags.get("expires", "0") or 0),
         )
 
-    def _create(self, me: Holder) -> bool:
-        body = {"name": LOCK_MODEL, "tags": me.tags(), "description": "modelpins apply lock; see modelpins.applylock"}
+    def _create(self, me: Holder, name: str = LOCK_MODEL) -> bool:
+        body = {"name": name, "tags": me.tags(), "description": "modelpins apply lock; see modelpins.applylock"}
         try:
             self.registry.call("POST", "registered-models/create", body=body)
         except Conflict:
             return False
         return True
 
-    def _delete_if(self, token: str) -> None:
-        current = self.read()
-        if current is not None and current.token == token:
-            self.registry.call("DELETE", "registered-models/delete", body={"name": LOCK_MODEL}, missing_ok=True)
+    def _delete_if(self, token: str) -> bool:
+        """Delete the lock only while `token` holds it (see the module docstring); True when deleted."""
+        guard = GUARD + token
+        now = time.time()
+        if not self._create(
+            Holder(uuid.uuid4().hex, self.actor, socket.gethostname(), os.getpid(), now, now + self.ttl), guard
+        ):
+            other = self.read(guard)
+            why = other.stale(time.time()) if other else ""
+            if other is not None and why:
+                self.notify(f"removing the lock-break guard left by {other}: {why}")
+                self._delete(guard)
+            return False  # another process is deleting this lock right now
+        try:
+            current = self.read()
+            if current is None or current.token != token:
+                return False
+            self._delete(LOCK_MODEL)
+            return True
+        finally:
+            self._delete(guard)
+
+    def _delete(self, name: str) -> None:
+        self.registry.call("DELETE", "registered-models/delete", body={"name": name}, missing_ok=True)
 
     def _start_renewing(self) -> None:
         self._stop.clear()

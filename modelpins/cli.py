@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelpins import __version__
+from modelpins import __version__, redact
 from modelpins.errors import InvalidInput, ModelPinsError
 
 if TYPE_CHECKING:
@@ -80,6 +80,13 @@ class Settings:
 
         return MlflowRegistry(self.tracking_uri)
 
+    @property
+    def shown_uri(self) -> str:
+        """The tracking URI as messages and links show it: without user-info."""
+        from modelpins.redact import public_url
+
+        return public_url(self.tracking_uri or "")
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -121,11 +128,21 @@ def cli(ctx: click.Context, pins: Path, tracking_uri: str | None, traceback: boo
 
     Exit codes: 0 ok, 1 a gate or operation failed, 2 invalid input, 3 unexpected.
     """
+    redact.register(tracking_uri)
     ctx.obj = Settings(pins=pins, tracking_uri=tracking_uri or None, traceback=traceback)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and map every outcome to an exit code."""
+    """Run the CLI and map every outcome to an exit code; credentials are redacted from all it prints."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = redact.RedactingStream(sys.stdout), redact.RedactingStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None) -> int:
     show_traceback = "--traceback" in (argv if argv is not None else sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="modelpins", standalone_mode=False)

@@ -2,7 +2,9 @@
 
 GitHub Actions sets GITHUB_ACTOR, GITHUB_SHA, GITHUB_SERVER_URL, GITHUB_REPOSITORY
 and GITHUB_RUN_ID; MODELPINS_ACTOR, MODELPINS_COMMIT and MODELPINS_PR override
-them (for other CI systems, or a PR number found from the merge commit).
+them (for other CI systems, or a PR number found from the merge commit). CI=true or
+GITHUB_ACTIONS=true means a CI run. A pins file that differs from the commit is `dirty`:
+its audit records say so and name no PR (the PR did not pin what is applied).
 """
 
 from __future__ import annotations
@@ -23,14 +25,22 @@ class Context:
     pr: str | None
     run_url: str | None
     at: str
+    dirty: bool = False  # the applied pins file has uncommitted changes
+    ci: bool = False
 
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v}
+    def as_dict(self) -> dict[str, str | bool]:
+        return {k: v for k, v in asdict(self).items() if v and k != "ci"}
 
 
-def from_env(env: Mapping[str, str], repo_dir: Path | None = None) -> Context:
+def from_env(
+    env: Mapping[str, str], repo_dir: Path | None = None, commit: str | None = None, pins: Path | None = None
+) -> Context:
+    """`commit`: the commit whose file is applied (drift --fix apply's ref); default GITHUB_SHA, then HEAD.
+
+    `pins`: the working-copy file being applied, checked for uncommitted changes.
+    """
     actor = env.get("MODELPINS_ACTOR") or env.get("GITHUB_ACTOR") or _local_user(repo_dir)
-    commit = env.get("MODELPINS_COMMIT") or env.get("GITHUB_SHA") or _git(repo_dir, "rev-parse", "HEAD")
+    commit = env.get("MODELPINS_COMMIT") or commit or env.get("GITHUB_SHA") or _git(repo_dir, "rev-parse", "HEAD")
     pr = env.get("MODELPINS_PR") or _pr_from_ref(env.get("GITHUB_REF", ""))
     if not pr and commit:
         pr = _pr_from_message(_git(repo_dir, "log", "-1", "--format=%s", commit) or "")
@@ -39,7 +49,9 @@ def from_env(env: Mapping[str, str], repo_dir: Path | None = None) -> Context:
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         run_url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
     at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Context(actor=actor, commit=commit, pr=pr, run_url=run_url, at=at)
+    dirty = pins is not None and bool(_git(pins.resolve().parent, "status", "--porcelain", "--", pins.resolve().name))
+    ci = env.get("CI", "").lower() == "true" or env.get("GITHUB_ACTIONS") == "true"
+    return Context(actor=actor, commit=commit, pr=None if dirty else pr, run_url=run_url, at=at, dirty=dirty, ci=ci)
 
 
 def _pr_from_ref(ref: str) -> str | None:

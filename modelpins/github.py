@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 
 from modelpins.errors import InvalidPins, ModelPinsError
+from modelpins.redact import redact
 
 
 def escape_data(text: str) -> str:
@@ -27,7 +28,7 @@ def annotation(level: str, message: str, file: str | None = None, line: int | No
     if line:
         props.append(f"line={line}")
     head = f"::{level} {','.join(props)}::" if props else f"::{level}::"
-    return head + escape_data(message)
+    return redact(head + escape_data(redact(message)))
 
 
 def annotate_error(exc: ModelPinsError) -> None:
@@ -45,6 +46,7 @@ def append_file(var: str, text: str, env: Mapping[str, str] | None = None) -> bo
     path = (env if env is not None else os.environ).get(var)
     if not path:
         return False
+    text = redact(text)
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(text if text.endswith("\n") else text + "\n")
     return True

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
+from modelpins.redact import public_url
 
 API = "/api/2.0/mlflow/"
 PAGE = 1000  # the server's cap for registered-models/search
@@ -61,7 +62,7 @@ class MlflowRegistry:
         env = os.environ if env is None else env
         if not tracking_uri.startswith(("http://", "https://")):
             raise InvalidInput(
-                f"tracking URI '{tracking_uri}' is not an http(s) URL; modelpins talks to an MLflow "
+                f"tracking URI '{public_url(tracking_uri)}' is not an http(s) URL; modelpins talks to an MLflow "
                 "tracking server (pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI)"
             )
         import requests  # deferred: `modelpins validate` without a server never needs it
@@ -123,7 +124,7 @@ class MlflowRegistry:
                 raise _http_error(resp, endpoint)
             return dict(resp.json()) if resp.content else {}
         raise RegistryUnavailable(
-            f"MLflow server at {self.base.removesuffix(API)} failed {self.retries + 1} times on "
+            f"MLflow server at {public_url(self.base.removesuffix(API))} failed {self.retries + 1} times on "
             f"{method} {endpoint}: {last}. The command stopped there; run it again once the server "
             "is healthy (apply resumes from the registry's state)"
         )
@@ -140,8 +141,8 @@ class MlflowRegistry:
                 params["page_token"] = token
             page = self.call("GET", "registered-models/search", params=params) or {}
             for model in page.get("registered_models", []):
-                if model["name"] == LOCK_MODEL:
-                    continue
+                if model["name"] == LOCK_MODEL or model["name"].startswith(LOCK_MODEL + "."):
+                    continue  # the apply lock and its guards
                 out[model["name"]] = {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}
             token = page.get("next_page_token")
             if not token:

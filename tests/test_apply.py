@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.helpers.cli import run
-from tests.helpers.seed import alias_state, seed_model, unique, write_pins
+from tests.helpers.seed import alias_state, audit, seed_model, unique, write_pins
 
 
 def test_plan_json_reports_set_move_delete(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
@@ -49,8 +49,9 @@ def test_apply_then_reapply_makes_no_write(client, proxy, tmp_path):  # type: ig
     first = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
     assert first.returncode == 0, first.stderr
     assert alias_state(client, [model]) == {model: {"champion": 3, "challenger": 4}}
-    # per change one audit tag and one alias request, plus the apply lock's create and delete:
-    assert len(proxy.writes()) == 6 + 2
+    # per change one audit tag and one alias request, plus the apply lock's create and delete
+    # (the delete is a compare-and-delete: its guard is created and deleted around it):
+    assert len(proxy.writes()) == 6 + 4
 
     proxy.reset()
     second = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
@@ -76,7 +77,7 @@ def test_apply_leaves_audit_trail_on_target_version(client, proxy, tmp_path):  #
     result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", env=env)
 
     assert result.returncode == 0, result.stderr
-    tag = json.loads(client.get_model_version(model, "2").tags["modelpins.audit.champion"])
+    tag = audit(client, model, 2)
     assert tag["actor"] == "octocat" and tag["commit"] == "a" * 40 and tag["pr"] == "17"
     assert tag["from"] == 1 and tag["to"] == 2 and tag["action"] == "move"
     assert tag["run_url"] == "https://github.com/acme/models/actions/runs/99"

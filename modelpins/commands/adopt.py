@@ -17,17 +17,6 @@ from modelpins.plan import Change
 from modelpins.registry import MlflowRegistry, VersionInfo
 
 
-def read_text(path: Path) -> str:
-    """The file's text with its line endings as they are (the edit keeps CRLF files CRLF)."""
-    with path.open(encoding="utf-8", newline="") as fh:
-        return fh.read()
-
-
-def write_text(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-
-
 @click.command("import")
 @click.option(
     "--model", "globs", multiple=True, metavar="GLOB", help="Only models whose name matches GLOB (repeatable)."
@@ -47,13 +36,15 @@ def import_cmd(s: Settings, globs: tuple[str, ...], out: Path | None) -> None:
     if not path.parent.is_dir():
         raise InvalidInput(f"{path.parent}: no such directory; fix: create it or pass another --out")
     existing = None
+    source = yamledit.Source(path, b"")
     if path.exists():
         pins.load(path)  # an invalid file is reported with its lines and left alone
-        existing = read_text(path)
+        source = yamledit.read(path)
+        existing = source.text
     registry = s.registry()
     result = importer.merge(registry.aliases(), existing, str(path), globs)
     if result.text != existing:
-        write_text(path, result.text)
+        yamledit.write(source, result.text)  # refused if the file changed meanwhile
     for skipped in result.skipped:
         click.echo(f"left out {skipped}", err=True)
     if result.without_aliases:
@@ -92,8 +83,9 @@ def promote(s: Settings, target: str, version: int, branch: str | None, open_pr:
     bad = pins.alias_problem(alias)
     if bad:
         raise InvalidInput(f"{bad[0]}; fix: {bad[1]}")
-    p = pins.load(s.pins)
-    text = read_text(s.pins)
+    source = yamledit.read(s.pins)  # an edit made to the file from here on is not overwritten
+    p = pins.loads(source.data, str(s.pins))
+    text = source.text
     m = p.models.get(model)
     current = m.aliases[alias].version if m and alias in m.aliases else None
     if current == version:
@@ -111,7 +103,7 @@ def promote(s: Settings, target: str, version: int, branch: str | None, open_pr:
     cards = report.cards([change], versions, s.tracking_uri or "")
     propose(
         s,
-        text,
+        source,
         new_text,
         branch or (f"promote/{model}-{alias}-v{version}" if open_pr else None),
         open_pr,
@@ -149,7 +141,7 @@ def _gate(
 
 def propose(
     s: Settings,
-    old_text: str,
+    source: yamledit.Source,
     new_text: str,
     branch: str | None,
     open_pr: bool,
@@ -162,10 +154,10 @@ def propose(
     token = os.environ.get("GITHUB_TOKEN", "")
     api = proposal.github_client(s.pins, os.environ) if open_pr and token else None  # checked before any write
     if branch:
-        sha = proposal.commit_on_branch(s.pins, branch, message, new_text)
+        sha = proposal.commit_on_branch(source, branch, message, new_text)
     else:
-        write_text(s.pins, new_text)
-    click.echo(proposal.diff(old_text, new_text, s.pins.name), nl=False)
+        yamledit.write(source, new_text)
+    click.echo(proposal.diff(source.text, new_text, s.pins.name), nl=False)
     if not branch:
         return
     pr = proposal.PullRequest(title, body(base), branch, base)

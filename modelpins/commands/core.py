@@ -9,14 +9,12 @@ from pathlib import Path
 
 import click
 
-from modelpins import api, github, pins, progress, report
-from modelpins.applylock import ApplyLock
+from modelpins import api, github, pins, progress, report, write
 from modelpins.cli import Settings
 from modelpins.context import from_env
-from modelpins.errors import GateFailed, InvalidInput, OperationFailed
-from modelpins.gates import evidence
+from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.plan import served_by, summary, table
-from modelpins.registry import MlflowRegistry
+from modelpins.redact import redact
 
 
 @click.command()
@@ -35,7 +33,7 @@ def validate(s: Settings, offline: bool) -> None:
         from modelpins.lifecycle import lock  # model_pins.lock, when present: artefacts still match
 
         lock.enforce(s.pins, p, registry, [(m, pin.version) for m, pin in p.pins()])
-        click.echo(f"{s.pins}: valid; {count} pins across {len(p.models)} models exist in {s.tracking_uri}")
+        click.echo(f"{s.pins}: valid; {count} pins across {len(p.models)} models exist in {s.shown_uri}")
     else:
         click.echo(f"{s.pins}: valid ({count} pins across {len(p.models)} models; registry not checked)")
 
@@ -66,7 +64,7 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
     if markdown or to_summary:
         text = report.plan_markdown(changes, str(s.pins), base, registry)
         if markdown:
-            Path(markdown).write_text(text + "\n", encoding="utf-8")
+            Path(markdown).write_text(redact(text) + "\n", encoding="utf-8")
         if to_summary:
             github.step_summary(text)
     if as_json:
@@ -111,7 +109,8 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
         return
     click.echo(table(result.changes))
     click.echo(summary(result.changes))
-    refused = _preflight(s, result, registry, skip_gates)
+    for r in write.preflight(s.pins, result, registry, skip_gates):
+        click.secho(f"warning: gates skipped for {r} (recorded in the audit tag)", fg="yellow", err=True)
     if dry_run:
         click.echo("Dry run: nothing written.")
         return
@@ -119,70 +118,38 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
         if not sys.stdin.isatty():
             raise InvalidInput(f"refusing to apply {len(result.changes)} changes without confirmation; pass --yes")
         click.confirm("Apply these changes?", abort=True)
-    ctx = from_env(os.environ, s.pins.resolve().parent)
-    lock = ApplyLock(
-        registry,
-        ctx.actor,
-        timeout=lock_timeout,
-        ttl=float(os.environ.get("MODELPINS_LOCK_TTL", 600)),
-        notify=lambda message: click.echo(message, err=True),
-    )
-    lock.acquire()
-    try:
-        current = api.make_plan(desired, registry)
-        if current.changes != result.changes:
-            if not yes:
-                raise OperationFailed("the registry changed since the plan you confirmed; run apply again to see it")
-            click.echo("The registry changed while waiting for the apply lock; the plan now is:")
-            if current.changes:
-                click.echo(table(current.changes))
-            click.echo(summary(current.changes))
-            refused = _preflight(s, current, registry, skip_gates)
-        with progress.shown("apply", len(current.changes)) as step:
-            outcome = api.apply_plan(current, registry, ctx, evidence.audit_fields(current, refused), step)
-    finally:
-        _release(lock)
+    with progress.shown("apply", len(result.changes)) as step:
+        moved = write.move_aliases(
+            s.pins,
+            desired,
+            registry,
+            from_env(os.environ, s.pins.resolve().parent, pins=s.pins),
+            confirmed=result.changes,
+            accept_changed=yes,
+            skip_gates=skip_gates,
+            lock_timeout=lock_timeout,
+            lock_ttl=float(os.environ.get("MODELPINS_LOCK_TTL", 600)),
+            notify=lambda message: click.echo(message, err=True),
+            show=click.echo,
+            progress=step,
+        )
+    outcome = moved.result
     github.step_summary(report.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
+    report_moves(outcome, "applied ")
+    click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
+
+
+def report_moves(outcome: api.ApplyResult, verb: str, err: bool = False) -> None:
+    """Print each move made; raise OperationFailed naming the failed and pending ones."""
     for c in outcome.applied:
-        click.echo(f"applied  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}")
+        click.echo(f"{verb} {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}", err=err)
     if outcome.failed:
         lines = [f"failed   {outcome.failed.model}@{outcome.failed.alias}: {outcome.error}"]
         lines += [f"pending  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}" for c in outcome.pending]
         raise OperationFailed(
-            f"applied {len(outcome.applied)} of {len(current.changes)} changes, then stopped:\n"
+            f"applied {len(outcome.applied)} of {len(outcome.plan.changes)} changes, then stopped:\n"
             + "\n".join(lines)
             + "\nRun apply again once the cause is fixed; it continues from the registry's state."
-        )
-    click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
-
-
-def _preflight(s: Settings, plan: api.Plan, registry: MlflowRegistry, skip_gates: bool) -> list[evidence.Refusal]:
-    """Checks before any write: artefacts match model_pins.lock; gate evidence. Returns the moves --skip-gates skips."""
-    from modelpins.lifecycle import lock  # model_pins.lock, when present: refuse targets whose artefacts changed
-
-    lock.enforce(s.pins, plan.pins, registry, [(c.model, c.after) for c in plan.changes if c.after is not None])
-    refused = evidence.unproven(plan)
-    if refused and not skip_gates:
-        count = len(refused)
-        raise GateFailed(
-            f"refusing to apply: {count} alias move{'s' if count != 1 else ''} without passing gates:\n"
-            + "\n".join(f"  {r}" for r in refused)
-            + "\nfix: run `modelpins gate` and fix what fails, then apply again "
-            "(or pass --skip-gates to override; it is recorded in the audit tags)"
-        )
-    for r in refused:
-        click.secho(f"warning: gates skipped for {r} (recorded in the audit tag)", fg="yellow", err=True)
-    return refused
-
-
-def _release(lock: ApplyLock) -> None:
-    try:
-        lock.release()
-    except OperationFailed as exc:
-        click.echo(
-            f"warning: could not release the apply lock ({exc}); the next apply breaks it "
-            "once its holder's process is gone or its expiry has passed",
-            err=True,
         )
 
 

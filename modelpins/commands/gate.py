@@ -12,6 +12,7 @@ from modelpins import pins, progress
 from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput
+from modelpins.redact import redact
 
 
 @click.command()
@@ -67,7 +68,7 @@ def gate(
     if report_path is not None:
         try:
             report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(report.markdown(result), encoding="utf-8")
+            report_path.write_text(redact(report.markdown(result)), encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(f"cannot write the report to {report_path}: {exc.strerror}") from None
     if as_json:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelpins import api, pins
+from modelpins import pins
 from modelpins.cli import Settings
-from modelpins.commands.adopt import propose, read_text
+from modelpins.commands.adopt import propose
 from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, locked_artefacts, read_dockerfile
 from modelpins.completion import complete_target
 from modelpins.context import from_env
@@ -19,7 +19,9 @@ from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.lifecycle import drift as drift_mod
 from modelpins.lifecycle import history as history_mod
 from modelpins.lifecycle import rollback as rollback_mod
+from modelpins.lifecycle import yamledit
 from modelpins.plan import Change
+from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.report import plan_markdown
 from modelpins.serving import drift as served_drift
@@ -94,8 +96,8 @@ def rollback(
     assert alias is not None
     if reason and not waive:
         raise InvalidInput("--reason explains a gate waiver; pass it with --waive-gates")
-    p = pins.load(s.pins)
-    text = read_text(s.pins)
+    source = yamledit.read(s.pins)  # an edit made to the file from here on is not overwritten
+    p = pins.loads(source.data, str(s.pins))
     try:
         transitions = history_mod.git_transitions(s.pins, model, alias).transitions
     except InvalidInput:
@@ -111,14 +113,14 @@ def rollback(
         target_info = registry.version(model, version)
         if target_info is None or target_info.status != "READY":
             state = "does not exist" if target_info is None else f"is {target_info.status}"
-            raise InvalidInput(f"version {version} of '{model}' {state} in {s.tracking_uri}; pass --to VERSION")
+            raise InvalidInput(f"version {version} of '{model}' {state} in {s.shown_uri}; pass --to VERSION")
     waiver = reason if waive else None
-    result = rollback_mod.plan(p, text, model, alias, to, transitions, current_info, target_info, waiver)
+    result = rollback_mod.plan(p, source.text, model, alias, to, transitions, current_info, target_info, waiver)
     message = rollback_mod.commit_message(result)
     change = Change(model, alias, result.current, result.target, result.line)
     propose(
         s,
-        text,
+        source,
         result.new_text,
         branch or (f"rollback/{model}-{alias}-v{result.target}" if open_pr else None),
         open_pr,
@@ -180,9 +182,12 @@ def drift(
         raise InvalidInput("--fix file edits the working copy; drop --ref")
     if (environments or context or dockerfile or lock_path) and not cluster:
         raise InvalidInput("--environment, --context, --dockerfile and --lock apply to --cluster; pass --cluster")
+    if fix == "apply":
+        ref = ref or "HEAD"  # git's state is the committed file: never restore an uncommitted edit
     p = pins.load_at(s.pins, ref) if ref else pins.load(s.pins)
     if p is None:
-        raise InvalidInput(f"{s.pins} does not exist at {ref}")
+        raise InvalidInput(f"{s.pins} does not exist at {ref}; commit it first")
+    editing = yamledit.read(s.pins) if fix == "file" else None  # what --fix file edits, as it was read
     if only and only not in p.models:
         raise InvalidInput(f"model '{only}' is not in {s.pins}; models: {', '.join(p.models)}")
     source = f"{s.pins}@{ref}" if ref else str(s.pins)
@@ -197,9 +202,9 @@ def drift(
             served = [d for d in served if d.deployment in serving]
     if md:
         with md.open("a", encoding="utf-8") as fh:
-            fh.write(drift_mod.markdown(found, source, s.tracking_uri or ""))
+            fh.write(redact(drift_mod.markdown(found, source, s.shown_uri)))
             if served_check is not None:
-                fh.write("\n" + served_drift.markdown(served, source, served_check.where))
+                fh.write("\n" + redact(served_drift.markdown(served, source, served_check.where)))
     if as_json:
         out: dict[str, object] = {"drift": [d.as_json() for d in found]}
         if served_check is not None:
@@ -209,10 +214,10 @@ def drift(
         if found:
             click.echo(drift_mod.table(found))
             click.echo(
-                f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.tracking_uri} differs from {source}"
+                f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.shown_uri} differs from {source}"
             )
         else:
-            click.echo(f"No {'registry ' if cluster else ''}drift: {s.tracking_uri} matches {source}.")
+            click.echo(f"No {'registry ' if cluster else ''}drift: {s.shown_uri} matches {source}.")
         if served_check is not None:
             if served:
                 click.echo(served_drift.table(served))
@@ -222,15 +227,15 @@ def drift(
                 )
             else:
                 click.echo(f"No served drift: {served_check.where} matches {source}.")
-    if found and fix == "file":
-        s.pins.write_text(drift_mod.fix_file(s.pins.read_text(encoding="utf-8"), str(s.pins), found), encoding="utf-8")
+    if found and editing is not None:
+        yamledit.write(editing, drift_mod.fix_file(editing.text, str(s.pins), found))
         click.echo(
             f"wrote the registry's versions into {s.pins}; review with git diff and open a pull request", err=as_json
         )
     elif found and fix == "apply":
         if not yes:
             raise InvalidInput("--fix apply writes to the registry; pass --yes to confirm")
-        _fix_apply(s, p, registry, as_json)
+        _fix_apply(s, p, ref or "HEAD", registry, as_json)
     elif found:
         click.get_current_context().exit(1)  # drift is a finding: exit 1, the report above says what differs
     if served:
@@ -313,17 +318,23 @@ def _at_ref(s: Settings, path: Path, ref: str) -> bytes | None:
     return gitrepo.show(repo, gitrepo.resolve(repo, ref), rel)
 
 
-def _fix_apply(s: Settings, p: pins.PinsFile, registry: MlflowRegistry, as_json: bool) -> None:
-    from modelpins.lifecycle import lock
+def _fix_apply(s: Settings, p: pins.PinsFile, ref: str, registry: MlflowRegistry, as_json: bool) -> None:
+    """Restore the registry to the file at `ref` through the one write path (lock, gate evidence, audit)."""
+    from modelpins import gitrepo, write
+    from modelpins.commands.core import report_moves
 
-    plan = api.make_plan(p, registry)
-    lock.enforce(s.pins, p, registry, [(c.model, c.after) for c in plan.changes if c.after is not None])
-    ctx = from_env(os.environ, s.pins.resolve().parent)
-    outcome = api.apply_plan(plan, registry, ctx, lambda c: {"reason": "drift-fix"})
-    for c in outcome.applied:
-        click.echo(f"restored {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}", err=as_json)
-    if outcome.failed:
-        raise OperationFailed(f"restored {len(outcome.applied)} of {len(plan.changes)}; {outcome.error}")
+    repo, _ = gitrepo.locate(s.pins)
+    ctx = from_env(os.environ, s.pins.resolve().parent, commit=gitrepo.resolve(repo, ref))
+    moved = write.move_aliases(
+        s.pins,
+        p,
+        registry,
+        ctx,
+        lock_ttl=float(os.environ.get("MODELPINS_LOCK_TTL", 600)),
+        reason="drift-fix",
+        notify=lambda message: click.echo(message, err=True),
+    )
+    report_moves(moved.result, "restored", err=as_json)
 
 
 def _v(version: int | None) -> str:
@@ -411,7 +422,7 @@ def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: b
     text = card_mod.build(p, alias, node, s.tracking_uri or "", entry)
     path = out or Path("cards") / card_mod.file_name(model, version)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(redact(text), encoding="utf-8")
     artifact = None
     if not no_attach:
         artifact = _attach(s, registry, node, path)

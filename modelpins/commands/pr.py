@@ -14,6 +14,7 @@ from modelpins import codeowners as codeowners_core
 from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput, InvalidPins, OperationFailed
+from modelpins.redact import redact
 
 OUTCOMES = ("success", "failure", "skipped", "cancelled", "")
 
@@ -61,7 +62,7 @@ def report_cmd(s: Settings, base: str, gates_file: str | None, gates_outcome: st
             except OperationFailed as exc:
                 r.registry_note = f"registry not read: {exc}"
     body = report.pr_comment(r)
-    Path(out).write_text(body, encoding="utf-8")
+    Path(out).write_text(redact(body), encoding="utf-8")
     github.step_summary(body)
     github.set_output("report", out)
     click.echo(f"wrote {out}: {'ready' if r.ready else 'not ready'}, {len(r.changes)} alias changes")

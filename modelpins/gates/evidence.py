@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelpins.api import AUDIT_PREFIX
+from modelpins.api import audit_entries
 from modelpins.gates import AliasCheck
 from modelpins.pins import Gate
 
@@ -152,11 +152,7 @@ def unproven(plan: Plan) -> list[Refusal]:
 
 def _unserved(model: str, alias: str, version: int, tags: dict[str, str]) -> Refusal | None:
     """A waiver holds only for a version that served `alias` before: its own audit tag must say so."""
-    try:
-        record = json.loads(tags.get(AUDIT_PREFIX + alias, "{}"))
-    except ValueError:
-        record = {}
-    if isinstance(record, dict) and version in (record.get("to"), record.get("from")):
+    if any(version in (record.get("to"), record.get("from")) for _, record in audit_entries(tags, alias)):
         return None
     return Refusal(model, alias, version, f"gates are waived, but v{version} never served '{alias}' (no audit record)")
 

@@ -13,12 +13,13 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from modelpins.api import AUDIT_PREFIX
+from modelpins.api import audit_entries
 from modelpins.lifecycle.history import GATES_PREFIX
 from modelpins.lifecycle.lineage import Node, render
 from modelpins.lifecycle.lock import Entry
 from modelpins.lifecycle.rollback import waived
 from modelpins.pins import Gate, PinsFile
+from modelpins.redact import public_url
 
 CARD_TAG = "modelpins.card"
 ARTIFACT_DIR = "model_card"
@@ -29,7 +30,7 @@ def file_name(model: str, version: int) -> str:
 
 
 def ui_url(tracking_uri: str, model: str, version: int) -> str:
-    return f"{tracking_uri.rstrip('/')}/#/models/{model}/versions/{version}"
+    return f"{public_url(tracking_uri).rstrip('/')}/#/models/{model}/versions/{version}"
 
 
 def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Entry | None = None) -> str:
@@ -79,8 +80,9 @@ def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Ent
     out += ["", f"## Gates for `{alias}`", ""]
     out += _gates(pins, node, alias)
     out += ["", "## Lineage", "", "```", render(node), "```", ""]
-    record = _json(node.tags.get(AUDIT_PREFIX + alias))
-    if isinstance(record, dict):
+    records = audit_entries(node.tags, alias)
+    if records:
+        record = records[-1][1]
         out += ["## Promotion", ""]
         parts = [f"{record.get('from') or '-'} -> {record.get('to')}", f"by {record.get('actor', '?')}"]
         parts += [f"at {record['at']}"] if record.get("at") else []

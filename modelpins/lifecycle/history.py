@@ -1,7 +1,7 @@
 """Alias transitions: the git history of the pins file joined with the audit tags in MLflow.
 
 Git says what was asked (commit, PR, author, approvals in commit trailers, waivers);
-the audit tag `modelpins.audit.<alias>` on a version says when and by whom it was applied
+the audit records `modelpins.audit.<alias>.<time>` on a version (one per move) say when and by whom it was applied
 and, with `modelpins.gates.<alias>`, the gate evidence. The file is read at every commit
 that touched it on the first-parent line (a merged PR is its merge commit) through one
 `git cat-file --batch` process; the registry is read for the models asked about only.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import gitrepo
-from modelpins.api import AUDIT_PREFIX
+from modelpins.api import audit_entries
 from modelpins.context import _pr_from_message
 from modelpins.errors import InvalidPins, OperationFailed
 from modelpins.pins import PinsFile, loads
@@ -179,17 +179,10 @@ def audit_records(versions: Mapping[tuple[str, int], VersionInfo], alias: str | 
     """Every audit record on the given versions, each with `model` and `version` added."""
     records = []
     for (model, number), info in versions.items():
-        for key, value in info.tags.items():
-            if not key.startswith(AUDIT_PREFIX) or (alias and key != AUDIT_PREFIX + alias):
-                continue
-            try:
-                record = json.loads(value)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                tag = info.tags.get(GATES_PREFIX + key.removeprefix(AUDIT_PREFIX))
-                gates = _evidence(tag) if tag is not None else record.get("gates")
-                records.append({**record, "model": model, "version": number, "gates": gates})
+        for name, record in audit_entries(info.tags, alias):
+            tag = info.tags.get(GATES_PREFIX + name)
+            gates = _evidence(tag) if tag is not None else record.get("gates")
+            records.append({**record, "model": model, "version": number, "gates": gates})
     return records
 
 

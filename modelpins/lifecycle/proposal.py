@@ -77,8 +77,11 @@ def current_branch(path: Path) -> str:
     return name
 
 
-def commit_on_branch(path: Path, branch: str, message: str, new_text: str) -> str:
-    """Create `branch` from HEAD, write the file and commit it there; return the new commit."""
+def commit_on_branch(source: yamledit.Source, branch: str, message: str, new_text: str) -> str:
+    """Create `branch` from HEAD, write the file and commit it there; return the new commit.
+
+    The write is `yamledit.write`'s: line endings kept, refused if the file changed since `source`."""
+    path = source.path
     repo, rel = gitrepo.locate(path)
     if branch.startswith("-") or gitrepo.git(repo, "check-ref-format", "--branch", branch, check=False).returncode:
         raise InvalidInput(f"'{branch}' is not a valid branch name")
@@ -88,7 +91,7 @@ def commit_on_branch(path: Path, branch: str, message: str, new_text: str) -> st
     if dirty:
         raise InvalidInput(f"{rel} has uncommitted changes; commit or stash them before using --branch")
     gitrepo.git(repo, "switch", "--quiet", "-c", branch)
-    path.write_text(new_text, encoding="utf-8")
+    yamledit.write(source, new_text)
     gitrepo.git(repo, "add", "--", rel)
     out = gitrepo.git(repo, "commit", "--quiet", "-m", message, "--", rel, check=False)
     if out.returncode != 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from modelpins.api import AUDIT_PREFIX
+from modelpins.api import audit_entries
 from modelpins.errors import InvalidInput
 from modelpins.lifecycle import proposal, yamledit
 from modelpins.lifecycle.history import Transition
@@ -53,11 +53,8 @@ def previous_version(transitions: list[Transition], current: int) -> tuple[int, 
 
 def audit_from(info: VersionInfo | None, alias: str) -> int | None:
     """`from` of the audit record on the current version: the fallback when git history has none."""
-    raw = info.tags.get(AUDIT_PREFIX + alias) if info else None
-    try:
-        value = json.loads(raw).get("from") if raw else None
-    except (ValueError, AttributeError):
-        return None
+    records = audit_entries(info.tags, alias) if info else []
+    value = records[-1][1].get("from") if records else None
     return value if isinstance(value, int) and value > 0 else None
 
 
@@ -110,7 +107,7 @@ def plan(
     pin = _pin(pins, model, alias)
     target, basis = choose(pins, model, alias, to, transitions, current_info)
     served = any(target in (t.before, t.after) for t in transitions) or (
-        target_info is not None and (AUDIT_PREFIX + alias) in target_info.tags
+        target_info is not None and bool(audit_entries(target_info.tags, alias))
     )
     if waive is not None and not served:
         raise InvalidInput(

@@ -4,16 +4,59 @@ Each edit is located through the node tree of `yamlsrc.parse` (`start_mark.index
 comments, key order, quoting and blank lines stay as they are and `git diff` shows
 only the lines that changed. Only block-style mappings are edited structurally
 (inserted or removed lines); a flow mapping (`{a: 1}`) is refused with a fix.
+
+Files are read and written as bytes (`read`, `write`): line endings stay as they are
+(CRLF included), and `write` refuses to replace a file that changed since it was read.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
-from modelpins.errors import InvalidInput
+from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.yamlsrc import line_of, parse
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file as read for an edit: its exact text (line endings kept) and bytes."""
+
+    path: Path
+    data: bytes
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+
+def read(path: Path) -> Source:
+    try:
+        return Source(path, path.read_bytes())
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def write(source: Source, new_text: str) -> None:
+    """Replace the file with `new_text` unless someone changed it since `source` was read (OperationFailed)."""
+    path = source.path
+    try:
+        current = path.read_bytes()
+    except FileNotFoundError:
+        current = b""
+    if current != source.data:
+        raise OperationFailed(
+            f"{path} changed while modelpins was working on it (since it was read); nothing was written. "
+            "Keep or commit your edit, then run the command again"
+        )
+    tmp = path.with_name(f".{path.name}.modelpins-{os.getpid()}")
+    tmp.write_bytes(new_text.encode("utf-8"))
+    if path.exists():
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

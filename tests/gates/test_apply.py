@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.gates.support import seed, write
 from tests.helpers.cli import run
 from tests.helpers.seed import alias_state, unique
+from tests.helpers.seed import audit as latest_audit
 
 PINS = """
 version: 1
@@ -29,7 +28,7 @@ models:
 
 
 def audit(client, model, version, alias="champion"):  # type: ignore[no-untyped-def]
-    return json.loads(client.get_model_version(model, str(version)).tags[f"modelpins.audit.{alias}"])
+    return latest_audit(client, model, version, alias)
 
 
 def test_apply_refuses_without_evidence_then_applies_after_gates_pass(client, proxy, tmp_path):  # type: ignore[no-untyped-def]

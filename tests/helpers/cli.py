@@ -18,7 +18,8 @@ def run(
     timeout: float = 180,
 ) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "MODELPINS_HTTP_BACKOFF": "0.05", **(env or {})}
-    full_env.pop("GITHUB_ACTIONS", None) if "GITHUB_ACTIONS" not in (env or {}) else None
+    for var in ("GITHUB_ACTIONS", "CI"):  # a test says when it runs as CI
+        full_env.pop(var, None) if var not in (env or {}) else None
     return subprocess.run(
         [sys.executable, "-m", "modelpins", *map(str, args)],
         cwd=cwd,
@@ -33,7 +34,8 @@ def run(
 def start(*args: str | Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
     """`modelpins ARGS` in the background (for tests that act on the world while it runs)."""
     full_env = {**os.environ, "MODELPINS_HTTP_BACKOFF": "0.05", **(env or {})}
-    full_env.pop("GITHUB_ACTIONS", None)
+    for var in ("GITHUB_ACTIONS", "CI"):
+        full_env.pop(var, None) if var not in (env or {}) else None
     return subprocess.Popen(
         [sys.executable, "-m", "modelpins", *map(str, args)],
         env=full_env,

@@ -2,6 +2,8 @@
 
 Counts requests at the HTTP level (so a test never trusts the tool's own numbers)
 and can inject faults: answer 5xx, stall past a timeout, or drop connections.
+With `authorization` set it stands for a server that needs credentials: a request
+without exactly that Authorization header gets 401, as an MLflow behind auth answers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Proxy:
     log: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    authorization: str = ""  # e.g. "Basic dXNlcjpwYXNz" or "Bearer TOKEN"; empty: no auth
 
     @property
     def url(self) -> str:
@@ -59,6 +62,11 @@ class Proxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = self.path.split("?")[0]
                 proxy.log.append((self.command, path))
+                if proxy.authorization and self.headers.get("Authorization") != proxy.authorization:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 for fault in proxy.faults:
                     if fault.count > 0 and fault.match in f"{self.command} {path}":
                         fault.count -= 1
@@ -70,7 +78,9 @@ class Proxy:
                             self.end_headers()
                             return
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "authorization")
+                }
                 conn.request(self.command, self.path, body=body or None, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()

@@ -25,6 +25,15 @@ def alias_state(client: MlflowClient, names: Sequence[str]) -> dict[str, dict[st
     return {n: {a: int(v) for a, v in client.get_registered_model(n).aliases.items()} for n in names}
 
 
+def audit(client: MlflowClient, model: str, version: int | str, alias: str = "champion") -> dict:  # type: ignore[type-arg]
+    """The newest audit record for `alias` on the version (read back through MLflow's own client)."""
+    from modelpins.api import audit_entries
+
+    records = audit_entries(client.get_model_version(model, str(version)).tags, alias)
+    assert records, f"no audit record for {alias} on {model} v{version}"
+    return records[-1][1]
+
+
 def write_pins(path: Path, models: Mapping[str, Mapping[str, int]], extra: str = "") -> Path:
     lines = ["version: 1", "models:"]
     for model, aliases in models.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.helpers.cli import run
-from tests.helpers.seed import alias_state, seed_model, unique
+from tests.helpers.seed import alias_state, audit, seed_model, unique
 from tests.lifecycle.conftest import pins_text
 
 
@@ -39,7 +39,7 @@ def test_drift_after_manual_change_then_fix_apply(repo, client, proxy, tmp_path)
     fixed = run("--tracking-uri", proxy.url, "drift", "--fix", "apply", "--yes", cwd=repo.root)
     assert fixed.returncode == 0, fixed.stderr
     assert alias_state(client, [model]) == {model: {"champion": 2, "challenger": 3}}
-    record = json.loads(client.get_model_version(model, "2").tags["modelpins.audit.champion"])
+    record = audit(client, model, 2)
     assert record["reason"] == "drift-fix" and record["from"] == 1
     assert run("--tracking-uri", proxy.url, "drift", cwd=repo.root).returncode == 0
 

@@ -7,7 +7,7 @@ import json
 from modelpins import pins
 from modelpins.lifecycle.rollback import waived
 from tests.helpers.cli import run
-from tests.helpers.seed import seed_model, unique
+from tests.helpers.seed import audit, seed_model, unique
 from tests.lifecycle.conftest import pins_text
 
 
@@ -22,9 +22,7 @@ def test_history_joins_git_prs_with_audit_tags(repo, client, mlflow_server):  # 
         )
         applied = run("--tracking-uri", mlflow_server.url, "apply", "--yes", cwd=repo.root, env=env)
         assert applied.returncode == 0, applied.stderr
-        assert (
-            json.loads(client.get_model_version(model, str(version)).tags["modelpins.audit.champion"])["commit"] == sha
-        )
+        assert audit(client, model, version)["commit"] == sha
 
     client.set_model_version_tag(model, "4", "modelpins.gates.champion", json.dumps({"result": "passed"}))
 

@@ -1,0 +1,183 @@
+"""Credentials are never printed or written: every command that reaches the server, with a password in the
+tracking URI and with a bearer token, through a loopback proxy that demands them in front of the real server.
+
+Everything a user or a log could see is searched: stdout, stderr, GitHub annotations, the job summary and
+step outputs, every file the commands write (PR comment, plan and gate reports, drift report, model card,
+lock), the card artefact logged to the run, and every tag the commands left on the versions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelpins.redact import INVISIBLE, public_url, redact
+from tests.helpers.cli import run
+from tests.helpers.proxy import Proxy
+from tests.helpers.seed import seed_model, unique
+
+PASSWORD = "pa55-Hunter2-secret"
+TOKEN = "tok-8f3a91c2d7e64b0f"
+USER = "modeluser"
+ZWSP = "\u200b"
+
+
+def leaked(text: str) -> list[str]:
+    """Which credentials `text` shows, also when zero-width characters were put between their letters."""
+    plain = text.translate({ord(c): None for c in INVISIBLE})
+    return [s for s in (PASSWORD, TOKEN, f"{USER}:") if s in plain]
+
+
+def pins_text(model: str, champion: int) -> str:
+    return f"""version: 1
+models:
+  {model}:
+    description: Scores loan applications.
+    aliases:
+      champion: {champion}
+      challenger: 3
+    gates:
+      champion:
+        - kind: command
+          name: env-printer
+          run: [python, gates/print_env.py]
+"""
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(params=["password", "token"])
+def secured(request: pytest.FixtureRequest, mlflow_server) -> Iterator[tuple[str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+    """(mode, env): the tracking URI and credential variables a user of a secured server sets."""
+    proxy = Proxy(mlflow_server.url)
+    if request.param == "password":
+        proxy.authorization = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        proxy.start()
+        env = {"MLFLOW_TRACKING_URI": proxy.url.replace("http://", f"http://{USER}:{PASSWORD}@")}
+    else:
+        proxy.authorization = f"Bearer {TOKEN}"
+        proxy.start()
+        env = {"MLFLOW_TRACKING_URI": proxy.url, "MLFLOW_TRACKING_TOKEN": TOKEN}
+    yield request.param, env
+    proxy.stop()
+
+
+def test_no_command_shows_a_credential(secured, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mode, auth = secured
+    model = unique("secret")
+    seed_model(client, model, 3, {"champion": 1, "challenger": 3})
+    root = tmp_path / "repo"
+    (root / "gates").mkdir(parents=True)
+    (root / "gates" / "print_env.py").write_text(
+        "import os, sys\n"
+        "print('uri', os.environ.get('MLFLOW_TRACKING_URI'), 'token', os.environ.get('MLFLOW_TRACKING_TOKEN'),"
+        " file=sys.stderr)\n"
+        "sys.exit(1)\n"
+    )
+    pins = root / "model_pins.yaml"
+    pins.write_text(pins_text(model, 1))
+    git(root, "init", "-q", "-b", "main")
+    who = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com"]
+    git(root, "add", "-A")
+    git(root, *who, "commit", "-qm", "pins")
+    git(root, "switch", "-q", "-c", "promote")  # the pull request's branch, checked out clean
+    pins.write_text(pins_text(model, 2))
+    git(root, *who, "commit", "-qam", "Promote v2 (#7)")
+    summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
+    actions = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
+    env = {**auth, **actions, "MODELPINS_HTTP_RETRIES": "0", "MODELPINS_ACTOR": "ci"}
+    dead = f"http://{USER}:{PASSWORD}@127.0.0.1:{free_port()}"
+    wrong = auth["MLFLOW_TRACKING_URI"].replace(PASSWORD, PASSWORD + "x")
+    target = f"{model}@champion"
+    commands = [
+        ["validate"],
+        ["plan", "--json"],
+        ["plan", "--base", "main", "--markdown", "plan.md", "--summary"],
+        ["gate", "--report", "gates.md"],
+        ["gate", "--base", "main", "--json", "--no-record"],
+        ["apply", "--yes", "--skip-gates"],
+        ["history"],
+        ["history", target, "--json"],
+        ["lineage"],
+        ["lineage", target, "--json"],
+        ["lock"],
+        ["card", target, "--json"],
+        ["card", f"{model}@challenger"],
+        ["report", "--base", "main", "--gates", "gates.md", "--gates-outcome", "failure", "--out", "comment.md"],
+        ["drift", "--json", "--markdown", "drift.md"],
+    ]
+    results = [run(*c, cwd=root, env=env) for c in commands]
+    assert [r.returncode for r in results[:4]] == [0, 0, 0, 1], [r.stderr for r in results[:4]]
+    assert all(r.returncode == 0 for r in results[5:]), [(c, r.stderr) for c, r in zip(commands, results, strict=True)]
+    client.set_registered_model_alias(model, "challenger", "2")  # drift, then --fix apply
+    results.append(run("drift", "--fix", "apply", "--yes", cwd=root, env=env))
+    assert results[-1].returncode == 0, results[-1].stderr
+    refused = {"MLFLOW_TRACKING_TOKEN": "wrong-" + TOKEN} if mode == "token" else {}
+    for name, uri, extra in (("dead", dead, {}), ("refused", wrong, refused)):  # unreachable; credentials refused
+        bad = {**env, **extra, "MLFLOW_TRACKING_URI": uri}
+        failing = [run(*c, cwd=root, env=bad) for c in commands if c[0] != "report"]
+        failing.append(run("rollback", target, "--to", "2", cwd=root, env=bad))
+        failing.append(run("report", "--base", "main", "--out", f"{name}.md", cwd=root, env=bad))
+        failing.append(run("--tracking-uri", uri, "plan", cwd=root, env={**actions}))
+        assert all(r.returncode in (1, 2) for r in failing[:-2]), [(r.args, r.stderr) for r in failing]
+        results += failing
+    results.append(run("rollback", target, "--to", "1", cwd=root, env=env))
+    assert results[-1].returncode == 0, results[-1].stderr
+    shown = {f"{' '.join(r.args[3:])} ({stream})": text for r in results for stream, text in
+             (("stdout", r.stdout), ("stderr", r.stderr))}  # fmt: skip
+    files = {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*") if p.is_file()
+             and ".git" not in p.parts}  # fmt: skip
+    from mlflow.artifacts import download_artifacts
+
+    versions = {v.version: v for v in client.search_model_versions(f"name = '{model}'")}
+    card_uri = versions["2"].tags["modelpins.card"]
+    card = Path(download_artifacts(artifact_uri=card_uri, tracking_uri=client.tracking_uri, dst_path=str(tmp_path)))
+    tags = {f"v{n} {k}": value for n, v in versions.items() for k, value in v.tags.items()}
+
+    found = {where: leaked(text) for where, text in {**shown, **files, **tags}.items() if leaked(text)}
+    assert found == {}, f"credentials shown ({mode}): {found}"
+    assert "::error" in "".join(r.stdout for r in results), "annotations were printed and searched"
+    assert summary.read_text() and output.read_text() and card.read_text()
+    assert f"{model}/versions/2" in (root / "comment.md").read_text(), "the comment links the card"
+    assert public_url(auth["MLFLOW_TRACKING_URI"]) + f"/#/models/{model}/versions/2" in card.read_text()
+    assert "registry not read: MLflow server at http://127.0.0.1:" in (root / "dead.md").read_text()
+    assert "registry not read: MLflow refused" in (root / "refused.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"http://{USER}:{PASSWORD}@host:5000/api",
+        f"http://{USER}:{PASSWORD}@{ZWSP}host:5000/api",
+        f"see https://{USER}@{ZWSP}{PASSWORD[:3]}{ZWSP}{PASSWORD[3:]}",
+        json.dumps({"uri": f"https://{USER}:{PASSWORD}@h", "token": TOKEN}),
+    ],
+)
+def test_redact_removes_user_info_and_known_values(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", TOKEN)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://{USER}:{PASSWORD}@host:5000")
+
+    assert leaked(redact(text)) == []
+    assert "host" in redact(text) or "***" in redact(text)
+
+
+def test_public_url_drops_user_info_only() -> None:
+    assert (
+        public_url(f"https://{USER}:{PASSWORD}@mlflow.example.com:8443/x?y=1")
+        == "https://mlflow.example.com:8443/x?y=1"
+    )
+    assert public_url("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
