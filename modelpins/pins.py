@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from modelpins.errors import InvalidInput, InvalidPins, Problem
-from modelpins.yamlsrc import Reader, line_of, parse
+from modelpins.yamlsrc import Reader, line_of, parse, read_limited
 
 SCHEMA_VERSION = 1
 MAX_VERSION = 2**31 - 1
@@ -208,7 +208,7 @@ def load(path: str | Path) -> PinsFile:
     """Read and check a pins file; raise InvalidPins listing every problem with its line."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_limited(path)
     except FileNotFoundError:
         raise InvalidInput(f"{path}: file not found (pass --pins PATH or create model_pins.yaml)") from None
     except OSError as exc:
@@ -344,12 +344,12 @@ def alias_problem(alias: str) -> tuple[str, str] | None:
 
 def _aliases(r: Reader, node: yaml.Node, model: str) -> dict[str, AliasPin]:
     aliases: dict[str, AliasPin] = {}
+    lowered: dict[str, str] = {}  # lower-case name -> the alias as written first (one lookup per alias)
     for key, value in r.items(node, f"aliases of '{model}'"):
         bad = alias_problem(key.value)
         if bad:
             r.problem(key, *bad)
             continue
-        lowered = {a.lower(): a for a in aliases}
         if key.value.lower() in lowered:
             r.problem(
                 key,
@@ -357,6 +357,7 @@ def _aliases(r: Reader, node: yaml.Node, model: str) -> dict[str, AliasPin]:
                 "MLflow alias names are case-insensitive on some stores; keep one",
             )
             continue
+        lowered[key.value.lower()] = key.value
         version = r.integer(value, f"version for {model}@{key.value}", 1, MAX_VERSION)
         if version is not None:
             aliases[key.value] = AliasPin(key.value, version, line_of(value))

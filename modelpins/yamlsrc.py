@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import yaml
@@ -34,16 +35,7 @@ def parse(text: str | bytes, path: str) -> yaml.Node | None:
     if isinstance(text, bytes):
         text = decode(text, path)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise InvalidPins(
-            [
-                Problem(
-                    path,
-                    1,
-                    f"file is larger than {MAX_BYTES // 1024 // 1024} MiB",
-                    "split it or remove generated content; a pins file is small",
-                )
-            ]
-        )
+        raise too_large(path)
     text = text.removeprefix("\ufeff")
     _check_events(text, path)
     try:
@@ -56,6 +48,23 @@ def parse(text: str | bytes, path: str) -> yaml.Node | None:
         if problems:
             raise InvalidPins(problems)
     return node
+
+
+def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """A file's bytes, reading at most `limit` + 1 of them: a larger file, stream or device
+    (`/dev/zero`) is refused with InvalidPins (exit 2), never read whole."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(str(path), limit)
+    return data
+
+
+def too_large(path: str, limit: int = MAX_BYTES) -> InvalidPins:
+    size = f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return InvalidPins(
+        [Problem(path, 1, f"file is larger than {size}", "split it or remove generated content; a pins file is small")]
+    )
 
 
 def decode(data: bytes, path: str) -> str:

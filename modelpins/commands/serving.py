@@ -10,6 +10,7 @@ import click
 from modelpins import pins
 from modelpins.cli import Settings
 from modelpins.errors import InvalidInput
+from modelpins.yamlsrc import read_limited
 
 
 def deploy_dir(s: Settings) -> Path:
@@ -18,7 +19,7 @@ def deploy_dir(s: Settings) -> Path:
 
 def read_dockerfile(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_limited(path)
     except OSError as exc:
         raise InvalidInput(
             f"{path}: cannot read the serving Dockerfile ({exc.strerror}); fix: pass --dockerfile PATH "
