@@ -10,6 +10,7 @@ through `Reader`, which records every problem instead of stopping at the first.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +23,8 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
+DECIMAL_INT = re.compile(r"-?(0|[1-9][0-9]*)", re.ASCII)  # plain digits; a sign only to say "out of range"
+DECIMAL_NUMBER = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
 STR, INT, FLOAT, BOOL, NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
 T = TypeVar("T")
 
@@ -84,6 +87,9 @@ def _syntax_error(exc: yaml.MarkedYAMLError, path: str, text: str) -> InvalidPin
     line = mark.line + 1 if mark else 1
     what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
     hint = "fix the YAML syntax at that line"
+    if "maximum nesting depth" in what:  # PyYAML >= 6.0.4 stops deep flow nesting in its own parser
+        flatten = "flatten the structure; the schema is at most a few levels deep"
+        return InvalidPins([Problem(path, line, f"nesting deeper than {MAX_DEPTH} levels", flatten)])
     lines = text.splitlines()
     if line > len(lines):  # the parser stopped at the end of the file: point at its last line
         line = max(len(lines), 1)
@@ -261,13 +267,15 @@ class Reader:
             shown = f"'{node.value[:40]}'" if isinstance(node, yaml.ScalarNode) and node.tag == STR else _kind(node)
             self.problem(node, f"{what} must be a whole number, not {shown}", fix)
             return None
-        try:
-            value = int(node.value.replace("_", ""), 0)
-        except ValueError:
-            self.problem(node, f"{what} '{node.value}' is not a decimal number", "write it as plain digits")
+        if not DECIMAL_INT.fullmatch(node.value):  # YAML 1.1 also reads 0x3, 0b10, 0o7, 010, 1_0, 1:30
+            self.problem(
+                node, f"{what} '{node.value[:40]}' is not a plain decimal number", "write it as plain digits, e.g. 3"
+            )
             return None
+        value = int(node.value) if len(node.value) <= 20 else hi + 1  # int() of 5,000 digits is an error
         if not lo <= value <= hi:
-            self.problem(node, f"{what} {value} is out of range", f"use a number from {lo} to {hi}")
+            shown = node.value if len(node.value) <= 20 else node.value[:20] + "..."
+            self.problem(node, f"{what} {shown} is out of range", f"use a number from {lo} to {hi}")
             return None
         return value
 
@@ -275,14 +283,13 @@ class Reader:
         if not (isinstance(node, yaml.ScalarNode) and node.tag in (INT, FLOAT)):
             self.problem(node, f"{what} must be a number, not {_kind(node)}", "write it without quotes, e.g. 0.9")
             return None
-        try:
-            value = float(yaml.safe_load(node.value))
-        except (ValueError, TypeError, yaml.YAMLError):
-            self.problem(node, f"{what} '{node.value}' is not a number", "write a plain number, e.g. 0.9")
-            return None
-        if value != value or value in (float("inf"), float("-inf")):
+        if node.value.lower().lstrip("+-") in (".inf", ".nan"):
             self.problem(node, f"{what} must be a finite number", "write a plain number")
             return None
+        if not DECIMAL_NUMBER.fullmatch(node.value):
+            self.problem(node, f"{what} '{node.value[:40]}' is not a plain decimal number", "write it like 0.9 or 3")
+            return None
+        value = float(node.value)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             self.problem(node, f"{what} {value:g} is out of range", f"use a number from {lo} to {hi}")
             return None
