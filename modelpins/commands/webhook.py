@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from modelpins import envvars
 from modelpins.cli import Settings
 from modelpins.errors import InvalidInput
 from modelpins.lifecycle import receiver
@@ -61,10 +62,10 @@ def serve(
     Unsigned, forged, stale or replayed deliveries get 401 and change nothing; a failure to read
     the registry gets 503, so MLflow delivers the event again.
     """
-    try:
-        verifier = webhook_mod.Verifier(os.environ.get(SECRET_VAR, ""))
-    except ValueError as exc:
-        raise InvalidInput(f"{SECRET_VAR}: {exc}; set it to the secret the webhook was registered with") from None
+    secret = envvars.secret(SECRET_VAR, pattern=envvars.SECRET)
+    if not secret:
+        raise InvalidInput(f"{SECRET_VAR} is not set; set it to the secret the webhook was registered with")
+    verifier = webhook_mod.Verifier(secret)
     hook = tuple(shlex.split(on_drift)) if on_drift else ()
     if on_drift is not None:
         check_program(hook)

@@ -14,14 +14,14 @@ directory and no content read; =off skips the check.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from modelpins.errors import InvalidInput, InvalidPins, Problem
+from modelpins import envvars
+from modelpins.errors import InvalidPins, Problem
 from modelpins.lifecycle.artifacts import Reader
 from modelpins.pins import PinsFile
 from modelpins.registry import API, MlflowRegistry, VersionInfo
@@ -239,10 +239,7 @@ def _tampered(lock: LockFile, e: Entry, now: str, relock: str) -> Problem:
 
 
 def verify_mode(env: dict[str, str] | None = None) -> str:
-    mode = (env if env is not None else os.environ).get("MODELPINS_LOCK_VERIFY", "full").lower()
-    if mode not in VERIFY_MODES:
-        raise InvalidInput(f"MODELPINS_LOCK_VERIFY='{mode}' is not one of: {', '.join(VERIFY_MODES)}")
-    return mode
+    return envvars.choice("MODELPINS_LOCK_VERIFY", "full", VERIFY_MODES, env)
 
 
 def enforce(pins_path: Path, pins: PinsFile, registry: MlflowRegistry, targets: list[tuple[str, int]]) -> None:
