@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from modelpins import envvars
-from modelpins.errors import InvalidInput
 
 PR_NUMBER = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
 RUN_ID = re.compile(r"[0-9]{1,20}", re.ASCII)
@@ -49,9 +48,8 @@ def from_env(env: Mapping[str, str], repo_dir: Path | None = None) -> Context:
     run_id = envvars.text("GITHUB_RUN_ID", env, RUN_ID, "digits")
     repository = envvars.text("GITHUB_REPOSITORY", env, envvars.REPOSITORY, "OWNER/NAME")
     if run_id and repository:
-        server = env.get("GITHUB_SERVER_URL") or "https://github.com"
-        if not server.startswith(("https://", "http://")) or not server.isprintable() or " " in server:
-            raise InvalidInput(f"GITHUB_SERVER_URL='{server[:60]}' is not allowed: an http(s) URL")
+        server = envvars.text("GITHUB_SERVER_URL", env, envvars.HTTP_URL, "an http(s) URL without spaces")
+        server = server or "https://github.com"
         run_url = f"{server}/{repository}/actions/runs/{run_id}"
     at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Context(actor=actor, commit=commit, pr=pr, run_url=run_url, at=at)

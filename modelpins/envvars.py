@@ -16,6 +16,7 @@ and what is allowed; an unset or empty variable means its default.
 | MODELPINS_PR                      | a pull request number, 1 to 10^9         | -       |
 | GITHUB_RUN_ID                     | digits                                   | -       |
 | GITHUB_REPOSITORY                 | OWNER/NAME                               | -       |
+| GITHUB_API_URL, GITHUB_SERVER_URL | an http(s) URL without spaces            | github  |
 | MLFLOW_TRACKING_INSECURE_TLS      | true, false                              | false   |
 | MLFLOW_TRACKING_SERVER_CERT_PATH  | a readable file                          | -       |
 | MLFLOW_TRACKING_TOKEN, _USERNAME, | printable, no spaces or control chars    | -       |
@@ -34,6 +35,7 @@ DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 COMMIT = re.compile(r"[0-9a-fA-F]{7,64}", re.ASCII)
 REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}", re.ASCII)
 TOKEN = re.compile(r"[\x21-\x7e]{1,4096}", re.ASCII)  # printable ASCII, no space: it goes into an HTTP header
+HTTP_URL = re.compile(r"https?://[\x21-\x7e]{1,2000}", re.ASCII)
 SECRET = re.compile(r"[\x20-\x7e]{16,1024}", re.ASCII)
 
 

@@ -146,7 +146,11 @@ def from_env(env: Mapping[str, str] | None = None, env_var: str = "GITHUB_TOKEN"
     repository = envvars.text("GITHUB_REPOSITORY", env, envvars.REPOSITORY, "OWNER/NAME") or ""
     if not repository:
         raise InvalidInput("GITHUB_REPOSITORY is not set; set it to OWNER/NAME")
-    return GitHubAPI(token, repository, env.get("GITHUB_API_URL") or "https://api.github.com")
+    api_url = (
+        envvars.text("GITHUB_API_URL", env, envvars.HTTP_URL, "an http(s) URL without spaces")
+        or "https://api.github.com"
+    )
+    return GitHubAPI(token, repository, api_url)
 
 
 def _message(resp: Any) -> str:
