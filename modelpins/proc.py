@@ -15,7 +15,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import IO
 
@@ -25,23 +24,19 @@ EXIT_GRACE = 1.0  # seconds to drain output after the child exits (a detached gr
 
 
 class Tail:
-    """The last `limit` bytes written to it, in memory bounded by `limit` plus one chunk."""
+    """The last `limit` bytes written to it, in one buffer of at most twice `limit` (amortised O(1) per byte)."""
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.chunks: deque[bytes] = deque()
-        self.size = 0
+        self.data = bytearray()
 
-    def add(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        while self.size - len(self.chunks[0]) >= self.limit:
-            first = self.chunks.popleft()
-            self.size -= len(first)
+    def add(self, chunk: bytes | memoryview) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * self.limit:
+            del self.data[: len(self.data) - self.limit]
 
     def bytes(self) -> bytes:
-        data = b"".join(self.chunks)
-        return data[-self.limit :] if len(data) > self.limit else data
+        return bytes(self.data[-self.limit :])
 
 
 def collect(
@@ -57,6 +52,8 @@ def collect(
     deadline = time.monotonic() + timeout
     out, err = Tail(keep), Tail(STDERR_KEEP)
     tails = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
     threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True).start()
     finished = False
     with selectors.DefaultSelector() as sel:
@@ -70,9 +67,9 @@ def collect(
             if left <= 0:
                 break
             for key, _ in sel.select(min(left, 0.1)):
-                chunk = os.read(key.fd, CHUNK)
-                if chunk:
-                    tails[key.fd].add(chunk)
+                n = os.readv(key.fd, [buffer])  # into one reused buffer: no allocation per read
+                if n:
+                    tails[key.fd].add(view[:n])
                 else:
                     sel.unregister(key.fileobj)
     if not finished:  # both pipes closed: the process is ending, or has until the deadline to
