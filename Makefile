@@ -1,16 +1,39 @@
 # make demo: the whole promotion flow on a local MLflow server seeded with demo models.
 # make test: the test suite (real MLflow server, real git; see README).
+# Both install from the lock (requirements/*.txt, hashed); `make lock` updates it after a pyproject change.
 PYTHON ?= python3
-VENV := .venv
+DEPS ?= locked
+ifeq ($(DEPS),newest)
+VENV ?= .venv-newest
+else
+VENV ?= .venv
+endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+UV := $(BIN)/uv
+LOCK := requirements/dev.txt
+LOCKS := requirements/tools.txt requirements/serving.txt $(LOCK)
+# uv never downloads an interpreter: the venv's own Python (3.10 to 3.13) is the one it installs for.
+export UV_PYTHON_DOWNLOADS := never
+# TLS roots from the system store (with SSL_CERT_FILE honoured), as pip and git use them.
+export UV_SYSTEM_CERTS ?= 1
+SHELL := /bin/bash
+COMPILE = --universal --python-version 3.10 --generate-hashes --quiet
 
-.PHONY: demo test lint venv clean sysdeps
+.PHONY: demo test lint venv lock lock-check clean sysdeps
 
-$(STAMP): pyproject.toml
+# A fresh venv each time the lock or pyproject changes, so it holds exactly what the lock says.
+# DEPS=newest installs the newest versions that resolve instead (the ci workflow's `newest` job).
+$(STAMP): pyproject.toml $(LOCKS)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements/tools.txt
+ifeq ($(DEPS),newest)
+	$(UV) pip install -q --python $(BIN)/python --upgrade -e '.[dev]'
+else
+	$(UV) pip install -q --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+endif
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -20,6 +43,23 @@ demo: $(STAMP)
 
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest
+
+# Re-resolve the lock after a change to pyproject.toml; pins that still fit are kept (uv prefers them).
+lock: $(STAMP)
+	$(UV) pip compile $(COMPILE) requirements/tools.in -o requirements/tools.txt
+	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -o requirements/serving.txt
+	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev -o requirements/dev.txt
+
+# The lock is current: re-resolving it from pyproject.toml changes nothing.
+lock-check: $(STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp requirements/*.txt "$$tmp"/ && \
+	$(UV) pip compile $(COMPILE) requirements/tools.in -o "$$tmp/tools.txt" && \
+	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -o "$$tmp/serving.txt" && \
+	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev -o "$$tmp/dev.txt" && \
+	for f in tools serving dev; do \
+	  diff <(tail -n +3 "requirements/$$f.txt") <(tail -n +3 "$$tmp/$$f.txt") >/dev/null || { \
+	    echo "ERROR - requirements/$$f.txt is stale against pyproject.toml: run 'make lock' and commit it"; exit 1; }; \
+	done && echo "lock is current: requirements/{tools,serving,dev}.txt"
 
 # The image tests need a docker engine and registry; as root with apt, install them.
 sysdeps:

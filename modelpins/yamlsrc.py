@@ -23,6 +23,7 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
+_PARSER_DEPTH_LIMIT = "maximum nesting depth"  # PyYAML's own limit (6.0.4 on), reported as ours
 DECIMAL_INT = re.compile(r"-?(0|[1-9][0-9]*)", re.ASCII)  # plain digits; a sign only to say "out of range"
 DECIMAL_NUMBER = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
 STR, INT, FLOAT, BOOL, NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
@@ -87,9 +88,6 @@ def _syntax_error(exc: yaml.MarkedYAMLError, path: str, text: str) -> InvalidPin
     line = mark.line + 1 if mark else 1
     what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
     hint = "fix the YAML syntax at that line"
-    if "maximum nesting depth" in what:  # PyYAML >= 6.0.4 stops deep flow nesting in its own parser
-        flatten = "flatten the structure; the schema is at most a few levels deep"
-        return InvalidPins([Problem(path, line, f"nesting deeper than {MAX_DEPTH} levels", flatten)])
     lines = text.splitlines()
     if line > len(lines):  # the parser stopped at the end of the file: point at its last line
         line = max(len(lines), 1)
@@ -100,11 +98,11 @@ def _syntax_error(exc: yaml.MarkedYAMLError, path: str, text: str) -> InvalidPin
     return InvalidPins([Problem(path, line, f"invalid YAML: {what}", hint)])
 
 
-def _check_events(text: str, path: str) -> None:
+def _check_events(text: str, path: str, loader: type = Loader) -> None:
     depth = 0
     documents = 0
     try:
-        for event in yaml.parse(text, Loader=Loader):
+        for event in yaml.parse(text, Loader=loader):
             line = event.start_mark.line + 1 if event.start_mark else 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise InvalidPins(
@@ -126,19 +124,16 @@ def _check_events(text: str, path: str) -> None:
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise InvalidPins(
-                        [
-                            Problem(
-                                path,
-                                line,
-                                f"nesting deeper than {MAX_DEPTH} levels",
-                                "flatten the structure; the schema is at most a few levels deep",
-                            )
-                        ]
-                    )
+                    raise _too_deep(path, line)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
+        if _PARSER_DEPTH_LIMIT in str(exc.problem):
+            if loader is not yaml.SafeLoader:
+                # libyaml scans a run of flow brackets ahead of the events, so its own limit (1,000 levels
+                # since PyYAML 6.0.4) fires before this one can; the pure-Python scanner yields as it goes.
+                _check_events(text, path, yaml.SafeLoader)
+            raise _too_deep(path, exc.problem_mark.line + 1 if exc.problem_mark else 1) from None
         raise _syntax_error(exc, path, text) from None
     except yaml.YAMLError as exc:  # reader errors (control characters) carry no problem_mark
         mark = getattr(exc, "position", None)
@@ -148,6 +143,11 @@ def _check_events(text: str, path: str) -> None:
         shown = f"U+{code:04X}" if isinstance(code, int) else "a character"
         message = f"invalid YAML: {shown} (a control character) is not allowed"
         raise InvalidPins([Problem(path, line, message, "remove the unprintable character")]) from None
+
+
+def _too_deep(path: str, line: int) -> InvalidPins:
+    hint = "flatten the structure; the schema is at most a few levels deep"
+    return InvalidPins([Problem(path, line, f"nesting deeper than {MAX_DEPTH} levels", hint)])
 
 
 def _check_keys(root: yaml.Node, path: str, problems: list[Problem]) -> None:

@@ -31,12 +31,23 @@ from modelpins.errors import GateFailed, InvalidInput
     help="Also write a markdown report (for a PR comment or the job summary).",
 )
 @click.option("--no-record", is_flag=True, help="Do not tag the candidate versions with the results.")
+@click.option(
+    "--gates-from",
+    "gates_from",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Take gate definitions from this pins file (a checkout of the PR's base) and run their scripts in its "
+    "directory; aliases whose gates the pins file changes are reported as gate changes, to run after merge.",
+)
 @click.pass_obj
-def gate(s: Settings, base_ref: str | None, as_json: bool, report_path: Path | None, no_record: bool) -> None:
+def gate(
+    s: Settings, base_ref: str | None, as_json: bool, report_path: Path | None, no_record: bool, gates_from: Path | None
+) -> None:
     """Run the gates of every alias that moves; exit 1 when any fails (a failing or erroring gate blocks)."""
     from modelpins.gates import report, run
 
     p = pins.load(s.pins)
+    trusted = pins.load(gates_from) if gates_from is not None else None
     registry = s.registry()
     changes, actual, versions = run.changes_to_gate(p, registry, base_ref)
     result = run.run_gates(
@@ -49,6 +60,7 @@ def gate(s: Settings, base_ref: str | None, as_json: bool, report_path: Path | N
         ctx=from_env(os.environ, s.pins.resolve().parent),
         record=not no_record,
         base_ref=base_ref,
+        trusted=trusted,
     )
     if report_path is not None:
         try:

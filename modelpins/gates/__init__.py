@@ -81,6 +81,7 @@ class AliasCheck:
     digest: str = ""
     baselines: Mapping[str, int | None] = field(default_factory=dict)
     recorded: bool = False
+    deferred: str = ""  # why these gates did not run now (a gate change: they run after merge)
 
     @property
     def passed(self) -> bool:

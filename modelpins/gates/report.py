@@ -28,7 +28,10 @@ def summary(report: GateReport) -> str:
     if not report.checks:
         return "No alias moves to gate."
     total, failed = len(report.checks), report.failed
-    head = f"Gates: {total - len(failed)} of {total} alias move{'s' if total != 1 else ''} passed"
+    deferred = sum(1 for c in report.checks if c.deferred)
+    head = f"Gates: {total - len(failed) - deferred} of {total} alias move{'s' if total != 1 else ''} passed"
+    if deferred:
+        head += f", {deferred} with a gate change (run after merge)"
     if not failed:
         return head + "."
     blocked = "; ".join(f"{c.ref} v{c.after} ({', '.join(r.name for r in c.results if not r.passed)})" for c in failed)
@@ -38,13 +41,16 @@ def summary(report: GateReport) -> str:
 def table(report: GateReport) -> str:
     rows = [("ALIAS", "VERSION", "GATE", "KIND", "VALUE", "THRESHOLD", "RESULT")]
     for c in report.checks:
-        if not c.results:
+        if c.deferred:
+            rows.append((c.ref, _version(c), "(gate change)", "", "", "", "after merge"))
+        elif not c.results:
             rows.append((c.ref, _version(c), "(no gates)", "", "", "", "pass"))
         for i, r in enumerate(c.results):
             lead = (c.ref, _version(c)) if i == 0 else ("", "")
             rows.append((*lead, r.name, r.kind, _value(r), r.threshold or "-", _verdict(r)))
     lines = [columns(rows)]
     notes = [_note(c, r) for c in report.checks for r in c.results if r.error or (not r.passed and r.detail)]
+    notes += [f"{c.ref} v{c.after}: {c.deferred}" for c in report.checks if c.deferred]
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -67,6 +73,7 @@ def as_json(report: GateReport) -> dict[str, Any]:
                 "passed": c.passed,
                 "digest": c.digest or None,
                 "recorded": c.recorded,
+                "deferred": c.deferred or None,
                 "gates": [r.as_json() for r in c.results],
             }
             for c in report.checks
@@ -90,6 +97,9 @@ def markdown(report: GateReport) -> str:
     """A self-contained report for a PR comment or $GITHUB_STEP_SUMMARY."""
     if not report.checks:
         icon, head = "✅", "no alias moves to gate"
+    elif report.passed and any(c.deferred for c in report.checks):
+        deferred = sum(1 for c in report.checks if c.deferred)
+        icon, head = "🔒", f"gate change: {deferred} of {len(report.checks)} alias moves are gated after merge"
     elif report.passed:
         icon, head = "✅", f"all {len(report.checks)} alias moves passed their gates"
     else:
@@ -105,7 +115,9 @@ def markdown(report: GateReport) -> str:
         out += ["| | Alias move | Gate | Kind | Value | Threshold | Detail |", "|---|---|---|---|---|---|---|"]
     for c in report.checks:
         move = f"`{c.model}@{c.alias}` {_version(c).replace('->', '→')}"
-        if not c.results:
+        if c.deferred:
+            out.append(f"| 🔒 | {move} | gate change | | | | {_cell(c.deferred)} |")
+        elif not c.results:
             out.append(f"| ✅ | {move} | (no gates) | | | | |")
         for r in c.results:
             icon = "✅" if r.passed else ("⚠️" if r.error else "❌")
@@ -120,6 +132,13 @@ def markdown(report: GateReport) -> str:
         for c, r in errors:
             out += [f"**{c.model}@{c.alias} v{c.after}, {_cell(r.name)}**", "", _fence(r.error[:4000]), ""]
         out.append("</details>")
+    if any(c.deferred for c in report.checks):
+        out += [
+            "",
+            "**Gate change**: this pull request changes gate definitions or gate scripts. The checks ran the "
+            "base commit's gates only; the changed gates run after merge, in the apply job, which refuses a move "
+            "that fails them.",
+        ]
     if report.failed:
         out += ["", "Blocked moves cannot be applied until their gates pass: fix the candidate or the pins file."]
     text = "\n".join(out) + "\n"

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from modelpins.api import Registry, check_versions, make_plan
 from modelpins.context import Context
 from modelpins.gates import AliasCheck, GateError, GateReport, GateResult, Subject, Target, builtin, command, evidence
-from modelpins.pins import Gate, PinsFile, load_at
+from modelpins.pins import ANY_ALIAS, Gate, PinsFile, load_at
 from modelpins.plan import Change, between
 from modelpins.registry import VersionInfo
 
@@ -64,12 +64,18 @@ def run_gates(
     ctx: Context,
     record: bool = True,
     base_ref: str | None = None,
+    trusted: PinsFile | None = None,
 ) -> GateReport:
     """Evaluate each change's gates (fail closed), then tag each gated candidate with the outcome.
 
+    With `trusted` (the pins file of the base commit, checked out apart), the gate definitions
+    and the scripts they run come from it and its directory; an alias whose gates `pins`
+    defines differently (definitions or script bytes) is a gate change: its gates are not
+    run, and the check says they run after merge.
+
     Reads one run per distinct candidate or baseline version; writes one tag per gated change.
     """
-    base_dir = Path(pins.path).resolve().parent
+    base_dir = Path((trusted or pins).path).resolve().parent
     runs: dict[str, dict[str, Any] | None] = {}
 
     def subject(model: str, number: int) -> Subject:
@@ -93,6 +99,16 @@ def run_gates(
     for change in changes:
         assert change.after is not None
         gates = pins.gates_for(change.model, change.alias) if change.model in pins.models else ()
+        if trusted is not None:
+            proposed, gates = gates, trusted_gates(trusted, change.model, change.alias)
+            if changed_gates(proposed, pins, gates, trusted):
+                reason = gate_change_reason(trusted)
+                checks.append(
+                    AliasCheck(
+                        change.model, change.alias, change.before, change.after, change.line, (), deferred=reason
+                    )
+                )
+                continue
         if not gates:
             checks.append(AliasCheck(change.model, change.alias, change.before, change.after, change.line, ()))
             continue
@@ -136,3 +152,24 @@ def _evaluate(gate: Gate, target: Target) -> GateResult:
         return GateResult(gate.name, gate.kind, False, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - a gate that breaks must block, not crash the run
         return GateResult(gate.name, gate.kind, False, error=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def trusted_gates(trusted: PinsFile, model: str, alias: str) -> tuple[Gate, ...]:
+    """The gates the trusted pins file sets for `model@alias` (its defaults when it has no such model)."""
+    if model in trusted.models:
+        return trusted.gates_for(model, alias)
+    return tuple(g for key in (ANY_ALIAS, alias) for g in trusted.defaults.get(key, ()))
+
+
+def changed_gates(proposed: tuple[Gate, ...], pins: PinsFile, gates: tuple[Gate, ...], trusted: PinsFile) -> bool:
+    """Whether the proposed gates differ from the trusted ones, in definition or in the files they run."""
+    here, there = (Path(p.path).resolve().parent for p in (pins, trusted))
+    return evidence.digest(proposed, here) != evidence.digest(gates, there)
+
+
+def gate_change_reason(trusted: PinsFile) -> str:
+    owners = ", ".join(trusted.owners) or "the platform owners"
+    return (
+        "gate change: the gates or their scripts differ from the base commit's; they run after merge. "
+        f"Needs review by {owners} (CODEOWNERS)"
+    )

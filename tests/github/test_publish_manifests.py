@@ -1,4 +1,8 @@
-"""scripts/publish_manifests.sh in real git repositories: commits rendered manifests, or nothing."""
+"""scripts/publish_manifests.sh in real git repositories: it publishes the rendered manifests and the
+image lock to the deploy branch, fast-forward only, and never pushes to the protected main branch.
+
+The remote is a bare repository whose pre-receive hook refuses every update of `main`, as GitHub's
+branch protection refuses a direct push there."""
 
 from __future__ import annotations
 
@@ -7,6 +11,14 @@ import subprocess
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "publish_manifests.sh"
+PROTECT_MAIN = """#!/bin/sh
+while read old new ref; do
+  if [ "$ref" = refs/heads/main ]; then
+    echo "error: GH006: Protected branch update failed for refs/heads/main." >&2
+    exit 1
+  fi
+done
+"""
 
 
 def git(cwd, *args):  # type: ignore[no-untyped-def]
@@ -18,39 +30,111 @@ def clone_with_manifests(tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     work = tmp_path / "work"
     git(tmp_path, "clone", "-q", str(remote), str(work))
-    (work / "manifests").mkdir()
-    (work / "manifests" / "a.yaml").write_text("kind: Service\n")
+    (work / "model_pins.yaml").write_text("version: 1\nmodels: {}\n")
+    (work / "manifests" / "production").mkdir(parents=True)
+    (work / "manifests" / "production" / "a.yaml").write_text("kind: Service\n")
     (work / "deploy").mkdir()
     (work / "deploy" / "images.lock.json").write_text("{}\n")
     git(work, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
     git(work, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base")
     git(work, "push", "-q", "origin", "main")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(PROTECT_MAIN)
+    hook.chmod(0o755)
     return work
 
 
-def publish(work: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GITHUB_TOKEN": "t0ken-value", "GITHUB_REF_NAME": "main", "GITHUB_SHA": "f" * 40}
+def publish(work: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GITHUB_TOKEN": "t0ken-value", "GITHUB_REF_NAME": "main", "GITHUB_SHA": "f" * 40, **extra}
     return subprocess.run(["bash", str(SCRIPT)], cwd=work, env=env, capture_output=True, text=True)
 
 
-def test_commits_and_pushes_changed_manifests_only(tmp_path):  # type: ignore[no-untyped-def]
+def remote(tmp_path: Path, *args: str) -> str:
+    return git(tmp_path / "remote.git", *args)
+
+
+def test_first_publish_creates_the_deploy_branch_with_the_published_paths_only(tmp_path):  # type: ignore[no-untyped-def]
     work = clone_with_manifests(tmp_path)
-    (work / "manifests" / "a.yaml").write_text("kind: Service\nmetadata: {name: x}\n")
+    main_before = remote(tmp_path, "rev-parse", "main")
     (work / "unrelated.txt").write_text("not for this commit\n")
 
     result = publish(work)
 
     assert result.returncode == 0, result.stderr
     assert "t0ken-value" not in result.stdout + result.stderr
-    remote_head = git(tmp_path / "remote.git", "log", "-1", "--format=%an %s", "main")
-    assert remote_head == "modelpins[bot] Render manifests for ffffffffffff"
-    changed = git(tmp_path / "remote.git", "show", "--name-only", "--format=", "main")
-    assert changed == "manifests/a.yaml"
+    assert remote(tmp_path, "rev-parse", "main") == main_before  # protected main is untouched
+    files = remote(tmp_path, "ls-tree", "-r", "--name-only", "deploy").splitlines()
+    assert files == ["deploy/images.lock.json", "manifests/production/a.yaml"]
+    assert remote(tmp_path, "log", "-1", "--format=%an|%s|%b", "deploy").strip() == (
+        f"modelpins[bot]|Render manifests for ffffffffffff|Source-Commit: {'f' * 40}"
+    )
+    assert git(work, "status", "--porcelain") == "?? unrelated.txt"  # the checkout's index is untouched
 
 
-def test_nothing_to_commit_when_current(tmp_path):  # type: ignore[no-untyped-def]
+def test_a_change_is_a_fast_forward_of_the_deploy_branch(tmp_path):  # type: ignore[no-untyped-def]
     work = clone_with_manifests(tmp_path)
-    before = git(tmp_path / "remote.git", "rev-parse", "main")
+    assert publish(work).returncode == 0
+    first = remote(tmp_path, "rev-parse", "deploy")
+    (work / "manifests" / "production" / "a.yaml").write_text("kind: Service\nmetadata: {name: x}\n")
+    (work / "deploy" / "images.lock.json").write_text('{"images": {}}\n')
+
+    result = publish(work, GITHUB_SHA="a" * 40)
+
+    assert result.returncode == 0, result.stderr
+    assert remote(tmp_path, "rev-parse", "deploy~1") == first
+    changed = remote(tmp_path, "show", "--name-only", "--format=", "deploy").splitlines()
+    assert changed == ["deploy/images.lock.json", "manifests/production/a.yaml"]
+    assert remote(tmp_path, "show", "deploy:manifests/production/a.yaml") == "kind: Service\nmetadata: {name: x}"
+
+
+def test_a_removed_manifest_is_removed_from_the_deploy_branch(tmp_path):  # type: ignore[no-untyped-def]
+    work = clone_with_manifests(tmp_path)
+    (work / "manifests" / "staging").mkdir()
+    (work / "manifests" / "staging" / "b.yaml").write_text("kind: Service\n")
+    assert publish(work).returncode == 0
+    (work / "manifests" / "staging" / "b.yaml").unlink()
+
+    assert publish(work).returncode == 0
+
+    files = remote(tmp_path, "ls-tree", "-r", "--name-only", "deploy").splitlines()
+    assert files == ["deploy/images.lock.json", "manifests/production/a.yaml"]
+
+
+def test_nothing_to_publish_when_current(tmp_path):  # type: ignore[no-untyped-def]
+    work = clone_with_manifests(tmp_path)
+    assert publish(work).returncode == 0
+    before = remote(tmp_path, "rev-parse", "deploy")
+
+    result = publish(work, GITHUB_SHA="b" * 40)
+
+    assert result.returncode == 0 and "nothing to publish" in result.stdout
+    assert remote(tmp_path, "rev-parse", "deploy") == before
+
+
+def test_publishing_to_the_protected_branch_is_refused(tmp_path):  # type: ignore[no-untyped-def]
+    work = clone_with_manifests(tmp_path)
+    main_before = remote(tmp_path, "rev-parse", "main")
+
+    result = publish(work, MODELPINS_DEPLOY_BRANCH="main")
+
+    assert result.returncode == 2
+    assert "MODELPINS_DEPLOY_BRANCH must be a branch other than main" in result.stdout
+    assert remote(tmp_path, "rev-parse", "main") == main_before
+
+
+def test_builds_on_the_deploy_branch_as_it_is_now(tmp_path):  # type: ignore[no-untyped-def]
+    work = clone_with_manifests(tmp_path)
+    assert publish(work).returncode == 0
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "-b", "deploy", str(tmp_path / "remote.git"), str(other))
+    (other / "manifests" / "production" / "a.yaml").write_text("kind: Service\n# someone else\n")
+    git(other, "-c", "user.name=o", "-c", "user.email=o@example.com", "commit", "-qam", "other")
+    git(other, "push", "-q", "origin", "deploy")
+    theirs = git(other, "rev-parse", "HEAD")
+    (work / "manifests" / "production" / "a.yaml").write_text("kind: Service\n# ours\n")
+
     result = publish(work)
-    assert result.returncode == 0 and "nothing to commit" in result.stdout
-    assert git(tmp_path / "remote.git", "rev-parse", "main") == before
+
+    assert result.returncode == 0, result.stderr
+    assert remote(tmp_path, "rev-parse", "deploy~1") == theirs  # a fast-forward, never a force push
+    assert remote(tmp_path, "show", "deploy:manifests/production/a.yaml") == "kind: Service\n# ours"

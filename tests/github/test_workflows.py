@@ -37,9 +37,10 @@ def test_the_expected_workflows_exist():  # type: ignore[no-untyped-def]
     assert {"pins-pr.yml", "pins-approvals.yml", "pins-apply.yml", "pins-drift.yml", "ci.yml"} <= names
 
 
-# The one job that writes to the repository: after merge, on main only, it commits the
-# rendered manifests and image lock that Argo CD / Flux reconcile.
-CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents"}}
+# The one job that writes to the repository and the package registry: after merge, on main only,
+# it pushes the serving images and publishes the rendered manifests and image lock to the deploy
+# branch that Argo CD / Flux reconcile.
+CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages"}}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -100,3 +101,28 @@ def test_codeowners_is_current():  # type: ignore[no-untyped-def]
 def test_linters_find_nothing(argv):  # type: ignore[no-untyped-def]
     result = subprocess.run([BIN / argv[0], *argv[1:]], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_argocd_and_flux_track_the_branch_the_serve_job_publishes_to():  # type: ignore[no-untyped-def]
+    script = (ROOT / "scripts" / "publish_manifests.sh").read_text()
+    branch = re.search(r"branch=\$\{MODELPINS_DEPLOY_BRANCH:-([\w./-]+)\}", script)
+    assert branch and branch.group(1) != "main"
+    argocd = [load(p)["spec"]["source"]["targetRevision"] for p in sorted((ROOT / "deploy" / "argocd").glob("*.yaml"))]
+    flux = load(ROOT / "deploy" / "flux" / "source.yaml")["spec"]["ref"]["branch"]
+    assert argocd and set(argocd) == {flux} == {branch.group(1)}
+    serve = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["serve"]
+    publish = next(s for s in serve["steps"] if "publish_manifests.sh" in s.get("run", ""))
+    assert "MODELPINS_DEPLOY_BRANCH" not in publish.get("env", {})  # the default, which the clusters track
+
+
+def test_only_the_serve_job_logs_in_to_the_image_registry():  # type: ignore[no-untyped-def]
+    logins = [
+        (path.name, name)
+        for path in WORKFLOWS
+        for name, job in load(path)["jobs"].items()
+        for s in job.get("steps", [])
+        if str(s.get("uses", "")).startswith("docker/login-action@")
+    ]
+    assert logins == [("pins-apply.yml", "serve")]
+    perms = {(p.name, n): j.get("permissions", {}) for p in WORKFLOWS for n, j in load(p)["jobs"].items()}
+    assert [k for k, v in perms.items() if v.get("packages") == "write"] == logins

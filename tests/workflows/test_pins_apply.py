@@ -1,0 +1,145 @@
+"""pins-apply.yml's `apply` job under act on a push to main: the aliases move in MLflow, the audit
+records carry the merge commit and the PR, a second run writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers.proxy import Proxy
+from tests.helpers.seed import alias_state, seed_model, unique
+from tests.workflows.conftest import Flow, git
+
+
+def pins_text(model: str, champion: int, challenger: int) -> str:
+    return f"""version: 1
+owners: ["@acme/ml-platform"]
+models:
+  {model}:
+    owners: ["@alice"]
+    aliases:
+      champion: {champion}
+      challenger: {challenger}
+    gates:
+      champion:
+        - kind: threshold
+          metric: accuracy
+          min: 0.8
+"""
+
+
+def merge_promotion(flow: Flow, model: str) -> str:
+    flow.commit("pins", {"model_pins.yaml": pins_text(model, 1, 2)})
+    git(flow.root, "checkout", "-q", "-b", "promote")
+    flow.commit("promote", {"model_pins.yaml": pins_text(model, 2, 3)})
+    git(flow.root, "checkout", "-q", "main")
+    git(flow.root, "merge", "-q", "--no-ff", "-m", "Merge pull request #12 from acme/promote", "promote")
+    return git(flow.root, "rev-parse", "HEAD")
+
+
+def push_event(sha: str) -> dict:  # type: ignore[type-arg]
+    return {
+        "ref": "refs/heads/main",
+        "after": sha,
+        "repository": {"full_name": "acme/models", "default_branch": "main"},
+    }
+
+
+def test_merge_applies_with_audit_records_then_nothing(flow, client, mlflow_server):  # type: ignore[no-untyped-def]
+    model = unique("wf-apply")
+    seed_model(
+        client, model, [{"accuracy": 0.82}, {"accuracy": 0.9}, {"accuracy": 0.7}], {"champion": 1, "challenger": 2}
+    )
+    merge = merge_promotion(flow, model)
+    proxy = Proxy(mlflow_server.url).start()
+    flow.secrets = {"MLFLOW_TRACKING_URI": proxy.url, "MLFLOW_TRACKING_TOKEN": "write-token-91c2"}
+    try:
+        run = flow.act("push", "pins-apply.yml", "apply", push_event(merge))
+        assert run.returncode == 0, run.log[-4000:]
+        assert alias_state(client, [model]) == {model: {"champion": 2, "challenger": 3}}
+        records = []
+        for version in ("2", "3"):
+            tags = client.get_model_version(model, version).tags
+            records += [json.loads(v) for k, v in tags.items() if k.startswith("modelpins.audit.")]
+        assert {(r["alias"], r["from"], r["to"]) for r in records} == {("champion", 1, 2), ("challenger", 2, 3)}
+        assert all(r["commit"] == merge and str(r["pr"]) == "12" for r in records)
+        evidence = json.loads(client.get_model_version(model, "2").tags["modelpins.gates.champion"])
+        assert evidence["passed"] is True  # the gates ran again at merge, and recorded
+        assert "### modelpins apply: ✅ 2 changes applied" in run.summary
+        assert f"| ✅ applied | `{model}` | `champion` | 1 | 2 |" in run.summary
+
+        proxy.reset()
+        again = flow.act("push", "pins-apply.yml", "apply", push_event(merge))
+        assert again.returncode == 0, again.log[-4000:]
+        assert [w for w in proxy.writes() if "modelpins.audit" in w[1] or "alias" in w[1]] == []
+        assert alias_state(client, [model]) == {model: {"champion": 2, "challenger": 3}}
+    finally:
+        proxy.stop()
+
+
+PROTECT_MAIN = """#!/bin/sh
+while read old new ref; do
+  if [ "$ref" = refs/heads/main ]; then
+    echo "error: GH006: Protected branch update failed for refs/heads/main." >&2
+    exit 1
+  fi
+done
+exit 0
+"""
+
+
+def serving_pins(model: str, base: str, host: str, prod: int) -> str:
+    return f"""version: 1
+models:
+  {model}:
+    kind: base
+    aliases:
+      prod: {prod}
+images:
+  registry: {host}/serving
+  base: {base}
+environments:
+  prod:
+    namespace: ml-prod
+deployments:
+  chat:
+    environment: prod
+    serve: [{model}@prod]
+"""
+
+
+def test_merge_builds_renders_and_publishes_to_the_deploy_branch(  # type: ignore[no-untyped-def]
+    flow, client, mlflow_server, base_image, registry, docker_engine
+):
+    """The whole pins-apply workflow (apply, then serve): a real dockerd and registry build and
+    hold the runtime image; the manifests land on the deploy branch while `main` refuses pushes."""
+    model = unique("wf-serve")
+    seed_model(client, model, 2, {"prod": 1})
+    flow.commit("pins", {"model_pins.yaml": serving_pins(model, base_image, registry.host, 1)})
+    git(flow.root, "checkout", "-q", "-b", "promote")
+    flow.commit("promote", {"model_pins.yaml": serving_pins(model, base_image, registry.host, 2)})
+    git(flow.root, "checkout", "-q", "main")
+    git(flow.root, "merge", "-q", "--no-ff", "-m", "Merge pull request #13 from acme/promote", "promote")
+    merge = git(flow.root, "rev-parse", "HEAD")
+    hook = flow.root / ".git" / "hooks" / "pre-receive"
+    hook.write_text(PROTECT_MAIN)
+    hook.chmod(0o755)
+    flow.secrets = {"MLFLOW_TRACKING_URI": mlflow_server.url, "MLFLOW_TRACKING_TOKEN": "write-token"}
+    flow.variables = {"IMAGE_REGISTRY": f"{registry.host}/serving"}
+    flow.env = {"DOCKER_HOST": docker_engine.host}
+
+    run = flow.act("push", "pins-apply.yml", "serve", push_event(merge))
+
+    assert run.returncode == 0, run.log[-5000:]
+    assert alias_state(client, [model]) == {model: {"prod": 2}}  # the apply job ran first
+    assert "docker login stand-in: registry=ghcr.io username=" in run.log and "password=given" in run.log
+    assert git(flow.root, "rev-parse", "main") == merge  # nothing was pushed to main
+    published = git(flow.root, "ls-tree", "-r", "--name-only", "refs/heads/deploy").splitlines()
+    assert "deploy/images.lock.json" in published
+    assert "manifests/base/chat/deployment-chat.yaml" in published
+    assert all(p.startswith(("manifests/", "deploy/images.lock.json")) for p in published)
+    lock = json.loads(git(flow.root, "show", "refs/heads/deploy:deploy/images.lock.json"))
+    runtime = lock["runtime"]
+    assert registry.manifest_digest("serving/modelpins-vllm", runtime["tag"]) == runtime["image"].split("@")[1]
+    manifest = git(flow.root, "show", "refs/heads/deploy:manifests/base/chat/deployment-chat.yaml")
+    assert f"image: {runtime['image']}" in manifest and f"models:/{model}/2" in manifest
+    assert git(flow.root, "log", "-1", "--format=%b", "refs/heads/deploy", "--") == f"Source-Commit: {merge}"
