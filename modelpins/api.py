@@ -11,6 +11,7 @@ from modelpins.context import Context
 from modelpins.errors import InvalidPins, OperationFailed, Problem
 from modelpins.pins import PinsFile
 from modelpins.plan import Change, between, diff
+from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
 
 AUDIT_PREFIX = "modelpins.audit."
@@ -142,7 +143,11 @@ def audit_record(change: Change, ctx: Context, extra: dict[str, object] | None =
 
 
 def apply_plan(
-    plan: Plan, registry: Registry, ctx: Context, extra_audit: Callable[[Change], dict[str, object]] | None = None
+    plan: Plan,
+    registry: Registry,
+    ctx: Context,
+    extra_audit: Callable[[Change], dict[str, object]] | None = None,
+    progress: Step = noop,
 ) -> ApplyResult:
     """Carry out the plan, one change at a time; stop at the first failure and say what is pending.
 
@@ -164,4 +169,5 @@ def apply_plan(
             result.failed, result.error = change, str(exc)
             break
         result.applied.append(change)
+        progress(f"{change.model}@{change.alias}")
     return result

@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "modelpins.commands.lifecycle:history",
         "Every alias transition: git history joined with MLflow audit tags.",
     ),
+    "import": ("modelpins.commands.adopt:import_cmd", "Write the pins file from the registry's current aliases."),
+    "promote": (
+        "modelpins.commands.adopt:promote",
+        "Point MODEL@ALIAS at a READY version in the pins file (a one-line diff; --branch, --open-pr).",
+    ),
     "rollback": (
         "modelpins.commands.lifecycle:rollback",
         "Point MODEL@ALIAS back at its previous version (a one-line diff).",

@@ -1,4 +1,4 @@
-"""The GitHub REST API, as far as modelpins needs it: PR comments, reviews, team membership.
+"""The GitHub REST API, as far as modelpins needs it: PR comments, opening PRs, reviews, team membership.
 
 The token comes from $GITHUB_TOKEN (team lookups may use $MODELPINS_TEAMS_TOKEN, one that
 can read the organization's teams) and is only ever sent as a header to $GITHUB_API_URL
@@ -93,6 +93,13 @@ class GitHubAPI:
                 path = f"/repos/{self.repository}/issues/comments/{comment['id']}"
                 return "updated", self.request("PATCH", path, {"body": body})
         return "created", self.request("POST", f"/repos/{self.repository}/issues/{pr}/comments", {"body": body})
+
+    # --- pull requests ---------------------------------------------------------
+
+    def create_pull(self, title: str, head: str, base: str, body: str) -> dict[str, Any]:
+        """Open a pull request from branch `head` into `base`; GitHub's answer (number, html_url, ...)."""
+        data = {"title": title, "head": head, "base": base, "body": body}
+        return dict(self.request("POST", f"/repos/{self.repository}/pulls", data) or {})
 
     # --- reviews and teams -----------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import api, envvars, github, pins, report
+from modelpins import api, envvars, github, pins, progress, report
 from modelpins.applylock import MIN_TTL as MIN_LOCK_TTL
 from modelpins.applylock import ApplyLock
 from modelpins.cli import Settings
@@ -138,7 +138,8 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
                 click.echo(table(current.changes))
             click.echo(summary(current.changes))
             refused = _preflight(s, current, registry, skip_gates)
-        outcome = api.apply_plan(current, registry, ctx, extra_audit=evidence.audit_fields(current, refused))
+        with progress.shown("apply", len(current.changes)) as step:
+            outcome = api.apply_plan(current, registry, ctx, evidence.audit_fields(current, refused), step)
     finally:
         _release(lock)
     github.step_summary(report.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import pins
+from modelpins import pins, progress
 from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput
@@ -50,18 +50,20 @@ def gate(
     trusted = pins.load(gates_from) if gates_from is not None else None
     registry = s.registry()
     changes, actual, versions = run.changes_to_gate(p, registry, base_ref)
-    result = run.run_gates(
-        p,
-        changes,
-        actual,
-        versions,
-        registry,
-        tracking_uri=s.tracking_uri or "",
-        ctx=from_env(os.environ, s.pins.resolve().parent),
-        record=not no_record,
-        base_ref=base_ref,
-        trusted=trusted,
-    )
+    with progress.shown("gate", len(changes), enabled=not as_json) as step:
+        result = run.run_gates(
+            p,
+            changes,
+            actual,
+            versions,
+            registry,
+            tracking_uri=s.tracking_uri or "",
+            ctx=from_env(os.environ, s.pins.resolve().parent),
+            record=not no_record,
+            base_ref=base_ref,
+            trusted=trusted,
+            progress=step,
+        )
     if report_path is not None:
         try:
             report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,13 +11,17 @@ import click
 
 from modelpins import api, pins
 from modelpins.cli import Settings
+from modelpins.commands.adopt import propose, read_text
 from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, read_dockerfile
+from modelpins.completion import complete_target
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.lifecycle import drift as drift_mod
 from modelpins.lifecycle import history as history_mod
 from modelpins.lifecycle import rollback as rollback_mod
+from modelpins.plan import Change
 from modelpins.registry import MlflowRegistry
+from modelpins.report import plan_markdown
 from modelpins.serving import drift as served_drift
 from modelpins.serving.drift import ServedDrift
 
@@ -33,7 +37,7 @@ def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
 
 
 @click.command()
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @click.option("--json", "as_json", is_flag=True, help='Print {"transitions": [...]} instead of a table.')
 @click.option("--offline", is_flag=True, help="Git history only, even when a tracking URI is set.")
 @click.pass_obj
@@ -69,22 +73,29 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> No
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_target)
 @click.option("--to", "to", type=click.IntRange(min=1), help="Version to roll back to (default: the previous one).")
 @click.option("--branch", help="Create this branch from HEAD and commit the edit on it, ready for a pull request.")
+@click.option(
+    "--open-pr",
+    is_flag=True,
+    help="Also push the branch and open the pull request (with $GITHUB_TOKEN; else print the `gh pr create` line).",
+)
 @click.option(
     "--waive-gates", "waive", is_flag=True, help="Record a gate waiver (only for a version that served before)."
 )
 @click.option("--reason", default="", help="Why the gates are waived (with --waive-gates).")
 @click.pass_obj
-def rollback(s: Settings, target: str, to: int | None, branch: str | None, waive: bool, reason: str) -> None:
+def rollback(
+    s: Settings, target: str, to: int | None, branch: str | None, open_pr: bool, waive: bool, reason: str
+) -> None:
     """Point MODEL@ALIAS back at its previous (or --to) version in the pins file: a one-line diff for review."""
     model, alias = parse_target(target)
     assert alias is not None
     if reason and not waive:
         raise InvalidInput("--reason explains a gate waiver; pass it with --waive-gates")
     p = pins.load(s.pins)
-    text = s.pins.read_text(encoding="utf-8")
+    text = read_text(s.pins)
     try:
         transitions = history_mod.git_transitions(s.pins, model, alias).transitions
     except InvalidInput:
@@ -103,19 +114,23 @@ def rollback(s: Settings, target: str, to: int | None, branch: str | None, waive
             raise InvalidInput(f"version {version} of '{model}' {state} in {s.tracking_uri}; pass --to VERSION")
     waiver = reason if waive else None
     result = rollback_mod.plan(p, text, model, alias, to, transitions, current_info, target_info, waiver)
-    if branch:
-        sha = rollback_mod.commit_on_branch(s.pins, branch, rollback_mod.commit_message(result), result.new_text)
-    else:
-        s.pins.write_text(result.new_text, encoding="utf-8")
-    click.echo(result.diff(s.pins.name), nl=False)
+    message = rollback_mod.commit_message(result)
+    change = Change(model, alias, result.current, result.target, result.line)
+    propose(
+        s,
+        text,
+        result.new_text,
+        branch or (f"rollback/{model}-{alias}-v{result.target}" if open_pr else None),
+        open_pr,
+        message,
+        message.splitlines()[0],
+        lambda base: "\n".join(message.splitlines()[2:-2]) + "\n\n" + plan_markdown([change], s.pins.name, base, None),
+    )
     click.echo(f"{model}@{alias}: {result.current} -> {result.target} ({result.basis})")
     if result.waiver:
         click.echo(f"gates waived: {result.waiver}")
     elif result.served_before:
         click.echo(f"version {result.target} served {alias} before; --waive-gates would record a gate waiver")
-    if branch:
-        click.echo(f"committed {sha[:12]} on branch '{branch}'; open the pull request with:")
-        click.echo(f"  git push -u origin {branch} && gh pr create --fill")
 
 
 @click.command()
@@ -341,7 +356,7 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
 
 
 @click.command()
-@click.argument("target", required=False)
+@click.argument("target", required=False, shell_complete=complete_target)
 @click.option("--json", "as_json", is_flag=True, help="Print the chain as JSON.")
 @click.pass_obj
 def lineage(s: Settings, target: str | None, as_json: bool) -> None:
@@ -364,7 +379,7 @@ def lineage(s: Settings, target: str | None, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", shell_complete=complete_target)
 @click.option("--out", type=click.Path(path_type=Path), help="Output file (default: cards/<model>-v<version>.md).")
 @click.option("--no-attach", is_flag=True, help="Only write the file; do not log it to the run or tag the version.")
 @click.option("--json", "as_json", is_flag=True, help="Print {path, artifact, url} for a PR comment.")

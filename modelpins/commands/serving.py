@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import pins
+from modelpins import pins, progress
 from modelpins.cli import Settings
 from modelpins.errors import InvalidInput
 from modelpins.yamlsrc import read_limited
@@ -60,11 +60,10 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
     from modelpins.serving.render import render as render_files
 
     p = pins.load(s.pins)
-    files = render_files(
-        p,
-        lock.load(lock_path or deploy_dir(s) / "images.lock.json"),
-        read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile"),
-    )
+    current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
+    docker_bytes = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
+    with progress.shown("render", len(p.deployments)) as step:
+        files = render_files(p, current, docker_bytes, step)
     changes = write_tree(out, files)
     for rel in changes.written:
         click.echo(f"wrote    {out / rel}")
@@ -87,7 +86,7 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
     from modelpins.context import from_env
     from modelpins.serving import lock
     from modelpins.serving.images import Builder, DockerImages, mlflow_fetch
-    from modelpins.serving.render import tracks
+    from modelpins.serving.render import check, tracks
 
     p = pins.load(s.pins)
     registry = registry or p.images.registry
@@ -115,7 +114,10 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
         fetch=fetch,
         run_ids=run_ids,
     )
-    results = builder.run(current)
+    check(p)
+    images = sum(len(tracks(p, d)) for d in baked) + any(d.artifacts == "init" for d in p.deployments.values())
+    with progress.shown("build", images) as step:
+        results = builder.run(current, step)
     for r in results:
         click.echo(f"{r.status:8} {r.key:32} {r.image}")
     if push:

@@ -12,6 +12,7 @@ from modelpins.context import Context
 from modelpins.gates import AliasCheck, GateError, GateReport, GateResult, Subject, Target, builtin, command, evidence
 from modelpins.pins import ANY_ALIAS, Gate, PinsFile, load_at
 from modelpins.plan import Change, between
+from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
 
 
@@ -65,6 +66,7 @@ def run_gates(
     record: bool = True,
     base_ref: str | None = None,
     trusted: PinsFile | None = None,
+    progress: Step = noop,
 ) -> GateReport:
     """Evaluate each change's gates (fail closed), then tag each gated candidate with the outcome.
 
@@ -108,9 +110,11 @@ def run_gates(
                         change.model, change.alias, change.before, change.after, change.line, (), deferred=reason
                     )
                 )
+                progress(f"{change.model}@{change.alias}")
                 continue
         if not gates:
             checks.append(AliasCheck(change.model, change.alias, change.before, change.after, change.line, ()))
+            progress(f"{change.model}@{change.alias}")
             continue
         now = actual.get(change.model, {})
         against = sorted({g.against or change.alias for g in gates if g.kind == "regression"})
@@ -141,6 +145,7 @@ def run_gates(
             )
             check = replace(check, recorded=True)
         checks.append(check)
+        progress(f"{change.model}@{change.alias}")
     return GateReport(pins.path, tuple(checks), base_ref, ctx.commit)
 
 

@@ -8,17 +8,14 @@ checks ask.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from modelpins import gitrepo
 from modelpins.api import AUDIT_PREFIX
-from modelpins.errors import InvalidInput, InvalidPins, OperationFailed
-from modelpins.lifecycle import yamledit
+from modelpins.errors import InvalidInput
+from modelpins.lifecycle import proposal, yamledit
 from modelpins.lifecycle.history import Transition
-from modelpins.pins import AliasPin, PinsFile, loads
+from modelpins.pins import AliasPin, PinsFile
 from modelpins.registry import VersionInfo
 
 
@@ -43,14 +40,7 @@ class Rollback:
     new_text: str
 
     def diff(self, path: str) -> str:
-        return "".join(
-            difflib.unified_diff(
-                self.old_text.splitlines(keepends=True),
-                self.new_text.splitlines(keepends=True),
-                f"a/{path}",
-                f"b/{path}",
-            )
-        )
+        return proposal.diff(self.old_text, self.new_text, path)
 
 
 def previous_version(transitions: list[Transition], current: int) -> tuple[int, str] | None:
@@ -128,31 +118,19 @@ def plan(
             "tags), so its gates cannot be waived; drop --waive-gates and let the gates run"
         )
     doc = yamledit.Doc(text, pins.path)
-    value = doc.get(doc.aliases(model), alias)
-    assert value is not None
-    splices = [doc.replace(value[1], str(target))]
-    existing = doc.get(doc.model(model), "waivers")
-    waivers = existing[1] if existing else None
-    if waivers is not None and doc.get(waivers, alias):
-        if waive is None and len(waivers.value) == 1:
-            splices.append(doc.remove_entry(doc.model(model), "waivers", f"model '{model}'"))
-        else:
-            splices.append(doc.remove_entry(waivers, alias, f"waivers of '{model}'"))
+    splices = proposal.retarget(doc, pins, model, alias, target, keep_waivers=waive is not None)
     reason = None
     if waive is not None:
         reason = waive or f"rollback to version {target}, which served {alias} before"
         entry = f"{alias}: {{version: {target}, reason: {json.dumps(reason)}}}"
-        if waivers is not None:
-            splices.append(doc.insert_entry(waivers, entry, f"waivers of '{model}'"))
+        existing = doc.get(doc.model(model), "waivers")
+        if existing is not None:
+            splices.append(doc.insert_entry(existing[1], entry, f"waivers of '{model}'"))
         else:
             block = "waivers:\n" + _indent(doc, model) + entry
             last_alias = doc.aliases(model).value[-1][1]
             splices.append(doc.insert_entry(doc.model(model), block, f"model '{model}'", after=last_alias))
-    new_text = yamledit.apply(text, splices)
-    try:
-        loads(new_text, pins.path)
-    except InvalidPins as exc:  # never write a file that does not validate
-        raise InvalidInput(f"the rolled-back file would not be valid:\n{exc}") from None
+    new_text = proposal.edited(text, pins.path, splices, "rolled-back")
     return Rollback(model, alias, pin.version, target, pin.line, basis, served, reason, text, new_text)
 
 
@@ -175,27 +153,6 @@ def _indent(doc: yamledit.Doc, model: str) -> str:
     aliases = doc.aliases(model)
     step = aliases.value[0][0].start_mark.column - key_col if aliases.value else 2
     return " " * (key_col + max(step, 1))
-
-
-def commit_on_branch(path: Path, branch: str, message: str, new_text: str) -> str:
-    """Create `branch` from HEAD, write the file and commit it there; return the new commit."""
-    repo, rel = gitrepo.locate(path)
-    if branch.startswith("-") or gitrepo.git(repo, "check-ref-format", "--branch", branch, check=False).returncode:
-        raise InvalidInput(f"'{branch}' is not a valid branch name")
-    if gitrepo.git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0:
-        raise InvalidInput(f"branch '{branch}' already exists; choose another name or delete it")
-    dirty = gitrepo.git(repo, "status", "--porcelain", "--", rel).stdout.strip()
-    if dirty:
-        raise InvalidInput(f"{rel} has uncommitted changes; commit or stash them before a rollback with --branch")
-    gitrepo.git(repo, "switch", "--quiet", "-c", branch)
-    path.write_text(new_text, encoding="utf-8")
-    gitrepo.git(repo, "add", "--", rel)
-    out = gitrepo.git(repo, "commit", "--quiet", "-m", message, "--", rel, check=False)
-    if out.returncode != 0:
-        raise OperationFailed(
-            f"git commit failed on branch '{branch}' (the file is edited there): {out.stderr.strip()[:300]}"
-        )
-    return gitrepo.git(repo, "rev-parse", "HEAD").stdout.strip()
 
 
 def commit_message(r: Rollback) -> str:

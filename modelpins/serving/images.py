@@ -26,6 +26,7 @@ from typing import Any
 
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.pins import PinsFile
+from modelpins.progress import Step, noop
 from modelpins.serving.lock import ImageLock, LockEntry
 from modelpins.serving.render import RUNTIME_REPOSITORY, Pinned, Track, check, runtime_tag, tracks
 
@@ -163,7 +164,7 @@ class Builder:
             )
         return self.pins.images.base
 
-    def run(self, lock: ImageLock) -> list[Built]:
+    def run(self, lock: ImageLock, progress: Step = noop) -> list[Built]:
         check(self.pins)
         base = self.base()
         dockerfile = self.dockerfile.read_bytes()
@@ -177,6 +178,7 @@ class Builder:
             if self.push:
                 lock.runtime = LockEntry(built.image, tag)
             out.append(Built("runtime", built.image, built.status))
+            progress("runtime")
         for dep in deps:
             if dep.artifacts != "image":
                 continue
@@ -187,12 +189,14 @@ class Builder:
                     ref = known.image.split("@")[0]
                     if self.images.registry_digest(ref):
                         out.append(Built(key, known.image, "exists"))
+                        progress(key)
                         continue
                 built = self._track(dep.name, track, base, dockerfile)
                 if self.push:
                     tag = built.image.split("@")[0].rpartition(":")[2]
                     lock.images[key] = LockEntry(built.image, tag, track.models(), basis)
                 out.append(Built(key, built.image, built.status))
+                progress(key)
         return out
 
     def _track(self, dep: str, track: Track, base: str, dockerfile: bytes) -> Built:

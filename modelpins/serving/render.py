@@ -33,6 +33,7 @@ import yaml
 
 from modelpins.errors import InvalidInput, InvalidPins, Problem
 from modelpins.pins import Deployment, ModelRef, PinsFile, ServeEntry
+from modelpins.progress import Step, noop
 from modelpins.serving.lock import ImageLock
 
 HEADER = b"# Rendered by 'modelpins render' from model_pins.yaml. Do not edit: change model_pins.yaml and re-render.\n"
@@ -510,7 +511,7 @@ def file_name(obj: dict[str, Any]) -> str:
     return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
-def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes) -> dict[str, bytes]:
+def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes, progress: Step = noop) -> dict[str, bytes]:
     """{path relative to the manifests dir: bytes}, sorted by path."""
     check(pins)
     files: dict[str, bytes] = {}
@@ -521,6 +522,7 @@ def render(pins: PinsFile, lock: ImageLock, dockerfile: bytes) -> dict[str, byte
         files[f"base/{dep.name}/kustomization.yaml"] = dump(
             {"apiVersion": KUSTOMIZE, "kind": "Kustomization", "resources": [file_name(o) for o in objs]}
         )
+        progress(dep.name)
     for env in pins.environments.values():
         deps = sorted(d.name for d in pins.deployments.values() if d.environment == env.name)
         files[f"{env.name}/namespace.yaml"] = dump(namespace(pins, env.name))

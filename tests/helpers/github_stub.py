@@ -1,7 +1,7 @@
 """A local HTTP server standing in for the GitHub REST API (no GitHub can be reached from here).
 
 It implements only what modelpins calls: issue comments (list with page links, create,
-edit), pull request reviews, and team lookups. It checks the bearer token like GitHub
+edit), opening a pull request, pull request reviews, and team lookups. It checks the bearer token like GitHub
 does (401 otherwise) and records every request, so tests see what the tool really sent.
 It does not prove GitHub's own rules (who may edit which comment, rate limits, the exact
 shape of every field); it follows the documented shapes of the fields modelpins reads.
@@ -29,6 +29,7 @@ class GitHubStub:
     teams: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     teams_readable: bool = True
     teams_token: str | None = None  # when set, team lookups need this token instead
+    pulls: list[dict[str, Any]] = field(default_factory=list)  # pull requests opened through the API
     log: list[tuple[str, str]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     _next_id: int = 1000
@@ -104,6 +105,21 @@ class GitHubStub:
                             c["body"] = body["body"]
                             return self.send(200, c)
                     return self.send(404, {"message": "Not Found"})
+                if path == f"/repos/{stub.repo}/pulls" and self.command == "POST":
+                    missing = [k for k in ("title", "head", "base") if not body.get(k)]
+                    if missing:
+                        return self.send(422, {"message": f"Validation Failed: {', '.join(missing)} missing"})
+                    number = len(stub.pulls) + 1
+                    pull = {
+                        "number": number,
+                        "html_url": f"https://github.com/{stub.repo}/pull/{number}",
+                        "title": body["title"],
+                        "body": body.get("body", ""),
+                        "head": {"ref": body["head"]},
+                        "base": {"ref": body["base"]},
+                    }
+                    stub.pulls.append(pull)
+                    return self.send(201, pull)
                 if (m := re.fullmatch(rf"/repos/{repo}/pulls/(\d+)/reviews", path)) and self.command == "GET":
                     return self.page(stub.reviews.get(int(m.group(1)), []), query, path)
                 if m := re.fullmatch(r"/orgs/([^/]+)/teams/([^/]+)(/memberships/([^/]+))?", path):

