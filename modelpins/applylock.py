@@ -38,6 +38,7 @@ from modelpins.registry import LOCK_MODEL, Conflict
 
 TAG = "modelpins.lock."
 GUARD = LOCK_MODEL + ".break."  # + the token of the lock being deleted
+MIN_TTL = 30.0  # seconds (MODELPINS_LOCK_TTL): renewals every 10 s at least, never a busy loop
 
 
 class Caller(Protocol):
@@ -102,6 +103,8 @@ class ApplyLock:
         self.registry = registry
         self.actor = actor
         self.timeout = timeout
+        if ttl < MIN_TTL:  # renewed every ttl/3: a tiny TTL spins, and its lock is always stale
+            raise ValueError(f"lock TTL {ttl:g}s is below the minimum of {MIN_TTL:g}s")
         self.ttl = ttl
         self.poll = poll
         self.notify = notify

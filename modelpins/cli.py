@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("modelpins.commands.serving:build", "Build (and push) the vLLM serving image of every deployment."),
     "render": ("modelpins.commands.serving:render", "Write the Kubernetes manifests of every deployment."),
     "rollout": ("modelpins.commands.serving:rollout", "Apply the manifests to a cluster, wait, roll back on failure."),
+    "webhook": ("modelpins.commands.webhook:webhook", "Receive MLflow registry webhooks; report drift at once."),
 }
 
 

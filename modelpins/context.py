@@ -17,6 +17,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from modelpins import envvars
+
+PR_NUMBER = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
+RUN_ID = re.compile(r"[0-9]{1,20}", re.ASCII)
+
 
 @dataclass(frozen=True)
 class Context:
@@ -39,15 +44,24 @@ def from_env(
 
     `pins`: the working-copy file being applied, checked for uncommitted changes.
     """
-    actor = env.get("MODELPINS_ACTOR") or env.get("GITHUB_ACTOR") or _local_user(repo_dir)
-    commit = env.get("MODELPINS_COMMIT") or commit or env.get("GITHUB_SHA") or _git(repo_dir, "rev-parse", "HEAD")
-    pr = env.get("MODELPINS_PR") or _pr_from_ref(env.get("GITHUB_REF", ""))
+    actor = envvars.text("MODELPINS_ACTOR", env) or envvars.text("GITHUB_ACTOR", env) or _local_user(repo_dir)
+    commit = (
+        envvars.text("MODELPINS_COMMIT", env, envvars.COMMIT, "a git commit, 7 to 64 hex digits")
+        or commit
+        or envvars.text("GITHUB_SHA", env, envvars.COMMIT, "a git commit, 7 to 64 hex digits")
+        or _git(repo_dir, "rev-parse", "HEAD")
+    )
+    pr = envvars.text("MODELPINS_PR", env, PR_NUMBER, "a pull request number, 1 to 999999999")
+    pr = pr or _pr_from_ref(env.get("GITHUB_REF", ""))
     if not pr and commit:
         pr = _pr_from_message(_git(repo_dir, "log", "-1", "--format=%s", commit) or "")
     run_url = None
-    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        run_url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    run_id = envvars.text("GITHUB_RUN_ID", env, RUN_ID, "digits")
+    repository = envvars.text("GITHUB_REPOSITORY", env, envvars.REPOSITORY, "OWNER/NAME")
+    if run_id and repository:
+        server = envvars.text("GITHUB_SERVER_URL", env, envvars.HTTP_URL, "an http(s) URL without spaces")
+        server = server or "https://github.com"
+        run_url = f"{server}/{repository}/actions/runs/{run_id}"
     at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     dirty = pins is not None and bool(_git(pins.resolve().parent, "status", "--porcelain", "--", pins.resolve().name))
     ci = env.get("CI", "").lower() == "true" or env.get("GITHUB_ACTIONS") == "true"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from modelpins import envvars
 from modelpins.errors import InvalidInput, OperationFailed
 
 MARKER = "<!-- modelpins:plan -->"
@@ -144,15 +145,19 @@ def with_marker(body: str, marker: str = MARKER) -> str:
 def from_env(env: Mapping[str, str] | None = None, env_var: str = "GITHUB_TOKEN") -> GitHubAPI:
     """A client for $GITHUB_REPOSITORY at $GITHUB_API_URL with the token in $`env_var`."""
     env = os.environ if env is None else env
-    token = env.get(env_var, "")
+    token = envvars.secret(env_var, env) or ""
     if not token:
         raise InvalidInput(
             f"{env_var} is not set; in a workflow pass it with 'env: {env_var}: ${{{{ github.token }}}}'"
         )
-    repository = env.get("GITHUB_REPOSITORY", "")
+    repository = envvars.text("GITHUB_REPOSITORY", env, envvars.REPOSITORY, "OWNER/NAME") or ""
     if not repository:
         raise InvalidInput("GITHUB_REPOSITORY is not set; set it to OWNER/NAME")
-    return GitHubAPI(token, repository, env.get("GITHUB_API_URL") or "https://api.github.com")
+    api_url = (
+        envvars.text("GITHUB_API_URL", env, envvars.HTTP_URL, "an http(s) URL without spaces")
+        or "https://api.github.com"
+    )
+    return GitHubAPI(token, repository, api_url)
 
 
 def _message(resp: Any) -> str:

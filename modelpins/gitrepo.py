@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from modelpins.errors import InvalidInput, OperationFailed
+from modelpins.yamlsrc import MAX_BYTES, too_large
 
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -38,7 +39,15 @@ def resolve(repo: Path, ref: str) -> str:
     return out.stdout.strip()
 
 
-def show(repo: Path, commit: str, relpath: str) -> bytes | None:
-    """The file's bytes at `commit`, or None when it did not exist there."""
-    out = subprocess.run(["git", "show", f"{commit}:{relpath}"], cwd=repo, capture_output=True, timeout=120)
-    return out.stdout if out.returncode == 0 else None
+def show(repo: Path, commit: str, relpath: str, limit: int = MAX_BYTES) -> bytes | None:
+    """The file's bytes at `commit`, or None when it did not exist there; InvalidPins past `limit` bytes."""
+    with subprocess.Popen(
+        ["git", "show", f"{commit}:{relpath}"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    ) as proc:
+        assert proc.stdout is not None
+        data = proc.stdout.read(limit + 1)  # never more than the limit in memory
+        if len(data) > limit:
+            proc.kill()
+            raise too_large(f"{relpath}@{commit[:12]}", limit)
+        code = proc.wait(timeout=120)
+    return data if code == 0 else None

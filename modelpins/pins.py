@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from modelpins.errors import InvalidInput, InvalidPins, Problem
-from modelpins.yamlsrc import Reader, line_of, parse
+from modelpins.yamlsrc import STR, Reader, line_of, parse, read_limited
 
 SCHEMA_VERSION = 1
 MAX_VERSION = 2**31 - 1
@@ -24,6 +24,13 @@ RESERVED_ALIAS_RE = re.compile(r"latest|v\d+", re.IGNORECASE)
 MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,255}")
 OWNER_RE = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9._-]+)?|[^@\s]+@[^@\s]+\.[^@\s]+")
 K8S_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+# Kubernetes resource.Quantity: a plain decimal number with an SI or binary suffix (no sign: a request is >= 0)
+QUANTITY_RE = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][0-9]+)?", re.ASCII)
+# Gateway API hostname: RFC 1123 labels, lower case, an optional leading '*.' wildcard, at most 253 characters
+LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+HOSTNAME_RE = re.compile(rf"(\*\.)?{LABEL}(\.{LABEL})*", re.ASCII)
+# a Gateway reference '<namespace>/<name>': a namespace label and a DNS-subdomain name
+GATEWAY_RE = re.compile(rf"{LABEL}/{LABEL}(\.{LABEL})*", re.ASCII)
 ANY_ALIAS = "*"
 
 MODEL_KINDS = ("model", "base", "adapter", "prompts")
@@ -220,7 +227,7 @@ def load(path: str | Path) -> PinsFile:
     """Read and check a pins file; raise InvalidPins listing every problem with its line."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_limited(path)
     except FileNotFoundError:
         raise InvalidInput(f"{path}: file not found (pass --pins PATH or create model_pins.yaml)") from None
     except OSError as exc:
@@ -356,12 +363,12 @@ def alias_problem(alias: str) -> tuple[str, str] | None:
 
 def _aliases(r: Reader, node: yaml.Node, model: str) -> dict[str, AliasPin]:
     aliases: dict[str, AliasPin] = {}
+    lowered: dict[str, str] = {}  # lower-case name -> the alias as written first (one lookup per alias)
     for key, value in r.items(node, f"aliases of '{model}'"):
         bad = alias_problem(key.value)
         if bad:
             r.problem(key, *bad)
             continue
-        lowered = {a.lower(): a for a in aliases}
         if key.value.lower() in lowered:
             r.problem(
                 key,
@@ -369,6 +376,7 @@ def _aliases(r: Reader, node: yaml.Node, model: str) -> dict[str, AliasPin]:
                 "MLflow alias names are case-insensitive on some stores; keep one",
             )
             continue
+        lowered[key.value.lower()] = key.value
         version = r.integer(value, f"version for {model}@{key.value}", 1, MAX_VERSION)
         if version is not None:
             aliases[key.value] = AliasPin(key.value, version, line_of(value))
@@ -545,11 +553,27 @@ def _environments(r: Reader, node: yaml.Node) -> dict[str, Environment]:
         namespace = r.string(m["namespace"], "namespace")
         if namespace:
             _k8s_name(r, m["namespace"], namespace, "namespace")
+        gateway = r.string(m["gateway"], "gateway") if "gateway" in m else None
+        if gateway and (len(gateway) > 64 + 253 or not GATEWAY_RE.fullmatch(gateway)):
+            r.problem(
+                m["gateway"],
+                f"gateway '{gateway[:80]}' of environment '{key.value}' is not '<namespace>/<name>'",
+                "name the Gateway by its namespace and name in lower case, e.g. 'gateway: gateways/ml-gateway'",
+            )
+        hostnames = r.strings(m["hostnames"], "hostnames") if "hostnames" in m else ()
+        for host_node in _items(m.get("hostnames")):
+            host = host_node.value if isinstance(host_node, yaml.ScalarNode) and host_node.tag == STR else ""
+            if host and (len(host) > 253 or not HOSTNAME_RE.fullmatch(host)):
+                r.problem(
+                    host_node,
+                    f"hostname '{host[:80]}' of environment '{key.value}' is not a valid DNS name (RFC 1123)",
+                    "use lower-case letters, digits, '-' and '.', optionally starting with '*.', e.g. 'ml.example.com'",
+                )
         envs[key.value] = Environment(
             name=key.value,
             namespace=namespace or "",
-            gateway=r.string(m["gateway"], "gateway") if "gateway" in m else None,
-            hostnames=r.strings(m["hostnames"], "hostnames") if "hostnames" in m else (),
+            gateway=gateway,
+            hostnames=hostnames,
             tracking_uri=_tracking_uri(r, m["tracking_uri"]) if "tracking_uri" in m else None,
             line=line_of(key),
         )
@@ -562,6 +586,22 @@ def _tracking_uri(r: Reader, node: yaml.Node) -> str | None:
         r.problem(node, f"tracking_uri '{uri[:80]}' is not an MLflow tracking URI", "e.g. https://mlflow.acme.example")
         return None
     return uri
+
+
+def _items(node: yaml.Node | None) -> list[yaml.Node]:
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _quantity(r: Reader, node: yaml.Node, what: str, example: str) -> str:
+    """A Kubernetes quantity written as text (e.g. '16Gi', '500m'); a problem and '' otherwise."""
+    value = r.string(node, what)
+    if value and not QUANTITY_RE.fullmatch(value):
+        r.problem(
+            node,
+            f"{what} '{value[:40]}' is not a Kubernetes quantity",
+            f"write a number with an optional unit (Ki, Mi, Gi, Ti, m, k, M, G), e.g. '{example}'",
+        )
+    return value or ""
 
 
 def _k8s_name(r: Reader, node: yaml.Node, value: str, what: str) -> None:
@@ -606,8 +646,8 @@ def _deployments(r: Reader, node: yaml.Node) -> dict[str, Deployment]:
             rm = r.mapping(m["resources"], "resources", ("gpu", "memory", "cpu")) or {}
             res = Resources(
                 gpu=r.integer(rm["gpu"], "resources.gpu", 0, 64) or 0 if "gpu" in rm else 0,
-                memory=r.string(rm["memory"], "resources.memory") or "16Gi" if "memory" in rm else "16Gi",
-                cpu=r.string(rm["cpu"], "resources.cpu") or "4" if "cpu" in rm else "4",
+                memory=_quantity(r, rm["memory"], "resources.memory", "16Gi") if "memory" in rm else "16Gi",
+                cpu=_quantity(r, rm["cpu"], "resources.cpu", "500m") if "cpu" in rm else "4",
             )
         out[name] = Deployment(
             name=name,

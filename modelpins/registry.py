@@ -8,8 +8,9 @@ what it sent (`reads`, `writes`) so callers can report their cost.
 Environment: MLFLOW_TRACKING_TOKEN (bearer), MLFLOW_TRACKING_USERNAME and
 MLFLOW_TRACKING_PASSWORD (basic), MLFLOW_TRACKING_INSECURE_TLS,
 MLFLOW_TRACKING_SERVER_CERT_PATH, as MLflow's own client reads them; and
-MODELPINS_HTTP_RETRIES (default 3), MODELPINS_HTTP_BACKOFF (seconds, default 0.5),
-MODELPINS_HTTP_TIMEOUT (seconds, default 30).
+MODELPINS_HTTP_RETRIES (0 to 20, default 3), MODELPINS_HTTP_BACKOFF (seconds, 0 to 60,
+default 0.5), MODELPINS_HTTP_TIMEOUT (seconds, 0.1 to 600, default 30); each is checked
+(modelpins.envvars): a bad value is invalid input, exit 2.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelpins import envvars
 from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
 from modelpins.redact import public_url
 
@@ -68,21 +70,25 @@ class MlflowRegistry:
         import requests  # deferred: `modelpins validate` without a server never needs it
 
         self.base = tracking_uri.rstrip("/") + API
-        self.retries = int(env.get("MODELPINS_HTTP_RETRIES", 3)) if retries is None else retries
-        self.backoff = float(env.get("MODELPINS_HTTP_BACKOFF", 0.5)) if backoff is None else backoff
-        self.timeout = float(env.get("MODELPINS_HTTP_TIMEOUT", 30)) if timeout is None else timeout
+        self.retries = envvars.integer("MODELPINS_HTTP_RETRIES", 3, 0, 20, env) if retries is None else retries
+        self.backoff = envvars.number("MODELPINS_HTTP_BACKOFF", 0.5, 0, 60, env) if backoff is None else backoff
+        self.timeout = envvars.number("MODELPINS_HTTP_TIMEOUT", 30, 0.1, 600, env) if timeout is None else timeout
         self.reads = 0
         self.writes = 0
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "modelpins"
-        if env.get("MLFLOW_TRACKING_TOKEN"):
-            self._session.headers["Authorization"] = f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"
-        elif env.get("MLFLOW_TRACKING_USERNAME"):
-            self._session.auth = (env["MLFLOW_TRACKING_USERNAME"], env.get("MLFLOW_TRACKING_PASSWORD", ""))
-        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+        token = envvars.secret("MLFLOW_TRACKING_TOKEN", env)
+        user = envvars.secret("MLFLOW_TRACKING_USERNAME", env)
+        password = envvars.secret("MLFLOW_TRACKING_PASSWORD", env)
+        if token:
+            self._session.headers["Authorization"] = f"Bearer {token}"
+        elif user:
+            self._session.auth = (user, password or "")
+        cert = envvars.readable_file("MLFLOW_TRACKING_SERVER_CERT_PATH", env)
+        if envvars.choice("MLFLOW_TRACKING_INSECURE_TLS", "false", ("true", "false"), env) == "true":
             self._session.verify = False
-        elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
-            self._session.verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+        elif cert:
+            self._session.verify = cert
 
     # -- transport -------------------------------------------------------------------------
 

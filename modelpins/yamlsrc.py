@@ -10,7 +10,9 @@ through `Reader`, which records every problem instead of stopping at the first.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import yaml
@@ -22,6 +24,8 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
 _PARSER_DEPTH_LIMIT = "maximum nesting depth"  # PyYAML's own limit (6.0.4 on), reported as ours
+DECIMAL_INT = re.compile(r"-?(0|[1-9][0-9]*)", re.ASCII)  # plain digits; a sign only to say "out of range"
+DECIMAL_NUMBER = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
 STR, INT, FLOAT, BOOL, NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
 T = TypeVar("T")
 
@@ -35,16 +39,7 @@ def parse(text: str | bytes, path: str) -> yaml.Node | None:
     if isinstance(text, bytes):
         text = decode(text, path)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise InvalidPins(
-            [
-                Problem(
-                    path,
-                    1,
-                    f"file is larger than {MAX_BYTES // 1024 // 1024} MiB",
-                    "split it or remove generated content; a pins file is small",
-                )
-            ]
-        )
+        raise too_large(path)
     text = text.removeprefix("\ufeff")
     _check_events(text, path)
     try:
@@ -57,6 +52,23 @@ def parse(text: str | bytes, path: str) -> yaml.Node | None:
         if problems:
             raise InvalidPins(problems)
     return node
+
+
+def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """A file's bytes, reading at most `limit` + 1 of them: a larger file, stream or device
+    (`/dev/zero`) is refused with InvalidPins (exit 2), never read whole."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(str(path), limit)
+    return data
+
+
+def too_large(path: str, limit: int = MAX_BYTES) -> InvalidPins:
+    size = f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return InvalidPins(
+        [Problem(path, 1, f"file is larger than {size}", "split it or remove generated content; a pins file is small")]
+    )
 
 
 def decode(data: bytes, path: str) -> str:
@@ -255,13 +267,15 @@ class Reader:
             shown = f"'{node.value[:40]}'" if isinstance(node, yaml.ScalarNode) and node.tag == STR else _kind(node)
             self.problem(node, f"{what} must be a whole number, not {shown}", fix)
             return None
-        try:
-            value = int(node.value.replace("_", ""), 0)
-        except ValueError:
-            self.problem(node, f"{what} '{node.value}' is not a decimal number", "write it as plain digits")
+        if not DECIMAL_INT.fullmatch(node.value):  # YAML 1.1 also reads 0x3, 0b10, 0o7, 010, 1_0, 1:30
+            self.problem(
+                node, f"{what} '{node.value[:40]}' is not a plain decimal number", "write it as plain digits, e.g. 3"
+            )
             return None
+        value = int(node.value) if len(node.value) <= 20 else hi + 1  # int() of 5,000 digits is an error
         if not lo <= value <= hi:
-            self.problem(node, f"{what} {value} is out of range", f"use a number from {lo} to {hi}")
+            shown = node.value if len(node.value) <= 20 else node.value[:20] + "..."
+            self.problem(node, f"{what} {shown} is out of range", f"use a number from {lo} to {hi}")
             return None
         return value
 
@@ -269,14 +283,13 @@ class Reader:
         if not (isinstance(node, yaml.ScalarNode) and node.tag in (INT, FLOAT)):
             self.problem(node, f"{what} must be a number, not {_kind(node)}", "write it without quotes, e.g. 0.9")
             return None
-        try:
-            value = float(yaml.safe_load(node.value))
-        except (ValueError, TypeError, yaml.YAMLError):
-            self.problem(node, f"{what} '{node.value}' is not a number", "write a plain number, e.g. 0.9")
-            return None
-        if value != value or value in (float("inf"), float("-inf")):
+        if node.value.lower().lstrip("+-") in (".inf", ".nan"):
             self.problem(node, f"{what} must be a finite number", "write a plain number")
             return None
+        if not DECIMAL_NUMBER.fullmatch(node.value):
+            self.problem(node, f"{what} '{node.value[:40]}' is not a plain decimal number", "write it like 0.9 or 3")
+            return None
+        value = float(node.value)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             self.problem(node, f"{what} {value:g} is out of range", f"use a number from {lo} to {hi}")
             return None

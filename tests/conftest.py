@@ -19,6 +19,19 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServe
 
 
 @pytest.fixture(scope="session")
+def hook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A second MLflow server that delivers registry webhooks to loopback http receivers."""
+    env = {
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+    }
+    server = DevServer(tmp_path_factory.mktemp("mlflow-webhooks"), env_extra=env).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def client(mlflow_server: DevServer):  # type: ignore[no-untyped-def]
     from mlflow import MlflowClient
 

@@ -107,6 +107,13 @@ def test_missing_pins_file_is_invalid_input(tmp_path):  # type: ignore[no-untype
     assert result.returncode == 2 and "file not found" in result.stderr
 
 
+def test_endless_stream_as_pins_file_is_refused_after_the_cap(tmp_path):  # type: ignore[no-untyped-def]
+    """`--pins /dev/zero` used to be read whole (the process was OOM-killed); the cap applies while reading."""
+    result = run("--pins", "/dev/zero", "validate", "--offline", env={"MLFLOW_TRACKING_URI": ""}, timeout=60)
+    assert result.returncode == 2
+    assert "/dev/zero:1: file is larger than 4 MiB" in result.stderr and "fix:" in result.stderr
+
+
 def test_validate_offline_runs_the_serving_rules(tmp_path):  # type: ignore[no-untyped-def]
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from modelpins import api, github, pins, progress, report, write
+from modelpins import api, envvars, github, pins, progress, report, write
+from modelpins.applylock import MIN_TTL as MIN_LOCK_TTL
 from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
@@ -101,6 +102,11 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
     and the plan is made (and checked) again once it is held, so two applies never
     interleave and the second one starts from the first one's result.
     """
+    ttl = envvars.number("MODELPINS_LOCK_TTL", 600, MIN_LOCK_TTL, 86400)  # settings first: nothing read yet
+    from_env(os.environ, s.pins.resolve().parent)  # MODELPINS_ACTOR, _COMMIT, _PR checked before any request
+    from modelpins.lifecycle.lock import verify_mode
+
+    verify_mode()
     registry = s.registry()
     desired = pins.load(s.pins)
     result = api.make_plan(desired, registry)
@@ -128,7 +134,7 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
             accept_changed=yes,
             skip_gates=skip_gates,
             lock_timeout=lock_timeout,
-            lock_ttl=float(os.environ.get("MODELPINS_LOCK_TTL", 600)),
+            lock_ttl=ttl,
             notify=lambda message: click.echo(message, err=True),
             show=click.echo,
             progress=step,

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelpins import pins
+from modelpins import envvars, pins
+from modelpins.applylock import MIN_TTL as MIN_LOCK_TTL
 from modelpins.cli import Settings
 from modelpins.commands.adopt import propose
 from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, locked_artefacts, read_dockerfile
@@ -330,7 +331,7 @@ def _fix_apply(s: Settings, p: pins.PinsFile, ref: str, registry: MlflowRegistry
         p,
         registry,
         ctx,
-        lock_ttl=float(os.environ.get("MODELPINS_LOCK_TTL", 600)),
+        lock_ttl=envvars.number("MODELPINS_LOCK_TTL", 600, MIN_LOCK_TTL, 86400),
         reason="drift-fix",
         notify=lambda message: click.echo(message, err=True),
     )

@@ -11,6 +11,7 @@ import click
 from modelpins import pins, progress
 from modelpins.cli import Settings
 from modelpins.errors import InvalidInput
+from modelpins.yamlsrc import read_limited
 
 if TYPE_CHECKING:
     from modelpins.serving.layout import Locked
@@ -35,7 +36,7 @@ def locked_artefacts(pins_path: Path, data: bytes | None = None, where: str = ""
 
 def read_dockerfile(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_limited(path)
     except OSError as exc:
         raise InvalidInput(
             f"{path}: cannot read the serving Dockerfile ({exc.strerror}); fix: pass --dockerfile PATH "

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import math
+import socket
+import threading
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from modelpins.gates import GateError, GateResult, Subject, Target
 from modelpins.pins import Gate
@@ -119,36 +123,69 @@ def endpoint_url(gate: Gate, target: Target) -> str:
 
 
 def measure(gate: Gate, target: Target) -> list[float]:
-    """Milliseconds per request, sequentially; any failed request or the `timeout` budget fails the gate."""
-    import requests
+    """Milliseconds per request, sequentially; any failed request or the `timeout` budget fails the gate.
 
+    `timeout` bounds the whole gate and so every request in it (connect, headers and body
+    together, not each read): a server that trickles bytes is cut off at the deadline.
+    """
     url = endpoint_url(gate, target)
     deadline = time.monotonic() + gate.timeout
     samples: list[float] = []
-    with requests.Session() as session:
-        session.headers["User-Agent"] = "modelpins-gate"
-        for n in range(1, gate.requests + 1):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise GateError(f"timed out after {fmt(gate.timeout)}s with {n - 1} of {gate.requests} requests done")
-            start = time.perf_counter()
-            try:
-                if gate.body is None:
-                    resp = session.get(url, timeout=left)
-                else:
-                    headers = {"Content-Type": "application/json"}
-                    resp = session.post(url, data=gate.body.encode(), headers=headers, timeout=left)
-                resp.content  # noqa: B018 - the whole body counts toward latency
-            except requests.Timeout:
-                budget = fmt(gate.timeout)
-                raise GateError(f"request {n} of {gate.requests} to {url} timed out (budget {budget}s)") from None
-            except requests.RequestException as exc:
-                raise GateError(f"request {n} of {gate.requests} to {url} failed: {type(exc).__name__}") from None
-            elapsed = (time.perf_counter() - start) * 1000
-            if resp.status_code >= 400:
-                raise GateError(f"request {n} of {gate.requests} to {url} answered HTTP {resp.status_code}")
-            samples.append(elapsed)
+    for n in range(1, gate.requests + 1):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise GateError(f"timed out after {fmt(gate.timeout)}s with {n - 1} of {gate.requests} requests done")
+        start = time.perf_counter()
+        try:
+            status = request(url, gate.body, left)
+        except TimeoutError:
+            budget = fmt(gate.timeout)
+            raise GateError(f"request {n} of {gate.requests} to {url} timed out (budget {budget}s)") from None
+        except (OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise GateError(f"request {n} of {gate.requests} to {url} failed: {reason}") from None
+        elapsed = (time.perf_counter() - start) * 1000
+        if status >= 400:
+            raise GateError(f"request {n} of {gate.requests} to {url} answered HTTP {status}")
+        samples.append(elapsed)
     return samples
+
+
+def request(url: str, body: str | None, seconds: float) -> int:
+    """One GET (or POST of `body`), read to the end; its status. TimeoutError past `seconds` in all."""
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname or "", parts.port, timeout=seconds)
+    expired = threading.Event()
+
+    def cut() -> None:  # unblocks a read in progress: the socket timeout alone is per read
+        expired.set()
+        if conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(seconds, cut)
+    watchdog.start()
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {"User-Agent": "modelpins-gate"}
+        if body is None:
+            conn.request("GET", path, headers=headers)
+        else:
+            conn.request("POST", path, body=body.encode(), headers={**headers, "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        while resp.read(64 * 1024):  # the whole body counts toward latency
+            pass
+        if expired.is_set():
+            raise TimeoutError
+        return resp.status
+    except (OSError, http.client.HTTPException):
+        if expired.is_set():
+            raise TimeoutError from None
+        raise
+    finally:
+        watchdog.cancel()
+        conn.close()
 
 
 def percentile(samples: list[float], p: float) -> float:

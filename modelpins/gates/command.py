@@ -9,25 +9,26 @@ Contract (documented in the README):
 - stdout: {"passed": bool, "value": number|null, "threshold": number|string|null,
   "detail": string}; the object may follow log lines, as the last line.
 - exit status other than 0, no or malformed JSON, or running past `timeout` seconds
-  (the process group is killed) is an error: the gate fails, with stderr's tail shown.
+  is an error: the gate fails, with stderr's tail shown. At the timeout the process, its
+  group and its descendants are killed and reading stops, whoever holds the pipes.
+- output is bounded: the last MiB of stdout (the verdict is its last line, after any
+  amount of log) and the last 64 KiB of stderr are kept.
 - the environment is inherited, with MLFLOW_TRACKING_URI set to the server under test.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
 from typing import Any
 
 from modelpins.gates import GateError, GateResult, Target
 from modelpins.gates.builtin import bounds_text, fmt, within
 from modelpins.pins import Gate
+from modelpins.proc import collect, start
 
-MAX_OUTPUT = 1_000_000
+MAX_OUTPUT = 1024 * 1024  # bytes of stdout kept (the last ones: the verdict is the last line)
 STDERR_TAIL = 1500
 
 
@@ -61,33 +62,16 @@ def invoke(gate: Gate, target: Target) -> dict[str, Any]:
     """Run the gate's command; its parsed verdict, or GateError (exit status, timeout, bad output)."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": target.tracking_uri, "MODELPINS_GATE": gate.name}
     try:
-        proc = subprocess.Popen(
-            argv_for(gate),
-            cwd=target.base_dir,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = start(argv_for(gate), target.base_dir, env)
     except OSError as exc:
         where = f"paths are relative to {target.base_dir}"
         raise GateError(f"cannot run {gate.run[0]!r}: {exc.strerror} ({where})") from None
-    data = json.dumps(payload(gate, target)).encode()
-    try:
-        out, err = proc.communicate(data, timeout=gate.timeout)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        out, err = proc.communicate()
-        raise GateError(f"timed out after {fmt(gate.timeout)}s and was killed{_tail(err)}") from None
+    out, err, finished = collect(proc, json.dumps(payload(gate, target)).encode(), gate.timeout, MAX_OUTPUT)
+    if not finished:
+        raise GateError(f"timed out after {fmt(gate.timeout)}s and was killed{_tail(err)}")
     if proc.returncode != 0:
         raise GateError(f"exited with status {proc.returncode}{_tail(err)}")
-    return _verdict(out[:MAX_OUTPUT].decode("utf-8", "replace"), err)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    return _verdict(out.decode("utf-8", "replace"), err)
 
 
 def _tail(err: bytes) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins.errors import InvalidInput
+from modelpins.yamlsrc import read_limited
 
 LOCK_VERSION = 1
 
@@ -55,7 +56,7 @@ def load(path: Path) -> ImageLock:
     """The lock at `path`; an empty lock when the file does not exist yet."""
     if not path.exists():
         return ImageLock()
-    return loads(path.read_bytes(), str(path))
+    return loads(read_limited(path), str(path))
 
 
 def loads(text: str | bytes, path: str) -> ImageLock:

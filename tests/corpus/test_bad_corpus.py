@@ -106,3 +106,27 @@ def test_apply_exits_2_and_sends_nothing_to_the_registry(case, tmp_path, proxy, 
     assert proxy.log == []  # rejected before a single request
     after = rest.call(mlflow_server.url, "GET", "registered-models/search", params={"max_results": 1000})
     assert after == before
+
+
+SERVING = [
+    "resources_cpu_not_quantity.yaml",
+    "resources_memory_with_space.yaml",
+    "hostname_with_space.yaml",
+    "hostname_upper_case.yaml",
+    "gateway_path_traversal.yaml",
+    "gateway_without_namespace.yaml",
+    "replicas_hex.yaml",
+]
+
+
+@pytest.mark.parametrize("case", SERVING)
+def test_render_exits_2_with_the_pins_line_and_writes_no_manifest(case: str, tmp_path: Path) -> None:
+    """Values a cluster would reject (quantities, hostnames, gateway references) stop render before any write."""
+    path, line, message = materialise(case, tmp_path)
+    out = tmp_path / "manifests"
+
+    result = run("--pins", path, "render", "--out", out, env={"MLFLOW_TRACKING_URI": ""})
+
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:{line}: " in result.stderr and message in result.stderr and "fix: " in result.stderr
+    assert not out.exists()

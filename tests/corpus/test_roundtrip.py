@@ -45,6 +45,9 @@ numbers = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infi
 ).map(float)
 
 
+gateways = st.builds(lambda ns, name: f"{ns}/{name}", k8s_names, k8s_names)
+hostnames = st.lists(k8s_names, min_size=1, max_size=3).map(".".join)
+quantities = st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,2})?(Ki|Mi|Gi|m|k|M|G)?", fullmatch=True)
 gate_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", fullmatch=True)
 
 
@@ -129,7 +132,7 @@ def pins_files(draw: st.DrawFn) -> PinsFile:
         )
         refs += [ModelRef(name, a) for a in aliases]
     envs = {
-        n: Environment(n, draw(k8s_names), draw(st.none() | text), tuple(draw(st.lists(text, max_size=2))))
+        n: Environment(n, draw(k8s_names), draw(st.none() | gateways), tuple(draw(st.lists(hostnames, max_size=2))))
         for n in draw(st.lists(k8s_names, max_size=2, unique=True))
     }
     deployments: dict[str, Deployment] = {}
@@ -154,7 +157,7 @@ def pins_files(draw: st.DrawFn) -> PinsFile:
                 serve=draw(serve),
                 strategy=strategy,
                 replicas=draw(st.integers(1, 1000)),
-                resources=Resources(draw(st.integers(0, 64)), draw(text), draw(text)),
+                resources=Resources(draw(st.integers(0, 64)), draw(quantities), draw(quantities)),
                 vllm_args=tuple(draw(st.lists(text, max_size=3))),
                 artifacts=draw(st.sampled_from(["init", "image"])),
                 port=draw(st.integers(1, 65535)),

@@ -111,4 +111,4 @@ def test_unreachable_endpoint_fails_closed(client, tmp_path, mlflow_server):  # 
     )
     result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "gate")
     assert result.returncode == 1
-    assert "request 1 of 50" in result.stdout and "ConnectionError" in result.stdout
+    assert "request 1 of 50" in result.stdout and "failed: Connection refused" in result.stdout

@@ -15,7 +15,7 @@ TEXT = """version: 1   # schema
 models:
   m:
     aliases:
-      champion: 0x4     # hex is still an int to YAML
+      champion: 4       # promoted by PR
       challenger: 5
     waivers:
       challenger: {version: 5, reason: "rollback"}
@@ -30,13 +30,13 @@ def served(*moves: tuple[int | None, int]) -> list[Transition]:
 
 def test_version_edit_touches_only_the_scalar() -> None:
     out = set_version_text(TEXT, "p.yaml", {("m", "champion"): 3})
-    assert out == TEXT.replace("champion: 0x4", "champion: 3")
+    assert out == TEXT.replace("champion: 4 ", "champion: 3 ")
     crlf = TEXT.replace("\n", "\r\n")
     assert set_version_text(crlf, "p.yaml", {("m", "challenger"): 6}) == crlf.replace("challenger: 5", "challenger: 6")
 
 
 def test_rollback_adds_and_replaces_waivers_in_block_style() -> None:
-    text = TEXT.replace("champion: 0x4", "champion: 4")
+    text = TEXT
     p = pins.loads(text, "p.yaml")
     r = rollback.plan(p, text, "m", "champion", None, served((None, 2), (2, 4)), waive="bad release")
     assert r.target == 2 and r.basis.startswith("pinned before commit c1")
@@ -65,5 +65,5 @@ def test_fix_file_inserts_removes_and_drops_stale_waivers() -> None:
     out = fix_file(TEXT, "p.yaml", [Drift("m", "challenger", 5, 7), Drift("m", "shadow", None, 1)])
     assert "challenger: 7\n      shadow: 1\n" in out
     assert "waivers" not in out
-    assert "# hex is still an int to YAML" in out
+    assert "champion: 4       # promoted by PR" in out  # other lines and comments kept
     assert pins.loads(out, "p.yaml").alias_map()["m"] == {"champion": 4, "challenger": 7, "shadow": 1}

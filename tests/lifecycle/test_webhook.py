@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,72 +11,22 @@ import pytest
 
 from modelpins.devserver import DevServer
 from modelpins.lifecycle import webhook
+from tests.helpers.receiver import SECRET, serve, stop, wait_for_lines
+from tests.helpers.receiver import post as receiver_post
 from tests.helpers.seed import seed_model, unique
 from tests.lifecycle.conftest import pins_text
-
-SECRET = "s3cret-" + uuid.uuid4().hex
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def hook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    env = {
-        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
-        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
-    }
-    server = DevServer(tmp_path_factory.mktemp("mlflow-webhooks"), env_extra=env).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
 def receiver(hook_server: DevServer, tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     pins, report = tmp_path / "model_pins.yaml", tmp_path / "drift.jsonl"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "drift_webhook.py"),
-            "--pins",
-            str(pins),
-            "--port",
-            "0",
-            "--tracking-uri",
-            hook_server.url,
-            "--report",
-            str(report),
-        ],
-        env={**os.environ, "MODELPINS_WEBHOOK_SECRET": SECRET},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip().removeprefix("listening on ")
-    assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
+    proc, url = serve(pins, hook_server.url, report)
     yield url, pins, report
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def wait_for_lines(report: Path, count: int, timeout: float = 30) -> list[dict]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if report.exists():
-            lines = [json.loads(x) for x in report.read_text().splitlines()]
-            if len(lines) >= count:
-                return lines
-        time.sleep(0.2)
-    raise AssertionError(f"fewer than {count} reports in {timeout}s: {report.read_text() if report.exists() else ''}")
+    stop(proc)
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+    return receiver_post(url, body, headers)[0]
 
 
 def test_manual_alias_change_in_mlflow_is_reported_as_drift(hook_server, receiver):  # type: ignore[no-untyped-def]
