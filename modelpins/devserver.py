@@ -132,6 +132,7 @@ def seed_model(
             model_dir = Path(tmp) / "model"
             model_dir.mkdir()
             for fname, text in (files or {"weights.json": json.dumps({"model": name, "version": number})}).items():
+                (model_dir / fname).parent.mkdir(parents=True, exist_ok=True)
                 (model_dir / fname).write_text(text)
             client.log_artifacts(rid, str(model_dir), "model")
         client.set_terminated(rid)

@@ -14,7 +14,18 @@ mlflow_up() {  # MLflow on the host, reachable from the kind nodes; artefacts se
     --backend-store-uri "sqlite:///$WORK/mlflow.db" --artifacts-destination "$WORK/artifacts" \
     --default-artifact-root mlflow-artifacts:/ >"$WORK/mlflow.log" 2>&1 &
   for _ in $(seq 60); do curl -fsS http://127.0.0.1:5000/health >/dev/null 2>&1 && break; sleep 2; done
-  python -c 'from modelpins.devserver import seed_model as s; s("http://127.0.0.1:5000", "e2e-scorer", 2)'
+  # Each version in MLflow's transformers layout (what render gives vLLM without a lock): MLmodel,
+  # model/ and components/tokenizer/; the stand-in server checks that --model and --tokenizer exist.
+  python - <<'PY'
+from modelpins.devserver import seed_model
+files = {
+    "MLmodel": "flavors:\n  transformers: {}\n",
+    "model/config.json": "{}",
+    "model/model.safetensors": "stand-in weights",
+    "components/tokenizer/tokenizer.json": "{}",
+}
+seed_model("http://127.0.0.1:5000", "e2e-scorer", 2, files=files)
+PY
   mp --tracking-uri http://127.0.0.1:5000 apply --yes
 }
 
@@ -27,13 +38,29 @@ images() {  # modelpins builds the runtime image from deploy/Dockerfile; the vLL
   kind load docker-image "$ref" --name "$CLUSTER"
 }
 
-cluster() {  # Gateway API CRDs (HTTPRoute), the namespace and where its pods find MLflow
+cluster() {  # Gateway API CRDs (HTTPRoute), the namespace, and the Service `mlflow` (the pins'
+  # tracking_uri; modelpins renders the ConfigMap that names it) pointing at the host's MLflow
   kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.2.1/standard-install.yaml
   local host
   host=$(docker network inspect kind --format '{{range .IPAM.Config}}{{.Gateway}} {{end}}' | tr ' ' '\n' | grep -m1 '\.')
   kubectl create namespace ml-e2e --dry-run=client -o yaml | kubectl apply -f -
-  kubectl -n ml-e2e create configmap modelpins-mlflow --from-literal="MLFLOW_TRACKING_URI=http://$host:5000" \
-    --dry-run=client -o yaml | kubectl apply -f -
+  kubectl apply --server-side -f - <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: mlflow, namespace: ml-e2e}
+spec:
+  ports: [{name: http, port: 5000, targetPort: 5000}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: mlflow-host
+  namespace: ml-e2e
+  labels: {kubernetes.io/service-name: mlflow}
+addressType: IPv4
+ports: [{name: http, port: 5000}]
+endpoints: [{addresses: ["$host"]}]
+YAML
 }
 
 manifests() {  # what Argo CD / Flux apply, accepted by a real API server (schemas, CRDs, admission)

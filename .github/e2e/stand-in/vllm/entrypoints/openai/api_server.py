@@ -1,7 +1,8 @@
 """Stands in for vLLM's OpenAI-compatible server in the kind end-to-end run (no GPU there).
 
-Takes the arguments modelpins renders, refuses to start unless the model directory the init
-containers filled exists and is not empty, and answers /health and /v1/models.
+Takes the arguments modelpins renders (`vllm serve DIR ...`, through bin/vllm), refuses to start
+unless the model and tokenizer directories the init containers filled exist and are not empty,
+and answers /health and /v1/models.
 """
 
 import argparse
@@ -11,14 +12,19 @@ import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--model", required=True)
+parser.add_argument("serve", nargs="?", help="`vllm serve MODEL_DIR ...` (the stand-in's bin/vllm)")
+parser.add_argument("model_dir", nargs="?")
+parser.add_argument("--model")
+parser.add_argument("--tokenizer")
 parser.add_argument("--served-model-name", nargs="+", default=[])
 parser.add_argument("--port", type=int, default=8000)
 parser.add_argument("--lora-modules", nargs="+", default=[])
 args, _ = parser.parse_known_args()
+args.model = args.model or args.model_dir
 
-if not os.path.isdir(args.model) or not os.listdir(args.model):
-    sys.exit(f"model directory {args.model} is missing or empty")
+for what, path in (("model", args.model), ("tokenizer", args.tokenizer or args.model)):
+    if not path or not os.path.isdir(path) or not os.listdir(path):
+        sys.exit(f"{what} directory {path} is missing or empty")
 names = args.served_model_name + [m.split("=", 1)[0] for m in args.lora_modules]
 
 
