@@ -87,7 +87,16 @@ exit 0
 """
 
 
-def serving_pins(model: str, base: str, host: str, prod: int) -> str:
+# An LLM version as MLflow's transformers flavor lays it out (the file contents do not matter to build).
+TRANSFORMERS_LAYOUT = {
+    "MLmodel": "flavors:\n  transformers: {}\n",
+    "model/config.json": "{}",
+    "model/model.safetensors": "weights",
+    "components/tokenizer/tokenizer.json": "{}",
+}
+
+
+def serving_pins(model: str, base: str, host: str, prod: int, tracking_uri: str) -> str:
     return f"""version: 1
 models:
   {model}:
@@ -100,6 +109,7 @@ images:
 environments:
   prod:
     namespace: ml-prod
+    tracking_uri: {tracking_uri}
 deployments:
   chat:
     environment: prod
@@ -113,10 +123,10 @@ def test_merge_builds_renders_and_publishes_to_the_deploy_branch(  # type: ignor
     """The whole pins-apply workflow (apply, then serve): a real dockerd and registry build and
     hold the runtime image; the manifests land on the deploy branch while `main` refuses pushes."""
     model = unique("wf-serve")
-    seed_model(client, model, 2, {"prod": 1})
-    flow.commit("pins", {"model_pins.yaml": serving_pins(model, base_image, registry.host, 1)})
+    seed_model(client, model, 2, {"prod": 1}, files=TRANSFORMERS_LAYOUT)  # build checks the layout first
+    flow.commit("pins", {"model_pins.yaml": serving_pins(model, base_image, registry.host, 1, mlflow_server.url)})
     git(flow.root, "checkout", "-q", "-b", "promote")
-    flow.commit("promote", {"model_pins.yaml": serving_pins(model, base_image, registry.host, 2)})
+    flow.commit("promote", {"model_pins.yaml": serving_pins(model, base_image, registry.host, 2, mlflow_server.url)})
     git(flow.root, "checkout", "-q", "main")
     git(flow.root, "merge", "-q", "--no-ff", "-m", "Merge pull request #13 from acme/promote", "promote")
     merge = git(flow.root, "rev-parse", "HEAD")
