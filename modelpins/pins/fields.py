@@ -1,0 +1,98 @@
+"""What every section of the schema shares: the strict base model, the value types and the project's messages.
+
+A value type carries its constraints (checked by pydantic and published in the JSON Schema)
+and, where the generic message would not say enough, a `Says` with the project's own
+message and fix. `{value}`, `{what}` (the value's name) and `{parent}` (its container's) are filled in where
+the problem is reported; `{name}` is the name of the model, environment or deployment it is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
+
+from modelpins.pins.data import MAX_VERSION, alias_problem
+
+ERROR = "modelpins"  # the error type of every rule written here; its context holds message and fix
+
+
+class Spec(BaseModel):
+    """A mapping of the file: unknown fields, wrong types and non-finite numbers are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, regex_engine="python-re")
+    missing: ClassVar[str] = "{what} is missing required field '{field}'"
+
+
+@dataclass(frozen=True)
+class Says:
+    """The message and fix for a value that breaks its type's pattern or length."""
+
+    message: str = ""
+    fix: str = ""
+
+
+def problem(message: str, fix: str, *loc: str | int) -> InitErrorDetails:
+    """One located problem found by a rule; `loc` is relative to the value the rule checks."""
+    error = PydanticCustomError(ERROR, "{message}", {"message": message, "fix": fix})
+    return InitErrorDetails(type=error, loc=tuple(loc), input=None)
+
+
+def report(problems: list[InitErrorDetails]) -> None:
+    """Raise every problem a rule found at once (pydantic prefixes each with the rule's place)."""
+    if problems:
+        raise ValidationError.from_exception_data("model_pins.yaml", problems)
+
+
+def _alias(value: str) -> str:
+    bad = alias_problem(value)
+    if bad:
+        raise PydanticCustomError(ERROR, "{message}", {"message": bad[0], "fix": bad[1]})
+    return value
+
+
+Text = Annotated[str, Field(min_length=1)]
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION, description="a registered model version")]
+AliasName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$"),
+    Field(json_schema_extra={"not": {"pattern": "^([Ll][Aa][Tt][Ee][Ss][Tt]|[Vv][0-9]+)$"}}),
+    AfterValidator(_alias),
+    Says("alias '{value}' is not allowed", "use 1 to 255 ASCII letters, digits, '_' or '-'"),
+]
+# ASCII only: a look-alike letter (Cyrillic 'а' for Latin 'a') would let a reviewer
+# approve a change to a different model than the one they read.
+ModelName = Annotated[
+    str,
+    Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$"),
+    Says(
+        "model name '{value}' is not allowed",
+        "use ASCII letters, digits, '.', '_' and '-' (up to 256), starting with a letter or digit",
+    ),
+]
+K8sName = Annotated[
+    str,
+    Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"),
+    Says(
+        "{what} '{value}' is not a valid Kubernetes name",
+        "use lower-case letters, digits and '-', at most 63 characters",
+    ),
+]
+Ref = Annotated[
+    str,
+    Field(
+        min_length=1, pattern=r"^[^@]+@[\s\S]+$", description="`model@alias`: a pinned alias of a model in this file"
+    ),
+    Says("{what} '{value}' must be written 'model@alias'", "e.g. 'llama-3-8b@production'"),
+]
+Owner = Annotated[
+    str,
+    Field(min_length=1, pattern=r"^(@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9._-]+)?|[^@\s]+@[^@\s]+\.[^@\s]+)$"),
+    Says(
+        "owner '{value}' in {parent} is not a GitHub @user, @org/team or e-mail",
+        "write it as it would stand in CODEOWNERS, e.g. '@acme/risk-ml'",
+    ),
+]
+Owners = Annotated[list[Owner], Field(description="GitHub `@user`, `@org/team` or e-mail, as in CODEOWNERS")]
