@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("modelpins.commands.serving:build", "Build (and push) the vLLM serving image of every deployment."),
     "render": ("modelpins.commands.serving:render", "Write the Kubernetes manifests of every deployment."),
     "rollout": ("modelpins.commands.serving:rollout", "Apply the manifests to a cluster, wait, roll back on failure."),
+    "schema": ("modelpins.commands.schema:schema", "Print (or --check) the JSON Schema of model_pins.yaml."),
 }
 
 

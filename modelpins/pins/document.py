@@ -15,7 +15,6 @@ from modelpins.pins.models import ModelSpec
 from modelpins.pins.serving import DeploymentSpec, EnvironmentSpec, ImagesSpec, images
 from modelpins.yamlsrc import Tree
 
-SCHEMA_ID = "https://github.com/modelpins/modelpins/raw/main/schema/model_pins.schema.json"
 _not_set: Any = None
 
 
@@ -70,10 +69,27 @@ class Document(Spec):
         )
 
 
-def json_schema() -> dict[str, object]:
-    schema = Document.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the file, for editors and check-jsonschema (YAML's own rules stay with the loader)."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **_tidy(Document.model_json_schema())}
 
 
 def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _tidy(node: Any) -> Any:
+    """Drop `"default": null` (a field left out is "not given"; null itself is refused), and make
+    the names of a mapping match their pattern (pydantic writes `patternProperties`, which lets
+    other names through)."""
+    if isinstance(node, list):
+        return [_tidy(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _tidy(v) for k, v in node.items() if not (k == "default" and v is None)}
+    named = node.get("patternProperties", {})
+    if len(named) == 1 and "additionalProperties" not in node:
+        ((pattern, value),) = node.pop("patternProperties").items()
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+        node["additionalProperties"] = value
+    return node

@@ -94,10 +94,10 @@ class SafetyGate(Bounded):
     """a safety score lies within `min`..`max`: a logged `metric`, or the `value` a `run` script computes"""
 
     kind: Literal["safety"]
-    metric: Text = _not_set
+    metric: Annotated[Text, Field(description="a logged score")] = _not_set
     min: Bound = _not_set
     max: Bound = _not_set
-    run: Run = _not_set
+    run: Annotated[Run, Field(description="a script printing the score as `value`")] = _not_set
     timeout: Timeout = 60.0
 
     def rules(self) -> list[Any]:
@@ -125,19 +125,22 @@ def _baseline(value: str) -> str:
 
 
 class RegressionGate(GateSpec):
-    """candidate's `metric` >= the baseline's minus `tolerance` (<= plus, with `higher_is_better: false`)"""
+    """candidate's `metric` >= the baseline's minus `tolerance` (<= plus, with `higher_is_better: false`); the
+    baseline is the version `against` (default: the alias being moved) points to **now** in the registry;
+    no baseline yet passes, with a note"""
 
     kind: Literal["regression"]
-    metric: Text
-    tolerance: Annotated[float, Field(ge=0)] = 0.0
+    metric: Annotated[Text, Field(description="logged in both versions' runs")]
+    tolerance: Annotated[float, Field(ge=0, description="how much worse than the baseline still passes")] = 0.0
     against: Annotated[
         Text, AfterValidator(_baseline), Field(description="baseline alias (default: the alias being moved)")
     ] = _not_set
-    higher_is_better: bool = True
+    higher_is_better: Annotated[bool, Field(description="false for a loss or an error rate")] = True
 
 
 class LatencyGate(GateSpec):
-    """p`percentile` of `requests` real requests to `endpoint` is at most `max_ms`; or a logged `metric` is"""
+    """p`percentile` (default 99) of `requests` (default 50) real requests to `endpoint` is at most `max_ms`;
+    or a logged `metric` is"""
 
     kind: Literal["latency"]
     endpoint: Annotated[
@@ -146,10 +149,10 @@ class LatencyGate(GateSpec):
         Says("endpoint '{value}' is not an http(s) URL", "e.g. http://host:8000/v1/models"),
     ] = _not_set
     body: Annotated[Text, Field(description="POSTed as JSON")] = _not_set
-    metric: Text = _not_set
+    metric: Annotated[Text, Field(description="a logged latency, instead of an endpoint")] = _not_set
     requests: Annotated[int, Field(ge=1, le=100_000)] = 50
     percentile: Annotated[float, Field(ge=1, le=100)] = 99.0
-    max_ms: Annotated[float, Field(ge=0), Says(fix="add 'max_ms: 500'")]
+    max_ms: Annotated[float, Field(ge=0, description="the limit, in milliseconds"), Says(fix="add 'max_ms: 500'")]
     timeout: Annotated[Timeout, Field(description="seconds, for all requests")] = 60.0
 
     def rules(self) -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from modelpins.pins.data import AliasPin, ModelPins, ModelRef, Waiver
 from modelpins.pins.fields import AliasName, Owners, Ref, Spec, Text, Version, problem, report
@@ -40,8 +40,15 @@ class WaiverSpec(Spec):
 
 
 class ModelSpec(Spec):
+    model_config = ConfigDict(  # for editors: an adapter needs its base
+        json_schema_extra={
+            "if": {"properties": {"kind": {"const": "adapter"}}, "required": ["kind"]},
+            "then": {"required": ["base"]},
+        }
+    )
     kind: Annotated[
-        Literal["model", "base", "adapter", "prompts"], Field(description="an adapter names its `base: model@alias`")
+        Literal["model", "base", "adapter", "prompts"],
+        Field(description="`model` (default), `base`, `adapter` (with `base: model@alias`) or `prompts`"),
     ] = "model"
     base: Ref = _not_set
     owners: Annotated[Owners, Field(description="approvers of this model's changes")] = []

@@ -19,7 +19,7 @@ class EnvironmentSpec(Spec):
     gateway: Annotated[Text, Field(description="Gateway API gateway (`namespace/name`) the HTTPRoutes attach to")] = (
         _not_set
     )
-    hostnames: list[Text] = []
+    hostnames: Annotated[list[Text], Field(description="hostnames of the HTTPRoutes")] = []
 
     def to_environment(self, name: str, line: int) -> Environment:
         return Environment(name, self.namespace, self.gateway, tuple(self.hostnames), line)
@@ -80,7 +80,7 @@ STRATEGY_FIELDS = {
 class StrategySpec(Spec):
     """How the candidate track takes traffic from the stable track (`serve`)."""
 
-    type: Literal["rolling", "blue-green", "canary", "shadow", "ab"]
+    type: Annotated[Literal["rolling", "blue-green", "canary", "shadow", "ab"], Field(description="the strategy")]
     candidate: Annotated[ServeList, Field(description="what the second track serves")] = _not_set
     weight: Annotated[int, Field(ge=0, le=100, description="percent of traffic to the candidate")] = _not_set
     steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(description="canary weights, increasing")] = (
@@ -137,14 +137,16 @@ class ResourcesSpec(Spec):
 class DeploymentSpec(Spec):
     environment: Annotated[Text, Field(description="a name under `environments`")]
     serve: Annotated[ServeList, Field(description="the stable track: `model@alias`, or base + adapter + prompts")]
-    strategy: StrategySpec = _not_set
-    replicas: Annotated[int, Field(ge=1, le=1000)] = 1
-    resources: ResourcesSpec = _not_set
+    strategy: Annotated[
+        StrategySpec, Field(description="rolling (default), blue-green, canary, shadow or ab, with a candidate track")
+    ] = _not_set
+    replicas: Annotated[int, Field(ge=1, le=1000, description="pods per track")] = 1
+    resources: Annotated[ResourcesSpec, Field(description="`gpu`, `memory`, `cpu` of each pod")] = _not_set
     vllm_args: Annotated[list[Text], Field(description="extra arguments of the vLLM server")] = []
     artifacts: Annotated[
         Literal["image", "init"], Field(description="weights baked into the image, or fetched by an init container")
     ] = "init"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    port: Annotated[int, Field(ge=1, le=65535, description="the serving container's port")] = 8000
 
     def to_deployment(self, name: str, loc: Loc, at: Tree) -> Deployment:
         res = self.resources
