@@ -6,28 +6,18 @@ import json
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
 
 from modelpins.pins.data import SCHEMA_VERSION, PinsFile
-from modelpins.pins.fields import ERROR, K8sName, ModelName, Owners, Spec
+from modelpins.pins.fields import NOT_GIVEN, K8sName, ModelName, Owners, Spec, refuse
 from modelpins.pins.gates import GateTable, gate_table
 from modelpins.pins.models import ModelSpec
 from modelpins.pins.serving import DeploymentSpec, EnvironmentSpec, ImagesSpec, images
 from modelpins.yamlsrc import Tree
 
-_not_set: Any = None
-
 
 def _supported(version: int) -> int:
     if version != SCHEMA_VERSION:
-        raise PydanticCustomError(
-            ERROR,
-            "{message}",
-            {
-                "message": f"schema version {version} is not supported",
-                "fix": f"this modelpins reads version {SCHEMA_VERSION}",
-            },
-        )
+        raise refuse(f"schema version {version} is not supported", f"this modelpins reads version {SCHEMA_VERSION}")
     return version
 
 
@@ -44,7 +34,7 @@ class Document(Spec):
         AfterValidator(_supported),
     ]
     owners: Annotated[Owners, Field(description="reviewers of the file as a whole")] = []
-    defaults: Annotated[DefaultsSpec, Field(description="what applies to every model: `gates`")] = _not_set
+    defaults: Annotated[DefaultsSpec, Field(description="what applies to every model: `gates`")] = NOT_GIVEN
     models: Annotated[dict[ModelName, ModelSpec], Field(description="registered model name -> its pins")]
     environments: Annotated[
         dict[K8sName, EnvironmentSpec], Field(description="Kubernetes namespace, Gateway and hostnames per environment")
@@ -53,7 +43,7 @@ class Document(Spec):
         dict[K8sName, DeploymentSpec],
         Field(description="what is served where, how many replicas with what resources, and the rollout strategy"),
     ] = {}
-    images: Annotated[ImagesSpec, Field(description="serving image registry and vLLM base image")] = _not_set
+    images: Annotated[ImagesSpec, Field(description="serving image registry and vLLM base image")] = NOT_GIVEN
 
     def to_pins(self, path: str, at: Tree) -> PinsFile:
         return PinsFile(

@@ -9,9 +9,9 @@ the problem is reported; `{name}` is the name of the model, environment or deplo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from modelpins.pins.data import MAX_VERSION, alias_problem
@@ -19,11 +19,25 @@ from modelpins.pins.data import MAX_VERSION, alias_problem
 ERROR = "modelpins"  # the error type of every rule written here; its context holds message and fix
 
 
+NOT_GIVEN: Any = None  # the default of a field whose absence means "not given" (null itself is refused)
+
+
 class Spec(BaseModel):
-    """A mapping of the file: unknown fields, wrong types and non-finite numbers are errors."""
+    """A mapping of the file: unknown fields, wrong types and non-finite numbers are errors.
+
+    `rules` checks what relates the mapping's fields, once each of them is valid.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, regex_engine="python-re")
     missing: ClassVar[str] = "{what} is missing required field '{field}'"
+
+    def rules(self) -> list[InitErrorDetails]:
+        return []
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Spec:
+        report(self.rules())
+        return self
 
 
 @dataclass(frozen=True)
@@ -36,8 +50,12 @@ class Says:
 
 def problem(message: str, fix: str, *loc: str | int) -> InitErrorDetails:
     """One located problem found by a rule; `loc` is relative to the value the rule checks."""
-    error = PydanticCustomError(ERROR, "{message}", {"message": message, "fix": fix})
-    return InitErrorDetails(type=error, loc=tuple(loc), input=None)
+    return InitErrorDetails(type=refuse(message, fix), loc=tuple(loc), input=None)
+
+
+def refuse(message: str, fix: str) -> PydanticCustomError:
+    """The error a value's own check raises, in the project's words."""
+    return PydanticCustomError(ERROR, "{message}", {"message": message, "fix": fix})
 
 
 def report(problems: list[InitErrorDetails]) -> None:
@@ -49,7 +67,7 @@ def report(problems: list[InitErrorDetails]) -> None:
 def _alias(value: str) -> str:
     bad = alias_problem(value)
     if bad:
-        raise PydanticCustomError(ERROR, "{message}", {"message": bad[0], "fix": bad[1]})
+        raise refuse(*bad)
     return value
 
 
@@ -57,7 +75,7 @@ Text = Annotated[str, Field(min_length=1)]
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION, description="a registered model version")]
 AliasName = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,255}$"),
+    Field(pattern=r"^[A-Za-z0-9_-]{1,255}$"),
     Field(json_schema_extra={"not": {"pattern": "^([Ll][Aa][Tt][Ee][Ss][Tt]|[Vv][0-9]+)$"}}),
     AfterValidator(_alias),
     Says("alias '{value}' is not allowed", "use 1 to 255 ASCII letters, digits, '_' or '-'"),

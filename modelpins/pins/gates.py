@@ -7,13 +7,13 @@ Adding a gate kind: a `GateSpec` subclass with its `kind` literal and fields, li
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, Discriminator, Field, Tag
+from pydantic_core import InitErrorDetails
 
 from modelpins.pins.data import ANY_ALIAS, Gate, alias_problem, default_gate_name
-from modelpins.pins.fields import ERROR, Says, Spec, Text, problem, report
+from modelpins.pins.fields import NOT_GIVEN, Says, Spec, Text, problem, refuse
 from modelpins.yamlsrc import Loc, Tree
 
 GateName = Annotated[
@@ -37,21 +37,12 @@ Run = Annotated[
     Discriminator(lambda v: "argv" if isinstance(v, list) else "command line"),
     Field(description="argv, run without a shell in the pins file's directory; JSON on stdin and stdout"),
 ]
-_not_set: Any = None  # a field's default when leaving it out means "not given" (null itself is refused)
 
 
 class GateSpec(Spec):
     missing: ClassVar[str] = "{what} needs '{field}'"
     kind: str
-    name: GateName = _not_set
-
-    def rules(self) -> list[Any]:
-        return []
-
-    @model_validator(mode="after")
-    def _check(self) -> GateSpec:
-        report(self.rules())
-        return self
+    name: GateName = NOT_GIVEN
 
     def to_gate(self, line: int) -> Gate:
         given = {key: getattr(self, key) for key in self.model_fields_set if key not in ("kind", "name")}
@@ -70,7 +61,7 @@ class Bounded(GateSpec):
         min: float | None
         max: float | None
 
-    def rules(self) -> list[Any]:
+    def rules(self) -> list[InitErrorDetails]:
         out = []
         if self.min is None and self.max is None:
             out.append(problem(f"{self.kind} gate needs 'min' or 'max'", "add 'min: 0.9' (or 'max: ...')"))
@@ -86,21 +77,21 @@ class ThresholdGate(Bounded):
 
     kind: Literal["threshold"]
     metric: Annotated[Text, Field(description="a metric logged in the version's MLflow run")]
-    min: Bound = _not_set
-    max: Bound = _not_set
+    min: Bound = NOT_GIVEN
+    max: Bound = NOT_GIVEN
 
 
 class SafetyGate(Bounded):
     """a safety score lies within `min`..`max`: a logged `metric`, or the `value` a `run` script computes"""
 
     kind: Literal["safety"]
-    metric: Annotated[Text, Field(description="a logged score")] = _not_set
-    min: Bound = _not_set
-    max: Bound = _not_set
-    run: Annotated[Run, Field(description="a script printing the score as `value`")] = _not_set
+    metric: Annotated[Text, Field(description="a logged score")] = NOT_GIVEN
+    min: Bound = NOT_GIVEN
+    max: Bound = NOT_GIVEN
+    run: Annotated[Run, Field(description="a script printing the score as `value`")] = NOT_GIVEN
     timeout: Timeout = 60.0
 
-    def rules(self) -> list[Any]:
+    def rules(self) -> list[InitErrorDetails]:
         out = super().rules()
         if self.metric is not None and self.run is not None:
             out.append(problem("safety gate takes 'metric' (a logged score) or 'run' (a script), not both", "keep one"))
@@ -116,11 +107,7 @@ class SafetyGate(Bounded):
 
 def _baseline(value: str) -> str:
     if alias_problem(value):
-        raise PydanticCustomError(
-            ERROR,
-            "{message}",
-            {"message": f"against '{value}' is not an alias name", "fix": "name the baseline alias, e.g. champion"},
-        )
+        raise refuse(f"against '{value}' is not an alias name", "name the baseline alias, e.g. champion")
     return value
 
 
@@ -134,7 +121,7 @@ class RegressionGate(GateSpec):
     tolerance: Annotated[float, Field(ge=0, description="how much worse than the baseline still passes")] = 0.0
     against: Annotated[
         Text, AfterValidator(_baseline), Field(description="baseline alias (default: the alias being moved)")
-    ] = _not_set
+    ] = NOT_GIVEN
     higher_is_better: Annotated[bool, Field(description="false for a loss or an error rate")] = True
 
 
@@ -147,15 +134,15 @@ class LatencyGate(GateSpec):
         str,
         Field(min_length=1, pattern="^https?://", description="`{model}`, `{version}`, `{alias}` are filled in"),
         Says("endpoint '{value}' is not an http(s) URL", "e.g. http://host:8000/v1/models"),
-    ] = _not_set
-    body: Annotated[Text, Field(description="POSTed as JSON")] = _not_set
-    metric: Annotated[Text, Field(description="a logged latency, instead of an endpoint")] = _not_set
+    ] = NOT_GIVEN
+    body: Annotated[Text, Field(description="POSTed as JSON")] = NOT_GIVEN
+    metric: Annotated[Text, Field(description="a logged latency, instead of an endpoint")] = NOT_GIVEN
     requests: Annotated[int, Field(ge=1, le=100_000)] = 50
     percentile: Annotated[float, Field(ge=1, le=100)] = 99.0
     max_ms: Annotated[float, Field(ge=0, description="the limit, in milliseconds"), Says(fix="add 'max_ms: 500'")]
     timeout: Annotated[Timeout, Field(description="seconds, for all requests")] = 60.0
 
-    def rules(self) -> list[Any]:
+    def rules(self) -> list[InitErrorDetails]:
         out = []
         if (self.endpoint is None) == (self.metric is None):
             out.append(
@@ -189,13 +176,9 @@ AnyGate = Annotated[
 
 def _gate_key(value: str) -> str:
     if value != ANY_ALIAS and alias_problem(value):
-        raise PydanticCustomError(
-            ERROR,
-            "{message}",
-            {
-                "message": f"'{value}' in {{parent}} is not an alias name",
-                "fix": "key gates by the alias they guard (e.g. champion), or '*' for every alias",
-            },
+        raise refuse(
+            f"'{value}' in {{parent}} is not an alias name",
+            "key gates by the alias they guard (e.g. champion), or '*' for every alias",
         )
     return value
 

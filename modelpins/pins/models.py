@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field
+from pydantic_core import InitErrorDetails
 
 from modelpins.pins.data import AliasPin, ModelPins, ModelRef, Waiver
-from modelpins.pins.fields import AliasName, Owners, Ref, Spec, Text, Version, problem, report
+from modelpins.pins.fields import NOT_GIVEN, AliasName, Owners, Ref, Spec, Text, Version, problem, report
 from modelpins.pins.gates import GateTable, gate_table
 from modelpins.yamlsrc import Loc, Tree
-
-_not_set: Any = None
 
 
 def _one_per_case(aliases: dict[str, int]) -> dict[str, int]:
@@ -50,10 +49,10 @@ class ModelSpec(Spec):
         Literal["model", "base", "adapter", "prompts"],
         Field(description="`model` (default), `base`, `adapter` (with `base: model@alias`) or `prompts`"),
     ] = "model"
-    base: Ref = _not_set
+    base: Ref = NOT_GIVEN
     owners: Annotated[Owners, Field(description="approvers of this model's changes")] = []
-    description: Annotated[Text, Field(description="intended use, for model cards")] = _not_set
-    limitations: Annotated[Text, Field(description="known limits, for model cards")] = _not_set
+    description: Annotated[Text, Field(description="intended use, for model cards")] = NOT_GIVEN
+    limitations: Annotated[Text, Field(description="known limits, for model cards")] = NOT_GIVEN
     aliases: Annotated[
         dict[AliasName, Version],
         AfterValidator(_one_per_case),
@@ -64,11 +63,10 @@ class ModelSpec(Spec):
     ] = {}
     gates: GateTable = {}
 
-    @model_validator(mode="after")
-    def _adapter_has_base(self) -> ModelSpec:
+    def rules(self) -> list[InitErrorDetails]:
         if self.kind == "adapter" and self.base is None:
-            report([problem("adapter '{name}' must name its base model", "add 'base: <base-model>@<alias>'")])
-        return self
+            return [problem("adapter '{name}' must name its base model", "add 'base: <base-model>@<alias>'")]
+        return []
 
     def to_pins(self, name: str, loc: Loc, at: Tree) -> ModelPins:
         return ModelPins(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -9,9 +12,26 @@ from pydantic import TypeAdapter, ValidationError
 from modelpins.errors import InvalidInput, InvalidPins, Problem
 from modelpins.pins.checks import cross_check
 from modelpins.pins.data import PinsFile
-from modelpins.pins.document import Document
-from modelpins.pins.problems import problems
 from modelpins.yamlsrc import Tree, parse, tree
+
+
+@contextmanager
+def _no_plugins() -> Iterator[None]:
+    """pydantic looks for plugins in every installed distribution when it builds its first model;
+    the schema's models take none, and a cold start should not pay for the search."""
+    before = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYDANTIC_DISABLE_PLUGINS"]
+        else:
+            os.environ["PYDANTIC_DISABLE_PLUGINS"] = before
+
+
+with _no_plugins():
+    from modelpins.pins.document import Document
 
 
 def load(path: str | Path) -> PinsFile:
@@ -34,10 +54,16 @@ def loads(text: str | bytes, path: str = "model_pins.yaml") -> PinsFile:
     try:
         doc = Document.model_validate(at.data)
     except ValidationError as exc:
+        from modelpins.pins.problems import problems
+
         found = problems(exc, at, path)
         raise InvalidPins(found + cross_check(*_valid_part(exc, at, path))) from None
     pins = doc.to_pins(path, at)
-    found = problems(None, at, path) + cross_check(pins)
+    found = cross_check(pins)
+    if at.bad_keys:
+        from modelpins.pins.problems import problems
+
+        found = problems(None, at, path) + found
     if found:
         raise InvalidPins(found)
     return pins
@@ -61,7 +87,8 @@ def _valid_part(exc: ValidationError, at: Tree, path: str) -> tuple[PinsFile, se
         entries = data.get(section)
         if section in whole_section_failed or not isinstance(entries, dict):
             continue
-        spec: TypeAdapter[dict[str, object]] = TypeAdapter(fields[section].annotation)  # type: ignore[arg-type]
+        with _no_plugins():
+            spec: TypeAdapter[dict[str, object]] = TypeAdapter(fields[section].annotation)  # type: ignore[arg-type]
         part[section] = spec.validate_python({k: v for k, v in entries.items() if (section, k) not in failed})
     if not any(e["loc"][:1] == ("defaults",) for e in exc.errors()) and "defaults" in data:
         part["defaults"] = data["defaults"]

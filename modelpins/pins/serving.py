@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag
+from pydantic_core import InitErrorDetails
 
 from modelpins.pins.data import Deployment, Environment, Images, Resources, ServeEntry, Strategy
-from modelpins.pins.fields import K8sName, Ref, Says, Spec, Text, problem, report
+from modelpins.pins.fields import NOT_GIVEN, K8sName, Ref, Says, Spec, Text, problem
 from modelpins.pins.models import ref
 from modelpins.yamlsrc import Loc, Tree
-
-_not_set: Any = None
 
 
 class EnvironmentSpec(Spec):
     namespace: Annotated[K8sName, Field(description="Kubernetes namespace")]
     gateway: Annotated[Text, Field(description="Gateway API gateway (`namespace/name`) the HTTPRoutes attach to")] = (
-        _not_set
+        NOT_GIVEN
     )
     hostnames: Annotated[list[Text], Field(description="hostnames of the HTTPRoutes")] = []
 
@@ -26,7 +25,7 @@ class EnvironmentSpec(Spec):
 
 
 class ImagesSpec(Spec):
-    registry: Annotated[Text, Field(description="where `modelpins build` pushes serving images")] = _not_set
+    registry: Annotated[Text, Field(description="where `modelpins build` pushes serving images")] = NOT_GIVEN
     base: Annotated[
         str,
         Field(min_length=1, pattern="@sha256:", description="vLLM base image, pinned by digest"),
@@ -34,16 +33,16 @@ class ImagesSpec(Spec):
             "images.base '{value}' is not pinned by digest",
             "write it as 'vllm/vllm-openai@sha256:<digest>' so builds are reproducible",
         ),
-    ] = _not_set
+    ] = NOT_GIVEN
 
 
 class ServeSpec(Spec):
     """An LLM base with an adapter and prompts (or a model), served under `name`."""
 
     model: Ref
-    adapter: Ref = _not_set
-    prompts: Ref = _not_set
-    name: Text = _not_set
+    adapter: Ref = NOT_GIVEN
+    prompts: Ref = NOT_GIVEN
+    name: Text = NOT_GIVEN
 
 
 ServeItem = Annotated[
@@ -81,15 +80,15 @@ class StrategySpec(Spec):
     """How the candidate track takes traffic from the stable track (`serve`)."""
 
     type: Annotated[Literal["rolling", "blue-green", "canary", "shadow", "ab"], Field(description="the strategy")]
-    candidate: Annotated[ServeList, Field(description="what the second track serves")] = _not_set
-    weight: Annotated[int, Field(ge=0, le=100, description="percent of traffic to the candidate")] = _not_set
+    candidate: Annotated[ServeList, Field(description="what the second track serves")] = NOT_GIVEN
+    weight: Annotated[int, Field(ge=0, le=100, description="percent of traffic to the candidate")] = NOT_GIVEN
     steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(description="canary weights, increasing")] = (
-        _not_set
+        NOT_GIVEN
     )
-    active: Annotated[Literal["blue", "green"], Field(description="the blue-green track taking traffic")] = _not_set
+    active: Annotated[Literal["blue", "green"], Field(description="the blue-green track taking traffic")] = NOT_GIVEN
 
-    @model_validator(mode="after")
-    def _fits_type(self) -> StrategySpec:
+    def rules(self) -> list[InitErrorDetails]:
+        """The fields the strategy's type takes, and the weights of a canary."""
         kind, allowed, out = self.type, STRATEGY_FIELDS[self.type], []
         for key in sorted(self.model_fields_set - {"type", *allowed}, key=list(type(self).model_fields).index):
             takes = ", ".join(allowed) or "no other fields"
@@ -118,8 +117,7 @@ class StrategySpec(Spec):
             out.append(
                 problem(f"a {kind} strategy needs 'weight' (percent of traffic to the candidate)", "add 'weight: 10'")
             )
-        report(out)
-        return self
+        return out
 
     def to_strategy(self, loc: Loc, at: Tree) -> Strategy:
         steps = tuple(self.steps or ())
@@ -139,9 +137,9 @@ class DeploymentSpec(Spec):
     serve: Annotated[ServeList, Field(description="the stable track: `model@alias`, or base + adapter + prompts")]
     strategy: Annotated[
         StrategySpec, Field(description="rolling (default), blue-green, canary, shadow or ab, with a candidate track")
-    ] = _not_set
+    ] = NOT_GIVEN
     replicas: Annotated[int, Field(ge=1, le=1000, description="pods per track")] = 1
-    resources: Annotated[ResourcesSpec, Field(description="`gpu`, `memory`, `cpu` of each pod")] = _not_set
+    resources: Annotated[ResourcesSpec, Field(description="`gpu`, `memory`, `cpu` of each pod")] = NOT_GIVEN
     vllm_args: Annotated[list[Text], Field(description="extra arguments of the vLLM server")] = []
     artifacts: Annotated[
         Literal["image", "init"], Field(description="weights baked into the image, or fetched by an init container")
