@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # name -> (module:attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": (
-        "modelpins.commands.core:validate",
+        "modelpins.commands.validate:validate",
         "Check model_pins.yaml (and, with a server, that every pin exists).",
     ),
     "plan": ("modelpins.commands.core:plan", "Show the alias changes that apply would make."),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -81,3 +83,14 @@ def test_readme_tables_are_generated_from_the_field_descriptions() -> None:
     assert run("schema", "--markdown").stdout == docs.markdown()
     for kind in ("threshold", "safety", "regression", "latency", "command"):
         assert f"| `{kind}` |" in docs.gate_kinds()
+
+
+@pytest.mark.parametrize("args", [("--help",), ("schema", "--help"), ("validate", "--help")])
+def test_help_does_not_import_the_validation_library(args: tuple[str, ...]) -> None:
+    probe = (
+        "import runpy, sys\nsys.argv = ['modelpins', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('modelpins', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('PYDANTIC', 'pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "PYDANTIC False", out.stderr
