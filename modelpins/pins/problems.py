@@ -111,12 +111,22 @@ def _explain(err: ErrorDetails, at: Tree) -> tuple[str, str, int]:
         hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
         return f"unknown field '{loc[-1]}' in {describe(loc[:-1], at.data)}", hint, line_of(node)
     meta = _schema_at(loc[:-1], at.data, key=True)[2] if is_key else _schema_at(loc, at.data)[2]
-    says = next((m for m in meta if isinstance(m, Says)), Says())
     if kind in ("union_tag_invalid", "union_tag_not_found"):  # a gate's kind, the one tagged union
         if kind == "union_tag_not_found":
             return f"{what} is missing 'kind'", f"add 'kind: ' one of {', '.join(GATE_KINDS)}", line_of(node)
         node, what, value = _child(node, "kind"), "gate kind", value["kind"]
         kind, ctx = "literal_error", {"expected": ctx["expected_tags"]}
+    message, fix = _words(kind, {"msg": err["msg"], **ctx}, what, value, node, meta)
+    parent = describe(loc[:-1], at.data) if loc else "the file"
+    shown_value = str(value)[:80] if not isinstance(value, (dict, list)) else ""
+    for name, text in (("{value}", shown_value), ("{what}", what), ("{parent}", parent), ("{name}", _name(loc))):
+        message = message.replace(name, text)
+    return message, fix, line_of(node)
+
+
+def _words(kind: str, ctx: dict[str, Any], what: str, value: Any, node: yaml.Node, meta: list[Any]) -> tuple[str, str]:
+    """(message, fix) for one error of pydantic's `kind` about `value` (read from `node`), named `what`."""
+    says = next((m for m in meta if isinstance(m, Says)), Says())
     if kind == ERROR:
         message, fix = str(ctx["message"]), str(ctx["fix"])
     elif kind == "literal_error" and _is_text(node):
@@ -151,12 +161,8 @@ def _explain(err: ErrorDetails, at: Tree) -> tuple[str, str, int]:
         shown = f"'{node.value[:40]}'" if kind == "int_type" and _is_text(node) else kind_of(node)
         message = f"{what} must be {must}, not {shown}"
     else:
-        message, fix = f"{what}: {err['msg']}", "see `modelpins schema` for what this field takes"
-    parent = describe(loc[:-1], at.data) if loc else "the file"
-    shown_value = str(value)[:80] if not isinstance(value, (dict, list)) else ""
-    for name, text in (("{value}", shown_value), ("{what}", what), ("{parent}", parent), ("{name}", _name(loc))):
-        message = message.replace(name, text)
-    return message, fix, line_of(node)
+        message, fix = f"{what}: {ctx['msg']}", "see `modelpins schema` for what this field takes"
+    return message, fix
 
 
 def _is_text(node: yaml.Node) -> bool:
