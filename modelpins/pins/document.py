@@ -43,7 +43,9 @@ class Document(Spec):
         dict[K8sName, DeploymentSpec],
         Field(description="what is served where, how many replicas with what resources, and the rollout strategy"),
     ] = {}
-    images: Annotated[ImagesSpec, Field(description="serving image registry, vLLM base image and MLflow model server image")] = NOT_GIVEN
+    images: Annotated[
+        ImagesSpec, Field(description="serving image registry, vLLM base image and MLflow model server image")
+    ] = NOT_GIVEN
 
     def to_pins(self, path: str, at: Tree) -> PinsFile:
         return PinsFile(
