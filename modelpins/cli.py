@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # name -> (module:attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": (
-        "modelpins.commands.core:validate",
+        "modelpins.commands.validate:validate",
         "Check model_pins.yaml (and, with a server, that every pin exists).",
     ),
     "plan": ("modelpins.commands.core:plan", "Show the alias changes that apply would make."),
@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("modelpins.commands.serving:render", "Write the Kubernetes manifests of every deployment."),
     "rollout": ("modelpins.commands.serving:rollout", "Apply the manifests to a cluster, wait, roll back on failure."),
     "webhook": ("modelpins.commands.webhook:webhook", "Receive MLflow registry webhooks; report drift at once."),
+    "schema": ("modelpins.commands.schema:schema", "Print (or --check) the JSON Schema of model_pins.yaml."),
 }
 
 

@@ -3,17 +3,16 @@
 PyYAML silently keeps the last of two equal keys, expands anchors (the "billion
 laughs" bomb) and reads `on`/`yes` as booleans. This module reads the event
 stream first (iteratively, so nesting depth and anchors are caught before any
-recursion), then composes nodes and checks keys; schema code walks the nodes
-through `Reader`, which records every problem instead of stopping at the first.
+recursion), then composes nodes and checks keys. `tree` turns the nodes into plain
+data for schema validation and keeps each value's node by path, so a schema error
+located by its path of keys can name the line.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import yaml
 
@@ -26,8 +25,8 @@ MAX_DEPTH = 32
 _PARSER_DEPTH_LIMIT = "maximum nesting depth"  # PyYAML's own limit (6.0.4 on), reported as ours
 DECIMAL_INT = re.compile(r"-?(0|[1-9][0-9]*)", re.ASCII)  # plain digits; a sign only to say "out of range"
 DECIMAL_NUMBER = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
+TOO_LONG = 10**20  # a whole number of more digits is read as this (int() of 5,000 digits is an error)
 STR, INT, FLOAT, BOOL, NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
-T = TypeVar("T")
 
 
 def line_of(node: yaml.Node) -> int:
@@ -181,133 +180,80 @@ def _check_keys(root: yaml.Node, path: str, problems: list[Problem]) -> None:
             stack.extend(node.value)
 
 
-class Reader:
-    """Typed accessors over nodes that record problems and return None on a bad value."""
+Loc = tuple[object, ...]
 
-    def __init__(self, path: str):
-        self.path = path
-        self.problems: list[Problem] = []
 
-    def problem(self, node: yaml.Node | int, message: str, fix: str) -> None:
-        line = node if isinstance(node, int) else line_of(node)
-        self.problems.append(Problem(self.path, line, message, fix))
+class Unreadable:
+    """A scalar no field accepts: an INT that is not a decimal number, or a tag outside YAML's core types."""
 
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise InvalidPins(self.problems)
+    def __init__(self, text: str):
+        self.text = text
 
-    def mapping(
-        self, node: yaml.Node, what: str, allowed: tuple[str, ...] = (), required: tuple[str, ...] = ()
-    ) -> dict[str, yaml.Node] | None:
-        """A mapping with string keys; with `allowed`, unknown and missing keys are problems."""
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(
-                node,
-                f"{what} must be a mapping (key: value), not {_kind(node)}",
-                "write 'key: value' lines indented under it",
-            )
-            return None
-        out: dict[str, yaml.Node] = {}
+
+@dataclass
+class Tree:
+    """The document as plain data (dict, list, str, int, float, bool, None) and each value's nodes by path.
+
+    A path is the tuple of keys and list indexes leading to a value, the way validation
+    libraries locate their errors. Keys YAML reads as anything but text are left out of
+    `data` and listed in `bad_keys` with the path of their mapping.
+    """
+
+    data: object = None
+    nodes: dict[Loc, yaml.Node] = field(default_factory=dict)
+    keys: dict[Loc, yaml.Node] = field(default_factory=dict)
+    bad_keys: list[tuple[Loc, yaml.Node]] = field(default_factory=list)
+
+    def line(self, loc: Loc) -> int:
+        return line_of(self.nodes[loc])
+
+    def key_line(self, loc: Loc) -> int:
+        return line_of(self.keys[loc])
+
+
+def tree(root: yaml.Node) -> Tree:
+    out = Tree()
+    out.data = _plain(root, (), out)
+    return out
+
+
+def _plain(node: yaml.Node, loc: Loc, out: Tree) -> object:
+    out.nodes[loc] = node
+    if isinstance(node, yaml.MappingNode):
+        mapping: dict[str, object] = {}
         for key, value in node.value:
             if not (isinstance(key, yaml.ScalarNode) and key.tag == STR):
-                shown = key.value if isinstance(key, yaml.ScalarNode) else _kind(key)
-                self.problem(
-                    key,
-                    f"key '{shown}' in {what} is read by YAML as {_kind(key)}, not text",
-                    f"quote it: '{shown}': ...",
-                )
+                out.bad_keys.append((loc, key))
                 continue
-            if allowed and key.value not in allowed:
-                close = difflib.get_close_matches(key.value, allowed, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
-                self.problem(key, f"unknown field '{key.value}' in {what}", hint)
-                continue
-            out[key.value] = value
-        for name in required:
-            if name not in out:
-                self.problem(node, f"{what} is missing required field '{name}'", f"add '{name}: ...'")
-        return out
+            here = loc + (key.value,)
+            out.keys[here] = key
+            mapping[key.value] = _plain(value, here, out)
+        return mapping
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, loc + (i,), out) for i, item in enumerate(node.value)]
+    return scalar(node)
 
-    def items(self, node: yaml.Node, what: str) -> Iterator[tuple[yaml.ScalarNode, yaml.Node]]:
-        """(key node, value node) pairs of a mapping whose keys are names chosen by the user."""
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(
-                node,
-                f"{what} must be a mapping (name: value), not {_kind(node)}",
-                "write 'name: value' lines indented under it",
-            )
-            return
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.tag == STR:
-                yield key, value
-            else:
-                shown = key.value if isinstance(key, yaml.ScalarNode) else _kind(key)
-                self.problem(
-                    key,
-                    f"name '{shown}' in {what} is read by YAML as {_kind(key)}, not text",
-                    f"quote it: '{shown}': ...",
-                )
 
-    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node] | None:
-        if isinstance(node, yaml.SequenceNode):
-            return list(node.value)
-        self.problem(node, f"{what} must be a list, not {_kind(node)}", "write it as [a, b] or '- a' lines")
+def scalar(node: yaml.Node) -> object:
+    """The value of a scalar node under YAML 1.1's core types, or Unreadable."""
+    text = str(node.value)
+    if node.tag == STR:
+        return text
+    if node.tag == NULL:
         return None
-
-    def string(self, node: yaml.Node, what: str) -> str | None:
-        if isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value:
-            return str(node.value)
-        self.problem(node, f"{what} must be non-empty text, not {_kind(node)}", "quote the value")
-        return None
-
-    def integer(self, node: yaml.Node, what: str, lo: int, hi: int) -> int | None:
-        if not (isinstance(node, yaml.ScalarNode) and node.tag == INT):
-            quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
-            fix = "write it without quotes, e.g. 3" if quoted else "write it as plain digits, e.g. 3"
-            shown = f"'{node.value[:40]}'" if isinstance(node, yaml.ScalarNode) and node.tag == STR else _kind(node)
-            self.problem(node, f"{what} must be a whole number, not {shown}", fix)
-            return None
-        if not DECIMAL_INT.fullmatch(node.value):  # YAML 1.1 also reads 0x3, 0b10, 0o7, 010, 1_0, 1:30
-            self.problem(
-                node, f"{what} '{node.value[:40]}' is not a plain decimal number", "write it as plain digits, e.g. 3"
-            )
-            return None
-        value = int(node.value) if len(node.value) <= 20 else hi + 1  # int() of 5,000 digits is an error
-        if not lo <= value <= hi:
-            shown = node.value if len(node.value) <= 20 else node.value[:20] + "..."
-            self.problem(node, f"{what} {shown} is out of range", f"use a number from {lo} to {hi}")
-            return None
-        return value
-
-    def number(self, node: yaml.Node, what: str, lo: float | None = None, hi: float | None = None) -> float | None:
-        if not (isinstance(node, yaml.ScalarNode) and node.tag in (INT, FLOAT)):
-            self.problem(node, f"{what} must be a number, not {_kind(node)}", "write it without quotes, e.g. 0.9")
-            return None
-        if node.value.lower().lstrip("+-") in (".inf", ".nan"):
-            self.problem(node, f"{what} must be a finite number", "write a plain number")
-            return None
-        if not DECIMAL_NUMBER.fullmatch(node.value):
-            self.problem(node, f"{what} '{node.value[:40]}' is not a plain decimal number", "write it like 0.9 or 3")
-            return None
-        value = float(node.value)
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            self.problem(node, f"{what} {value:g} is out of range", f"use a number from {lo} to {hi}")
-            return None
-        return value
-
-    def boolean(self, node: yaml.Node, what: str) -> bool | None:
-        if isinstance(node, yaml.ScalarNode) and node.tag == BOOL:
-            return node.value.lower() in ("true", "yes", "on", "y")
-        self.problem(node, f"{what} must be true or false, not {_kind(node)}", "write true or false")
-        return None
-
-    def strings(self, node: yaml.Node, what: str) -> tuple[str, ...]:
-        values = self.sequence(node, what) or []
-        out = (self.string(item, f"each entry of {what}") for item in values)
-        return tuple(v for v in out if v is not None)
+    if node.tag == BOOL:
+        return text.lower() in ("true", "yes", "on", "y")
+    if node.tag == INT and DECIMAL_INT.fullmatch(text):  # YAML 1.1 also reads 0x3, 0b10, 0o7, 010, 1_0, 1:30
+        return int(text) if len(text) <= 20 else -TOO_LONG if text.startswith("-") else TOO_LONG
+    if node.tag == FLOAT and text.lower().lstrip("+-") in (".inf", ".nan"):
+        return float(yaml.safe_load(text))
+    if node.tag == FLOAT and DECIMAL_NUMBER.fullmatch(text):
+        return float(text)
+    return Unreadable(text)
 
 
-def _kind(node: yaml.Node) -> str:
+def kind_of(node: yaml.Node) -> str:
+    """How a message names what a node holds: 'a list', "a boolean 'yes'", 'text'."""
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):

@@ -1,4 +1,4 @@
-"""validate, plan, apply."""
+"""plan, apply (validate is in commands/validate.py: it must start fast)."""
 
 from __future__ import annotations
 
@@ -16,27 +16,6 @@ from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.plan import served_by, summary, table
 from modelpins.redact import redact
-
-
-@click.command()
-@click.option("--offline", is_flag=True, help="Check the file only, even when a tracking URI is set.")
-@click.pass_obj
-def validate(s: Settings, offline: bool) -> None:
-    """Check the pins file; with a tracking server, also that every pinned version exists and is READY."""
-    p = pins.load(s.pins)
-    count = len(p.pins())
-    from modelpins.serving import render  # serving rules beyond the schema (pure, offline)
-
-    render.check(p)
-    if s.tracking_uri and not offline:
-        registry = s.registry()
-        api.validate_live(p, registry)
-        from modelpins.lifecycle import lock  # model_pins.lock, when present: artefacts still match
-
-        lock.enforce(s.pins, p, registry, [(m, pin.version) for m, pin in p.pins()])
-        click.echo(f"{s.pins}: valid; {count} pins across {len(p.models)} models exist in {s.shown_uri}")
-    else:
-        click.echo(f"{s.pins}: valid ({count} pins across {len(p.models)} models; registry not checked)")
 
 
 @click.command()

@@ -1,0 +1,246 @@
+"""The typed data a pins file is read into: what every other module consumes.
+
+Every value keeps the line it came from (`line`, excluded from equality) so that
+later checks against the registry can point at `model_pins.yaml:LINE` too. The schema
+of the file itself (fields, types, messages) is declared in the section modules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+SCHEMA_VERSION = 1
+MAX_VERSION = 2**31 - 1
+ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
+RESERVED_ALIAS_RE = re.compile(r"latest|v\d+", re.IGNORECASE)
+# ASCII only: a look-alike letter (Cyrillic 'а' for Latin 'a') would let a reviewer
+# approve a change to a different model than the one they read.
+MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,255}")
+OWNER_RE = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9._-]+)?|[^@\s]+@[^@\s]+\.[^@\s]+")
+K8S_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+# Kubernetes resource.Quantity: a plain decimal number with an SI or binary suffix (no sign: a request is >= 0)
+QUANTITY_RE = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][0-9]+)?", re.ASCII)
+# Gateway API hostname: RFC 1123 labels, lower case, an optional leading '*.' wildcard, at most 253 characters
+LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+HOSTNAME_RE = re.compile(rf"(\*\.)?{LABEL}(\.{LABEL})*", re.ASCII)
+# a Gateway reference '<namespace>/<name>': a namespace label and a DNS-subdomain name
+GATEWAY_RE = re.compile(rf"{LABEL}/{LABEL}(\.{LABEL})*", re.ASCII)
+PATH_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+TRACKING_URI_RE = re.compile(r"(https?://|databricks(://)?)[^\s]*")
+ANY_ALIAS = "*"
+
+MODEL_KINDS = ("model", "base", "adapter", "prompts")
+GATE_KINDS = ("threshold", "safety", "regression", "latency", "command")
+STRATEGIES = ("rolling", "blue-green", "canary", "shadow", "ab")
+ARTIFACT_MODES = ("image", "init")
+
+
+@dataclass(frozen=True)
+class AliasPin:
+    alias: str
+    version: int
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One check a version must pass before an alias may point at it.
+
+    threshold/safety: a metric logged in the version's run within [min, max].
+    regression: candidate metric vs the version `against` (an alias, default the
+      alias being moved) points to now, within `tolerance`.
+    latency: p`percentile` over `requests` calls to `endpoint` (POSTing `body` when
+      given; `timeout` seconds for all of them), or a logged `metric`, at most `max_ms`
+      (kept in `max`).
+    command: `run` (argv, relative paths against the pins file's directory) reads
+      JSON on stdin and prints JSON; see modelpins.gates.command. A safety gate
+      with `run` compares the script's `value` with min/max.
+    """
+
+    kind: str
+    name: str
+    metric: str | None = None
+    min: float | None = None
+    max: float | None = None
+    tolerance: float = 0.0
+    against: str | None = None
+    higher_is_better: bool = True
+    endpoint: str | None = None
+    body: str | None = None
+    requests: int = 50
+    percentile: float = 99.0
+    run: tuple[str, ...] = ()
+    timeout: float = 60.0
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """`model@alias`: a pinned alias of a model in this file."""
+
+    model: str
+    alias: str
+    line: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.model}@{self.alias}"
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """Gates waived for one move: `alias` back to `version`, a version that served it before (a rollback)."""
+
+    alias: str
+    version: int
+    reason: str
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class ModelPins:
+    name: str
+    aliases: dict[str, AliasPin]
+    kind: str = "model"
+    base: ModelRef | None = None
+    owners: tuple[str, ...] = ()
+    description: str = ""
+    limitations: str = ""
+    gates: dict[str, tuple[Gate, ...]] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
+    waivers: dict[str, Waiver] = field(default_factory=dict)
+
+    def waiver_for(self, alias: str, version: int) -> Waiver | None:
+        """The waiver of gates for moving `alias` to `version`, when the file declares one."""
+        waiver = self.waivers.get(alias)
+        return waiver if waiver and waiver.version == version else None
+
+    def gates_for(self, alias: str, defaults: dict[str, tuple[Gate, ...]] | None = None) -> tuple[Gate, ...]:
+        """Gates a move of `alias` must pass: file defaults, then this model's ('*' applies to all)."""
+        out: list[Gate] = []
+        for table in (defaults or {}, self.gates):
+            out += table.get(ANY_ALIAS, ()) + table.get(alias, ())
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class ServeEntry:
+    """What one serving process loads: a model, or an LLM base with an adapter and prompts."""
+
+    model: ModelRef
+    adapter: ModelRef | None = None
+    prompts: ModelRef | None = None
+    served_name: str | None = None
+    line: int = field(default=0, compare=False)
+
+    def refs(self) -> tuple[ModelRef, ...]:
+        return tuple(r for r in (self.model, self.adapter, self.prompts) if r is not None)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How a deployment's candidate track takes traffic from its stable track (`serve`)."""
+
+    type: str = "rolling"
+    candidate: tuple[ServeEntry, ...] = ()
+    weight: int = 0
+    steps: tuple[int, ...] = ()
+    active: str = "blue"
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Resources:
+    gpu: int = 0
+    memory: str = "16Gi"
+    cpu: str = "4"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a deployment is reached through its environment's Gateway: its own hostnames, or a path prefix."""
+
+    hostnames: tuple[str, ...] = ()
+    path: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    environment: str
+    serve: tuple[ServeEntry, ...]
+    strategy: Strategy = Strategy()
+    replicas: int = 1
+    resources: Resources = Resources()
+    vllm_args: tuple[str, ...] = ()
+    artifacts: str = "init"
+    port: int = 8000
+    route: Route | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    namespace: str
+    gateway: str | None = None
+    hostnames: tuple[str, ...] = ()
+    tracking_uri: str | None = None  # MLflow, for the pods that download artefacts (ConfigMap modelpins-mlflow)
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Images:
+    registry: str | None = None
+    base: str | None = None  # vLLM's image, for LLMs
+    classic: str | None = None  # an MLflow model server image (mlflow + the flavors' libraries), for kind: model
+
+
+@dataclass(frozen=True)
+class PinsFile:
+    path: str
+    models: dict[str, ModelPins]
+    owners: tuple[str, ...] = ()
+    defaults: dict[str, tuple[Gate, ...]] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    images: Images = Images()
+    version: int = SCHEMA_VERSION
+
+    def pins(self) -> list[tuple[str, AliasPin]]:
+        """Every (model, alias pin) in file order."""
+        return [(m.name, pin) for m in self.models.values() for pin in m.aliases.values()]
+
+    def gates_for(self, model: str, alias: str) -> tuple[Gate, ...]:
+        return self.models[model].gates_for(alias, self.defaults)
+
+    def alias_map(self) -> dict[str, dict[str, int]]:
+        """{model: {alias: version}}, the same shape as the registry's state."""
+        return {m.name: {a: p.version for a, p in m.aliases.items()} for m in self.models.values()}
+
+
+def alias_problem(alias: str) -> tuple[str, str] | None:
+    """(message, fix) when `alias` is not a name MLflow accepts, else None."""
+    if RESERVED_ALIAS_RE.fullmatch(alias):
+        return (
+            f"alias '{alias}' is reserved by MLflow ('latest' and 'v<number>' name versions)",
+            "choose another name, e.g. 'champion' or 'challenger'",
+        )
+    if not ALIAS_RE.fullmatch(alias):
+        return (f"alias '{alias[:80]}' is not allowed", "use 1 to 255 ASCII letters, digits, '_' or '-'")
+    return None
+
+
+GATE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def default_gate_name(kind: str, run: tuple[str, ...], metric: str | None) -> str:
+    """threshold-accuracy, latency-latency_p99_ms, eval_suite (a command's script), ..."""
+    if run:
+        script = next((a for a in run if a.endswith((".py", ".sh", ".R", ".js", ".rb"))), run[0])
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(script).stem)[:48] or "command"
+        return stem if kind == "command" else f"{kind}-{stem}"
+    name = f"{kind}-{metric}" if isinstance(metric, str) else kind
+    return name[:64] if GATE_NAME_RE.fullmatch(name[:64]) else kind
