@@ -14,8 +14,7 @@ from modelpins.pins import PinsFile
 from modelpins.plan import Change, between, diff
 from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
-
-AUDIT_PREFIX = "modelpins.audit."  # one tag per move: modelpins.audit.<alias>.<UTC time>-<random>
+from modelpins.tags import AUDIT_PREFIX
 
 
 class Registry(Protocol):

@@ -29,28 +29,26 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from modelpins.errors import OperationFailed
-from modelpins.registry import LOCK_MODEL, Conflict
+from modelpins.registry import RegisteredModel
+from modelpins.tags import LOCK_GUARD as GUARD
+from modelpins.tags import LOCK_MODEL
+from modelpins.tags import LOCK_TAG as TAG
 
-TAG = "modelpins.lock."
-GUARD = LOCK_MODEL + ".break."  # + the token of the lock being deleted
 MIN_TTL = 30.0  # seconds (MODELPINS_LOCK_TTL): renewals every 10 s at least, never a busy loop
 
 
-class Caller(Protocol):
-    def call(
-        self,
-        method: str,
-        endpoint: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: dict[str, Any] | None = None,
-        missing_ok: bool = False,
-    ) -> dict[str, Any] | None: ...
+class LockStore(Protocol):
+    """What the lock needs of the registry adapter (modelpins.registry.MlflowRegistry)."""
+
+    def create_registered_model(self, name: str, tags: Mapping[str, str], description: str = "") -> bool: ...
+    def registered_model(self, name: str) -> RegisteredModel | None: ...
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None: ...
+    def delete_registered_model(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class Holder:
             return f"process {self.pid} no longer runs on this host"
         return ""
 
-    def tags(self) -> list[dict[str, str]]:
+    def tags(self) -> dict[str, str]:
         fields = {
             "token": self.token,
             "actor": self.actor,
@@ -84,15 +82,15 @@ class Holder:
             "acquired": f"{self.acquired:.0f}",
             "expires": f"{self.expires:.0f}",
         }
-        return [{"key": TAG + k, "value": v} for k, v in fields.items()]
+        return {TAG + k: v for k, v in fields.items()}
 
 
 class ApplyLock:
-    """Hold the lock for the lifetime of a `with` block; see `acquire` for the waiting rules."""
+    """The registry mutex: `acquire` it (see there for the waiting rules), `release` it when done."""
 
     def __init__(
         self,
-        registry: Caller,
+        registry: LockStore,
         actor: str,
         *,
         timeout: float = 300.0,
@@ -111,13 +109,6 @@ class ApplyLock:
         self.holder: Holder | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
-
-    def __enter__(self) -> ApplyLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
     def acquire(self) -> Holder:
         """Create the lock model; while another holds it wait up to `timeout`, then raise OperationFailed.
@@ -167,10 +158,10 @@ class ApplyLock:
 
     def read(self, name: str = LOCK_MODEL) -> Holder | None:
         """Who holds the lock (or the guard `name`) now, or None when nobody does."""
-        found = self.registry.call("GET", "registered-models/get", params={"name": name}, missing_ok=True)
+        found = self.registry.registered_model(name)
         if found is None:
             return None
-        tags = {t["key"].removeprefix(TAG): t.get("value", "") for t in found["registered_model"].get("tags", [])}
+        tags = {k.removeprefix(TAG): v for k, v in found.tags.items()}
         return Holder(
             token=tags.get("token", ""),
             actor=tags.get("actor", "unknown"),
@@ -181,12 +172,7 @@ class ApplyLock:
         )
 
     def _create(self, me: Holder, name: str = LOCK_MODEL) -> bool:
-        body = {"name": name, "tags": me.tags(), "description": "modelpins apply lock; see modelpins.applylock"}
-        try:
-            self.registry.call("POST", "registered-models/create", body=body)
-        except Conflict:
-            return False
-        return True
+        return self.registry.create_registered_model(name, me.tags(), "modelpins apply lock; see modelpins.applylock")
 
     def _delete_if(self, token: str) -> bool:
         """Delete the lock only while `token` holds it (see the module docstring); True when deleted."""
@@ -211,7 +197,7 @@ class ApplyLock:
             self._delete(guard)
 
     def _delete(self, name: str) -> None:
-        self.registry.call("DELETE", "registered-models/delete", body={"name": name}, missing_ok=True)
+        self.registry.delete_registered_model(name)
 
     def _start_renewing(self) -> None:
         self._stop.clear()
@@ -225,11 +211,7 @@ class ApplyLock:
                 return
             expires = f"{time.time() + self.ttl:.0f}"
             try:
-                self.registry.call(
-                    "POST",
-                    "registered-models/set-tag",
-                    body={"name": LOCK_MODEL, "key": TAG + "expires", "value": expires},
-                )
+                self.registry.set_registered_model_tag(LOCK_MODEL, TAG + "expires", expires)
             except OperationFailed:
                 continue  # the apply itself will notice a registry that stopped answering
 

@@ -2,8 +2,11 @@
 
 `MlflowClient.set_registered_model_alias` costs two requests and retries for
 minutes on a dead server; this adapter makes one request per operation, retries
-idempotent calls a bounded number of times with exponential backoff, and counts
-what it sent (`reads`, `writes`) so callers can report their cost.
+a bounded number of times with exponential backoff (urllib3's `Retry` on its session),
+and counts what it sent (`reads`, `writes`, one per operation) so callers can report
+their cost. It is the only module that knows MLflow's endpoints: callers use its named
+methods (aliases, versions, runs, artefacts, and the registered models the apply lock
+is made of).
 
 Environment: MLFLOW_TRACKING_TOKEN (bearer), MLFLOW_TRACKING_USERNAME and
 MLFLOW_TRACKING_PASSWORD (basic), MLFLOW_TRACKING_INSECURE_TLS,
@@ -16,7 +19,6 @@ default 0.5), MODELPINS_HTTP_TIMEOUT (seconds, 0.1 to 600, default 30); each is 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +26,11 @@ from typing import Any
 from modelpins import envvars
 from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
 from modelpins.redact import public_url
+from modelpins.tags import is_lock_model
 
 API = "/api/2.0/mlflow/"
 PAGE = 1000  # the server's cap for registered-models/search
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-LOCK_MODEL = "modelpins.lock"  # the apply lock (modelpins.applylock); hidden from alias reads
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class MlflowRegistry:
             )
         import requests  # deferred: `modelpins validate` without a server never needs it
 
-        self.base = tracking_uri.rstrip("/") + API
+        self.tracking_uri = tracking_uri.rstrip("/")
+        self._api = self.tracking_uri + API
         self.retries = envvars.integer("MODELPINS_HTTP_RETRIES", 3, 0, 20, env) if retries is None else retries
         self.backoff = envvars.number("MODELPINS_HTTP_BACKOFF", 0.5, 0, 60, env) if backoff is None else backoff
         self.timeout = envvars.number("MODELPINS_HTTP_TIMEOUT", 30, 0.1, 600, env) if timeout is None else timeout
@@ -77,6 +80,9 @@ class MlflowRegistry:
         self.writes = 0
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "modelpins"
+        transport = requests.adapters.HTTPAdapter(max_retries=_retry(self.retries, self.backoff))
+        self._session.mount("http://", transport)
+        self._session.mount("https://", transport)
         token = envvars.secret("MLFLOW_TRACKING_TOKEN", env)
         user = envvars.secret("MLFLOW_TRACKING_USERNAME", env)
         password = envvars.secret("MLFLOW_TRACKING_PASSWORD", env)
@@ -92,7 +98,7 @@ class MlflowRegistry:
 
     # -- transport -------------------------------------------------------------------------
 
-    def call(
+    def _request(
         self,
         method: str,
         endpoint: str,
@@ -101,39 +107,49 @@ class MlflowRegistry:
         body: dict[str, Any] | None = None,
         missing_ok: bool = False,
     ) -> dict[str, Any] | None:
-        """One REST call with retries; None for a 404 when `missing_ok`."""
+        """One REST call (retried by the session, see `_retry`); None for a 404 when `missing_ok`."""
+        resp = self._send(method, self._api + endpoint, endpoint, params=params, json=body)
+        if resp.status_code == 404 and missing_ok:
+            return None
+        if resp.status_code >= 400:
+            raise _http_error(resp, endpoint)
+        return dict(resp.json()) if resp.content else {}
+
+    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> Any:
+        """The session's answer after its retries; RegistryUnavailable once they are used up.
+
+        Counts one read (GET) or one write (any other method) per call, whatever the retries.
+        """
         import requests
 
         if method == "GET":
             self.reads += 1
         else:
             self.writes += 1
-        url = self.base + endpoint
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
-            try:
-                resp = self._session.request(method, url, params=params, json=body, timeout=self.timeout)
-            except requests.Timeout:
-                last = f"no answer within {self.timeout:g}s"
-                continue
-            except requests.ConnectionError as exc:
-                last = f"cannot connect ({type(exc).__name__})"
-                continue
-            if resp.status_code in RETRY_STATUSES:
-                last = f"HTTP {resp.status_code}"
-                continue
-            if resp.status_code == 404 and missing_ok:
-                return None
-            if resp.status_code >= 400:
-                raise _http_error(resp, endpoint)
-            return dict(resp.json()) if resp.content else {}
+        try:
+            resp = self._session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.ConnectionError as exc:  # also a timeout: retries end in a ConnectionError
+            last = self._why(exc)
+        else:
+            if resp.status_code not in RETRY_STATUSES:
+                return resp
+            last = f"HTTP {resp.status_code}"
+            resp.close()
         raise RegistryUnavailable(
-            f"MLflow server at {public_url(self.base.removesuffix(API))} failed {self.retries + 1} times on "
-            f"{method} {endpoint}: {last}. The command stopped there; run it again once the server "
+            f"MLflow server at {public_url(self.tracking_uri)} failed {self.retries + 1} times on "
+            f"{method} {what}: {last}. The command stopped there; run it again once the server "
             "is healthy (apply resumes from the registry's state)"
         )
+
+    def _why(self, exc: Exception) -> str:
+        import requests
+        from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
+
+        reason = exc.args[0] if exc.args else None
+        cause = reason.reason if isinstance(reason, MaxRetryError) else reason
+        if isinstance(exc, requests.Timeout) or isinstance(cause, (ReadTimeoutError, ConnectTimeoutError)):
+            return f"no answer within {self.timeout:g}s"
+        return f"cannot connect ({type(exc).__name__})"
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -145,9 +161,9 @@ class MlflowRegistry:
             params: dict[str, Any] = {"max_results": PAGE}
             if token:
                 params["page_token"] = token
-            page = self.call("GET", "registered-models/search", params=params) or {}
+            page = self._request("GET", "registered-models/search", params=params) or {}
             for model in page.get("registered_models", []):
-                if model["name"] == LOCK_MODEL or model["name"].startswith(LOCK_MODEL + "."):
+                if is_lock_model(model["name"]):
                     continue  # the apply lock and its guards
                 out[model["name"]] = {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}
             token = page.get("next_page_token")
@@ -172,7 +188,7 @@ class MlflowRegistry:
             if token:
                 params["page_token"] = token
             try:
-                page = self.call("GET", "model-versions/search", params=params) or {}
+                page = self._request("GET", "model-versions/search", params=params) or {}
             except _UrlTooLong:
                 if len(names) == 1:
                     raise
@@ -187,26 +203,90 @@ class MlflowRegistry:
                 return
 
     def version(self, model: str, version: int) -> VersionInfo | None:
-        found = self.call("GET", "model-versions/get", params={"name": model, "version": str(version)}, missing_ok=True)
+        params = {"name": model, "version": str(version)}
+        found = self._request("GET", "model-versions/get", params=params, missing_ok=True)
         return version_info(found["model_version"]) if found else None
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """The run as MLflow returns it: {"info": ..., "data": {"metrics": [...], "params": [...], "tags": [...]}}."""
-        found = self.call("GET", "runs/get", params={"run_id": run_id}, missing_ok=True)
+        found = self._request("GET", "runs/get", params={"run_id": run_id}, missing_ok=True)
         return found["run"] if found else None
+
+    def registered_model(self, name: str) -> RegisteredModel | None:
+        """The registered model `name` (its tags and aliases), None when there is none."""
+        found = self._request("GET", "registered-models/get", params={"name": name}, missing_ok=True)
+        return registered_model(found["registered_model"]) if found else None
+
+    # -- artefacts: `kind` "run" (runs:/<id>/...) or "logged" (models:/<logged-model-id>/...) -------------
+
+    def list_artifacts(self, kind: str, ident: str, path: str) -> list[dict[str, Any]]:
+        """One directory's entries: {"path", "is_dir", "file_size"} each."""
+        if kind == "run":
+            params = {"run_id": ident, **({"path": path} if path else {})}
+            page = self._request("GET", "artifacts/list", params=params) or {}
+        else:
+            params = {"artifact_directory_path": path} if path else {}
+            page = self._request("GET", f"logged-models/{ident}/artifacts/directories", params=params) or {}
+        return list(page.get("files", []))
+
+    def stream_artifact(self, kind: str, ident: str, path: str, chunk: int) -> Iterator[bytes]:
+        """The content of one artefact file, `chunk` bytes at a time (one read)."""
+        root = self.tracking_uri
+        if kind == "run":
+            url, params = f"{root}/get-artifact", {"run_id": ident, "path": path}
+        else:
+            url = f"{root}/ajax-api/2.0/mlflow/logged-models/{ident}/artifacts/files"
+            params = {"artifact_file_path": path}
+        with self._send("GET", url, f"artefact {path}", params=params, stream=True) as resp:
+            if resp.status_code != 200:
+                raise OperationFailed(f"cannot read artefact '{path}' of {kind} {ident}: HTTP {resp.status_code}")
+            yield from resp.iter_content(chunk)
 
     # -- writes ----------------------------------------------------------------------------
 
     def set_alias(self, model: str, alias: str, version: int) -> None:
-        self.call("POST", "registered-models/alias", body={"name": model, "alias": alias, "version": str(version)})
+        self._request("POST", "registered-models/alias", body={"name": model, "alias": alias, "version": str(version)})
 
     def delete_alias(self, model: str, alias: str) -> None:
-        self.call("DELETE", "registered-models/alias", body={"name": model, "alias": alias})
+        self._request("DELETE", "registered-models/alias", body={"name": model, "alias": alias})
 
     def set_version_tag(self, model: str, version: int, key: str, value: str) -> None:
-        self.call(
+        self._request(
             "POST", "model-versions/set-tag", body={"name": model, "version": str(version), "key": key, "value": value}
         )
+
+    # -- registered models as records (the apply lock, modelpins.applylock) ---------------------------
+
+    def create_registered_model(self, name: str, tags: Mapping[str, str], description: str = "") -> bool:
+        """Create `name` with `tags`; False when it exists already (creation is atomic in MLflow)."""
+        body = {"name": name, "tags": [{"key": k, "value": v} for k, v in tags.items()], "description": description}
+        try:
+            self._request("POST", "registered-models/create", body=body)
+        except Conflict:
+            return False
+        return True
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        self._request("POST", "registered-models/set-tag", body={"name": name, "key": key, "value": value})
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete `name`; nothing happens when it does not exist."""
+        self._request("DELETE", "registered-models/delete", body={"name": name}, missing_ok=True)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    tags: Mapping[str, str]
+    aliases: Mapping[str, int]
+
+
+def registered_model(m: Mapping[str, Any]) -> RegisteredModel:
+    return RegisteredModel(
+        name=m["name"],
+        tags={t["key"]: t.get("value", "") for t in m.get("tags", [])},
+        aliases={a["alias"]: int(a["version"]) for a in m.get("aliases", [])},
+    )
 
 
 def version_info(v: Mapping[str, Any]) -> VersionInfo:
@@ -219,6 +299,26 @@ def version_info(v: Mapping[str, Any]) -> VersionInfo:
         description=v.get("description", "") or "",
         tags={t["key"]: t.get("value", "") for t in v.get("tags", [])},
         created_ms=int(v.get("creation_timestamp", 0) or 0),
+    )
+
+
+def _retry(retries: int, backoff: float) -> Any:
+    """urllib3's Retry for every method: `retries` more tries on a connection error, a timeout or a
+    status in RETRY_STATUSES, sleeping backoff * 2**(n - 1) seconds (at most 30) before the n-th."""
+    from urllib3.util.retry import Retry
+
+    class Backoff(Retry):
+        def get_backoff_time(self) -> float:
+            n = len(self.history)
+            return min(self.backoff_factor * 2 ** (n - 1), 30.0) if n else 0.0
+
+    return Backoff(
+        total=retries,
+        allowed_methods=None,  # writes too: each is idempotent (set an alias, a tag), creation answers a conflict
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff,
+        raise_on_status=False,  # the last answer comes back and is reported as such
+        respect_retry_after_header=False,
     )
 
 

@@ -452,7 +452,9 @@ def _attach(s: Settings, registry: MlflowRegistry, node: object, path: Path) -> 
             err=True,
         )
         return None
-    from mlflow import MlflowClient  # deferred: only attaching needs the client's artefact upload
+    # MLflow's own client, on purpose: an upload goes to whatever artifact store the run uses (S3, GCS,
+    # the server's proxy...), and only mlflow's artifact repositories speak all of them.
+    from mlflow import MlflowClient  # deferred: only attaching needs it
 
     MlflowClient(tracking_uri=s.tracking_uri).log_artifact(node.run_id, str(path), card_mod.ARTIFACT_DIR)
     uri = f"runs:/{node.run_id}/{card_mod.ARTIFACT_DIR}/{path.name}"

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING
 from modelpins.api import audit_entries
 from modelpins.gates import AliasCheck
 from modelpins.pins import Gate
+from modelpins.tags import GATES_PREFIX
 
 if TYPE_CHECKING:
     from modelpins.api import Plan
     from modelpins.plan import Change
 
-TAG_PREFIX = "modelpins.gates."
+TAG_PREFIX = GATES_PREFIX
 MAX_TAG = 4900  # MLflow caps tag values at 5000 characters
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins.errors import OperationFailed
-from modelpins.registry import API, MlflowRegistry
+from modelpins.registry import MlflowRegistry
 
 CHUNK = 1024 * 1024
 RUNS_RE = re.compile(r"runs:/([0-9A-Za-z_-]+)(?:/(.*))?")
@@ -115,13 +115,7 @@ class Reader:
         return None
 
     def _list(self, kind: str, ident: str, path: str) -> list[dict[str, Any]]:
-        if kind == "run":
-            params = {"run_id": ident, **({"path": path} if path else {})}
-            page = self.registry.call("GET", "artifacts/list", params=params) or {}
-        else:
-            params = {"artifact_directory_path": path} if path else {}
-            page = self.registry.call("GET", f"logged-models/{ident}/artifacts/directories", params=params) or {}
-        return list(page.get("files", []))
+        return self.registry.list_artifacts(kind, ident, path)
 
     def _walk(self, kind: str, ident: str, root: str) -> Iterator[tuple[str, int, str]]:
         """(path relative to root, size, full path) for every file under root, depth first."""
@@ -141,21 +135,7 @@ class Reader:
             raise OperationFailed(f"no artefact files under {kind} {ident} path '{root}'; was the source deleted?")
 
     def _stream(self, kind: str, ident: str, path: str) -> Iterator[bytes]:
-        base = self.registry.base.removesuffix(API)
-        if kind == "run":
-            url, params = f"{base}/get-artifact", {"run_id": ident, "path": path}
-        else:
-            url, params = (
-                f"{base}/ajax-api/2.0/mlflow/logged-models/{ident}/artifacts/files",
-                {"artifact_file_path": path},
-            )
-        self.registry.reads += 1
-        # the adapter's session carries its authentication and TLS settings
-        session = self.registry._session
-        with session.get(url, params=params, stream=True, timeout=self.registry.timeout) as resp:
-            if resp.status_code != 200:
-                raise OperationFailed(f"cannot read artefact '{path}' of {kind} {ident}: HTTP {resp.status_code}")
-            yield from resp.iter_content(CHUNK)
+        return self.registry.stream_artifact(kind, ident, path, CHUNK)
 
     def _download_digest(self, source: str) -> Digest:
         import mlflow.artifacts  # deferred: heavy, and only for sources the REST routes do not cover

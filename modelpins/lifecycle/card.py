@@ -14,14 +14,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from modelpins.api import audit_entries
-from modelpins.lifecycle.history import GATES_PREFIX
 from modelpins.lifecycle.lineage import Node, render
 from modelpins.lifecycle.lock import Entry
 from modelpins.lifecycle.rollback import waived
 from modelpins.pins import Gate, PinsFile
 from modelpins.redact import public_url
+from modelpins.tags import CARD, GATES_PREFIX
 
-CARD_TAG = "modelpins.card"
+CARD_TAG = CARD
 ARTIFACT_DIR = "model_card"
 
 

@@ -25,9 +25,9 @@ from modelpins.errors import InvalidPins, OperationFailed
 from modelpins.pins import PinsFile, loads
 from modelpins.plan import between
 from modelpins.registry import VersionInfo
+from modelpins.tags import GATES_PREFIX
 from modelpins.text import columns
 
-GATES_PREFIX = "modelpins.gates."
 TRAILER_RE = re.compile(r"^(?:Approved-by|Reviewed-by):\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 
 

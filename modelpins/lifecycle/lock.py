@@ -24,7 +24,7 @@ from modelpins import envvars
 from modelpins.errors import InvalidPins, Problem
 from modelpins.lifecycle.artifacts import Reader
 from modelpins.pins import PinsFile
-from modelpins.registry import API, MlflowRegistry, VersionInfo
+from modelpins.registry import MlflowRegistry, VersionInfo
 from modelpins.serving import layout
 from modelpins.serving.layout import Layout
 from modelpins.yamlsrc import INT, STR, line_of, parse, read_limited
@@ -318,7 +318,7 @@ def enforce(pins_path: Path, pins: PinsFile, registry: MlflowRegistry, targets: 
     if lock is None or mode == "off" or not targets:
         return
     infos = registry.versions({m for m, _ in targets})
-    reader = Reader(registry, registry.base.removesuffix(API))
+    reader = Reader(registry, registry.tracking_uri)
     problems = verify(lock, targets, infos, reader, mode)
     if problems:
         raise InvalidPins(problems)

@@ -151,10 +151,9 @@ class Receiver:
         p = pins.load_at(c.pins, c.ref) if c.ref else pins.load(c.pins)
         if p is None:
             raise ModelPinsError(f"{c.pins} does not exist at {c.ref}")
-        found = self.registry.call("GET", "registered-models/get", params={"name": event.model}, missing_ok=True)
-        aliases = (found or {}).get("registered_model", {}).get("aliases", [])
+        found = self.registry.registered_model(event.model)
         source = f"{c.pins}@{c.ref}" if c.ref else str(c.pins)
-        result = webhook.report(event, p, {a["alias"]: int(a["version"]) for a in aliases}, source)
+        result = webhook.report(event, p, dict(found.aliases) if found else {}, source)
         line = json.dumps(result, sort_keys=True)
         with self._reporting:
             print(line, flush=True)

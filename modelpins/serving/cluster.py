@@ -12,10 +12,10 @@ import os
 from typing import Any
 
 from modelpins.errors import InvalidInput, OperationFailed
+from modelpins.tags import MANAGED_BY
 
 FIELD_MANAGER = "modelpins"
 TIMEOUT = 30.0  # seconds per API request
-MANAGED_BY = "app.kubernetes.io/managed-by"
 # kind -> (API prefix, plural, namespaced)
 PATHS: dict[str, tuple[str, str, bool]] = {
     "Namespace": ("/api/v1", "namespaces", False),

@@ -25,12 +25,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from modelpins.serving.cluster import MANAGED_BY
+from modelpins import tags
 from modelpins.text import columns
 
 KINDS = ("Deployment", "Service", "PodDisruptionBudget", "HTTPRoute")
-PART_OF = "app.kubernetes.io/part-of"
-ANNOTATIONS = (("model", "modelpins.io/model"), ("version", "modelpins.io/version"))
+ANNOTATIONS = (("model", tags.MODEL), ("version", tags.SERVED_VERSION))
 
 Key = tuple[str, str]  # (kind, name) inside one namespace
 
@@ -106,7 +105,7 @@ def compare(
     wanted = [o for o in desired if o["kind"] in KINDS]
 
     def row(obj: Mapping[str, Any], field: str, expected: str | None, actual: str | None) -> None:
-        part_of = (obj["metadata"].get("labels") or {}).get(PART_OF, "")
+        part_of = (obj["metadata"].get("labels") or {}).get(tags.PART_OF, "")
         out.append(ServedDrift(environment, namespace, *key(obj), part_of, field, expected, actual))
 
     for want in wanted:
@@ -125,7 +124,7 @@ def compare(
     known = {key(o) for o in wanted} | rendered_elsewhere
     for k in sorted(live) if unexpected else []:
         obj = live[k]
-        if k not in known and (obj["metadata"].get("labels") or {}).get(MANAGED_BY) == "modelpins":
+        if k not in known and (obj["metadata"].get("labels") or {}).get(tags.MANAGED_BY) == tags.MANAGER:
             row(obj, "object", None, "present")
     return out
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelpins import tags
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.pins import PinsFile
 from modelpins.progress import Step, noop
@@ -123,6 +124,8 @@ def mlflow_fetch(tracking_uri: str) -> Fetch:
         from mlflow import MlflowClient
         from mlflow.artifacts import download_artifacts
 
+        # MLflow's own client, on purpose: the download URI and the download itself go to whatever
+        # artifact store holds the version (S3, GCS, the server's proxy...), which only mlflow speaks.
         try:
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             uri = client.get_model_version_download_uri(model, str(version))
@@ -244,17 +247,17 @@ class Builder:
         labels = {
             "org.opencontainers.image.title": what,
             "org.opencontainers.image.base.name": self.base(),
-            "io.modelpins.image": what,
+            tags.IMAGE_LABEL + "image": what,
         }
         if self.commit:
             labels["org.opencontainers.image.revision"] = self.commit
-            labels["io.modelpins.commit"] = self.commit
+            labels[tags.IMAGE_LABEL + "commit"] = self.commit
         if primary:
-            labels["io.modelpins.model"] = primary.model
-            labels["io.modelpins.version"] = str(primary.version)
-            labels["io.modelpins.run-id"] = run_ids.get((primary.model, primary.version), "")
+            labels[tags.IMAGE_LABEL + "model"] = primary.model
+            labels[tags.IMAGE_LABEL + "version"] = str(primary.version)
+            labels[tags.IMAGE_LABEL + "run-id"] = run_ids.get((primary.model, primary.version), "")
         if models:
-            labels["io.modelpins.models"] = json.dumps(
+            labels[tags.IMAGE_LABEL + "models"] = json.dumps(
                 [
                     {
                         "model": r.model,

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from modelpins import tags
 from modelpins.errors import InvalidInput, InvalidPins, Problem
 from modelpins.pins import Deployment, ModelRef, PinsFile, Route, ServeEntry
 from modelpins.progress import Step, noop
@@ -363,27 +364,27 @@ def image_note(image: str) -> str:
 
 def labels(dep: Deployment, track: Track | None = None) -> dict[str, str]:
     out = {
-        "app.kubernetes.io/name": dep.name,
-        "app.kubernetes.io/instance": track.name if track else dep.name,
-        "app.kubernetes.io/component": "model-server",
-        "app.kubernetes.io/part-of": dep.name,
-        "app.kubernetes.io/managed-by": "modelpins",
+        tags.NAME: dep.name,
+        tags.INSTANCE: track.name if track else dep.name,
+        tags.COMPONENT: "model-server",
+        tags.PART_OF: dep.name,
+        tags.MANAGED_BY: tags.MANAGER,
     }
     if track:
         primary = track.servers[0]
-        out["app.kubernetes.io/version"] = f"v{(primary.adapters[0][1] if primary.adapters else primary.base).version}"
-        out["modelpins.io/track"] = track.key
+        out[tags.VERSION] = f"v{(primary.adapters[0][1] if primary.adapters else primary.base).version}"
+        out[tags.TRACK] = track.key
         if track.color:
-            out["modelpins.io/color"] = track.color
+            out[tags.COLOR] = track.color
     return out
 
 
 def track_annotations(track: Track) -> dict[str, str]:
     primary = track.servers[0].adapters[0][1] if track.servers[0].adapters else track.servers[0].base
     return {
-        "modelpins.io/model": primary.model,
-        "modelpins.io/version": str(primary.version),
-        "modelpins.io/serves": ", ".join(str(r) for r in track.refs()),
+        tags.MODEL: primary.model,
+        tags.SERVED_VERSION: str(primary.version),
+        tags.SERVES: ", ".join(str(r) for r in track.refs()),
     }
 
 
@@ -519,9 +520,7 @@ def deployment(
         {"name": "tmp", "emptyDir": {"sizeLimit": mib(TMP_MIB)}},
         {"name": "home", "emptyDir": {"sizeLimit": mib(HOME_MIB)}},
     ]
-    selector = {
-        k: v for k, v in labels(dep, track).items() if k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
-    }
+    selector = {k: v for k, v in labels(dep, track).items() if k in (tags.NAME, tags.INSTANCE)}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -547,7 +546,7 @@ def network_policy(dep: Deployment, count: int) -> dict[str, Any]:
         "kind": "NetworkPolicy",
         "metadata": _meta(dep.name, labels(dep)),
         "spec": {
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": dep.name}},
+            "podSelector": {"matchLabels": {tags.NAME: dep.name}},
             "policyTypes": ["Ingress"],
             "ingress": [{"ports": [{"port": p, "protocol": "TCP"} for _, p in _ports(dep, count)]}],
         },
@@ -577,7 +576,7 @@ def pdb(dep: Deployment, track: Track) -> dict[str, Any]:
         "metadata": _meta(track.name, labels(dep, track)),
         "spec": {
             "maxUnavailable": 1,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": dep.name, "app.kubernetes.io/instance": track.name}},
+            "selector": {"matchLabels": {tags.NAME: dep.name, tags.INSTANCE: track.name}},
         },
     }
 
@@ -702,11 +701,11 @@ def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[st
     if hosts:
         spec["hostnames"] = list(hosts)
     spec["rules"] = rules
-    annos = {"modelpins.io/strategy": s.type}
+    annos = {tags.STRATEGY: s.type}
     if s.type in ("canary", "ab"):
-        annos["modelpins.io/weight"] = str(s.weight)
+        annos[tags.WEIGHT] = str(s.weight)
         if s.steps:
-            annos["modelpins.io/steps"] = ",".join(map(str, s.steps))
+            annos[tags.STEPS] = ",".join(map(str, s.steps))
     return {
         "apiVersion": f"{GATEWAY_GROUP}/v1",
         "kind": "HTTPRoute",
@@ -734,19 +733,19 @@ def objects(
                                               for s in t.servers)  # fmt: skip
         image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep)
         obj = deployment(pins, dep, t, image, locked)
-        obj["metadata"]["annotations"]["modelpins.io/image"] = image_note(image) if llm else CLASSIC_NOTE
+        obj["metadata"]["annotations"][tags.IMAGE] = image_note(image) if llm else CLASSIC_NOTE
         out.append(obj)
-    base = {"app.kubernetes.io/name": dep.name}
+    base = {tags.NAME: dep.name}
     for t in ts:
         if len(ts) > 1:
-            out.append(service(dep, t.name, {**base, "app.kubernetes.io/instance": t.name}, count, labels(dep, t)))
+            out.append(service(dep, t.name, {**base, tags.INSTANCE: t.name}, count, labels(dep, t)))
     if dep.strategy.type == "blue-green":
-        active = {**base, "modelpins.io/color": dep.strategy.active}
-        out.append(service(dep, dep.name, active, count, {**labels(dep), "modelpins.io/color": dep.strategy.active}))
+        active = {**base, tags.COLOR: dep.strategy.active}
+        out.append(service(dep, dep.name, active, count, {**labels(dep), tags.COLOR: dep.strategy.active}))
     elif len(ts) == 1:
-        out.append(service(dep, dep.name, {**base, "app.kubernetes.io/instance": dep.name}, count, labels(dep)))
+        out.append(service(dep, dep.name, {**base, tags.INSTANCE: dep.name}, count, labels(dep)))
     else:
-        stable = {**base, "app.kubernetes.io/instance": ts[0].name}
+        stable = {**base, tags.INSTANCE: ts[0].name}
         out.append(service(dep, dep.name, stable, count, labels(dep)))
     out += [pdb(dep, t) for t in ts]
     out.append(network_policy(dep, count))
@@ -758,7 +757,7 @@ def objects(
 
 def namespace(pins: PinsFile, env_name: str) -> dict[str, Any]:
     env = pins.environments[env_name]
-    lbls = {"app.kubernetes.io/managed-by": "modelpins", "modelpins.io/environment": env_name}
+    lbls = {tags.MANAGED_BY: tags.MANAGER, tags.ENVIRONMENT: env_name}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace, "labels": lbls}}
 
 
@@ -767,7 +766,7 @@ def mlflow_config(pins: PinsFile, env_name: str) -> dict[str, Any] | None:
     env = pins.environments[env_name]
     if not env.tracking_uri:
         return None
-    lbls = {"app.kubernetes.io/managed-by": "modelpins", "modelpins.io/environment": env_name}
+    lbls = {tags.MANAGED_BY: tags.MANAGER, tags.ENVIRONMENT: env_name}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -13,12 +13,14 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
 from modelpins.applylock import ApplyLock
-from modelpins.registry import LOCK_MODEL, MlflowRegistry
+from modelpins.registry import MlflowRegistry, RegisteredModel
+from modelpins.tags import LOCK_MODEL
 from tests.helpers import rest
 
 TRIALS = 200
@@ -81,13 +83,25 @@ class Scheduled:
     def __init__(self, url: str, scheduler: Scheduler, me: str):
         self.registry, self.scheduler, self.me = MlflowRegistry(url), scheduler, me
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    def _step(self, write: bool, method: Callable[..., Any], *args: Any) -> Any:
         self.scheduler.stop(self.me)
         try:
-            return self.registry.call(method, *args, **kwargs)
+            return method(*args)
         finally:
-            if method != "GET":
+            if write:
                 self.scheduler.wake()  # the lock may have changed: waiters look again
+
+    def registered_model(self, name: str) -> RegisteredModel | None:
+        return self._step(False, self.registry.registered_model, name)
+
+    def create_registered_model(self, name: str, tags: Mapping[str, str], description: str = "") -> bool:
+        return self._step(True, self.registry.create_registered_model, name, tags, description)
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        self._step(True, self.registry.set_registered_model_tag, name, key, value)
+
+    def delete_registered_model(self, name: str) -> None:
+        self._step(True, self.registry.delete_registered_model, name)
 
 
 local = threading.local()  # the contender and scheduler of the thread calling the lock's poll sleep

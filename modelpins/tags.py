@@ -1,0 +1,78 @@
+"""Every tag and label name modelpins writes: a stored contract that other tools and later versions read.
+
+Change a name or a value's format only with a new format version, and keep reading the old one.
+
+MLflow Model Registry, version tags (on the version an alias moves to, or from for a delete):
+
+- `modelpins.audit.<alias>.<UTC time>-<random>` (format 2): one record per alias move, written by
+  `apply` before the move; compact JSON {"action", "alias", "from", "to", "actor", "at", "commit",
+  "pr", "run_url", ...; "gates": "passed" | "waived" | "skipped", "waiver", "reason"}. The key is
+  never reused (the time is `%Y%m%dT%H%M%S` + milliseconds + `Z`, the random part 6 hex digits), so
+  keys sort by time and no record overwrites another.
+  `modelpins.audit.<alias>` (format 1, read only): the same record, one per version and alias,
+  overwritten by each move.
+- `modelpins.gates.<alias>` (format 1): the gate evidence of the candidate for that alias, compact
+  JSON {"passed", "version", "digest", "baselines", "commit", "at", "results", ["truncated"]}
+  (modelpins.gates.evidence), at most 4,900 characters.
+- `modelpins.card` (format 1): the URI of the version's model card, `runs:/<run>/model_card/<file>`.
+
+MLflow Model Registry, registered models (the apply lock, modelpins.applylock):
+
+- `modelpins.lock`: the registry mutex itself; whoever created it holds it. Tags `modelpins.lock.`
+  + `token`, `actor`, `host`, `pid`, `acquired`, `expires` (seconds since the epoch, whole).
+- `modelpins.lock.break.<token>`: the guard of a compare-and-delete of the lock held by `token`,
+  with the same tags. Alias reads skip `modelpins.lock` and every name under it.
+
+Kubernetes manifests (modelpins.serving): labels `app.kubernetes.io/` + `name` (the deployment),
+`instance` (deployment or track), `component` (`model-server`), `part-of` (the deployment),
+`managed-by` (`modelpins`: what rollout prunes and served drift compares), `version` (`v<N>`);
+`modelpins.io/track` (`stable` | `candidate`), `modelpins.io/color` (blue-green), and
+`modelpins.io/environment` on namespaces and ConfigMaps. Pod-template annotations
+`modelpins.io/model`, `modelpins.io/version` (what a pod serves), `modelpins.io/serves`
+(`model@alias=vN, ...`); Deployment annotation `modelpins.io/image` (how the image was made);
+HTTPRoute annotations `modelpins.io/strategy`, `modelpins.io/weight`, `modelpins.io/steps`.
+
+Container images (modelpins.serving.images), labels `io.modelpins.` + `image` (`runtime` or
+`<deployment>/<track>`), `commit`, `model`, `version`, `run-id`, and `models`: compact JSON
+[{"model", "alias", "version", "run_id", "artifact_digest"}] (the digest of model_pins.lock).
+"""
+
+from __future__ import annotations
+
+# registry: version tags
+AUDIT_PREFIX = "modelpins.audit."
+GATES_PREFIX = "modelpins.gates."
+CARD = "modelpins.card"
+
+# registry: the apply lock's registered models and their tags
+LOCK_MODEL = "modelpins.lock"
+LOCK_TAG = "modelpins.lock."
+LOCK_GUARD = LOCK_MODEL + ".break."
+
+# manifests
+K8S = "app.kubernetes.io/"
+NAME = K8S + "name"
+INSTANCE = K8S + "instance"
+COMPONENT = K8S + "component"
+PART_OF = K8S + "part-of"
+MANAGED_BY = K8S + "managed-by"
+VERSION = K8S + "version"
+MANAGER = "modelpins"  # the value of MANAGED_BY
+TRACK = "modelpins.io/track"
+COLOR = "modelpins.io/color"
+ENVIRONMENT = "modelpins.io/environment"
+MODEL = "modelpins.io/model"
+SERVED_VERSION = "modelpins.io/version"
+SERVES = "modelpins.io/serves"
+IMAGE = "modelpins.io/image"
+STRATEGY = "modelpins.io/strategy"
+WEIGHT = "modelpins.io/weight"
+STEPS = "modelpins.io/steps"
+
+# image labels
+IMAGE_LABEL = "io.modelpins."
+
+
+def is_lock_model(name: str) -> bool:
+    """The apply lock or one of its guards: never a model of the pins file."""
+    return name == LOCK_MODEL or name.startswith(LOCK_MODEL + ".")
