@@ -9,10 +9,25 @@ owners), need the file-level owners of the base branch.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from modelpins.github_api import Review
 from modelpins.pins import PinsFile
-from modelpins.report import Approval
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Whether one changed model (or the file as a whole) has an owner's approval."""
+
+    subject: str  # a model name, or the pins file for changes outside `models`
+    owners: tuple[str, ...]
+    approved_by: tuple[str, ...]
+    unknown: tuple[str, ...] = ()  # team owners whose membership could not be read
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.approved_by) or not self.owners
+
 
 # (org, team, login) -> member?; None when membership cannot be read
 TeamLookup = Callable[[str, str, str], "bool | None"]

@@ -179,6 +179,6 @@ def _main(argv: list[str] | None) -> int:
 def _report(exc: ModelPinsError) -> None:
     click.secho(f"error: {exc}", fg="red", err=True)
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        from modelpins import github
+        from modelpins import actions
 
-        github.annotate_error(exc)
+        actions.annotate_error(exc)

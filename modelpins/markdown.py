@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from modelpins.approvals import Approval
 from modelpins.errors import Problem
 from modelpins.lifecycle.card import CARD_TAG, ui_url
 from modelpins.plan import Change
@@ -172,20 +173,6 @@ def pr_comment(r: PrReport) -> str:
     footer += f" · [workflow run]({r.run_url})" if r.run_url else ""
     out.append(f"<sub>{footer}. This comment is updated on every push.</sub>")
     return "\n".join(out) + "\n"
-
-
-@dataclass(frozen=True)
-class Approval:
-    """Whether one changed model (or the file as a whole) has an owner's approval."""
-
-    subject: str  # a model name, or the pins file for changes outside `models`
-    owners: tuple[str, ...]
-    approved_by: tuple[str, ...]
-    unknown: tuple[str, ...] = ()  # team owners whose membership could not be read
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.approved_by) or not self.owners
 
 
 def approvals_markdown(results: list[Approval]) -> str:

@@ -255,7 +255,7 @@ class MlflowRegistry:
             "POST", "model-versions/set-tag", body={"name": model, "version": str(version), "key": key, "value": value}
         )
 
-    # -- registered models as records (the apply lock, modelpins.applylock) ---------------------------
+    # -- registered models as records (the apply lock, modelpins.registry_mutex) ---------------------------
 
     def create_registered_model(self, name: str, tags: Mapping[str, str], description: str = "") -> bool:
         """Create `name` with `tags`; False when it exists already (creation is atomic in MLflow)."""

@@ -1,4 +1,4 @@
-"""The apply lock: one `modelpins apply` at a time per registry, across machines.
+"""The registry mutex (the apply lock): one `modelpins apply` at a time per registry, across machines.
 
 The lock is a registered model named `modelpins.lock` in the registry itself.
 Creating a registered model is atomic in MLflow (a second create fails with
@@ -172,7 +172,9 @@ class ApplyLock:
         )
 
     def _create(self, me: Holder, name: str = LOCK_MODEL) -> bool:
-        return self.registry.create_registered_model(name, me.tags(), "modelpins apply lock; see modelpins.applylock")
+        return self.registry.create_registered_model(
+            name, me.tags(), "modelpins apply lock; see modelpins.registry_mutex"
+        )
 
     def _delete_if(self, token: str) -> bool:
         """Delete the lock only while `token` holds it (see the module docstring); True when deleted."""

@@ -16,7 +16,7 @@ MLflow Model Registry, version tags (on the version an alias moves to, or from f
   (modelpins.gates.evidence), at most 4,900 characters.
 - `modelpins.card` (format 1): the URI of the version's model card, `runs:/<run>/model_card/<file>`.
 
-MLflow Model Registry, registered models (the apply lock, modelpins.applylock):
+MLflow Model Registry, registered models (the apply lock, modelpins.registry_mutex):
 
 - `modelpins.lock`: the registry mutex itself; whoever created it holds it. Tags `modelpins.lock.`
   + `token`, `actor`, `host`, `pid`, `acquired`, `expires` (seconds since the epoch, whole).

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelpins import api
-from modelpins.applylock import ApplyLock
 from modelpins.context import Context
 from modelpins.errors import GateFailed, InvalidInput, OperationFailed
 from modelpins.gates import evidence
@@ -21,6 +20,7 @@ from modelpins.pins import PinsFile
 from modelpins.plan import Change, summary, table
 from modelpins.progress import Step, noop
 from modelpins.registry import MlflowRegistry
+from modelpins.registry_mutex import ApplyLock
 
 
 @dataclass
@@ -33,9 +33,13 @@ class Moved:
 
 def preflight(pins_path: Path, plan: api.Plan, registry: MlflowRegistry, skip_gates: bool) -> list[evidence.Refusal]:
     """Raise unless every move may be made; return the moves without gate evidence that skip_gates lets through."""
-    from modelpins.lifecycle import lock  # model_pins.lock, when present: refuse targets whose artefacts changed
+    from modelpins.lifecycle import (
+        artefact_lock,  # model_pins.lock, when present: refuse targets whose artefacts changed
+    )
 
-    lock.enforce(pins_path, plan.pins, registry, [(c.model, c.after) for c in plan.changes if c.after is not None])
+    artefact_lock.enforce(
+        pins_path, plan.pins, registry, [(c.model, c.after) for c in plan.changes if c.after is not None]
+    )
     refused = evidence.unproven(plan)
     if refused and not skip_gates:
         count = len(refused)
@@ -75,8 +79,8 @@ def move_aliases(
             "audit records name the commit and pull request that asked for it; commit the change first"
         )
     show = show or notify
-    lock = ApplyLock(registry, ctx.actor, timeout=lock_timeout, ttl=lock_ttl, notify=notify)
-    lock.acquire()
+    mutex = ApplyLock(registry, ctx.actor, timeout=lock_timeout, ttl=lock_ttl, notify=notify)
+    mutex.acquire()
     try:
         plan = api.make_plan(desired, registry)
         replanned = confirmed is not None and plan.changes != confirmed
@@ -95,7 +99,7 @@ def move_aliases(
         result = api.apply_plan(plan, registry, ctx, extra_audit=lambda c: {**gates(c), **extra}, progress=progress)
     finally:
         try:
-            lock.release()
+            mutex.release()
         except OperationFailed as exc:
             notify(
                 f"warning: could not release the apply lock ({exc}); the next apply breaks it "

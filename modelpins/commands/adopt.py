@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import pins, report
+from modelpins import markdown, pins
 from modelpins.cli import Settings
 from modelpins.completion import complete_target
 from modelpins.errors import GateFailed, InvalidInput
@@ -100,7 +100,7 @@ def promote(s: Settings, target: str, version: int, branch: str | None, open_pr:
     change = Change(model, alias, current, version, new.models[model].aliases[alias].line)
     if run_gates:
         _gate(s, new, change, versions, registry)
-    cards = report.cards([change], versions, s.tracking_uri or "")
+    cards = markdown.cards([change], versions, s.tracking_uri or "")
     propose(
         s,
         source,

@@ -9,24 +9,24 @@ from pathlib import Path
 
 import click
 
-from modelpins import api, envvars, github, pins, progress, report, write
-from modelpins.applylock import MIN_TTL as MIN_LOCK_TTL
+from modelpins import actions, api, envvars, markdown, pins, progress, write
 from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.plan import served_by, summary, table
 from modelpins.redact import redact
+from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help='Print {"changes": [...]} instead of a table.')
 @click.option("--base", metavar="REF", help="Show what the file changes relative to git REF (a PR's base branch).")
 @click.option(
-    "--markdown", "markdown", type=click.Path(dir_okay=False), help="Also write the plan as markdown to FILE."
+    "--markdown", "markdown_file", type=click.Path(dir_okay=False), help="Also write the plan as markdown to FILE."
 )
 @click.option("--summary", "to_summary", is_flag=True, help="Also append the markdown plan to the GitHub job summary.")
 @click.pass_obj
-def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_summary: bool) -> None:
+def plan(s: Settings, as_json: bool, base: str | None, markdown_file: str | None, to_summary: bool) -> None:
     """Show the alias changes that apply would make (desired file vs actual registry).
 
     With --base REF: the changes the file makes relative to REF; with a tracking URI as well,
@@ -41,14 +41,14 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
     else:
         result = api.make_plan(head, s.registry())
         changes, registry = result.changes, None
-    if markdown or to_summary:
-        text = report.plan_markdown(changes, str(s.pins), base, registry)
-        if markdown:
-            Path(markdown).write_text(redact(text) + "\n", encoding="utf-8")
+    if markdown_file or to_summary:
+        text = markdown.plan_markdown(changes, str(s.pins), base, registry)
+        if markdown_file:
+            Path(markdown_file).write_text(redact(text) + "\n", encoding="utf-8")
         if to_summary:
-            github.step_summary(text)
+            actions.step_summary(text)
     if as_json:
-        click.echo(json.dumps(report.plan_json(changes, base, registry), indent=2))
+        click.echo(json.dumps(markdown.plan_json(changes, base, registry), indent=2))
         return
     if changes:
         click.echo(table(changes))
@@ -58,7 +58,7 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
         serving = served_by(head, changes, locked.layouts if locked else None)
         if serving:
             click.echo("\n" + serving)
-    click.echo(report.plan_footer(changes, base, registry) if base else summary(changes))
+    click.echo(markdown.plan_footer(changes, base, registry) if base else summary(changes))
 
 
 @click.command()
@@ -83,7 +83,7 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
     """
     ttl = envvars.number("MODELPINS_LOCK_TTL", 600, MIN_LOCK_TTL, 86400)  # settings first: nothing read yet
     from_env(os.environ, s.pins.resolve().parent)  # MODELPINS_ACTOR, _COMMIT, _PR checked before any request
-    from modelpins.lifecycle.lock import verify_mode
+    from modelpins.lifecycle.artefact_lock import verify_mode
 
     verify_mode()
     registry = s.registry()
@@ -119,7 +119,7 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
             progress=step,
         )
     outcome = moved.result
-    github.step_summary(report.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
+    actions.step_summary(markdown.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
     report_moves(outcome, "applied ")
     click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
 

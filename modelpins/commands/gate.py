@@ -79,10 +79,10 @@ def gate(
         click.echo(report.summary(result))
     if not result.passed:
         if os.environ.get("GITHUB_ACTIONS") == "true" and not as_json:
-            from modelpins import github
+            from modelpins import actions
 
             for c in result.failed:
                 failed = ", ".join(r.name for r in c.results if not r.passed)
-                click.echo(github.annotation("error", f"{c.ref} v{c.after}: gates failed ({failed})", p.path, c.line))
+                click.echo(actions.annotation("error", f"{c.ref} v{c.after}: gates failed ({failed})", p.path, c.line))
         blocked = ", ".join(f"{c.ref} v{c.after}" for c in result.failed)
         raise GateFailed(f"promotion blocked by failed gates: {blocked} (see the table above)")

@@ -10,23 +10,21 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from modelpins import envvars, pins
-from modelpins.applylock import MIN_TTL as MIN_LOCK_TTL
 from modelpins.cli import Settings
 from modelpins.commands.adopt import propose
 from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, locked_artefacts, read_dockerfile
 from modelpins.completion import complete_target
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
-from modelpins.lifecycle import drift as drift_mod
 from modelpins.lifecycle import history as history_mod
+from modelpins.lifecycle import registry_drift, served_drift, yamledit
 from modelpins.lifecycle import rollback as rollback_mod
-from modelpins.lifecycle import yamledit
+from modelpins.lifecycle.served_drift import ServedDrift
+from modelpins.markdown import plan_markdown
 from modelpins.plan import Change
 from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
-from modelpins.report import plan_markdown
-from modelpins.serving import drift as served_drift
-from modelpins.serving.drift import ServedDrift
+from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
 
 if TYPE_CHECKING:
     from modelpins.serving.cluster import Cluster
@@ -194,7 +192,7 @@ def drift(
     source = f"{s.pins}@{ref}" if ref else str(s.pins)
     served_check = _served_check(s, p, ref, environments, context, dockerfile, lock_path) if cluster else None
     registry = s.registry()
-    found = drift_mod.drift(p, registry.aliases(), only)
+    found = registry_drift.drift(p, registry.aliases(), only)
     served: list[ServedDrift] = []
     if served_check is not None:
         served = served_check.run()
@@ -203,7 +201,7 @@ def drift(
             served = [d for d in served if d.deployment in serving]
     if md:
         with md.open("a", encoding="utf-8") as fh:
-            fh.write(redact(drift_mod.markdown(found, source, s.shown_uri)))
+            fh.write(redact(registry_drift.markdown(found, source, s.shown_uri)))
             if served_check is not None:
                 fh.write("\n" + redact(served_drift.markdown(served, source, served_check.where)))
     if as_json:
@@ -213,7 +211,7 @@ def drift(
         click.echo(json.dumps(out, indent=2))
     else:
         if found:
-            click.echo(drift_mod.table(found))
+            click.echo(registry_drift.table(found))
             click.echo(
                 f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.shown_uri} differs from {source}"
             )
@@ -229,7 +227,7 @@ def drift(
             else:
                 click.echo(f"No served drift: {served_check.where} matches {source}.")
     if found and editing is not None:
-        yamledit.write(editing, drift_mod.fix_file(editing.text, str(s.pins), found))
+        yamledit.write(editing, registry_drift.fix_file(editing.text, str(s.pins), found))
         click.echo(
             f"wrote the registry's versions into {s.pins}; review with git diff and open a pull request", err=as_json
         )
@@ -276,7 +274,7 @@ def _served_check(
     lock_path: Path | None,
 ) -> _ServedCheck:
     """Render every environment (as rollout does) and connect to the cluster, before anything is read."""
-    from modelpins.serving import lock
+    from modelpins.serving import image_lock
     from modelpins.serving.cluster import Cluster
     from modelpins.serving.render import resolved
 
@@ -289,13 +287,13 @@ def _served_check(
     docker_file = dockerfile or deploy_dir(s) / "Dockerfile"
     if ref and not lock_path:
         data = _at_ref(s, lock_file, ref)
-        current = lock.loads(data, f"{lock_file}@{ref}") if data is not None else lock.ImageLock()
+        current = image_lock.loads(data, f"{lock_file}@{ref}") if data is not None else image_lock.ImageLock()
     else:
-        current = lock.load(lock_file)
+        current = image_lock.load(lock_file)
     docker_bytes = (_at_ref(s, docker_file, ref) if ref and not dockerfile else None) or read_dockerfile(docker_file)
-    from modelpins.lifecycle import lock as model_lock
+    from modelpins.lifecycle import artefact_lock
 
-    model_lock_path = model_lock.path_for(s.pins)
+    model_lock_path = artefact_lock.path_for(s.pins)
     if ref:
         data = _at_ref(s, model_lock_path, ref)
         locked = locked_artefacts(s.pins, data, f"{model_lock_path}@{ref}") if data is not None else None
@@ -348,16 +346,16 @@ def _v(version: int | None) -> str:
 @click.pass_obj
 def lock(s: Settings, check: bool, refresh: bool) -> None:
     """Write model_pins.lock: each pinned version's run, source and artefact digest (--check: is it current?)."""
-    from modelpins.lifecycle import lock as lock_mod
+    from modelpins.lifecycle import artefact_lock
     from modelpins.lifecycle.artifacts import Reader
 
     p = pins.load(s.pins)
-    path = lock_mod.path_for(s.pins)
-    previous = lock_mod.read(path)
+    path = artefact_lock.path_for(s.pins)
+    previous = artefact_lock.read(path)
     if check:
         if previous is None:
             raise OperationFailed(f"{path} does not exist; run `modelpins lock` and commit it")
-        differences = lock_mod.stale(p, previous)
+        differences = artefact_lock.stale(p, previous)
         if differences:
             raise OperationFailed(
                 f"{path} is stale:\n" + "\n".join(differences) + "\nRun `modelpins lock` and commit the result."
@@ -366,8 +364,8 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
         return
     registry = s.registry()
     reader = Reader(registry, s.tracking_uri or "")
-    entries, hashed = lock_mod.build(p, registry, reader, previous, refresh)
-    text = lock_mod.render(entries, s.pins.name)
+    entries, hashed = artefact_lock.build(p, registry, reader, previous, refresh)
+    text = artefact_lock.render(entries, s.pins.name)
     changed = previous is None or path.read_text(encoding="utf-8") != text
     if changed:
         path.write_text(text, encoding="utf-8")
@@ -408,9 +406,9 @@ def lineage(s: Settings, target: str | None, as_json: bool) -> None:
 @click.pass_obj
 def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: bool) -> None:
     """Write a markdown model card for MODEL@ALIAS and attach it to the version (run artefact + tag)."""
+    from modelpins.lifecycle import artefact_lock
     from modelpins.lifecycle import card as card_mod
     from modelpins.lifecycle import lineage as lineage_mod
-    from modelpins.lifecycle import lock as lock_mod
 
     model, alias = parse_target(target)
     assert alias is not None
@@ -418,7 +416,7 @@ def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: b
     version = lineage_mod.resolve(p, model, alias)
     registry = s.registry()
     node = lineage_mod.lineage(p, registry, model, version)
-    locked = lock_mod.read(lock_mod.path_for(s.pins))
+    locked = artefact_lock.read(artefact_lock.path_for(s.pins))
     entry = locked.entries.get((model, version)) if locked else None
     text = card_mod.build(p, alias, node, s.tracking_uri or "", entry)
     path = out or Path("cards") / card_mod.file_name(model, version)

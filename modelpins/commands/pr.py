@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import api, github, pins, report
+from modelpins import actions, api, markdown, pins
 from modelpins import approvals as approvals_core
 from modelpins import codeowners as codeowners_core
 from modelpins.cli import Settings
@@ -40,7 +40,7 @@ def report_cmd(s: Settings, base: str, gates_file: str | None, gates_outcome: st
 
     Exits 0 once the report is written, whatever it says: the validate, plan and gate steps decide the check.
     """
-    r = report.PrReport(pins_path=str(s.pins), base=base, gates_outcome=gates_outcome)
+    r = markdown.PrReport(pins_path=str(s.pins), base=base, gates_outcome=gates_outcome)
     ctx = from_env(os.environ, s.pins.resolve().parent)
     r.commit, r.run_url = ctx.commit, ctx.run_url
     if gates_file and Path(gates_file).is_file():
@@ -56,15 +56,15 @@ def report_cmd(s: Settings, base: str, gates_file: str | None, gates_outcome: st
         if s.tracking_uri:
             try:
                 r.changes, r.registry, versions = api.plan_against_base(head, base_pins, s.registry())
-                r.cards = report.cards(r.changes, versions, s.tracking_uri)
+                r.cards = markdown.cards(r.changes, versions, s.tracking_uri)
             except InvalidPins as exc:
                 r.problems = exc.problems
             except OperationFailed as exc:
                 r.registry_note = f"registry not read: {exc}"
-    body = report.pr_comment(r)
+    body = markdown.pr_comment(r)
     Path(out).write_text(redact(body), encoding="utf-8")
-    github.step_summary(body)
-    github.set_output("report", out)
+    actions.step_summary(body)
+    actions.set_output("report", out)
     click.echo(f"wrote {out}: {'ready' if r.ready else 'not ready'}, {len(r.changes)} alias changes")
 
 
@@ -109,8 +109,8 @@ def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
     teams = github_api.from_env(env_var="MODELPINS_TEAMS_TOKEN") if os.environ.get("MODELPINS_TEAMS_TOKEN") else gh
     logins = approvals_core.approvers(gh.reviews(pr), head_sha)
     results = approvals_core.check(required, logins, teams.team_member)
-    text = report.approvals_markdown(results)
-    github.step_summary(text)
+    text = markdown.approvals_markdown(results)
+    actions.step_summary(text)
     for a in results:
         who = ", ".join(a.approved_by) or "nobody yet"
         click.echo(

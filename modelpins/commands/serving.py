@@ -23,11 +23,11 @@ def deploy_dir(s: Settings) -> Path:
 
 def locked_artefacts(pins_path: Path, data: bytes | None = None, where: str = "") -> Locked | None:
     """Sizes and layouts from model_pins.lock next to the pins file (or its `data` at a git ref); None: no lock."""
-    from modelpins.lifecycle import lock as model_lock
+    from modelpins.lifecycle import artefact_lock
     from modelpins.serving.layout import Locked
 
-    path = model_lock.path_for(pins_path)
-    locked = model_lock.read(path) if data is None else model_lock.loads(data, where or str(path))
+    path = artefact_lock.path_for(pins_path)
+    locked = artefact_lock.read(path) if data is None else artefact_lock.loads(data, where or str(path))
     if locked is None:
         return None
     layouts = {key: e.layout for key, e in locked.entries.items() if e.layout}
@@ -72,12 +72,12 @@ lock_option = click.option(
 @click.pass_obj
 def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | None) -> None:
     """Write Kubernetes manifests for every deployment and environment (offline, byte-identical on re-runs)."""
-    from modelpins.serving import lock
+    from modelpins.serving import image_lock
     from modelpins.serving.files import write_tree
     from modelpins.serving.render import render as render_files
 
     p = pins.load(s.pins)
-    current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
+    current = image_lock.load(lock_path or deploy_dir(s) / "images.lock.json")
     docker_bytes = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
     with progress.shown("render", len(p.deployments)) as step:
         files = render_files(p, current, docker_bytes, locked_artefacts(s.pins), progress=step)
@@ -101,7 +101,7 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
 def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None, lock_path: Path | None) -> None:
     """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped."""
     from modelpins.context import from_env
-    from modelpins.serving import lock
+    from modelpins.serving import image_lock
     from modelpins.serving.images import Builder, DockerImages, mlflow_fetch
     from modelpins.serving.render import check, tracks
 
@@ -114,10 +114,10 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
     lock_path = lock_path or deploy_dir(s) / "images.lock.json"
     baked = [d for d in p.deployments.values() if d.artifacts == "image"]
     if s.tracking_uri:  # before anything is built: every served version has the layout its runtime loads
-        from modelpins.lifecycle import lock as model_lock
+        from modelpins.lifecycle import artefact_lock
         from modelpins.lifecycle.artifacts import Reader
 
-        model_lock.check_layouts(p, s.registry(), Reader(s.registry(), s.tracking_uri), model_lock.served(p))
+        artefact_lock.check_layouts(p, s.registry(), Reader(s.registry(), s.tracking_uri), artefact_lock.served(p))
     fetch, run_ids = None, None
     if baked and s.tracking_uri:
         models = {r.model for d in baked for t in tracks(p, d) for r in t.refs()}
@@ -125,7 +125,7 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
         fetch = mlflow_fetch(s.tracking_uri)
     elif baked:
         s.registry()  # raises: these deployments need MLflow to fetch their artefacts
-    current = lock.load(lock_path)
+    current = image_lock.load(lock_path)
     builder = Builder(
         p,
         dockerfile,
@@ -143,7 +143,7 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
     for r in results:
         click.echo(f"{r.status:8} {r.key:32} {r.image}")
     if push:
-        lock.save(current, lock_path)
+        image_lock.save(current, lock_path)
         click.echo(f"Recorded {len(results)} images in {lock_path}.")
     else:
         click.echo(f"{len(results)} images ready locally (not pushed; {lock_path} unchanged).")
@@ -169,7 +169,7 @@ def rollout(
     lock_path: Path | None,
 ) -> None:
     """Server-side apply the rendered manifests, optionally wait, and roll back on failure or timeout."""
-    from modelpins.serving import lock
+    from modelpins.serving import image_lock
     from modelpins.serving.cluster import Cluster
     from modelpins.serving.render import resolved
     from modelpins.serving.rollout import rollout as run_rollout
@@ -178,7 +178,7 @@ def rollout(
     unknown = [e for e in environments if e not in p.environments]
     if unknown:
         raise InvalidInput(f"unknown environment {', '.join(unknown)}; the pins file has: {', '.join(p.environments)}")
-    current = lock.load(lock_path or deploy_dir(s) / "images.lock.json")
+    current = image_lock.load(lock_path or deploy_dir(s) / "images.lock.json")
     docker_file = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
     chosen = environments or tuple(p.environments)
     locked = locked_artefacts(s.pins)

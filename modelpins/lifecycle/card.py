@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from modelpins.api import audit_entries
+from modelpins.lifecycle.artefact_lock import Entry
 from modelpins.lifecycle.lineage import Node, render
-from modelpins.lifecycle.lock import Entry
 from modelpins.lifecycle.rollback import waived
 from modelpins.pins import Gate, PinsFile
 from modelpins.redact import public_url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from modelpins import report
+from modelpins import markdown
 from modelpins.errors import InvalidPins, Problem
 from modelpins.pins import PinsFile
 from modelpins.plan import Change
@@ -51,9 +51,9 @@ def commit_message(change: Change) -> str:
     return f"{title(change)}\n\n{trailer}\n"
 
 
-def pr_body(change: Change, pins_path: str, base: str, card: report.Card | None, gated: bool) -> str:
+def pr_body(change: Change, pins_path: str, base: str, card: markdown.Card | None, gated: bool) -> str:
     """The pull request's text: the plan relative to its base and a link to the version's model card."""
-    out = [report.plan_markdown([change], pins_path, base, None), ""]
+    out = [markdown.plan_markdown([change], pins_path, base, None), ""]
     if card is None:
         pass
     elif card.attached:

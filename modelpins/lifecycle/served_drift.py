@@ -34,7 +34,7 @@ ANNOTATIONS = (("model", tags.MODEL), ("version", tags.SERVED_VERSION))
 Key = tuple[str, str]  # (kind, name) inside one namespace
 
 
-class Reader(Protocol):
+class ClusterReader(Protocol):
     def get(self, obj: dict[str, Any]) -> dict[str, Any] | None: ...
     def managed(self, kind: str, namespace: str) -> list[dict[str, Any]]: ...
 
@@ -77,7 +77,7 @@ def key(obj: Mapping[str, Any]) -> Key:
     return str(obj["kind"]), str(obj["metadata"]["name"])
 
 
-def read_live(api: Reader, desired: Iterable[dict[str, Any]], namespace: str) -> dict[Key, dict[str, Any]]:
+def read_live(api: ClusterReader, desired: Iterable[dict[str, Any]], namespace: str) -> dict[Key, dict[str, Any]]:
     """The live objects of `namespace` to compare: every managed one, and each desired one found by name."""
     live = {key(o): o for kind in KINDS for o in api.managed(kind, namespace)}
     for obj in desired:
@@ -130,7 +130,7 @@ def compare(
 
 
 def check(
-    api: Reader, rendered: Mapping[str, tuple[str, list[dict[str, Any]]]], chosen: Iterable[str]
+    api: ClusterReader, rendered: Mapping[str, tuple[str, list[dict[str, Any]]]], chosen: Iterable[str]
 ) -> list[ServedDrift]:
     """Served drift of the `chosen` environments; `rendered`: environment -> (namespace, objects), for all of them.
 

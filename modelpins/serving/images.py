@@ -28,7 +28,7 @@ from modelpins import tags
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.pins import PinsFile
 from modelpins.progress import Step, noop
-from modelpins.serving.lock import ImageLock, LockEntry
+from modelpins.serving.image_lock import ImageLock, LockEntry
 from modelpins.serving.render import RUNTIME_REPOSITORY, Pinned, Track, check, runtime_tag, tracks
 
 # (model, version, destination) -> None: creates the directory `destination` holding the version's artefacts

@@ -36,8 +36,8 @@ from modelpins.errors import InvalidInput, InvalidPins, Problem
 from modelpins.pins import Deployment, ModelRef, PinsFile, Route, ServeEntry
 from modelpins.progress import Step, noop
 from modelpins.serving import layout
+from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.layout import Locked
-from modelpins.serving.lock import ImageLock
 
 HEADER = b"# Rendered by 'modelpins render' from model_pins.yaml. Do not edit: change model_pins.yaml and re-render.\n"
 RUNTIME_REPOSITORY = "modelpins-vllm"

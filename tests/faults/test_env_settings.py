@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelpins.applylock import ApplyLock
+from modelpins.registry_mutex import ApplyLock
 from tests.helpers.cli import run
 from tests.helpers.seed import write_pins
 

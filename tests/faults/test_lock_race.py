@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from modelpins.applylock import ApplyLock
 from modelpins.registry import MlflowRegistry, RegisteredModel
+from modelpins.registry_mutex import ApplyLock
 from modelpins.tags import LOCK_MODEL
 from tests.helpers import rest
 

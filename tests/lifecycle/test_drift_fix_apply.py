@@ -3,8 +3,8 @@ and the committed file as its target."""
 
 from __future__ import annotations
 
-from modelpins.applylock import ApplyLock
 from modelpins.registry import MlflowRegistry
+from modelpins.registry_mutex import ApplyLock
 from tests.gates.support import seed
 from tests.helpers.cli import run, start, wait_for
 from tests.helpers.seed import alias_state, audit, unique

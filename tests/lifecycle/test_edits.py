@@ -7,8 +7,8 @@ import pytest
 from modelpins import pins
 from modelpins.errors import InvalidInput
 from modelpins.lifecycle import rollback
-from modelpins.lifecycle.drift import Drift, fix_file
 from modelpins.lifecycle.history import Transition
+from modelpins.lifecycle.registry_drift import Drift, fix_file
 from modelpins.lifecycle.yamledit import set_version_text
 
 TEXT = """version: 1   # schema

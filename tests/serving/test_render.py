@@ -17,8 +17,8 @@ import yaml
 
 from modelpins import pins as pinsmod
 from modelpins.commands.serving import locked_artefacts
+from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.layout import Locked
-from modelpins.serving.lock import ImageLock
 from modelpins.serving.render import render, resolved
 from tests.helpers.cli import run
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from modelpins import pins as pinsmod
-from modelpins.serving.lock import ImageLock
+from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.render import resolved, route_target, servers
 from tests.helpers.cli import run
 from tests.serving import gateway

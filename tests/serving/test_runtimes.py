@@ -12,8 +12,8 @@ import yaml
 from modelpins import pins as pinsmod
 from modelpins.plan import Change, served_by
 from modelpins.serving import layout
+from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.layout import Layout
-from modelpins.serving.lock import ImageLock
 from modelpins.serving.render import render
 from tests.helpers.cli import run
 

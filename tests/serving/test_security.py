@@ -16,9 +16,9 @@ import yaml
 
 from modelpins import pins as pinsmod
 from modelpins.commands.serving import locked_artefacts
-from modelpins.lifecycle import lock as model_lock
+from modelpins.lifecycle import artefact_lock as model_lock
+from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.layout import Locked
-from modelpins.serving.lock import ImageLock
 from modelpins.serving.render import render
 from tests.helpers.cli import run
 

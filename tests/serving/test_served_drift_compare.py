@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import pins
-from modelpins.serving.drift import check, key
-from modelpins.serving.lock import ImageLock
+from modelpins.lifecycle.served_drift import check, key
+from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.render import resolved
 
 HERE = Path(__file__).parent
