@@ -24,7 +24,7 @@ from pathlib import Path
 
 from common import ROOT, Rest, machine
 
-from modelpins.devserver import DevServer
+from devkit.devserver import DevServer
 
 STAGES = {"production": lambda i: 1 + i % 2, "staging": lambda i: 2, "dev": lambda i: 2}
 ASK_FILE = """

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from common import ROOT, Proxy, Rest, machine, run_measured
 
-from modelpins.devserver import DevServer
+from devkit.devserver import DevServer
 
 ALIASES = ("champion", "challenger", "production")
 FLIP = {1: 2, 2: 1}

@@ -21,8 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modelpins.devserver import DevServer, seed_model
-from modelpins.serving import demo as serving_demo
+from devkit import serving_demo
+from devkit.devserver import DevServer, seed_model
 
 CREDIT_FEATURES = ["income_k", "debt_to_income", "credit_history_years", "late_payments_12m", "loan_to_income"]
 # (coefficients on standardised features, intercept) per version: v4 is the best, v5 a bad retrain.

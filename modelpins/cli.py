@@ -7,20 +7,15 @@ Commands are imported only when run, so `modelpins --help` and an offline
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import traceback as tb
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from modelpins import __version__, redact
-from modelpins.errors import InvalidInput, ModelPinsError
-
-if TYPE_CHECKING:
-    from modelpins.registry import MlflowRegistry
+from modelpins.errors import ModelPinsError
+from modelpins.settings import Settings
 
 # name -> (module:attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -64,30 +59,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "webhook": ("modelpins.commands.webhook:webhook", "Receive MLflow registry webhooks; report drift at once."),
     "schema": ("modelpins.commands.schema:schema", "Print (or --check) the JSON Schema of model_pins.yaml."),
 }
-
-
-@dataclass
-class Settings:
-    pins: Path
-    tracking_uri: str | None
-    traceback: bool
-
-    def registry(self) -> MlflowRegistry:
-        """The MLflow adapter for --tracking-uri; an InvalidInput when none is configured."""
-        if not self.tracking_uri:
-            raise InvalidInput(
-                "no MLflow tracking server given: pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI"
-            )
-        from modelpins.registry import MlflowRegistry
-
-        return MlflowRegistry(self.tracking_uri)
-
-    @property
-    def shown_uri(self) -> str:
-        """The tracking URI as messages and links show it: without user-info."""
-        from modelpins.redact import public_url
-
-        return public_url(self.tracking_uri or "")
 
 
 class LazyGroup(click.Group):
@@ -178,7 +149,7 @@ def _main(argv: list[str] | None) -> int:
 
 def _report(exc: ModelPinsError) -> None:
     click.secho(f"error: {exc}", fg="red", err=True)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        from modelpins import actions
+    from modelpins import actions
 
+    if actions.in_actions():
         actions.annotate_error(exc)

@@ -109,9 +109,6 @@ class GitHubAPI:
             for r in self.pages(f"/repos/{self.repository}/pulls/{pr}/reviews")
         ]
 
-    def pull_head_sha(self, pr: int) -> str:
-        return str(self.request("GET", f"/repos/{self.repository}/pulls/{pr}")["head"]["sha"])
-
     def team_member(self, org: str, team: str, login: str) -> bool | None:
         """True/False when the token can read the team; None when it cannot (needs org read access)."""
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelpins.devserver import DevServer
+from devkit.devserver import DevServer
 from tests.helpers.proxy import Proxy
 
 

@@ -17,7 +17,7 @@ mlflow_up() {  # MLflow on the host, reachable from the kind nodes; artefacts se
   # Each version in MLflow's transformers layout (what render gives vLLM without a lock): MLmodel,
   # model/ and components/tokenizer/; the stand-in server checks that --model and --tokenizer exist.
   python - <<'PY'
-from modelpins.devserver import seed_model
+from devkit.devserver import seed_model
 files = {
     "MLmodel": "flavors:\n  transformers: {}\n",
     "model/config.json": "{}",

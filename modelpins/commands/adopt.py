@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 
 from modelpins import markdown, pins
-from modelpins.cli import Settings
 from modelpins.completion import complete_target
 from modelpins.errors import GateFailed, InvalidInput
 from modelpins.lifecycle import proposal, yamledit
 from modelpins.plan import Change
 from modelpins.registry import MlflowRegistry, VersionInfo
+from modelpins.settings import Settings
 
 
 @click.command("import")

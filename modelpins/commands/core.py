@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 
 from modelpins import actions, api, envvars, markdown, pins, progress, write
-from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.plan import served_by, summary, table
 from modelpins.redact import redact
 from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
+from modelpins.settings import Settings
 
 
 @click.command()

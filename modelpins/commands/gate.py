@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from modelpins import pins, progress
-from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput
 from modelpins.redact import redact
+from modelpins.settings import Settings
 
 
 @click.command()
@@ -78,9 +78,9 @@ def gate(
             click.echo(report.table(result))
         click.echo(report.summary(result))
     if not result.passed:
-        if os.environ.get("GITHUB_ACTIONS") == "true" and not as_json:
-            from modelpins import actions
+        from modelpins import actions
 
+        if actions.in_actions() and not as_json:
             for c in result.failed:
                 failed = ", ".join(r.name for r in c.results if not r.passed)
                 click.echo(actions.annotation("error", f"{c.ref} v{c.after}: gates failed ({failed})", p.path, c.line))

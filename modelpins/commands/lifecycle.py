@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from modelpins import envvars, pins
-from modelpins.cli import Settings
 from modelpins.commands.adopt import propose
 from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, locked_artefacts, read_dockerfile
 from modelpins.completion import complete_target
@@ -25,6 +24,7 @@ from modelpins.plan import Change
 from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
+from modelpins.settings import Settings
 
 if TYPE_CHECKING:
     from modelpins.serving.cluster import Cluster

@@ -11,10 +11,10 @@ import click
 from modelpins import actions, api, markdown, pins
 from modelpins import approvals as approvals_core
 from modelpins import codeowners as codeowners_core
-from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput, InvalidPins, OperationFailed
 from modelpins.redact import redact
+from modelpins.settings import Settings
 
 OUTCOMES = ("success", "failure", "skipped", "cancelled", "")
 

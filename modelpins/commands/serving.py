@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 from modelpins import pins, progress
-from modelpins.cli import Settings
 from modelpins.errors import InvalidInput
+from modelpins.settings import Settings
 from modelpins.yamlsrc import read_limited
 
 if TYPE_CHECKING:

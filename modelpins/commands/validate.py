@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from modelpins import pins
-from modelpins.cli import Settings
+from modelpins.settings import Settings
 
 
 @click.command()

@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from modelpins import envvars
-from modelpins.cli import Settings
 from modelpins.errors import InvalidInput
 from modelpins.lifecycle import receiver
 from modelpins.lifecycle import webhook as webhook_mod
+from modelpins.settings import Settings
 
 SECRET_VAR = "MODELPINS_WEBHOOK_SECRET"  # noqa: S105 - the name of the variable, not a secret
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelpins.devserver import DevServer
+from devkit.devserver import DevServer
 from tests.helpers import rest
 from tests.helpers.cli import run
 from tests.helpers.proxy import Fault, Proxy

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelpins.devserver import DevServer
+from devkit.devserver import DevServer
 from tests.helpers import rest
 from tests.helpers.cli import run, start, wait_for
 from tests.helpers.proxy import Fault, Proxy

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from modelpins.devserver import DevServer
+from devkit.devserver import DevServer
 from tests.helpers import rest
 from tests.helpers.cli import run
 from tests.helpers.proxy import Fault, Proxy

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from modelpins.demo import CREDIT_WEIGHTS, assistant_responses, logreg_json
+from devkit.demo import CREDIT_WEIGHTS, assistant_responses, logreg_json
 from tests.gates.support import GATE_SCRIPTS, seed, tag, write
 from tests.helpers.cli import run
 from tests.helpers.seed import unique

@@ -100,7 +100,7 @@ models:
 
 
 def test_unreachable_endpoint_fails_closed(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
-    from modelpins.devserver import free_port
+    from devkit.devserver import free_port
 
     model = unique("down")
     seed(client, model, 1, {})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from modelpins import devserver
+from devkit import devserver
 
 
 def unique(prefix: str) -> str:
@@ -16,7 +16,7 @@ def unique(prefix: str) -> str:
 
 
 def seed_model(client: MlflowClient, name: str, versions=3, aliases=None, **kw) -> list[str]:  # type: ignore[no-untyped-def]
-    """Register `name` in the test server (see modelpins.devserver.seed_model)."""
+    """Register `name` in the test server (see devkit.devserver.seed_model)."""
     return devserver.seed_model(client.tracking_uri, name, versions, dict(aliases or {}), **kw)
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devkit.devserver import DevServer
 from modelpins import pins
-from modelpins.devserver import DevServer
 from modelpins.lifecycle import importer
 from tests.helpers import rest
 from tests.helpers.cli import run

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelpins.devserver import DevServer
+from devkit.devserver import DevServer
 from modelpins.lifecycle import webhook
 from tests.helpers.receiver import SECRET, serve, stop, wait_for_lines
 from tests.helpers.receiver import post as receiver_post

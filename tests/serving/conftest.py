@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from modelpins.devserver import free_port
+from devkit.devserver import free_port
 
 PYTHON3_STAND_IN = (
     b'#!/bin/sh\n# stands in for the base image\'s python3: records each call\necho "$@" >> /opt/python3-calls\n'

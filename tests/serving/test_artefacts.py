@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import yaml
 
-from modelpins.devserver import free_port
+from devkit.devserver import free_port
 from modelpins.serving import render as render_mod
 from tests.helpers.cli import run
 

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import requests
 
-from modelpins.devserver import free_port
+from devkit.devserver import free_port
 from tests.helpers.cli import run
 from tests.helpers.kube import KubeEmulator
 from tests.helpers.seed import seed_model, unique
