@@ -105,14 +105,22 @@ def validate_live(pins: PinsFile, registry: Registry) -> None:
     check_versions(pins, actual, versions, [(m, p.version, p.line) for m, p in pins.pins()])
 
 
+def resolve_targets(
+    pins: PinsFile, changes: list[Change], actual: dict[str, dict[str, int]], registry: Registry
+) -> dict[tuple[str, int], VersionInfo]:
+    """The versions the set/move changes point at, read in one request; InvalidPins unless every model
+    of the file exists and every target version is READY."""
+    targets = [c for c in changes if c.after is not None]
+    versions = registry.versions({c.model for c in targets if c.model in actual})
+    check_versions(pins, actual, versions, [(c.model, c.after, c.line) for c in targets if c.after])
+    return versions
+
+
 def make_plan(pins: PinsFile, registry: Registry) -> Plan:
     """Read the registry's whole alias state (paged) and the versions the changes target."""
     actual = registry.aliases()
     changes = diff(pins, actual)
-    targets = [c for c in changes if c.after is not None]
-    versions = registry.versions({c.model for c in targets if c.model in actual})
-    check_versions(pins, actual, versions, [(c.model, c.after, c.line) for c in targets if c.after])
-    return Plan(pins, changes, actual, versions)
+    return Plan(pins, changes, actual, resolve_targets(pins, changes, actual, registry))
 
 
 def plan_against_base(
@@ -124,10 +132,7 @@ def plan_against_base(
     if registry is None:
         return changes, None, {}
     actual = registry.aliases()
-    targets = [c for c in changes if c.after is not None]
-    versions = registry.versions({c.model for c in targets if c.model in actual})
-    check_versions(head, actual, versions, [(c.model, c.after, c.line) for c in targets if c.after])
-    return changes, actual, versions
+    return changes, actual, resolve_targets(head, changes, actual, registry)
 
 
 def audit_key(alias: str, now: float | None = None) -> str:

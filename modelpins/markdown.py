@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 
 from modelpins.approvals import Approval
 from modelpins.errors import Problem
+from modelpins.escape import code, text
 from modelpins.lifecycle.card import CARD_TAG, ui_url
 from modelpins.plan import Change
 from modelpins.registry import VersionInfo
+from modelpins.text import version
+
+UNSET = "–"  # an alias without a version, in markdown tables
 
 
 @dataclass
@@ -36,23 +40,6 @@ class PrReport:
         return not self.changes or self.gates_outcome == "success"
 
 
-def code(text: object) -> str:
-    """Inline code that cannot break out of its span or a table cell (and pings nobody)."""
-    s = str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ")
-    return f"`{s}`"
-
-
-def text(s: str) -> str:
-    """Plain text safe inside a table cell or list item: no HTML, no table breaks, no mentions."""
-    return (
-        s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("@", "@\u200b")
-    ).replace("\n", " ")
-
-
-def _v(version: int | None) -> str:
-    return "–" if version is None else str(version)
-
-
 def plan_markdown(
     changes: list[Change], pins_path: str, base: str | None, registry: Mapping[str, Mapping[str, int]] | None
 ) -> str:
@@ -67,10 +54,10 @@ def plan_markdown(
     head.append("Line")
     out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in changes:
-        row = [c.action, code(c.model), code(c.alias), _v(c.before), _v(c.after)]
+        row = [c.action, code(c.model), code(c.alias), version(c.before, UNSET), version(c.after, UNSET)]
         if registry is not None:
             now = registry.get(c.model, {}).get(c.alias)
-            row.append(_v(now) + (" ⚠️ differs from base" if base and now != c.before else ""))
+            row.append(version(now, UNSET) + (" ⚠️ differs from base" if base and now != c.before else ""))
         row.append(code(f"{pins_path}:{c.line}") if c.line else "")
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out)
@@ -95,12 +82,8 @@ def plan_footer(changes: list[Change], base: str, registry: Mapping[str, Mapping
     drifted = [(c, registry.get(c.model, {}).get(c.alias)) for c in changes] if registry is not None else []
     for c, now in drifted:
         if now != c.before:
-            lines.append(f"note: {c.model}@{c.alias} is {_plain(now)} in the registry, {_plain(c.before)} at {base}")
+            lines.append(f"note: {c.model}@{c.alias} is {version(now)} in the registry, {version(c.before)} at {base}")
     return "\n".join(lines)
-
-
-def _plain(version: int | None) -> str:
-    return "-" if version is None else str(version)
 
 
 def problems_markdown(problems: Iterable[Problem]) -> str:
@@ -201,7 +184,10 @@ def apply_markdown(applied: list[Change], failed: Change | None, error: str, pen
         rows.append(("❌ failed", failed))
     rows += [("⏸️ not applied", c) for c in pending if c is not failed]
     out = [head, "", "| Result | Model | Alias | From | To |", "|---|---|---|---|---|"]
-    out += [f"| {r} | {code(c.model)} | {code(c.alias)} | {_v(c.before)} | {_v(c.after)} |" for r, c in rows]
+    out += [
+        f"| {r} | {code(c.model)} | {code(c.alias)} | {version(c.before, UNSET)} | {version(c.after, UNSET)} |"
+        for r, c in rows
+    ]
     if failed:
         out += [
             "",

@@ -9,7 +9,7 @@ from typing import Literal
 from modelpins.pins import PinsFile
 from modelpins.serving import layout
 from modelpins.serving.layout import Layout
-from modelpins.text import columns
+from modelpins.text import columns, version
 
 Action = Literal["set", "move", "delete"]
 
@@ -65,12 +65,8 @@ def summary(changes: list[Change]) -> str:
 
 def table(changes: list[Change]) -> str:
     rows = [("MODEL", "ALIAS", "FROM", "TO", "ACTION")]
-    rows += [(c.model, c.alias, _v(c.before), _v(c.after), c.action) for c in changes]
+    rows += [(c.model, c.alias, version(c.before), version(c.after), c.action) for c in changes]
     return columns(rows)
-
-
-def _v(version: int | None) -> str:
-    return "-" if version is None else str(version)
 
 
 def served_by(pins: PinsFile, changes: list[Change], layouts: Mapping[tuple[str, int], Layout] | None = None) -> str:

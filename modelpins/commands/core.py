@@ -16,6 +16,7 @@ from modelpins.plan import served_by, summary, table
 from modelpins.redact import redact
 from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
 from modelpins.settings import Settings
+from modelpins.text import version
 
 
 @click.command()
@@ -127,16 +128,12 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
 def report_moves(outcome: api.ApplyResult, verb: str, err: bool = False) -> None:
     """Print each move made; raise OperationFailed naming the failed and pending ones."""
     for c in outcome.applied:
-        click.echo(f"{verb} {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}", err=err)
+        click.echo(f"{verb} {c.model}@{c.alias}: {version(c.before)} -> {version(c.after)}", err=err)
     if outcome.failed:
         lines = [f"failed   {outcome.failed.model}@{outcome.failed.alias}: {outcome.error}"]
-        lines += [f"pending  {c.model}@{c.alias}: {_v(c.before)} -> {_v(c.after)}" for c in outcome.pending]
+        lines += [f"pending  {c.model}@{c.alias}: {version(c.before)} -> {version(c.after)}" for c in outcome.pending]
         raise OperationFailed(
             f"applied {len(outcome.applied)} of {len(outcome.plan.changes)} changes, then stopped:\n"
             + "\n".join(lines)
             + "\nRun apply again once the cause is fixed; it continues from the registry's state."
         )
-
-
-def _v(version: int | None) -> str:
-    return "-" if version is None else str(version)

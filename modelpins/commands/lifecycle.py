@@ -25,14 +25,15 @@ from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
 from modelpins.settings import Settings
+from modelpins.text import split_target
 
 if TYPE_CHECKING:
     from modelpins.serving.cluster import Cluster
 
 
 def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
-    model, at, alias = value.partition("@")
-    if not model or (at and not alias) or (need_alias and not alias):
+    model, alias = split_target(value)
+    if not model or alias == "" or (need_alias and not alias):
         raise InvalidInput(f"'{value}' is not MODEL@ALIAS (e.g. credit-risk-classifier@champion)")
     return model, alias or None
 
@@ -334,10 +335,6 @@ def _fix_apply(s: Settings, p: pins.PinsFile, ref: str, registry: MlflowRegistry
         notify=lambda message: click.echo(message, err=True),
     )
     report_moves(moved.result, "restored", err=as_json)
-
-
-def _v(version: int | None) -> str:
-    return "-" if version is None else str(version)
 
 
 @click.command()

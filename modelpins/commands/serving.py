@@ -34,6 +34,14 @@ def locked_artefacts(pins_path: Path, data: bytes | None = None, where: str = ""
     return Locked({key: e.bytes for key, e in locked.entries.items()}, layouts)
 
 
+def _locked_digests(pins_path: Path) -> dict[tuple[str, int], str] | None:
+    """The artefact digest of each version in model_pins.lock next to the pins file; None: no lock."""
+    from modelpins.lifecycle import artefact_lock
+
+    locked = artefact_lock.read(artefact_lock.path_for(pins_path))
+    return {key: e.digest for key, e in locked.entries.items()} if locked else None
+
+
 def read_dockerfile(path: Path) -> bytes:
     try:
         return read_limited(path)
@@ -135,6 +143,7 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
         commit=from_env(os.environ, s.pins.resolve().parent).commit,
         fetch=fetch,
         run_ids=run_ids,
+        locked=_locked_digests(s.pins),
     )
     check(p)
     images = sum(len(tracks(p, d)) for d in baked) + any(d.artifacts == "init" for d in p.deployments.values())

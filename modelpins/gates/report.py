@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from modelpins.escape import cell, fence
 from modelpins.gates import AliasCheck, GateReport, GateResult
 from modelpins.gates.builtin import fmt
 from modelpins.text import columns
@@ -81,18 +81,6 @@ def as_json(report: GateReport) -> dict[str, Any]:
     }
 
 
-def _cell(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("`", "'").replace("@", "@\u200b")[:300] or " "
-
-
-def _fence(text: str) -> str:
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{text}\n{fence}"
-
-
 def markdown(report: GateReport) -> str:
     """A self-contained report for a PR comment or $GITHUB_STEP_SUMMARY."""
     if not report.checks:
@@ -105,9 +93,9 @@ def markdown(report: GateReport) -> str:
     else:
         icon, head = "❌", f"{len(report.failed)} of {len(report.checks)} alias moves blocked"
     out = [f"### {icon} modelpins gates: {head}", ""]
-    facts = [f"pins file `{_cell(report.pins_path)}`"]
+    facts = [f"pins file `{cell(report.pins_path)}`"]
     if report.base:
-        facts.append(f"changes since `{_cell(report.base)}`")
+        facts.append(f"changes since `{cell(report.base)}`")
     if report.commit:
         facts.append(f"commit `{report.commit[:12]}`")
     out += [" · ".join(facts), ""]
@@ -116,21 +104,21 @@ def markdown(report: GateReport) -> str:
     for c in report.checks:
         move = f"`{c.model}@{c.alias}` {_version(c).replace('->', '→')}"
         if c.deferred:
-            out.append(f"| 🔒 | {move} | gate change | | | | {_cell(c.deferred)} |")
+            out.append(f"| 🔒 | {move} | gate change | | | | {cell(c.deferred)} |")
         elif not c.results:
             out.append(f"| ✅ | {move} | (no gates) | | | | |")
         for r in c.results:
             icon = "✅" if r.passed else ("⚠️" if r.error else "❌")
             detail = "error, see below" if r.error else r.detail
             out.append(
-                f"| {icon} | {move} | {_cell(r.name)} | {r.kind} | {_value(r)} | {_cell(r.threshold or '-')} "
-                f"| {_cell(detail)} |"
+                f"| {icon} | {move} | {cell(r.name)} | {r.kind} | {_value(r)} | {cell(r.threshold or '-')} "
+                f"| {cell(detail)} |"
             )
     errors = [(c, r) for c in report.checks for r in c.results if r.error]
     if errors:
         out += ["", "<details><summary>Gate errors (a gate that errors fails closed)</summary>", ""]
         for c, r in errors:
-            out += [f"**{c.model}@{c.alias} v{c.after}, {_cell(r.name)}**", "", _fence(r.error[:4000]), ""]
+            out += [f"**{c.model}@{c.alias} v{c.after}, {cell(r.name)}**", "", fence(r.error[:4000]), ""]
         out.append("</details>")
     if any(c.deferred for c in report.checks):
         out += [

@@ -7,11 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from modelpins.api import Registry, check_versions, make_plan
+from modelpins.api import Registry, make_plan, plan_against_base
 from modelpins.context import Context
 from modelpins.gates import AliasCheck, GateError, GateReport, GateResult, Subject, Target, builtin, command, evidence
 from modelpins.pins import ANY_ALIAS, Gate, PinsFile, load_at
-from modelpins.plan import Change, between
+from modelpins.plan import Change
 from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
 
@@ -47,11 +47,9 @@ def changes_to_gate(
     if base_ref is None:
         plan = make_plan(pins, registry)
         return [c for c in plan.changes if c.after is not None], plan.actual, plan.versions
-    changes = [c for c in between(load_at(pins.path, base_ref), pins) if c.after is not None]
-    actual = registry.aliases()
-    versions = registry.versions({c.model for c in changes if c.model in actual})
-    check_versions(pins, actual, versions, [(c.model, c.after, c.line) for c in changes if c.after])
-    return changes, actual, versions
+    changes, actual, versions = plan_against_base(pins, load_at(pins.path, base_ref), registry)
+    assert actual is not None  # a registry was given
+    return [c for c in changes if c.after is not None], actual, versions
 
 
 def run_gates(

@@ -5,9 +5,7 @@ the server's REST routes (no local copy, whatever store sits behind the server);
 other URI (`s3://`, `mlflow-artifacts:/`, a path) is downloaded to a temporary directory
 with `mlflow.artifacts.download_artifacts`, hashed and deleted.
 
-The digest is `sha256:` of a manifest, one line per file sorted by path:
-`<sha256 of the content>  <size>  <path relative to the source>`, so two listings
-with the same files, sizes and bytes give the same digest and any change gives another.
+The digest is modelpins.digest's: one scheme for the lock, the build and every check.
 """
 
 from __future__ import annotations
@@ -16,42 +14,15 @@ import hashlib
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelpins.digest import CHUNK, Digest, FileDigest, digest_of, local_digest
 from modelpins.errors import OperationFailed
 from modelpins.registry import MlflowRegistry
 
-CHUNK = 1024 * 1024
 RUNS_RE = re.compile(r"runs:/([0-9A-Za-z_-]+)(?:/(.*))?")
 LOGGED_RE = re.compile(r"models:/(m-[0-9a-f]+)/?(.*)")
-
-
-@dataclass(frozen=True)
-class FileDigest:
-    path: str
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class Digest:
-    digest: str
-    files: tuple[FileDigest, ...]
-
-    @property
-    def size(self) -> int:
-        return sum(f.size for f in self.files)
-
-
-def manifest(files: list[FileDigest]) -> str:
-    return "".join(f"{f.sha256}  {f.size}  {f.path}\n" for f in sorted(files, key=lambda f: f.path))
-
-
-def digest_of(files: list[FileDigest]) -> Digest:
-    text = manifest(files)
-    return Digest("sha256:" + hashlib.sha256(text.encode()).hexdigest(), tuple(sorted(files, key=lambda f: f.path)))
 
 
 class Reader:
@@ -144,14 +115,6 @@ class Reader:
             local = Path(
                 mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=self.tracking_uri)
             )
-            paths = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
-            files = []
-            for p in paths:
-                h = hashlib.sha256()
-                with p.open("rb") as fh:
-                    while chunk := fh.read(CHUNK):
-                        h.update(chunk)
-                size = p.stat().st_size
-                self.bytes_read += size
-                files.append(FileDigest(p.name if p == local else p.relative_to(local).as_posix(), size, h.hexdigest()))
-            return digest_of(files)
+            found = local_digest(local)
+            self.bytes_read += found.size
+            return found

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from modelpins.api import audit_entries
+from modelpins.escape import text
 from modelpins.lifecycle.artefact_lock import Entry
 from modelpins.lifecycle.lineage import Node, render
 from modelpins.lifecycle.rollback import waived
@@ -60,7 +61,7 @@ def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Ent
     out += ["## Metrics", ""]
     if node.metrics:
         out += ["| metric | value |", "| --- | --- |"]
-        out += [f"| {_cell(k)} | {_num(v)} |" for k, v in sorted(node.metrics.items())]
+        out += [f"| {text(k)} | {_num(v)} |" for k, v in sorted(node.metrics.items())]
     else:
         out.append("No metrics logged in the run.")
     out += ["", "## Training data", ""]
@@ -74,7 +75,7 @@ def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Ent
     out += ["", "## Parameters", ""]
     if node.params:
         out += ["| param | value |", "| --- | --- |"]
-        out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in sorted(node.params.items())]
+        out += [f"| {text(k)} | {text(v)} |" for k, v in sorted(node.params.items())]
     else:
         out.append("No parameters logged in the run.")
     out += ["", f"## Gates for `{alias}`", ""]
@@ -98,7 +99,7 @@ def _gates(pins: PinsFile, node: Node, alias: str) -> list[str]:
     gates = pins.gates_for(node.model, alias)
     if gates:
         lines += ["| gate | kind | rule |", "| --- | --- | --- |"]
-        lines += [f"| {_cell(g.name)} | {g.kind} | {_cell(_rule(g))} |" for g in gates]
+        lines += [f"| {text(g.name)} | {g.kind} | {text(_rule(g))} |" for g in gates]
     else:
         lines.append("No gates configured for this alias.")
     reason = waived(pins, node.model, alias, node.version)
@@ -107,13 +108,13 @@ def _gates(pins: PinsFile, node: Node, alias: str) -> list[str]:
     evidence = node.tags.get(GATES_PREFIX + alias)
     if evidence is not None:
         parsed = _json(evidence)
-        text = json.dumps(parsed, indent=2, sort_keys=True) if parsed is not None else evidence
+        shown = json.dumps(parsed, indent=2, sort_keys=True) if parsed is not None else evidence
         lines += [
             "",
             "Gate results recorded on the version:",
             "",
             "```json" if parsed is not None else "```",
-            text,
+            shown,
             "```",
         ]
     elif gates:
@@ -152,8 +153,9 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:g}"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _cell(value: str) -> str:
+    """A cell of the facts table, whose values modelpins wrote (code spans, links): only the table is guarded."""
+    return value.replace("|", "\\|").replace("\n", " ")
 
 
 def _name(path: str) -> str:

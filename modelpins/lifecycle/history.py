@@ -26,7 +26,7 @@ from modelpins.pins import PinsFile, loads
 from modelpins.plan import between
 from modelpins.registry import VersionInfo
 from modelpins.tags import GATES_PREFIX
-from modelpins.text import columns
+from modelpins.text import columns, version
 
 TRAILER_RE = re.compile(r"^(?:Approved-by|Reviewed-by):\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 
@@ -280,8 +280,8 @@ def table(history: History) -> str:
             (
                 t.at[:16].replace("T", " "),
                 f"{t.model}@{t.alias}",
-                _v(t.before),
-                _v(t.after),
+                version(t.before),
+                version(t.after),
                 (t.commit or "-")[:8],
                 f"#{t.pr}" if t.pr else "-",
                 t.author or "-",
@@ -291,7 +291,3 @@ def table(history: History) -> str:
             )
         )
     return columns(rows)
-
-
-def _v(version: int | None) -> str:
-    return "-" if version is None else str(version)

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from modelpins.errors import InvalidInput, InvalidPins
+from modelpins.escape import code, text
 from modelpins.lifecycle import yamledit
 from modelpins.pins import PinsFile, loads
 from modelpins.plan import diff
-from modelpins.text import columns
+from modelpins.text import columns, version
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,24 @@ def drift(pins: PinsFile, actual: Mapping[str, Mapping[str, int]], model: str | 
 
 def table(found: list[Drift]) -> str:
     rows = [("MODEL", "ALIAS", "EXPECTED", "ACTUAL", "")]
-    rows += [(d.model, d.alias, _v(d.expected), _v(d.actual), d.kind) for d in found]
+    rows += [(d.model, d.alias, version(d.expected), version(d.actual), d.kind) for d in found]
     return columns(rows)
 
 
 def markdown(found: list[Drift], source: str, tracking_uri: str) -> str:
     if not found:
-        return f"### Registry drift\n\nNo drift: {tracking_uri} matches `{source}`.\n"
+        return f"### Registry drift\n\nNo drift: {text(tracking_uri)} matches {code(source)}.\n"
     lines = [
         "### Registry drift",
         "",
-        f"{len(found)} alias{'es' if len(found) != 1 else ''} in {tracking_uri} differ from `{source}`:",
+        f"{len(found)} alias{'es' if len(found) != 1 else ''} in {text(tracking_uri)} differ from {code(source)}:",
         "",
         "| model | alias | expected (git) | actual (registry) | |",
         "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| `{d.model}` | `{d.alias}` | {_v(d.expected)} | {_v(d.actual)} | {d.kind} |" for d in found]
+    lines += [
+        f"| {code(d.model)} | {code(d.alias)} | {version(d.expected)} | {version(d.actual)} | {d.kind} |" for d in found
+    ]
     lines += [
         "",
         "To restore git's state: `modelpins drift --fix apply --yes`. To keep the registry's: "
@@ -103,7 +106,3 @@ def fix_file(text: str, path: str, found: list[Drift]) -> str:
             f"say); edit it by hand or restore git's state with --fix apply:\n{exc}"
         ) from None
     return new_text
-
-
-def _v(version: int | None) -> str:
-    return "-" if version is None else str(version)

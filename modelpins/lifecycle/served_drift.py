@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelpins import tags
+from modelpins.escape import code, text
 from modelpins.text import columns
 
 KINDS = ("Deployment", "Service", "PodDisruptionBudget", "HTTPRoute")
@@ -244,17 +245,18 @@ def table(found: list[ServedDrift]) -> str:
 
 def markdown(found: list[ServedDrift], source: str, where: str) -> str:
     if not found:
-        return f"### Served drift\n\nNo drift: what {where} serves matches `{source}`.\n"
+        return f"### Served drift\n\nNo drift: what {text(where)} serves matches {code(source)}.\n"
     lines = [
         "### Served drift",
         "",
-        f"{len(found)} difference{'s' if len(found) != 1 else ''} between {where} and `{source}`:",
+        f"{len(found)} difference{'s' if len(found) != 1 else ''} between {text(where)} and {code(source)}:",
         "",
         "| environment | object | field | expected (git) | actual (cluster) | |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {d.environment} | `{d.namespace}/{d.ref}` | {d.field} | {_md(d.expected)} | {_md(d.actual)} | {d.status} |"
+        f"| {text(d.environment)} | {code(f'{d.namespace}/{d.ref}')} | {text(d.field)} | {_md(d.expected)} "
+        f"| {_md(d.actual)} | {d.status} |"
         for d in found
     ]
     lines += ["", "To restore git's state: `modelpins rollout` (or let Argo CD / Flux sync `manifests/`)."]
@@ -266,4 +268,4 @@ def _s(value: str | None) -> str:
 
 
 def _md(value: str | None) -> str:
-    return "-" if value is None else f"`{value}`"
+    return "-" if value is None else code(value)

@@ -10,6 +10,7 @@ from pydantic_core import InitErrorDetails
 from modelpins.pins.data import AliasPin, ModelPins, ModelRef, Waiver
 from modelpins.pins.fields import NOT_GIVEN, AliasName, Owners, Ref, Spec, Text, Version, problem, report
 from modelpins.pins.gates import GateTable, gate_table
+from modelpins.text import split_target
 from modelpins.yamlsrc import Loc, Tree
 
 
@@ -86,5 +87,5 @@ class ModelSpec(Spec):
 
 
 def ref(value: str, loc: Loc, at: Tree) -> ModelRef:
-    model, _, alias = value.partition("@")
-    return ModelRef(model, alias, at.line(loc))
+    model, alias = split_target(value)
+    return ModelRef(model, alias or "", at.line(loc))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import tags
+from modelpins.digest import local_digest
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.pins import PinsFile
 from modelpins.progress import Step, noop
@@ -107,18 +108,6 @@ class DockerImages:
         return dict(self.client.images.get(ref).labels or {})
 
 
-def artifact_digest(directory: Path) -> str:
-    """sha256 over every file's relative path and content: equal trees give equal digests."""
-    total = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        file_hash = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                file_hash.update(chunk)
-        total.update(path.relative_to(directory).as_posix().encode() + b"\0" + file_hash.digest())
-    return "sha256:" + total.hexdigest()
-
-
 def mlflow_fetch(tracking_uri: str) -> Fetch:
     def fetch(model: str, version: int, dest: Path) -> None:
         from mlflow import MlflowClient
@@ -158,6 +147,7 @@ class Builder:
     commit: str | None = None
     fetch: Fetch | None = None
     run_ids: dict[tuple[str, int], str] | None = None
+    locked: dict[tuple[str, int], str] | None = None  # artefact digests from model_pins.lock, checked once fetched
 
     def base(self) -> str:
         if not self.pins.images.base:
@@ -212,7 +202,7 @@ class Builder:
                 dest = models / ref.model / str(ref.version)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 self.fetch(ref.model, ref.version, dest)
-                digests[ref] = artifact_digest(dest)
+                digests[ref] = self._checked(ref, local_digest(dest).digest)
             content = json.dumps(
                 {
                     "base": base,
@@ -226,6 +216,17 @@ class Builder:
             return self._ensure(
                 f"{self.registry}/{dep}:{tag}", labels, lambda ctx: shutil.copytree(models, ctx / "models")
             )
+
+    def _checked(self, ref: Pinned, digest: str) -> str:
+        """The digest of the artefacts fetched for `ref`; OperationFailed when model_pins.lock locked others."""
+        want = (self.locked or {}).get((ref.model, ref.version))
+        if want is not None and want != digest:
+            raise OperationFailed(
+                f"artefacts of {ref.model} version {ref.version} do not match model_pins.lock: fetched {digest}, "
+                f"locked {want}; nothing was built. Restore the artefacts or pin another version (if the change is "
+                "intended, run `modelpins lock` and have model_pins.lock reviewed)"
+            )
+        return digest
 
     def _ensure(self, ref: str, labels: dict[str, str], fill: Callable[[Path], object]) -> Built:
         """Build and push `ref` unless the tag exists already (in the registry with push, else locally)."""

@@ -85,6 +85,21 @@ def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, 
     assert "mlflow-skinny==" in files_in(ref, "/opt/python3-calls", docker_engine)["python3-calls"]
 
 
+def test_build_refuses_baked_artefacts_that_differ_from_model_pins_lock(baked, client, mlflow_server, registry):
+    model, runs, pins, env = baked
+    assert run("--pins", pins, "--tracking-uri", mlflow_server.url, "lock").returncode == 0
+    source = client.get_run(runs[0]).info.artifact_uri.removeprefix("file://")
+    weights = Path(source) / "model" / "weights.json"
+    weights.write_text('{"w": 2}')  # re-uploaded behind the registry after locking
+
+    result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", env=env)
+
+    assert result.returncode == 1
+    assert f"artefacts of {model} version 1 do not match model_pins.lock" in result.stderr
+    assert registry.tags(f"serving/{model}") == []  # nothing was built or pushed
+    assert not (pins.parent / "deploy" / "images.lock.json").exists()
+
+
 def test_unchanged_second_build_is_skipped_and_a_moved_alias_builds_a_new_tag(  # type: ignore[no-untyped-def]
     baked, mlflow_server, registry, docker_engine
 ):
