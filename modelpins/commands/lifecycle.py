@@ -247,7 +247,7 @@ def drift(
 
 
 def _models(p: pins.PinsFile, dep: pins.Deployment) -> set[str]:
-    from modelpins.serving.render import tracks
+    from modelpins.serving.tracks import tracks
 
     return {r.model for t in tracks(p, dep) for r in t.refs()}
 

@@ -110,8 +110,9 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
     """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped."""
     from modelpins.context import from_env
     from modelpins.serving import image_lock
+    from modelpins.serving.checks import check
     from modelpins.serving.images import Builder, DockerImages, mlflow_fetch
-    from modelpins.serving.render import check, tracks
+    from modelpins.serving.tracks import tracks
 
     p = pins.load(s.pins)
     registry = registry or p.images.registry

@@ -15,9 +15,9 @@ def validate(s: Settings, offline: bool) -> None:
     """Check the pins file; with a tracking server, also that every pinned version exists and is READY."""
     p = pins.load(s.pins)
     count = len(p.pins())
-    from modelpins.serving import render  # serving rules beyond the schema (pure, offline)
+    from modelpins.serving import checks  # serving rules beyond the schema (pure, offline)
 
-    render.check(p)
+    checks.check(p)
     if s.tracking_uri and not offline:
         from modelpins import api
 

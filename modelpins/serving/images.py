@@ -29,8 +29,10 @@ from modelpins.digest import local_digest
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.pins import PinsFile
 from modelpins.progress import Step, noop
+from modelpins.serving.checks import check
 from modelpins.serving.image_lock import ImageLock, LockEntry
-from modelpins.serving.render import RUNTIME_REPOSITORY, Pinned, Track, check, runtime_tag, tracks
+from modelpins.serving.image_refs import RUNTIME_REPOSITORY, runtime_tag
+from modelpins.serving.tracks import Pinned, Track, tracks
 
 # (model, version, destination) -> None: creates the directory `destination` holding the version's artefacts
 Fetch = Callable[[str, int, Path], None]

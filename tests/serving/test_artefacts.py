@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from devkit.devserver import free_port
-from modelpins.serving import render as render_mod
+from modelpins.serving.tracks import MODELS_DIR
 from tests.helpers.cli import run
 
 pytest.importorskip("transformers")
@@ -185,7 +185,7 @@ deployments:
 
 
 @pytest.fixture(scope="module")
-def project(mlflow_server, client, tmp_path_factory):  # type: ignore[no-untyped-def]
+def project(mlflow_server, client, tmp_path_factory):
     prefix = f"a{os.getpid()}-{int(time.time() * 1000) % 10**8}-"
     log_version(client, f"{prefix}base", write_base)
     log_version(client, f"{prefix}lora", write_adapter)
@@ -215,7 +215,7 @@ def pod(project: dict[str, Any], deployment: str) -> dict[str, Any]:
 def fetch_all(project: dict[str, Any], spec: dict[str, Any], models_dir: Path) -> None:
     """Run each init container's command as the pod would, with /models mapped to `models_dir`."""
     for init in spec["initContainers"]:
-        argv = [a.replace(render_mod.MODELS_DIR, str(models_dir)) for a in init["command"] + init["args"]]
+        argv = [a.replace(MODELS_DIR, str(models_dir)) for a in init["command"] + init["args"]]
         assert argv[:3] == ["python3", "-m", "mlflow"]
         done = subprocess.run(
             [sys.executable, *argv[1:]], env={**os.environ, "MLFLOW_TRACKING_URI": project["uri"]},
@@ -225,10 +225,10 @@ def fetch_all(project: dict[str, Any], spec: dict[str, Any], models_dir: Path) -
 
 
 def local(path: str, models_dir: Path) -> Path:
-    return Path(path.replace(render_mod.MODELS_DIR, str(models_dir)))
+    return Path(path.replace(MODELS_DIR, str(models_dir)))
 
 
-def test_the_lock_records_the_layout_each_runtime_loads(project) -> None:  # type: ignore[no-untyped-def]
+def test_the_lock_records_the_layout_each_runtime_loads(project) -> None:
     lock = yaml.safe_load((project["root"] / "model_pins.lock").read_text())["models"]
     p = project["prefix"]
     assert {k: lock[f"{p}base"][1][k] for k in ("flavor", "path", "tokenizer")} == {
@@ -238,7 +238,7 @@ def test_the_lock_records_the_layout_each_runtime_loads(project) -> None:  # typ
     assert (lock[f"{p}scorer"][1]["flavor"], lock[f"{p}scorer"][1]["path"]) == ("sklearn", ".")
 
 
-def test_vllm_gets_a_model_tokenizer_and_adapter_its_loaders_read(project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_vllm_gets_a_model_tokenizer_and_adapter_its_loaders_read(project, tmp_path) -> None:
     from safetensors.numpy import load_file
     from transformers import AutoConfig, AutoTokenizer
     from transformers.utils.peft_utils import find_adapter_config_file
@@ -266,7 +266,7 @@ def test_vllm_gets_a_model_tokenizer_and_adapter_its_loaders_read(project, tmp_p
     assert lora_a and all(w.shape == (RANK, config.hidden_size) for w in lora_a)
 
 
-def test_the_pod_applies_exactly_the_pinned_chat_template_version(project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_pod_applies_exactly_the_pinned_chat_template_version(project, tmp_path) -> None:
     spec = pod(project, "chat")
     fetch_all(project, spec, tmp_path)
     args = spec["containers"][0]["args"]
@@ -276,12 +276,12 @@ def test_the_pod_applies_exactly_the_pinned_chat_template_version(project, tmp_p
     assert template.startswith("{{ 'v2' }}")  # champion: 2, not version 1
 
 
-def test_the_classic_model_answers_invocations_from_mlflows_model_server(project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_classic_model_answers_invocations_from_mlflows_model_server(project, tmp_path) -> None:
     spec = pod(project, "scoring")
     fetch_all(project, spec, tmp_path)
     server = spec["containers"][0]
     assert server["command"] == ["mlflow", "models", "serve"]
-    args = [a.replace(render_mod.MODELS_DIR, str(tmp_path)) for a in server["args"]]
+    args = [a.replace(MODELS_DIR, str(tmp_path)) for a in server["args"]]
     port = free_port()
     args[args.index("--host") + 1], args[args.index("--port") + 1] = "127.0.0.1", str(port)
     bin_dir = Path(sys.executable).parent  # the image has mlflow and uvicorn on PATH; here they are in the venv
@@ -312,9 +312,7 @@ def test_the_classic_model_answers_invocations_from_mlflows_model_server(project
         proc.wait(timeout=30)
 
 
-def test_a_base_model_without_the_layout_vllm_needs_is_refused_with_found_and_needed(  # type: ignore[no-untyped-def]
-    project, client, tmp_path
-):
+def test_a_base_model_without_the_layout_vllm_needs_is_refused_with_found_and_needed(project, client, tmp_path):
     p = project["prefix"]
     name = f"{p}bare"
 

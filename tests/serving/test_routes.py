@@ -14,7 +14,8 @@ import pytest
 
 from modelpins import pins as pinsmod
 from modelpins.serving.image_lock import ImageLock
-from modelpins.serving.render import resolved, route_target, servers
+from modelpins.serving.render import resolved
+from modelpins.serving.tracks import route_target, servers
 from tests.helpers.cli import run
 from tests.serving import gateway
 

@@ -1,0 +1,66 @@
+"""Image references of the rendered pods: the runtime tag, the image of each track, the classic model server. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+
+from modelpins.errors import InvalidInput
+from modelpins.pins import Deployment, PinsFile
+from modelpins.serving.image_lock import ImageLock
+from modelpins.serving.tracks import Track
+
+RUNTIME_REPOSITORY = "modelpins-vllm"
+CLASSIC_NOTE = "images.classic of model_pins.yaml: MLflow's model server image, built from deploy/Dockerfile.mlflow"
+
+
+def classic_image(pins: PinsFile, dep: Deployment) -> str:
+    if not pins.images.classic:
+        raise InvalidInput(
+            f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model (kind: model), which MLflow's "
+            "model server runs, but the pins name no image for it; fix: add 'images: {classic: "
+            "REGISTRY/mlflow-serve@sha256:...}' (mlflow and the flavors' libraries; see deploy/Dockerfile.mlflow)"
+        )
+    return pins.images.classic
+
+
+def runtime_tag(base: str, dockerfile: bytes) -> str:
+    """The content-addressed tag of the generic runtime image (base image + Dockerfile)."""
+    return "runtime-" + hashlib.sha256(base.encode() + b"\n" + dockerfile).hexdigest()[:12]
+
+
+def image_for(pins: PinsFile, lock: ImageLock, dockerfile: bytes, dep: Deployment, track: Track) -> str:
+    if dep.artifacts == "image":
+        entry = lock.images.get(f"{dep.name}/{track.key}")
+        if entry is None or entry.models != track.models():
+            built = f"built from {entry.models}" if entry else "no image recorded"
+            raise InvalidInput(
+                f"deployment '{dep.name}' ({pins.path}:{dep.line}) bakes its models into the image "
+                f"('artifacts: image') and deploy/images.lock.json has {built} for {dep.name}/{track.key}, "
+                f"but the pins serve {track.models()}; fix: run 'modelpins build --push' (with MLflow access), "
+                "then render"
+            )
+        return entry.image
+    if not pins.images.base:
+        raise InvalidInput(
+            f"{pins.path}: deployments need 'images.base' (vLLM's image pinned by digest) to name their runtime "
+            "image; fix: add 'images: {registry: REGISTRY, base: vllm/vllm-openai@sha256:...}'"
+        )
+    tag = runtime_tag(pins.images.base, dockerfile)
+    if lock.runtime and lock.runtime.tag == tag:
+        return lock.runtime.image
+    if not pins.images.registry:
+        raise InvalidInput(
+            f"{pins.path}: no registry to name the runtime image {tag}; fix: add 'images.registry' "
+            "(e.g. ghcr.io/acme/serving) or run 'modelpins build --push --registry HOST' to record it"
+        )
+    return f"{pins.images.registry}/{RUNTIME_REPOSITORY}:{tag}"
+
+
+def image_note(image: str) -> str:
+    """What the manifests say about their image: where its digest comes from, or that it was never pushed."""
+    if "@sha256:" in image:
+        return "pinned by digest in deploy/images.lock.json, written by 'modelpins build --push'"
+    return (
+        "not pushed yet: the content-addressed tag of images.base and deploy/Dockerfile; 'modelpins build --push' "
+        "builds it and records its digest in deploy/images.lock.json, and render then pins it"
+    )

@@ -1,0 +1,366 @@
+"""The Kubernetes objects of one deployment and of one environment, as dicts. Pure."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from modelpins import tags
+from modelpins.errors import InvalidInput
+from modelpins.pins import Deployment, PinsFile
+from modelpins.serving import layout
+from modelpins.serving.image_lock import ImageLock
+from modelpins.serving.image_refs import CLASSIC_NOTE, classic_image, image_for, image_note
+from modelpins.serving.layout import Locked
+from modelpins.serving.tracks import MODELS_DIR, Track, route_target, server_command, tracks
+
+MLFLOW_CONFIG = (
+    "modelpins-mlflow"  # ConfigMap (rendered: MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
+)
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+STARTUP_SECONDS = 1800  # loading a large checkpoint onto GPUs can take many minutes
+SHM = "/dev/shm"  # noqa: S108 - a memory-backed volume for vLLM's worker processes, not a temp file
+UID = 10001  # deploy/Dockerfile's USER: a high UID no host account has
+HOME = "/home/modelpins"  # an emptyDir: vLLM, Triton, torch.compile and Hugging Face write caches under $HOME
+TMP_MIB, HOME_MIB = 1024, 4096  # emptyDir size limits of /tmp and $HOME
+FETCH_COMMAND = ["python3", "-m", "mlflow", "artifacts", "download"]
+
+
+def labels(dep: Deployment, track: Track | None = None) -> dict[str, str]:
+    out = {
+        tags.NAME: dep.name,
+        tags.INSTANCE: track.name if track else dep.name,
+        tags.COMPONENT: "model-server",
+        tags.PART_OF: dep.name,
+        tags.MANAGED_BY: tags.MANAGER,
+    }
+    if track:
+        primary = track.servers[0]
+        out[tags.VERSION] = f"v{(primary.adapters[0][1] if primary.adapters else primary.base).version}"
+        out[tags.TRACK] = track.key
+        if track.color:
+            out[tags.COLOR] = track.color
+    return out
+
+
+def track_annotations(track: Track) -> dict[str, str]:
+    primary = track.servers[0].adapters[0][1] if track.servers[0].adapters else track.servers[0].base
+    return {
+        tags.MODEL: primary.model,
+        tags.SERVED_VERSION: str(primary.version),
+        tags.SERVES: ", ".join(str(r) for r in track.refs()),
+    }
+
+
+def _meta(name: str, lbls: dict[str, str], annos: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": lbls}
+    if annos:
+        meta["annotations"] = annos
+    return meta
+
+
+def _ports(dep: Deployment, count: int) -> list[tuple[str, int]]:
+    return [("http" if i == 0 else f"http-{i + 1}", dep.port + i) for i in range(count)]
+
+
+def mib(n: int) -> str:
+    return f"{n}Mi"
+
+
+def model_volume_mib(dep: Deployment, track: Track, locked: Locked | None) -> int | None:
+    """MiB for the track's artefacts: model_pins.lock's bytes + 10% for partial downloads (None: no lock)."""
+    if locked is None:
+        return None
+    sizes = locked.sizes
+    refs = dict.fromkeys(track.refs())
+    missing = [str(r) for r in refs if (r.model, r.version) not in sizes]
+    if missing:
+        raise InvalidInput(
+            f"deployment '{dep.name}' serves {', '.join(missing)}, which model_pins.lock does not list, so the "
+            "size of its model volume is unknown; fix: run 'modelpins lock' and commit model_pins.lock"
+        )
+    total = sum(sizes[(r.model, r.version)] for r in refs)
+    return max(1, math.ceil(total * 1.1 / 2**20))
+
+
+def deployment(
+    pins: PinsFile, dep: Deployment, track: Track, image: str, locked: Locked | None = None
+) -> dict[str, Any]:
+    """The Deployment of one track. Restricted Pod Security: non-root UID, no capabilities, RuntimeDefault
+    seccomp, read-only root filesystem with emptyDirs for /tmp, $HOME (caches) and the models."""
+    init = dep.artifacts == "init"
+    res = dep.resources
+    model_mib = model_volume_mib(dep, track, locked) if init else None
+    scratch = TMP_MIB + HOME_MIB + (model_mib or 0)
+    requests: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory, "ephemeral-storage": mib(scratch)}
+    # Requests equal to limits for CPU and memory: the Guaranteed QoS class, last to be evicted.
+    limits: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory}
+    if res.gpu:
+        requests["nvidia.com/gpu"] = res.gpu
+        limits["nvidia.com/gpu"] = res.gpu
+    hardened = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+    }
+    writable = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "home", "mountPath": HOME}]  # noqa: S108
+    containers: list[dict[str, Any]] = []
+    for (port_name, port), server in zip(_ports(dep, len(track.servers)), track.servers, strict=True):
+        kind = pins.models[server.base.model].kind
+        command, args = server_command(pins, server, port, locked)
+        if layout.runtime(kind) == layout.VLLM:
+            args += list(dep.vllm_args)
+        probe = {"httpGet": {"path": "/health", "port": port_name}}
+        prefix = "vllm" if layout.runtime(kind) == layout.VLLM else "mlflow"
+        container: dict[str, Any] = {
+            "name": prefix if len(track.servers) == 1 else f"{prefix}-{len(containers) + 1}",
+            # baked ('artifacts: image'): the image holds the models and the server; else each runtime's image
+            "image": classic_image(pins, dep) if init and layout.runtime(kind) == layout.MLFLOW else image,
+            "imagePullPolicy": "Always",
+            "command": command,
+            "args": args,
+        }
+        env = [{"name": "HOME", "value": HOME}]
+        first = not containers
+        container |= {
+            "env": env,
+            "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
+            "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": STARTUP_SECONDS // 10},
+            "readinessProbe": {**probe, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
+            "livenessProbe": {**probe, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4},
+            # The pod's scratch space (emptyDirs) is requested once, on the first container.
+            "resources": {
+                "requests": requests if first else {k: v for k, v in requests.items() if k != "ephemeral-storage"},
+                "limits": limits,
+            },
+            "securityContext": hardened,
+            "volumeMounts": ([{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}] if init else [])
+            + [{"name": "shm", "mountPath": SHM}, *writable],
+        }
+        containers.append(container)
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationGracePeriodSeconds": 60,
+    }
+    if init:
+        pod["initContainers"] = [
+            {
+                "name": f"fetch-{i + 1}",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "command": FETCH_COMMAND,
+                "args": ["--artifact-uri", f"models:/{ref.model}/{ref.version}", "--dst-path", ref.path],
+                "env": [{"name": "HOME", "value": HOME}],
+                "envFrom": [
+                    {"configMapRef": {"name": MLFLOW_CONFIG}},
+                    {"secretRef": {"name": MLFLOW_CONFIG, "optional": True}},
+                ],
+                "resources": {
+                    "requests": {"cpu": "500m", "memory": "1Gi"},
+                    "limits": {"cpu": "500m", "memory": "1Gi"},
+                },
+                "securityContext": hardened,
+                "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}, *writable],
+            }
+            for i, ref in enumerate(dict.fromkeys(track.refs()))
+        ]
+    pod["containers"] = containers
+    if res.gpu:
+        pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    models_dir: dict[str, Any] = {"sizeLimit": mib(model_mib)} if model_mib else {}
+    pod["volumes"] = ([{"name": "models", "emptyDir": models_dir}] if init else []) + [
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": mib(TMP_MIB)}},
+        {"name": "home", "emptyDir": {"sizeLimit": mib(HOME_MIB)}},
+    ]
+    selector = {k: v for k, v in labels(dep, track).items() if k in (tags.NAME, tags.INSTANCE)}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(track.name, labels(dep, track), track_annotations(track)),
+        "spec": {
+            "replicas": track.replicas,
+            "revisionHistoryLimit": 5,
+            "progressDeadlineSeconds": STARTUP_SECONDS + 300,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels(dep, track), "annotations": track_annotations(track)},
+                "spec": pod,
+            },
+        },
+    }
+
+
+def network_policy(dep: Deployment, count: int) -> dict[str, Any]:
+    """Ingress to the deployment's pods only on their server ports (egress stays open: MLflow and its store)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(dep.name, labels(dep)),
+        "spec": {
+            "podSelector": {"matchLabels": {tags.NAME: dep.name}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"port": p, "protocol": "TCP"} for _, p in _ports(dep, count)]}],
+        },
+    }
+
+
+def service(dep: Deployment, name: str, selector: dict[str, str], count: int, lbls: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, lbls),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [
+                {"name": n, "port": p, "targetPort": n, "protocol": "TCP", "appProtocol": "http"}
+                for n, p in _ports(dep, count)
+            ],
+        },
+    }
+
+
+def pdb(dep: Deployment, track: Track) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(track.name, labels(dep, track)),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {tags.NAME: dep.name, tags.INSTANCE: track.name}},
+        },
+    }
+
+
+def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[str, Any] | None:
+    env = pins.environments[dep.environment]
+    if not env.gateway:
+        return None
+    gw_ns, _, gw_name = env.gateway.partition("/")
+    hosts, prefix = route_target(pins, dep)
+    s = dep.strategy
+    rules = []
+    for i, (_, port) in enumerate(_ports(dep, len(ts[0].servers))):
+        if s.type in ("canary", "ab"):
+            rule: dict[str, Any] = {
+                "backendRefs": [
+                    {"name": ts[0].name, "port": port, "weight": 100 - s.weight},
+                    {"name": ts[1].name, "port": port, "weight": s.weight},
+                ]
+            }
+        elif s.type == "shadow":
+            rule = {
+                "filters": [
+                    {"type": "RequestMirror", "requestMirror": {"backendRef": {"name": ts[1].name, "port": port}}}
+                ],
+                "backendRefs": [{"name": ts[0].name, "port": port}],
+            }
+        else:
+            rule = {"backendRefs": [{"name": dep.name, "port": port}]}
+        # Several vLLM processes in one pod: each is reached under <prefix>/<its first served name>/.
+        match = prefix.rstrip("/") + (f"/{ts[0].servers[i].served()[0]}/" if len(ts[0].servers) > 1 else "")
+        if match:
+            rewrite = {
+                "type": "URLRewrite",
+                "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+            }
+            rule = {"matches": [{"path": {"type": "PathPrefix", "value": match}}], **rule}
+            rule["filters"] = [rewrite, *rule.get("filters", [])]
+        rules.append(rule)
+    spec: dict[str, Any] = {
+        "parentRefs": [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": gw_ns, "name": gw_name}]
+    }
+    if hosts:
+        spec["hostnames"] = list(hosts)
+    spec["rules"] = rules
+    annos = {tags.STRATEGY: s.type}
+    if s.type in ("canary", "ab"):
+        annos[tags.WEIGHT] = str(s.weight)
+        if s.steps:
+            annos[tags.STEPS] = ",".join(map(str, s.steps))
+    return {
+        "apiVersion": f"{GATEWAY_GROUP}/v1",
+        "kind": "HTTPRoute",
+        "metadata": _meta(dep.name, labels(dep), annos),
+        "spec": spec,
+    }
+
+
+def objects(
+    pins: PinsFile,
+    lock: ImageLock,
+    dockerfile: bytes,
+    dep: Deployment,
+    locked: Locked | None = None,
+) -> list[dict[str, Any]]:
+    """Every object of one deployment, without a namespace (the environment overlay sets it).
+
+    `locked`: model_pins.lock's artefact sizes (the model volume's size) and layouts (what each runtime loads).
+    """
+    ts = tracks(pins, dep)
+    count = len(ts[0].servers)
+    out = []
+    for t in ts:
+        llm = dep.artifacts == "image" or any(layout.runtime(pins.models[s.base.model].kind) == layout.VLLM
+                                              for s in t.servers)  # fmt: skip
+        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep)
+        obj = deployment(pins, dep, t, image, locked)
+        obj["metadata"]["annotations"][tags.IMAGE] = image_note(image) if llm else CLASSIC_NOTE
+        out.append(obj)
+    base = {tags.NAME: dep.name}
+    for t in ts:
+        if len(ts) > 1:
+            out.append(service(dep, t.name, {**base, tags.INSTANCE: t.name}, count, labels(dep, t)))
+    if dep.strategy.type == "blue-green":
+        active = {**base, tags.COLOR: dep.strategy.active}
+        out.append(service(dep, dep.name, active, count, {**labels(dep), tags.COLOR: dep.strategy.active}))
+    elif len(ts) == 1:
+        out.append(service(dep, dep.name, {**base, tags.INSTANCE: dep.name}, count, labels(dep)))
+    else:
+        stable = {**base, tags.INSTANCE: ts[0].name}
+        out.append(service(dep, dep.name, stable, count, labels(dep)))
+    out += [pdb(dep, t) for t in ts]
+    out.append(network_policy(dep, count))
+    route = httproute(pins, dep, ts)
+    if route:
+        out.append(route)
+    return out
+
+
+def namespace(pins: PinsFile, env_name: str) -> dict[str, Any]:
+    env = pins.environments[env_name]
+    lbls = {tags.MANAGED_BY: tags.MANAGER, tags.ENVIRONMENT: env_name}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace, "labels": lbls}}
+
+
+def mlflow_config(pins: PinsFile, env_name: str) -> dict[str, Any] | None:
+    """ConfigMap modelpins-mlflow: where the environment's pods find MLflow (None: the environment names none)."""
+    env = pins.environments[env_name]
+    if not env.tracking_uri:
+        return None
+    lbls = {tags.MANAGED_BY: tags.MANAGER, tags.ENVIRONMENT: env_name}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": MLFLOW_CONFIG, "labels": lbls},
+        "data": {"MLFLOW_TRACKING_URI": env.tracking_uri},
+    }
+
+
+def environment_objects(pins: PinsFile, env_name: str) -> list[dict[str, Any]]:
+    """What an environment's overlay holds besides its deployments: the namespace and the MLflow ConfigMap."""
+    config = mlflow_config(pins, env_name)
+    return [namespace(pins, env_name), *([config] if config else [])]
