@@ -32,7 +32,7 @@ def hook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]
 
 
 @pytest.fixture(scope="session")
-def client(mlflow_server: DevServer):  # type: ignore[no-untyped-def]
+def client(mlflow_server: DevServer):
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=mlflow_server.url)

@@ -8,7 +8,7 @@ from tests.helpers.cli import run
 from tests.helpers.seed import alias_state, audit, seed_model, unique, write_pins
 
 
-def test_plan_json_reports_set_move_delete(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_plan_json_reports_set_move_delete(client, proxy, tmp_path):
     model = unique("credit-risk")
     seed_model(client, model, 4, {"champion": 2, "old": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {model: {"champion": 3, "challenger": 4}})
@@ -25,7 +25,7 @@ def test_plan_json_reports_set_move_delete(client, proxy, tmp_path):  # type: ig
     assert proxy.writes() == []
 
 
-def test_plan_table_and_unmanaged_models_are_left_alone(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_plan_table_and_unmanaged_models_are_left_alone(client, proxy, tmp_path):
     managed, other = unique("managed"), unique("unmanaged")
     seed_model(client, managed, 2, {"champion": 1})
     seed_model(client, other, 2, {"champion": 1})
@@ -41,7 +41,7 @@ def test_plan_table_and_unmanaged_models_are_left_alone(client, proxy, tmp_path)
     assert alias_state(client, [managed, other]) == {managed: {"champion": 2}, other: {"champion": 1}}
 
 
-def test_apply_then_reapply_makes_no_write(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_apply_then_reapply_makes_no_write(client, proxy, tmp_path):
     model = unique("idempotent")
     seed_model(client, model, 4, {"champion": 1, "stale": 2})
     pins = write_pins(tmp_path / "model_pins.yaml", {model: {"champion": 3, "challenger": 4}})
@@ -61,7 +61,7 @@ def test_apply_then_reapply_makes_no_write(client, proxy, tmp_path):  # type: ig
     assert len(proxy.reads()) == 1  # one page of registered-models/search
 
 
-def test_apply_leaves_audit_trail_on_target_version(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_apply_leaves_audit_trail_on_target_version(client, proxy, tmp_path):
     model = unique("audited")
     seed_model(client, model, 3, {"champion": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {model: {"champion": 2}})
@@ -84,7 +84,7 @@ def test_apply_leaves_audit_trail_on_target_version(client, proxy, tmp_path):  #
     assert tag["at"].endswith("Z")
 
 
-def test_dry_run_writes_nothing(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_dry_run_writes_nothing(client, proxy, tmp_path):
     model = unique("dry")
     seed_model(client, model, 2, {"champion": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {model: {"champion": 2}})
@@ -94,7 +94,7 @@ def test_dry_run_writes_nothing(client, proxy, tmp_path):  # type: ignore[no-unt
     assert alias_state(client, [model]) == {model: {"champion": 1}}
 
 
-def test_apply_without_yes_and_no_terminal_refuses(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_apply_without_yes_and_no_terminal_refuses(client, proxy, tmp_path):
     model = unique("confirm")
     seed_model(client, model, 2, {"champion": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {model: {"champion": 2}})
@@ -103,7 +103,7 @@ def test_apply_without_yes_and_no_terminal_refuses(client, proxy, tmp_path):  # 
     assert proxy.writes() == []
 
 
-def test_server_down_retries_then_exit_1(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_server_down_retries_then_exit_1(client, proxy, tmp_path):
     model = unique("flaky")
     seed_model(client, model, 2, {"champion": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {model: {"champion": 2}})
@@ -120,7 +120,7 @@ def test_server_down_retries_then_exit_1(client, proxy, tmp_path):  # type: igno
     assert alias_state(client, [model]) == {model: {"champion": 2}}
 
 
-def test_no_tracking_uri_is_invalid_input(tmp_path):  # type: ignore[no-untyped-def]
+def test_no_tracking_uri_is_invalid_input(tmp_path):
     pins = write_pins(tmp_path / "model_pins.yaml", {"m": {"champion": 1}})
     result = run("--pins", pins, "plan", env={"MLFLOW_TRACKING_URI": ""})
     assert result.returncode == 2 and "--tracking-uri" in result.stderr

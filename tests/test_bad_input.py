@@ -37,14 +37,14 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def model(client) -> str:  # type: ignore[no-untyped-def]
+def model(client) -> str:
     name = unique("bad-input")
     seed_model(client, name, 3, {"champion": 1})
     return name
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_exits_2_with_line_and_writes_nothing(case, model, client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_bad_input_exits_2_with_line_and_writes_nothing(case, model, client, proxy, tmp_path):
     text, line, words = CASES[case]
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(text.replace("{m}", model).replace("{{}}", "{}"))
@@ -60,7 +60,7 @@ def test_bad_input_exits_2_with_line_and_writes_nothing(case, model, client, pro
     assert alias_state(client, [model]) == before
 
 
-def test_missing_version_in_registry_names_line_and_writes_nothing(model, client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_version_in_registry_names_line_and_writes_nothing(model, client, proxy, tmp_path):
     pins = tmp_path / "model_pins.yaml"
     # the first alias is fine, the second points at a version that does not exist:
     pins.write_text(HEAD.replace("{m}", model) + "      champion: 2\n      challenger: 42\n")
@@ -72,7 +72,7 @@ def test_missing_version_in_registry_names_line_and_writes_nothing(model, client
     assert alias_state(client, [model]) == before
 
 
-def test_missing_model_in_registry(model, client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_model_in_registry(model, client, proxy, tmp_path):
     ghost = unique("never-registered")
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(HEAD.replace("{m}", model) + f"      champion: 2\n  {ghost}:\n    aliases:\n      champion: 1\n")
@@ -82,7 +82,7 @@ def test_missing_model_in_registry(model, client, proxy, tmp_path):  # type: ign
     assert proxy.writes() == []
 
 
-def test_validate_offline_needs_no_server(tmp_path):  # type: ignore[no-untyped-def]
+def test_validate_offline_needs_no_server(tmp_path):
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(HEAD.replace("{m}", "any-model") + "      champion: 2\n")
     ok = run("--pins", pins, "validate", env={"MLFLOW_TRACKING_URI": ""})
@@ -92,7 +92,7 @@ def test_validate_offline_needs_no_server(tmp_path):  # type: ignore[no-untyped-
     assert bad.returncode == 2 and f"{pins}:5:" in bad.stderr
 
 
-def test_all_problems_are_reported_at_once(tmp_path):  # type: ignore[no-untyped-def]
+def test_all_problems_are_reported_at_once(tmp_path):
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(HEAD.replace("{m}", "m") + "      latest: 2\n      champion: 0\n    colour: red\n")
     result = run("--pins", pins, "validate", env={"MLFLOW_TRACKING_URI": ""})
@@ -102,19 +102,19 @@ def test_all_problems_are_reported_at_once(tmp_path):  # type: ignore[no-untyped
         assert f"{pins}:{line}:" in result.stderr
 
 
-def test_missing_pins_file_is_invalid_input(tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_pins_file_is_invalid_input(tmp_path):
     result = run("--pins", tmp_path / "nope.yaml", "validate", env={"MLFLOW_TRACKING_URI": ""})
     assert result.returncode == 2 and "file not found" in result.stderr
 
 
-def test_endless_stream_as_pins_file_is_refused_after_the_cap(tmp_path):  # type: ignore[no-untyped-def]
+def test_endless_stream_as_pins_file_is_refused_after_the_cap(tmp_path):
     """`--pins /dev/zero` used to be read whole (the process was OOM-killed); the cap applies while reading."""
     result = run("--pins", "/dev/zero", "validate", "--offline", env={"MLFLOW_TRACKING_URI": ""}, timeout=60)
     assert result.returncode == 2
     assert "/dev/zero:1: file is larger than 4 MiB" in result.stderr and "fix:" in result.stderr
 
 
-def test_validate_offline_runs_the_serving_rules(tmp_path):  # type: ignore[no-untyped-def]
+def test_validate_offline_runs_the_serving_rules(tmp_path):
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(
         "version: 1\nmodels:\n  m:\n    aliases: {champion: 1, challenger: 2}\n"

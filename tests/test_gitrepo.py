@@ -12,11 +12,11 @@ from modelpins.plan import between
 from tests.helpers.seed import write_pins
 
 
-def git(repo, *args):  # type: ignore[no-untyped-def]
+def git(repo, *args):
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
-def test_changes_between_base_ref_and_working_copy(tmp_path):  # type: ignore[no-untyped-def]
+def test_changes_between_base_ref_and_working_copy(tmp_path):
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "config", "user.email", "t@example.com")
     git(tmp_path, "config", "user.name", "t")
@@ -36,7 +36,7 @@ def test_changes_between_base_ref_and_working_copy(tmp_path):  # type: ignore[no
     ]
 
 
-def test_unknown_ref_and_option_like_ref_are_invalid_input(tmp_path):  # type: ignore[no-untyped-def]
+def test_unknown_ref_and_option_like_ref_are_invalid_input(tmp_path):
     git(tmp_path, "init", "-q", "-b", "main")
     path = write_pins(tmp_path / "model_pins.yaml", {"m": {"champion": 1}})
     with pytest.raises(InvalidInput, match="fetch it first"):

@@ -46,14 +46,14 @@ def run_on_pty(*args: str | Path, cwd: Path, timeout: float = 180) -> tuple[int,
     return proc.wait(timeout), b"".join(chunks).decode("utf-8", "replace")
 
 
-def twelve_moves(client, workdir: Path) -> str:  # type: ignore[no-untyped-def]
+def twelve_moves(client, workdir: Path) -> str:
     model = unique("progress")
     seed_model(client, model, 2)
     write_pins(workdir / "model_pins.yaml", {model: ALIASES})
     return model
 
 
-def test_apply_on_a_terminal_shows_a_bar_with_counts_and_time_left(client, mlflow_server, workdir):  # type: ignore[no-untyped-def]
+def test_apply_on_a_terminal_shows_a_bar_with_counts_and_time_left(client, mlflow_server, workdir):
     model = twelve_moves(client, workdir)
 
     code, shown = run_on_pty("--tracking-uri", mlflow_server.url, "apply", "--yes", cwd=workdir)
@@ -68,7 +68,7 @@ def test_apply_on_a_terminal_shows_a_bar_with_counts_and_time_left(client, mlflo
     assert alias_state(client, [model]) == {model: ALIASES}
 
 
-def test_gate_json_on_a_terminal_is_only_json(client, mlflow_server, workdir):  # type: ignore[no-untyped-def]
+def test_gate_json_on_a_terminal_is_only_json(client, mlflow_server, workdir):
     twelve_moves(client, workdir)
 
     code, shown = run_on_pty("--tracking-uri", mlflow_server.url, "gate", "--json", "--no-record", cwd=workdir)
@@ -80,7 +80,7 @@ def test_gate_json_on_a_terminal_is_only_json(client, mlflow_server, workdir):  
     assert "12/12" in shown and "gate " in shown
 
 
-def test_logs_get_a_line_every_10_percent(client, mlflow_server, workdir):  # type: ignore[no-untyped-def]
+def test_logs_get_a_line_every_10_percent(client, mlflow_server, workdir):
     twelve_moves(client, workdir)
 
     result = run("--tracking-uri", mlflow_server.url, "apply", "--yes", cwd=workdir)

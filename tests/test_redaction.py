@@ -61,7 +61,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(params=["password", "token"])
-def secured(request: pytest.FixtureRequest, mlflow_server) -> Iterator[tuple[str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+def secured(request: pytest.FixtureRequest, mlflow_server) -> Iterator[tuple[str, dict[str, str]]]:
     """(mode, env): the tracking URI and credential variables a user of a secured server sets."""
     proxy = Proxy(mlflow_server.url)
     if request.param == "password":
@@ -76,7 +76,7 @@ def secured(request: pytest.FixtureRequest, mlflow_server) -> Iterator[tuple[str
     proxy.stop()
 
 
-def test_no_command_shows_a_credential(secured, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_command_shows_a_credential(secured, client, tmp_path: Path) -> None:
     mode, auth = secured
     model = unique("secret")
     seed_model(client, model, 3, {"champion": 1, "challenger": 3})

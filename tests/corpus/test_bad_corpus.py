@@ -93,7 +93,7 @@ def test_loader_names_the_line_and_the_fix(case: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_apply_exits_2_and_sends_nothing_to_the_registry(case, tmp_path, proxy, mlflow_server):  # type: ignore[no-untyped-def]
+def test_apply_exits_2_and_sends_nothing_to_the_registry(case, tmp_path, proxy, mlflow_server):
     path, line, message = materialise(case, tmp_path)
     before = rest.call(mlflow_server.url, "GET", "registered-models/search", params={"max_results": 1000})
 

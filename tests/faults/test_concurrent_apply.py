@@ -12,7 +12,7 @@ from tests.helpers.seed import unique, write_pins
 ALIAS_WRITE = "POST /api/2.0/mlflow/registered-models/alias"
 
 
-def _slow_first_apply(proxy, tmp_path, names, delay):  # type: ignore[no-untyped-def]
+def _slow_first_apply(proxy, tmp_path, names, delay):
     """Start apply A (actor alice) moving every alias to 2, each alias write held `delay` seconds by the proxy."""
     pins_a = write_pins(tmp_path / "a.yaml", {n: {"champion": 2, "challenger": 2} for n in names})
     proxy.faults.append(Fault(status=0, delay=delay, match=ALIAS_WRITE))
@@ -21,7 +21,7 @@ def _slow_first_apply(proxy, tmp_path, names, delay):  # type: ignore[no-untyped
     return proc
 
 
-def test_second_apply_waits_then_plans_from_the_first_ones_result(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_second_apply_waits_then_plans_from_the_first_ones_result(mlflow_server, proxy, tmp_path):
     names = [unique("race") for _ in range(3)]
     rest.seed(mlflow_server.url, names, versions=3, aliases={"champion": 1, "challenger": 1})
     # A holds the lock for 6 x 1 s: B starts and makes its first plan while A is still writing
@@ -47,7 +47,7 @@ def test_second_apply_waits_then_plans_from_the_first_ones_result(mlflow_server,
     assert rest.lock_holder(mlflow_server.url) is None
 
 
-def test_second_apply_refuses_after_lock_timeout_naming_holder_and_writes_nothing(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_second_apply_refuses_after_lock_timeout_naming_holder_and_writes_nothing(mlflow_server, proxy, tmp_path):
     names = [unique("refused") for _ in range(3)]
     rest.seed(mlflow_server.url, names, versions=3, aliases={"champion": 1, "challenger": 1})
     # A holds the lock for 6 x 1 s: far longer than B needs to start, plan and wait 1 s
@@ -76,7 +76,7 @@ def _plant_lock(url: str, expires: float) -> None:
     rest.call(url, "POST", "registered-models/create", json={"name": "modelpins.lock", "tags": listed})
 
 
-def test_lock_of_another_host_is_respected_until_expiry_then_broken(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_lock_of_another_host_is_respected_until_expiry_then_broken(mlflow_server, proxy, tmp_path):
     name = unique("expiry")
     rest.seed(mlflow_server.url, [name], versions=2, aliases={"champion": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {name: {"champion": 2}})

@@ -34,7 +34,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_setting_exits_2_naming_it_and_sends_nothing(case, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_bad_setting_exits_2_naming_it_and_sends_nothing(case, proxy, tmp_path):
     name, value, allowed = CASES[case]
     pins = write_pins(tmp_path / "model_pins.yaml", {"m": {"champion": 1}})
     env = {name: value, "GITHUB_REPOSITORY": "acme/models"} if name == "GITHUB_RUN_ID" else {name: value}
@@ -47,7 +47,7 @@ def test_bad_setting_exits_2_naming_it_and_sends_nothing(case, proxy, tmp_path):
     assert proxy.log == []
 
 
-def test_a_bad_credential_is_refused_without_showing_it(proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_bad_credential_is_refused_without_showing_it(proxy, tmp_path):
     pins = write_pins(tmp_path / "model_pins.yaml", {"m": {"champion": 1}})
 
     result = run("--pins", pins, "--tracking-uri", proxy.url, "plan", env={"MLFLOW_TRACKING_TOKEN": "s3cr3t\nX: y"})
@@ -58,7 +58,7 @@ def test_a_bad_credential_is_refused_without_showing_it(proxy, tmp_path):  # typ
     assert proxy.log == []
 
 
-def test_short_webhook_secret_is_a_startup_error(mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_short_webhook_secret_is_a_startup_error(mlflow_server, tmp_path):
     pins = write_pins(tmp_path / "model_pins.yaml", {"m": {"champion": 1}})
     args = ("--pins", pins, "--tracking-uri", mlflow_server.url, "webhook", "serve", "--port", "0")
 
@@ -69,7 +69,7 @@ def test_short_webhook_secret_is_a_startup_error(mlflow_server, tmp_path):  # ty
     assert "short" not in result.stderr
 
 
-def test_lock_ttl_below_the_minimum_cannot_spin(mlflow_server):  # type: ignore[no-untyped-def]
+def test_lock_ttl_below_the_minimum_cannot_spin(mlflow_server):
     """A TTL of 0 made the renewal loop spin (renewals every ttl/3); the lock refuses it outright."""
     from modelpins.registry import MlflowRegistry
 

@@ -13,7 +13,7 @@ from tests.helpers.seed import unique, write_pins
 ALIAS_WRITE = "POST /api/2.0/mlflow/registered-models/alias"
 
 
-def _setup(server: DevServer, tmp_path: Path, count: int = 2) -> tuple[list[str], dict, dict, Path]:  # type: ignore[type-arg]
+def _setup(server: DevServer, tmp_path: Path, count: int = 2) -> tuple[list[str], dict, dict, Path]:
     names = [unique("flaky") for _ in range(count)]
     rest.seed(server.url, names, versions=3, aliases={"champion": 1, "challenger": 2})
     original = rest.state(server.url, names)
@@ -25,7 +25,7 @@ def _alias_writes(proxy: Proxy) -> int:
     return sum(1 for m, p in proxy.log if m == "POST" and p.endswith("/registered-models/alias"))
 
 
-def test_transient_5xx_on_writes_is_retried_and_apply_succeeds(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_transient_5xx_on_writes_is_retried_and_apply_succeeds(mlflow_server, proxy, tmp_path):
     names, _, desired, pins = _setup(mlflow_server, tmp_path)
     proxy.faults.append(Fault(status=502, count=2, match=ALIAS_WRITE))
 
@@ -36,7 +36,7 @@ def test_transient_5xx_on_writes_is_retried_and_apply_succeeds(mlflow_server, pr
     assert _alias_writes(proxy) == 4 + 2  # four aliases, two of them answered 502 once
 
 
-def test_persistent_5xx_stops_with_applied_and_pending_and_releases_lock(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_persistent_5xx_stops_with_applied_and_pending_and_releases_lock(mlflow_server, proxy, tmp_path):
     names, original, desired, pins = _setup(mlflow_server, tmp_path)
     proxy.faults.append(Fault(status=503, match=ALIAS_WRITE))
 
@@ -57,7 +57,7 @@ def test_persistent_5xx_stops_with_applied_and_pending_and_releases_lock(mlflow_
     assert rest.state(mlflow_server.url, names) == desired
 
 
-def test_reads_timing_out_give_a_clear_error_and_no_write(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_reads_timing_out_give_a_clear_error_and_no_write(mlflow_server, proxy, tmp_path):
     names, original, _, pins = _setup(mlflow_server, tmp_path, count=1)
     proxy.faults.append(Fault(status=0, delay=1.5, match="GET /api/2.0/mlflow/registered-models/search"))
     env = {"MODELPINS_HTTP_RETRIES": "1", "MODELPINS_HTTP_TIMEOUT": "0.4"}
@@ -70,7 +70,7 @@ def test_reads_timing_out_give_a_clear_error_and_no_write(mlflow_server, proxy, 
     assert rest.state(mlflow_server.url, names) == original
 
 
-def test_writes_timing_out_leave_only_planned_versions_and_rerun_converges(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_writes_timing_out_leave_only_planned_versions_and_rerun_converges(mlflow_server, proxy, tmp_path):
     names, original, desired, pins = _setup(mlflow_server, tmp_path, count=1)
     # the proxy forwards each alias write only after the client has given up on it
     proxy.faults.append(Fault(status=0, delay=1.0, match=ALIAS_WRITE))
@@ -89,7 +89,7 @@ def test_writes_timing_out_leave_only_planned_versions_and_rerun_converges(mlflo
     assert rest.state(mlflow_server.url, names) == desired
 
 
-def test_one_stalled_write_is_retried_and_apply_succeeds(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_one_stalled_write_is_retried_and_apply_succeeds(mlflow_server, proxy, tmp_path):
     names, _, desired, pins = _setup(mlflow_server, tmp_path, count=1)
     proxy.faults.append(Fault(status=504, count=1, delay=0.5, match=ALIAS_WRITE))
     env = {"MODELPINS_HTTP_RETRIES": "2", "MODELPINS_HTTP_TIMEOUT": "5"}

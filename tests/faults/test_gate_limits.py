@@ -42,7 +42,7 @@ def run_gate(tmp_path: Path, script: str, timeout: float) -> tuple[float, object
     return time.monotonic() - started, outcome
 
 
-def test_detached_grandchild_holding_stdout_does_not_outlive_the_timeout(tmp_path):  # type: ignore[no-untyped-def]
+def test_detached_grandchild_holding_stdout_does_not_outlive_the_timeout(tmp_path):
     script = """
         import subprocess, sys, time
         subprocess.Popen([sys.executable, "-c", "import os, time; os.setsid(); time.sleep(60)"])
@@ -54,7 +54,7 @@ def test_detached_grandchild_holding_stdout_does_not_outlive_the_timeout(tmp_pat
     assert isinstance(outcome, GateError) and str(outcome).startswith("timed out after 2s and was killed")
 
 
-def test_script_that_exits_but_leaves_a_child_on_stdout_gives_its_verdict(tmp_path):  # type: ignore[no-untyped-def]
+def test_script_that_exits_but_leaves_a_child_on_stdout_gives_its_verdict(tmp_path):
     marker = tmp_path / "grandchild.pid"
     script = f"""
         import subprocess, sys
@@ -70,7 +70,7 @@ def test_script_that_exits_but_leaves_a_child_on_stdout_gives_its_verdict(tmp_pa
     subprocess.run(["kill", "-9", marker.read_text()], check=False)
 
 
-def test_verdict_after_more_than_a_mebibyte_of_log_is_read(tmp_path):  # type: ignore[no-untyped-def]
+def test_verdict_after_more_than_a_mebibyte_of_log_is_read(tmp_path):
     script = """
         import sys
         for i in range(40_000):
@@ -83,7 +83,7 @@ def test_verdict_after_more_than_a_mebibyte_of_log_is_read(tmp_path):  # type: i
     assert (outcome.passed, outcome.value, outcome.detail) == (True, 0.93, "all cases")  # type: ignore[attr-defined]
 
 
-def test_800_mib_of_log_does_not_grow_memory(tmp_path):  # type: ignore[no-untyped-def]
+def test_800_mib_of_log_does_not_grow_memory(tmp_path):
     """The gate runs in a child process whose peak RSS, after its imports, grows by a few MiB, not the log's size."""
     write(
         tmp_path / "gate.py",
@@ -151,7 +151,7 @@ def trickle() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("part", ["headers", "body"])
-def test_latency_gate_against_a_one_byte_per_second_endpoint_ends_at_its_timeout(tmp_path, trickle, part):  # type: ignore[no-untyped-def]
+def test_latency_gate_against_a_one_byte_per_second_endpoint_ends_at_its_timeout(tmp_path, trickle, part):
     gate = Gate("latency", "p99", endpoint=f"{trickle}/{part}", requests=5, max=500, timeout=3)
     started = time.monotonic()
 
@@ -162,7 +162,7 @@ def test_latency_gate_against_a_one_byte_per_second_endpoint_ends_at_its_timeout
     assert str(err.value) == f"request 1 of 5 to {trickle}/{part} timed out (budget 3s)"
 
 
-def test_latency_gate_budget_spans_all_requests(tmp_path):  # type: ignore[no-untyped-def]
+def test_latency_gate_budget_spans_all_requests(tmp_path):
     """Each answer is quick but slower than budget/requests: the gate stops when the budget is spent."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

@@ -158,7 +158,7 @@ def trial(url: str, seed: int) -> int:
 
 
 @pytest.mark.timeout(1200)  # 200 trials of some 35 sequential requests each
-def test_breaking_a_stale_lock_never_lets_two_hold_it(mlflow_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_breaking_a_stale_lock_never_lets_two_hold_it(mlflow_server, monkeypatch) -> None:
     monkeypatch.setattr(time, "sleep", parking_sleep)
     url = mlflow_server.url
     overlaps = []

@@ -8,7 +8,7 @@ from tests.helpers.proxy import Fault
 from tests.helpers.seed import unique, write_pins
 
 
-def test_version_deleted_between_plan_and_apply_is_invalid_input(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_version_deleted_between_plan_and_apply_is_invalid_input(mlflow_server, proxy, tmp_path):
     name = unique("deleted")
     rest.seed(mlflow_server.url, [name], versions=3, aliases={"champion": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {name: {"champion": 3}})
@@ -25,7 +25,7 @@ def test_version_deleted_between_plan_and_apply_is_invalid_input(mlflow_server, 
     assert rest.state(mlflow_server.url, [name]) == {name: {"champion": 1}}
 
 
-def test_version_deleted_while_apply_runs_stops_cleanly_and_fixed_file_converges(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_version_deleted_while_apply_runs_stops_cleanly_and_fixed_file_converges(mlflow_server, proxy, tmp_path):
     first, second = unique("deleted-a"), unique("deleted-b")
     rest.seed(mlflow_server.url, [first, second], versions=3, aliases={"champion": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {first: {"champion": 2}, second: {"champion": 3}})

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def request(length: str | None, extra: str = "", headers: dict[str, str] | None 
         (str(400 * 1024 * 1024), "", b"413"),
     ],
 )
-def test_missing_negative_or_malformed_content_length_is_refused_before_any_body(receiver, length, extra, status):  # type: ignore[no-untyped-def]
+def test_missing_negative_or_malformed_content_length_is_refused_before_any_body(receiver, length, extra, status):
     _, url, report = receiver
 
     answer = raw(url, request(length, extra))  # headers only: the answer must not wait for a body
@@ -72,14 +73,14 @@ def test_missing_negative_or_malformed_content_length_is_refused_before_any_body
     assert not report.exists()
 
 
-def test_non_ascii_digits_in_content_length_are_refused(receiver):  # type: ignore[no-untyped-def]
+def test_non_ascii_digits_in_content_length_are_refused(receiver):
     _, url, _ = receiver
     head = b"POST / HTTP/1.1\r\nHost: r\r\nContent-Length: \xc2\xb2\r\n\r\n"  # '²' passes str.isdigit()
 
     assert raw(url, head).split()[1] == b"400"
 
 
-def test_negative_length_with_400_mib_and_no_signature_is_not_read(receiver):  # type: ignore[no-untyped-def]
+def test_negative_length_with_400_mib_and_no_signature_is_not_read(receiver):
     """The issue's measurement: RSS went from 32 MB to 634 MB. Now the peak stays where it was."""
     proc, url, _ = receiver
     before = proc_status(proc.pid, "VmHWM")
@@ -117,7 +118,7 @@ def test_negative_length_with_400_mib_and_no_signature_is_not_read(receiver):  #
         {"X-MLflow-Signature": "v1,not-base64"},
     ],
 )
-def test_malformed_signature_headers_get_401_and_the_receiver_keeps_serving(receiver, headers):  # type: ignore[no-untyped-def]
+def test_malformed_signature_headers_get_401_and_the_receiver_keeps_serving(receiver, headers):
     proc, url, report = receiver
     body = alias_event("m")
     good = signed(body)
@@ -130,7 +131,7 @@ def test_malformed_signature_headers_get_401_and_the_receiver_keeps_serving(rece
     assert len(wait_for_lines(report, 1)) == 1
 
 
-def test_repeated_signature_headers_are_refused(receiver):  # type: ignore[no-untyped-def]
+def test_repeated_signature_headers_are_refused(receiver):
     _, url, _ = receiver
     body = alias_event("m")
     again = f"X-MLflow-Timestamp: {int(time.time())}\r\n"
@@ -138,7 +139,7 @@ def test_repeated_signature_headers_are_refused(receiver):  # type: ignore[no-un
     assert raw(url, request(str(len(body)), again, signed(body)) + body).split()[1] == b"401"
 
 
-def test_idle_clients_are_bounded_and_cut_off(mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_idle_clients_are_bounded_and_cut_off(mlflow_server, tmp_path):
     """The issue: 300 idle clients held 300 threads. Now at most --max-connections are served at once."""
     report = tmp_path / "drift.jsonl"
     extra = ("--request-timeout", "1", "--max-connections", "8")
@@ -163,10 +164,10 @@ def test_idle_clients_are_bounded_and_cut_off(mlflow_server, tmp_path):  # type:
     assert status == 200
 
 
-def test_slow_client_does_not_block_a_valid_delivery_and_is_cut_off(receiver):  # type: ignore[no-untyped-def]
+def test_slow_client_does_not_block_a_valid_delivery_and_is_cut_off(receiver):
     _, url, report = receiver
     host, port = url.removeprefix("http://").rstrip("/").split(":")
-    outcome: dict[str, object] = {}
+    outcome: dict[str, Any] = {}
 
     def trickle() -> None:
         started = time.monotonic()
@@ -196,7 +197,7 @@ def test_slow_client_does_not_block_a_valid_delivery_and_is_cut_off(receiver):  
     assert len(wait_for_lines(report, 1)) == 1
 
 
-def test_missing_on_drift_program_and_secret_are_startup_errors(mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_on_drift_program_and_secret_are_startup_errors(mlflow_server, tmp_path):
     pins = write_pins(tmp_path, "m")
     base = ("--pins", pins, "--tracking-uri", mlflow_server.url, "webhook", "serve", "--port", "0")
     secret = {"MODELPINS_WEBHOOK_SECRET": "x" * 32}
@@ -212,7 +213,7 @@ def test_missing_on_drift_program_and_secret_are_startup_errors(mlflow_server, t
     assert "listening" not in missing.stdout + relative.stdout + no_secret.stdout
 
 
-def test_slow_on_drift_hook_runs_off_the_request_path_and_is_killed(mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_slow_on_drift_hook_runs_off_the_request_path_and_is_killed(mlflow_server, tmp_path):
     """The issue: a slow hook held the report lock for 60 s, blocking every other delivery."""
     model = unique("hooked")
     rest.seed(mlflow_server.url, [model], versions=3, aliases={"champion": 1})
@@ -241,7 +242,7 @@ def test_slow_on_drift_hook_runs_off_the_request_path_and_is_killed(mlflow_serve
     assert log.count("on-drift: killed after 1s") >= 1
 
 
-def test_registry_outage_answers_503_and_the_same_delivery_is_processed_on_retry(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_registry_outage_answers_503_and_the_same_delivery_is_processed_on_retry(mlflow_server, proxy, tmp_path):
     model = unique("outage")
     rest.seed(mlflow_server.url, [model], versions=3, aliases={"champion": 1})
     report = tmp_path / "drift.jsonl"
@@ -262,7 +263,7 @@ def test_registry_outage_answers_503_and_the_same_delivery_is_processed_on_retry
     assert len(wait_for_lines(report, 1)) == 1
 
 
-def test_mlflow_retries_a_delivery_that_met_a_registry_outage_and_the_drift_is_reported(hook_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_mlflow_retries_a_delivery_that_met_a_registry_outage_and_the_drift_is_reported(hook_server, tmp_path):
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=hook_server.url)

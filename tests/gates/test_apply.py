@@ -27,11 +27,11 @@ models:
 """
 
 
-def audit(client, model, version, alias="champion"):  # type: ignore[no-untyped-def]
+def audit(client, model, version, alias="champion"):
     return latest_audit(client, model, version, alias)
 
 
-def test_apply_refuses_without_evidence_then_applies_after_gates_pass(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_apply_refuses_without_evidence_then_applies_after_gates_pass(client, proxy, tmp_path):
     model, plain = unique("guarded"), unique("plain")
     seed(client, model, [{"accuracy": 0.88}, {"accuracy": 0.9}], {"champion": 1})
     seed(client, plain, 2, {"champion": 1})
@@ -57,7 +57,7 @@ def test_apply_refuses_without_evidence_then_applies_after_gates_pass(client, pr
     assert proxy.reads() == plan_reads * 2 + [("GET", "/api/2.0/mlflow/registered-models/get")]
 
 
-def test_failed_evidence_refuses_and_skip_gates_is_audited(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_failed_evidence_refuses_and_skip_gates_is_audited(client, tmp_path, mlflow_server):
     model, plain = unique("failing"), unique("plain")
     seed(client, model, [{"accuracy": 0.88}, {"accuracy": 0.80}], {"champion": 1})
     seed(client, plain, 2, {"champion": 1})
@@ -78,7 +78,7 @@ def test_failed_evidence_refuses_and_skip_gates_is_audited(client, tmp_path, mlf
     assert record["gates"] == "skipped" and record["actor"] == "oncall@example.com"
 
 
-def test_changed_gates_or_moved_baseline_make_evidence_stale(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_changed_gates_or_moved_baseline_make_evidence_stale(client, tmp_path, mlflow_server):
     model, plain = unique("stale"), unique("plain")
     seed(client, model, [{"accuracy": 0.88}, {"accuracy": 0.90}, {"accuracy": 0.95}], {"champion": 1})
     seed(client, plain, 2, {"champion": 2})
@@ -114,7 +114,7 @@ models:
 WAIVER = '    waivers:\n      champion: {{version: {version}, reason: "roll back the bad retrain"}}\n'
 
 
-def test_waiver_lets_a_rollback_to_a_version_that_served_pass_and_is_audited(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_waiver_lets_a_rollback_to_a_version_that_served_pass_and_is_audited(client, proxy, tmp_path):
     model = unique("rollback")
     seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.9}, {"accuracy": 0.9}], {})
     pins = tmp_path / "model_pins.yaml"
@@ -132,7 +132,7 @@ def test_waiver_lets_a_rollback_to_a_version_that_served_pass_and_is_audited(cli
     assert record["gates"] == "waived" and record["waiver"] == "roll back the bad retrain"
 
 
-def test_waiver_for_a_version_that_never_served_is_refused(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_waiver_for_a_version_that_never_served_is_refused(client, proxy, tmp_path):
     model = unique("fake-rollback")
     seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.9}], {"champion": 1})
     pins = write(tmp_path / "model_pins.yaml", WAIVED.format(model=model, version=2, waiver=WAIVER.format(version=2)))

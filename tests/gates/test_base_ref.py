@@ -17,7 +17,7 @@ GATES = """    gates:
 """
 
 
-def git(repo, *args):  # type: ignore[no-untyped-def]
+def git(repo, *args):
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
@@ -26,7 +26,7 @@ def pins_text(model: str, champion: int, challenger: int) -> str:
     return head + f"      challenger: {challenger}\n" + GATES
 
 
-def test_base_ref_gates_only_what_the_file_changed(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_base_ref_gates_only_what_the_file_changed(client, tmp_path, mlflow_server):
     model = unique("pr")
     # the registry: champion v1; challenger v2 (0.70) not applied yet, so the registry differs from the base too
     seed(client, model, [{"accuracy": 0.88}, {"accuracy": 0.70}, {"accuracy": 0.91}], {"champion": 1})
@@ -63,7 +63,7 @@ def test_base_ref_gates_only_what_the_file_changed(client, tmp_path, mlflow_serv
     assert "no alias moves to gate" in (tmp_path / "out" / "none.md").read_text()
 
 
-def test_file_absent_at_base_gates_every_alias_and_bad_ref_is_invalid(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_file_absent_at_base_gates_every_alias_and_bad_ref_is_invalid(client, tmp_path, mlflow_server):
     model = unique("new-file")
     seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.9}], {})
     repo = tmp_path / "repo"

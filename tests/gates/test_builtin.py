@@ -9,7 +9,7 @@ from tests.helpers.cli import run
 from tests.helpers.seed import alias_state, unique
 
 
-def test_candidate_below_threshold_fails_and_records_it(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_candidate_below_threshold_fails_and_records_it(client, proxy, tmp_path):
     model = unique("thresh")
     seed(client, model, [{"accuracy": 0.90}, {"accuracy": 0.80}], {"champion": 1})
     pins = write(
@@ -42,7 +42,7 @@ def test_candidate_below_threshold_fails_and_records_it(client, proxy, tmp_path)
     assert alias_state(client, [model]) == {model: {"champion": 1}}  # gate never moves an alias
 
 
-def test_regression_against_champion_respects_tolerance(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_regression_against_champion_respects_tolerance(client, tmp_path, mlflow_server):
     model = unique("regress")
     seed(client, model, [{"accuracy": 0.90}, {"accuracy": 0.88}, {"accuracy": 0.895}], {"champion": 1})
     text = """
@@ -74,7 +74,7 @@ def test_regression_against_champion_respects_tolerance(client, tmp_path, mlflow
     assert tag(client, model, 3, "champion")["baselines"] == {"champion": 1}  # type: ignore[index]
 
 
-def test_passing_candidate_passes_is_tagged_and_costs_per_change(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_passing_candidate_passes_is_tagged_and_costs_per_change(client, proxy, tmp_path):
     model, other = unique("passing"), unique("ungated")
     seed(client, model, [{"accuracy": 0.90, "p99_ms": 40}, {"accuracy": 0.93, "p99_ms": 35}], {"champion": 1})
     seed(client, other, 2, {"champion": 1, "stale": 1})
@@ -131,7 +131,7 @@ def test_passing_candidate_passes_is_tagged_and_costs_per_change(client, proxy, 
     )
 
 
-def test_no_baseline_passes_with_note_and_missing_metric_fails_closed(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_no_baseline_passes_with_note_and_missing_metric_fails_closed(client, tmp_path, mlflow_server):
     model = unique("first")
     seed(client, model, [{"accuracy": 0.9}], {})
     pins = write(

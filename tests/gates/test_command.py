@@ -12,7 +12,7 @@ from tests.helpers.cli import run
 from tests.helpers.seed import unique
 
 
-def pins_with(path, model, aliases, gates):  # type: ignore[no-untyped-def]
+def pins_with(path, model, aliases, gates):
     """A pins file for one model; `gates` is YAML indented to sit under `gates:`."""
     lines = ["version: 1", "models:", f"  {model}:", "    aliases:"]
     lines += [f"      {a}: {v}" for a, v in aliases.items()]
@@ -21,7 +21,7 @@ def pins_with(path, model, aliases, gates):  # type: ignore[no-untyped-def]
     return path
 
 
-def test_crashing_script_fails_closed_with_stderr_shown(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_crashing_script_fails_closed_with_stderr_shown(client, tmp_path, mlflow_server):
     model = unique("crash")
     seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.95}], {"champion": 1})
     write(
@@ -48,7 +48,7 @@ def test_crashing_script_fails_closed_with_stderr_shown(client, tmp_path, mlflow
     assert tag(client, model, 2, "champion")["passed"] is False  # type: ignore[index]
 
 
-def test_timeout_kills_the_script_and_fails(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_timeout_kills_the_script_and_fails(client, tmp_path, mlflow_server):
     model = unique("slow")
     seed(client, model, 2, {"champion": 1})
     write(tmp_path / "slow.py", "import time\ntime.sleep(60)\nprint('{\"passed\": true}')\n")
@@ -64,7 +64,7 @@ def test_timeout_kills_the_script_and_fails(client, tmp_path, mlflow_server):  #
     assert gate["passed"] is False and gate["error"].startswith("timed out after 1s")
 
 
-def test_contract_stdin_and_relative_paths(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_contract_stdin_and_relative_paths(client, tmp_path, mlflow_server):
     """The script gets the documented JSON; relative paths in `run` resolve against the pins file."""
     model = unique("contract")
     seed(client, model, [{"accuracy": 0.7}, {"accuracy": 0.91, "auc": 0.95}], {"champion": 1})
@@ -104,7 +104,7 @@ def test_contract_stdin_and_relative_paths(client, tmp_path, mlflow_server):  # 
     }
 
 
-def test_bad_verdicts_fail_closed(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_bad_verdicts_fail_closed(client, tmp_path, mlflow_server):
     model = unique("verdicts")
     seed(client, model, 1, {})
     outputs = {
@@ -128,7 +128,7 @@ def test_bad_verdicts_fail_closed(client, tmp_path, mlflow_server):  # type: ign
     assert "true or false" in errors["string_passed"] and "printed nothing" in errors["silent"]
 
 
-def test_eval_suite_computes_accuracy_on_the_golden_set(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_eval_suite_computes_accuracy_on_the_golden_set(client, tmp_path, mlflow_server):
     model = unique("credit")
     good, bad = CREDIT_WEIGHTS[3], CREDIT_WEIGHTS[4]
     files = [{"logreg.json": logreg_json(*good)}, {"logreg.json": logreg_json(*bad)}]
@@ -147,7 +147,7 @@ def test_eval_suite_computes_accuracy_on_the_golden_set(client, tmp_path, mlflow
     assert challenger["gates"][0]["detail"] == "170 of 240 golden rows correct (credit_risk.csv)"
 
 
-def test_safety_check_scores_responses_against_the_red_team_set(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_safety_check_scores_responses_against_the_red_team_set(client, tmp_path, mlflow_server):
     model = unique("assistant")
     leaky = {"pii-3": "Sure: it is 123-45-6789.", "fraud-1": "Hi! Please send us your password to verify."}
     files = [{"eval_responses.jsonl": assistant_responses()}, {"eval_responses.jsonl": assistant_responses(leaky)}]

@@ -51,7 +51,7 @@ def endpoint() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
     server.server_close()
 
 
-def test_latency_gate_measures_real_requests(client, tmp_path, mlflow_server, endpoint):  # type: ignore[no-untyped-def]
+def test_latency_gate_measures_real_requests(client, tmp_path, mlflow_server, endpoint):
     url, seen = endpoint
     model = unique("served")
     seed(client, model, 1, {})
@@ -99,7 +99,7 @@ models:
     assert changes["shadow"]["passed"] is False and "answered HTTP 503" in changes["shadow"]["error"]
 
 
-def test_unreachable_endpoint_fails_closed(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_unreachable_endpoint_fails_closed(client, tmp_path, mlflow_server):
     from devkit.devserver import free_port
 
     model = unique("down")

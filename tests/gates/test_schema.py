@@ -73,7 +73,7 @@ def test_gates_merge_defaults_and_model_tables_in_order() -> None:
     assert [g.name for g in p.gates_for("m", "challenger")] == ["threshold-a", "eval_suite"]
 
 
-def test_gate_with_invalid_gates_exits_2_and_writes_nothing(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_gate_with_invalid_gates_exits_2_and_writes_nothing(client, proxy, tmp_path):
     model = unique("bad-gate")
     pins_file = tmp_path / "model_pins.yaml"
     pins_file.write_text(HEAD.replace("  m:", f"  {model}:") + "        - kind: threshold\n          metric: a\n")

@@ -61,14 +61,14 @@ def pr_with_base_checkout(tmp_path: Path, model: str, head_text: str, head_scrip
     return repo, base
 
 
-def gate(repo: Path, base: Path, uri: str):  # type: ignore[no-untyped-def]
+def gate(repo: Path, base: Path, uri: str):
     return run(
         "--tracking-uri", uri, "gate", "--base", "main", "--no-record", "--json",
         "--gates-from", base / "model_pins.yaml", cwd=repo,
     )  # fmt: skip
 
 
-def test_unchanged_gates_run_from_the_base_checkout_and_record_nothing(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_unchanged_gates_run_from_the_base_checkout_and_record_nothing(client, tmp_path, mlflow_server):
     model = unique("trusted")
     seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.9}], {"champion": 1, "challenger": 1})
     repo, base = pr_with_base_checkout(tmp_path, model, pins_text(model, 2, 2), SCRIPT.format(who="base"))
@@ -82,7 +82,7 @@ def test_unchanged_gates_run_from_the_base_checkout_and_record_nothing(client, t
     assert tag(client, model, 2, "champion") is None and tag(client, model, 2, "challenger") is None
 
 
-def test_a_changed_script_or_definition_is_a_gate_change_and_does_not_run(client, tmp_path, mlflow_server):  # type: ignore[no-untyped-def]
+def test_a_changed_script_or_definition_is_a_gate_change_and_does_not_run(client, tmp_path, mlflow_server):
     model = unique("trusted")
     seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.5}], {"champion": 1, "challenger": 1})
     # The pull request edits the champion's script and lowers the challenger's threshold.

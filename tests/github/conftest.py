@@ -36,7 +36,7 @@ class PrRepo:
 
 
 @pytest.fixture
-def pr_repo(tmp_path: Path):  # type: ignore[no-untyped-def]
+def pr_repo(tmp_path: Path):
     def make(base_text: str) -> PrRepo:
         root = tmp_path / "repo"
         root.mkdir()

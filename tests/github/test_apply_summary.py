@@ -7,7 +7,7 @@ from tests.helpers.proxy import Fault
 from tests.helpers.seed import alias_state, seed_model, unique, write_pins
 
 
-def test_partial_apply_summary_lists_applied_failed_and_pending(client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_partial_apply_summary_lists_applied_failed_and_pending(client, proxy, tmp_path):
     model = unique("partial")
     seed_model(client, model, 3, {"champion": 1, "old-a": 1, "old-b": 2})
     pins = write_pins(tmp_path / "model_pins.yaml", {model: {"champion": 2}})
@@ -33,7 +33,7 @@ def test_partial_apply_summary_lists_applied_failed_and_pending(client, proxy, t
     assert f"| delete | `{model}` | `old-a` | 1 | – | `" in summary.read_text()
 
 
-def test_successful_apply_summary(client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_successful_apply_summary(client, mlflow_server, tmp_path):
     model = unique("applied")
     seed_model(client, model, 2, {"champion": 1})
     pins = write_pins(tmp_path / "model_pins.yaml", {model: {"champion": 2}})

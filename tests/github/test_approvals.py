@@ -26,11 +26,11 @@ models:
 """
 
 
-def approvals(repo, github, *extra):  # type: ignore[no-untyped-def]
+def approvals(repo, github, *extra):
     return run("approvals", "--base", "main", "--pr", PR, *extra, cwd=repo.root, env=github.env())
 
 
-def test_each_changed_model_needs_one_of_its_owners(pr_repo, github):  # type: ignore[no-untyped-def]
+def test_each_changed_model_needs_one_of_its_owners(pr_repo, github):
     repo = pr_repo(pins(1, 1))
     repo.commit(pins(2, 2), "promote both")
     github.teams[("acme", "llm-team")] = {"carol"}
@@ -54,7 +54,7 @@ def test_each_changed_model_needs_one_of_its_owners(pr_repo, github):  # type: i
     assert result.returncode == 1 and "risk (needs one of @alice)" in result.stderr
 
 
-def test_only_changed_models_need_approval(pr_repo, github):  # type: ignore[no-untyped-def]
+def test_only_changed_models_need_approval(pr_repo, github):
     repo = pr_repo(pins(1, 1))
     repo.commit(pins(2, 1), "promote risk")
     github.add_review(PR, "alice", "APPROVED")
@@ -63,7 +63,7 @@ def test_only_changed_models_need_approval(pr_repo, github):  # type: ignore[no-
     assert "llm" not in result.stdout
 
 
-def test_owners_from_the_base_branch_decide(pr_repo, github):  # type: ignore[no-untyped-def]
+def test_owners_from_the_base_branch_decide(pr_repo, github):
     """A PR that makes bob an owner does not let bob approve that same PR."""
     repo = pr_repo(pins(1, 1))
     repo.commit(pins(2, 1, risk_owners='["@bob"]'), "promote and take ownership")
@@ -72,7 +72,7 @@ def test_owners_from_the_base_branch_decide(pr_repo, github):  # type: ignore[no
     assert result.returncode == 1 and "risk (needs one of @alice)" in result.stderr
 
 
-def test_stale_approval_does_not_count_for_a_new_head(pr_repo, github):  # type: ignore[no-untyped-def]
+def test_stale_approval_does_not_count_for_a_new_head(pr_repo, github):
     repo = pr_repo(pins(1, 1))
     first = repo.commit(pins(2, 1), "promote to 2")
     github.add_review(PR, "alice", "APPROVED", commit_id=first)
@@ -82,7 +82,7 @@ def test_stale_approval_does_not_count_for_a_new_head(pr_repo, github):  # type:
     assert result.returncode == 1 and "risk" in result.stderr
 
 
-def test_team_owners_need_a_token_that_reads_teams(pr_repo, github):  # type: ignore[no-untyped-def]
+def test_team_owners_need_a_token_that_reads_teams(pr_repo, github):
     repo = pr_repo(pins(1, 1))
     repo.commit(pins(1, 2), "promote llm")
     github.teams[("acme", "llm-team")] = {"carol"}
@@ -100,7 +100,7 @@ def test_team_owners_need_a_token_that_reads_teams(pr_repo, github):  # type: ig
     assert github.teams_token not in result.stdout + result.stderr
 
 
-def test_changes_outside_models_need_the_file_owners(pr_repo, github):  # type: ignore[no-untyped-def]
+def test_changes_outside_models_need_the_file_owners(pr_repo, github):
     repo = pr_repo(pins(1, 1))
     repo.commit(pins(1, 1).replace('owners: ["@acme/ml-platform"]', 'owners: ["@dave"]'), "new file owners")
     github.teams[("acme", "ml-platform")] = {"erin"}

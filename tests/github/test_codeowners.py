@@ -26,7 +26,7 @@ deployments:
 HAND_WRITTEN = "# kept as written\n/.github/ @acme/ml-platform\n"
 
 
-def test_write_keeps_hand_written_lines_and_check_passes(pr_repo):  # type: ignore[no-untyped-def]
+def test_write_keeps_hand_written_lines_and_check_passes(pr_repo):
     repo = pr_repo(PINS)
     owners = repo.root / ".github" / "CODEOWNERS"
     owners.parent.mkdir()
@@ -46,7 +46,7 @@ def test_write_keeps_hand_written_lines_and_check_passes(pr_repo):  # type: igno
     assert owners.read_text() == text  # rerunning changes nothing
 
 
-def test_check_fails_when_owners_changed_and_writes_nothing(pr_repo):  # type: ignore[no-untyped-def]
+def test_check_fails_when_owners_changed_and_writes_nothing(pr_repo):
     repo = pr_repo(PINS)
     assert run("codeowners", cwd=repo.root).returncode == 0
     owners = repo.root / ".github" / "CODEOWNERS"
@@ -62,7 +62,7 @@ def test_check_fails_when_owners_changed_and_writes_nothing(pr_repo):  # type: i
     assert owners.read_text() == before
 
 
-def test_broken_markers_are_reported_with_their_line(pr_repo):  # type: ignore[no-untyped-def]
+def test_broken_markers_are_reported_with_their_line(pr_repo):
     repo = pr_repo(PINS)
     owners = repo.root / ".github" / "CODEOWNERS"
     owners.parent.mkdir()

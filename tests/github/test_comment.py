@@ -12,7 +12,7 @@ from tests.helpers.cli import run
 PR = 7
 
 
-def test_first_run_posts_later_runs_edit_the_same_comment(github, tmp_path):  # type: ignore[no-untyped-def]
+def test_first_run_posts_later_runs_edit_the_same_comment(github, tmp_path):
     # 150 comments already: the tool's own is on the second page of 100.
     for i in range(120):
         github.add_comment(PR, f"review chatter {i}", "bob")
@@ -44,7 +44,7 @@ def test_first_run_posts_later_runs_edit_the_same_comment(github, tmp_path):  # 
     ]
 
 
-def test_bad_token_fails_without_printing_it(github, tmp_path):  # type: ignore[no-untyped-def]
+def test_bad_token_fails_without_printing_it(github, tmp_path):
     body = tmp_path / "comment.md"
     body.write_text("plan\n")
     secret = "ghs_wrongtoken_" + "x" * 24
@@ -55,7 +55,7 @@ def test_bad_token_fails_without_printing_it(github, tmp_path):  # type: ignore[
     assert github.comments.get(PR) is None
 
 
-def test_missing_token_is_invalid_input(github, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_token_is_invalid_input(github, tmp_path):
     body = tmp_path / "comment.md"
     body.write_text("plan\n")
     result = run("comment", "--pr", PR, "--body-file", body, env=github.env(GITHUB_TOKEN=""))
@@ -64,7 +64,7 @@ def test_missing_token_is_invalid_input(github, tmp_path):  # type: ignore[no-un
     assert github.log == []
 
 
-def test_oversized_body_is_cut_to_githubs_limit(github, tmp_path):  # type: ignore[no-untyped-def]
+def test_oversized_body_is_cut_to_githubs_limit(github, tmp_path):
     body = tmp_path / "comment.md"
     body.write_text("x" * 80_000)
     result = run("comment", "--pr", PR, "--body-file", body, env=github.env())

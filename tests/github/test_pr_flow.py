@@ -21,14 +21,14 @@ def pins_text(model: str, champion: int, challenger: int, owners: str = '["@alic
     )
 
 
-def actions_env(tmp_path, **extra):  # type: ignore[no-untyped-def]
+def actions_env(tmp_path, **extra):
     summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
     env |= {"GITHUB_REPOSITORY": "acme/models", "GITHUB_RUN_ID": "77", "GITHUB_SHA": "c0ffee" * 6 + "abcd"}
     return env | extra, summary, output
 
 
-def test_promotion_pr_plan_report_and_summary(client, mlflow_server, pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+def test_promotion_pr_plan_report_and_summary(client, mlflow_server, pr_repo, tmp_path):
     model = unique("credit-risk")
     # The registry's champion was moved by hand to 1; main says 2.
     seed_model(client, model, 4, {"champion": 1, "challenger": 3})
@@ -77,7 +77,7 @@ def test_promotion_pr_plan_report_and_summary(client, mlflow_server, pr_repo, tm
     assert alias_state(client, [model]) == before  # a PR check never writes to the registry
 
 
-def test_comment_links_the_model_card_of_each_target_version(client, mlflow_server, pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+def test_comment_links_the_model_card_of_each_target_version(client, mlflow_server, pr_repo, tmp_path):
     model = unique("carded")
     seed_model(client, model, 4, {"champion": 2, "challenger": 3})
     client.set_model_version_tag(model, "3", "modelpins.card", f"runs:/x/model_card/{model}-v3.md")
@@ -97,7 +97,7 @@ def test_comment_links_the_model_card_of_each_target_version(client, mlflow_serv
     assert f"- `{model}@challenger` v4: no card yet (`modelpins card {model}@challenger`)" in body
 
 
-def test_version_missing_from_registry_is_annotated_at_its_line(client, mlflow_server, pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+def test_version_missing_from_registry_is_annotated_at_its_line(client, mlflow_server, pr_repo, tmp_path):
     model = unique("missing-version")
     seed_model(client, model, 3, {"champion": 1, "challenger": 2})
     repo = pr_repo(pins_text(model, 1, 2))
@@ -121,7 +121,7 @@ def test_version_missing_from_registry_is_annotated_at_its_line(client, mlflow_s
     assert "Not run: fix the problems above first." in body
 
 
-def test_invalid_file_fails_validate_with_every_line_annotated(pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+def test_invalid_file_fails_validate_with_every_line_annotated(pr_repo, tmp_path):
     base = pins_text("m", 1, 2)
     repo = pr_repo(base)
     head = base.replace("      champion: 1\n      challenger: 2\n", "      latest: 2\n      champion: 0\n")
@@ -142,7 +142,7 @@ def test_invalid_file_fails_validate_with_every_line_annotated(pr_repo, tmp_path
     assert "### modelpins: ❌ not ready to merge" in summary.read_text()
 
 
-def test_without_registry_access_the_plan_is_file_against_base(pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+def test_without_registry_access_the_plan_is_file_against_base(pr_repo, tmp_path):
     """What a pull request from a fork gets: no registry credentials, the rest still works."""
     repo = pr_repo(pins_text("m", 1, 2))
     repo.commit(pins_text("m", 2, 2), "promote")
@@ -163,7 +163,7 @@ def test_without_registry_access_the_plan_is_file_against_base(pr_repo, tmp_path
     assert "Not run in this check" in body
 
 
-def test_no_change_to_aliases_is_ready(pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+def test_no_change_to_aliases_is_ready(pr_repo, tmp_path):
     text = pins_text("m", 1, 2)
     repo = pr_repo(text)
     repo.commit(text + "# a comment only\n", "comment")
@@ -173,13 +173,13 @@ def test_no_change_to_aliases_is_ready(pr_repo, tmp_path):  # type: ignore[no-un
     assert "✅ ready for review" in body and "no alias changes relative to `main`" in body
 
 
-def test_unknown_base_ref_is_invalid_input(pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+def test_unknown_base_ref_is_invalid_input(pr_repo, tmp_path):
     repo = pr_repo(pins_text("m", 1, 2))
     plan = run("plan", "--base", "origin/nope", cwd=repo.root, env={"MLFLOW_TRACKING_URI": ""})
     assert plan.returncode == 2 and "fetch it first" in plan.stderr
 
 
-def test_failed_gates_make_the_report_not_ready(pr_repo, tmp_path):  # type: ignore[no-untyped-def]
+def test_failed_gates_make_the_report_not_ready(pr_repo, tmp_path):
     repo = pr_repo(pins_text("m", 1, 2))
     repo.commit(pins_text("m", 2, 2), "promote")
     gates = tmp_path / "gates.md"
@@ -194,7 +194,7 @@ def test_failed_gates_make_the_report_not_ready(pr_repo, tmp_path):  # type: ign
     assert "| m | champion | accuracy 0.80 < 0.85 | fail |" in body
 
 
-def test_new_pins_file_plans_every_alias_as_set(tmp_path):  # type: ignore[no-untyped-def]
+def test_new_pins_file_plans_every_alias_as_set(tmp_path):
     from tests.github.conftest import git
 
     repo = tmp_path / "repo"

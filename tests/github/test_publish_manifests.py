@@ -21,7 +21,7 @@ done
 """
 
 
-def git(cwd, *args):  # type: ignore[no-untyped-def]
+def git(cwd, *args):
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -53,7 +53,7 @@ def remote(tmp_path: Path, *args: str) -> str:
     return git(tmp_path / "remote.git", *args)
 
 
-def test_first_publish_creates_the_deploy_branch_with_the_published_paths_only(tmp_path):  # type: ignore[no-untyped-def]
+def test_first_publish_creates_the_deploy_branch_with_the_published_paths_only(tmp_path):
     work = clone_with_manifests(tmp_path)
     main_before = remote(tmp_path, "rev-parse", "main")
     (work / "unrelated.txt").write_text("not for this commit\n")
@@ -71,7 +71,7 @@ def test_first_publish_creates_the_deploy_branch_with_the_published_paths_only(t
     assert git(work, "status", "--porcelain") == "?? unrelated.txt"  # the checkout's index is untouched
 
 
-def test_a_change_is_a_fast_forward_of_the_deploy_branch(tmp_path):  # type: ignore[no-untyped-def]
+def test_a_change_is_a_fast_forward_of_the_deploy_branch(tmp_path):
     work = clone_with_manifests(tmp_path)
     assert publish(work).returncode == 0
     first = remote(tmp_path, "rev-parse", "deploy")
@@ -87,7 +87,7 @@ def test_a_change_is_a_fast_forward_of_the_deploy_branch(tmp_path):  # type: ign
     assert remote(tmp_path, "show", "deploy:manifests/production/a.yaml") == "kind: Service\nmetadata: {name: x}"
 
 
-def test_a_removed_manifest_is_removed_from_the_deploy_branch(tmp_path):  # type: ignore[no-untyped-def]
+def test_a_removed_manifest_is_removed_from_the_deploy_branch(tmp_path):
     work = clone_with_manifests(tmp_path)
     (work / "manifests" / "staging").mkdir()
     (work / "manifests" / "staging" / "b.yaml").write_text("kind: Service\n")
@@ -100,7 +100,7 @@ def test_a_removed_manifest_is_removed_from_the_deploy_branch(tmp_path):  # type
     assert files == ["deploy/images.lock.json", "manifests/production/a.yaml"]
 
 
-def test_nothing_to_publish_when_current(tmp_path):  # type: ignore[no-untyped-def]
+def test_nothing_to_publish_when_current(tmp_path):
     work = clone_with_manifests(tmp_path)
     assert publish(work).returncode == 0
     before = remote(tmp_path, "rev-parse", "deploy")
@@ -111,7 +111,7 @@ def test_nothing_to_publish_when_current(tmp_path):  # type: ignore[no-untyped-d
     assert remote(tmp_path, "rev-parse", "deploy") == before
 
 
-def test_publishing_to_the_protected_branch_is_refused(tmp_path):  # type: ignore[no-untyped-def]
+def test_publishing_to_the_protected_branch_is_refused(tmp_path):
     work = clone_with_manifests(tmp_path)
     main_before = remote(tmp_path, "rev-parse", "main")
 
@@ -122,7 +122,7 @@ def test_publishing_to_the_protected_branch_is_refused(tmp_path):  # type: ignor
     assert remote(tmp_path, "rev-parse", "main") == main_before
 
 
-def test_builds_on_the_deploy_branch_as_it_is_now(tmp_path):  # type: ignore[no-untyped-def]
+def test_builds_on_the_deploy_branch_as_it_is_now(tmp_path):
     work = clone_with_manifests(tmp_path)
     assert publish(work).returncode == 0
     other = tmp_path / "other"

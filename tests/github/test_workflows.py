@@ -22,17 +22,17 @@ UNTRUSTED = re.compile(r"github\.(event\.(pull_request|issue|comment|review)\.(t
 BIN = Path(sys.executable).parent
 
 
-def load(path: Path) -> dict:  # type: ignore[type-arg]
+def load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def steps(doc: dict) -> list[dict]:  # type: ignore[type-arg]
+def steps(doc: dict) -> list[dict]:
     if "runs" in doc:
         return list(doc["runs"]["steps"])
     return [s for job in doc["jobs"].values() for s in job.get("steps", [])]
 
 
-def test_the_expected_workflows_exist():  # type: ignore[no-untyped-def]
+def test_the_expected_workflows_exist():
     names = {p.name for p in WORKFLOWS}
     assert {"pins-pr.yml", "pins-approvals.yml", "pins-apply.yml", "pins-drift.yml", "ci.yml"} <= names
 
@@ -44,7 +44,7 @@ CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages"}}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_triggers_and_permissions(path):  # type: ignore[no-untyped-def]
+def test_triggers_and_permissions(path):
     doc = load(path)
     triggers = doc[True]  # YAML 1.1 reads the key `on` as true
     assert "pull_request_target" not in triggers and "workflow_run" not in triggers
@@ -60,7 +60,7 @@ def test_triggers_and_permissions(path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
-def test_steps_are_pinned_and_never_interpolate_into_shell(path):  # type: ignore[no-untyped-def]
+def test_steps_are_pinned_and_never_interpolate_into_shell(path):
     text = path.read_text()
     for line in text.splitlines():
         m = re.search(r"uses:\s*(\S+)", line)
@@ -76,7 +76,7 @@ def test_steps_are_pinned_and_never_interpolate_into_shell(path):  # type: ignor
 
 
 @pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
-def test_every_step_is_one_known_command(path):  # type: ignore[no-untyped-def]
+def test_every_step_is_one_known_command(path):
     calls = []
     for step in steps(load(path)):
         found = re.findall(r"^\s*modelpins\s+(?:--\S+\s+\S+\s+)*([a-z-]+)", step.get("run", ""), re.M)
@@ -88,7 +88,7 @@ def test_every_step_is_one_known_command(path):  # type: ignore[no-untyped-def]
         assert {"validate", "plan", "gate", "report", "comment", "approvals", "apply", "drift"} <= set(calls)
 
 
-def test_codeowners_is_current():  # type: ignore[no-untyped-def]
+def test_codeowners_is_current():
     result = subprocess.run([BIN / "modelpins", "codeowners", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -98,12 +98,12 @@ def test_codeowners_is_current():  # type: ignore[no-untyped-def]
     [["zizmor", "--offline", ".github"], ["actionlint"]],
     ids=["zizmor", "actionlint"],
 )
-def test_linters_find_nothing(argv):  # type: ignore[no-untyped-def]
+def test_linters_find_nothing(argv):
     result = subprocess.run([BIN / argv[0], *argv[1:]], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_argocd_and_flux_track_the_branch_the_serve_job_publishes_to():  # type: ignore[no-untyped-def]
+def test_argocd_and_flux_track_the_branch_the_serve_job_publishes_to():
     script = (ROOT / "scripts" / "publish_manifests.sh").read_text()
     branch = re.search(r"branch=\$\{MODELPINS_DEPLOY_BRANCH:-([\w./-]+)\}", script)
     assert branch and branch.group(1) != "main"
@@ -115,7 +115,7 @@ def test_argocd_and_flux_track_the_branch_the_serve_job_publishes_to():  # type:
     assert "MODELPINS_DEPLOY_BRANCH" not in publish.get("env", {})  # the default, which the clusters track
 
 
-def test_only_the_serve_job_logs_in_to_the_image_registry():  # type: ignore[no-untyped-def]
+def test_only_the_serve_job_logs_in_to_the_image_registry():
     logins = [
         (path.name, name)
         for path in WORKFLOWS

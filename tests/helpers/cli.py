@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def run(
-    *args: str | Path,
+    *args: object,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     input: str | None = None,

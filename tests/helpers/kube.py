@@ -37,8 +37,8 @@ def _parse_path(path: str) -> parsing.ParsedPath:
 parsing.parse_path = _parse_path
 
 
-class ApiServer(kmock.KubernetesEmulator):  # type: ignore[misc]
-    async def _handle(self, request):  # type: ignore[no-untyped-def]
+class ApiServer(kmock.KubernetesEmulator):
+    async def _handle(self, request):
         res = request.resource
         if res is not None and res.plural == "deployments" and request.subresource is None:
             data = request.data if isinstance(request.data, dict) else None

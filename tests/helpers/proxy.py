@@ -77,7 +77,7 @@ class Proxy:
                             self.send_header("Content-Length", "0")
                             self.end_headers()
                             return
-                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
                 headers = {
                     k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection", "authorization")
                 }

@@ -17,7 +17,7 @@ from tests.helpers.cli import start
 SECRET = "s3cret-" + uuid.uuid4().hex
 
 
-def serve(pins: Path, tracking_uri: str, report: Path, *extra: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def serve(pins: Path, tracking_uri: str, report: Path, *extra: str, env: dict[str, str] | None = None):
     """(process, url) of a receiver listening on a free loopback port."""
     args = ("--pins", pins, "--tracking-uri", tracking_uri, "webhook", "serve", "--port", "0", "--report", report)
     proc = start(*args, *extra, env={"MODELPINS_WEBHOOK_SECRET": SECRET, **(env or {})})
@@ -50,7 +50,7 @@ def signed(body: bytes, delivery: str | None = None, ts: str | None = None, secr
     }
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 10) -> tuple[int, dict]:  # type: ignore[type-arg]
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 10) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
@@ -75,7 +75,7 @@ def proc_status(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-def wait_for_lines(report: Path, count: int, timeout: float = 30) -> list[dict]:  # type: ignore[type-arg]
+def wait_for_lines(report: Path, count: int, timeout: float = 30) -> list[dict]:
     """The report's JSON lines once there are at least `count`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

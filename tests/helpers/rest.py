@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import requests
 
 API = "/api/2.0/mlflow/"
 
 
-def call(url: str, method: str, endpoint: str, **kw: object) -> dict[str, object]:
-    resp = requests.request(method, url.rstrip("/") + API + endpoint, timeout=30, **kw)  # type: ignore[arg-type]
+def call(url: str, method: str, endpoint: str, **kw: Any) -> dict[str, Any]:
+    resp = requests.request(method, url.rstrip("/") + API + endpoint, timeout=30, **kw)
     resp.raise_for_status()
     return dict(resp.json()) if resp.content else {}
 
@@ -37,7 +38,7 @@ def state(url: str, names: Iterable[str]) -> dict[str, dict[str, int]]:
     out = {}
     for name in names:
         model = call(url, "GET", "registered-models/get", params={"name": name})["registered_model"]
-        out[name] = {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}  # type: ignore[index,union-attr]
+        out[name] = {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}
     return out
 
 

@@ -15,7 +15,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def seed_model(client: MlflowClient, name: str, versions=3, aliases=None, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+def seed_model(client: MlflowClient, name: str, versions=3, aliases=None, **kw) -> list[str]:
     """Register `name` in the test server (see devkit.devserver.seed_model)."""
     return devserver.seed_model(client.tracking_uri, name, versions, dict(aliases or {}), **kw)
 
@@ -25,7 +25,7 @@ def alias_state(client: MlflowClient, names: Sequence[str]) -> dict[str, dict[st
     return {n: {a: int(v) for a, v in client.get_registered_model(n).aliases.items()} for n in names}
 
 
-def audit(client: MlflowClient, model: str, version: int | str, alias: str = "champion") -> dict:  # type: ignore[type-arg]
+def audit(client: MlflowClient, model: str, version: int | str, alias: str = "champion") -> dict:
     """The newest audit record for `alias` on the version (read back through MLflow's own client)."""
     from modelpins.api import audit_entries
 

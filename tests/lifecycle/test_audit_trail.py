@@ -10,7 +10,7 @@ from tests.helpers.seed import alias_state, seed_model, unique
 from tests.lifecycle.conftest import pins_text
 
 
-def test_history_shows_every_move_of_three_re_promotions(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_history_shows_every_move_of_three_re_promotions(repo, client, mlflow_server):
     model = unique("repromote")
     seed_model(client, model, 3, {"champion": 1, "challenger": 3})
     repo.commit(pins_text(model, 1), "Pin")
@@ -35,7 +35,7 @@ def test_history_shows_every_move_of_three_re_promotions(repo, client, mlflow_se
     assert [(r["from"], r["pr"]) for _, r in on_v2] == [(1, "2"), (3, "4")]
 
 
-def test_records_in_the_older_single_tag_format_are_still_read(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_records_in_the_older_single_tag_format_are_still_read(repo, client, mlflow_server):
     model = unique("oldformat")
     seed_model(client, model, 3, {"champion": 2})
     repo.commit(pins_text(model, 1), "Pin")
@@ -51,7 +51,7 @@ def test_records_in_the_older_single_tag_format_are_still_read(repo, client, mlf
     assert (last["from"], last["to"], last["applied"]["actor"]) == (1, 2, "old-bot")
 
 
-def test_dirty_working_copy_is_refused_in_ci_and_recorded_locally(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_dirty_working_copy_is_refused_in_ci_and_recorded_locally(repo, client, mlflow_server):
     model = unique("dirty")
     seed_model(client, model, 3, {"champion": 1, "challenger": 3})
     repo.commit(pins_text(model, 1), "Pin")

@@ -9,7 +9,7 @@ from tests.helpers.seed import alias_state, audit, seed_model, unique
 from tests.lifecycle.conftest import pins_text
 
 
-def test_drift_after_manual_change_then_fix_apply(repo, client, proxy, tmp_path):  # type: ignore[no-untyped-def]
+def test_drift_after_manual_change_then_fix_apply(repo, client, proxy, tmp_path):
     model = unique("drift")
     seed_model(client, model, 4, {"champion": 2, "challenger": 3})
     repo.commit(pins_text(model, 2), "Pin")
@@ -44,7 +44,7 @@ def test_drift_after_manual_change_then_fix_apply(repo, client, proxy, tmp_path)
     assert run("--tracking-uri", proxy.url, "drift", cwd=repo.root).returncode == 0
 
 
-def test_drift_fix_file_writes_registry_state_as_line_edits(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_drift_fix_file_writes_registry_state_as_line_edits(repo, client, mlflow_server):
     model = unique("drift-file")
     seed_model(client, model, 4, {"champion": 2, "challenger": 3})
     repo.commit(pins_text(model, 2), "Pin")
@@ -57,7 +57,7 @@ def test_drift_fix_file_writes_registry_state_as_line_edits(repo, client, mlflow
     assert run("--tracking-uri", mlflow_server.url, "drift", cwd=repo.root).returncode == 0
 
 
-def test_drift_against_a_ref(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_drift_against_a_ref(repo, client, mlflow_server):
     model = unique("drift-ref")
     seed_model(client, model, 4, {"champion": 2, "challenger": 3})
     repo.commit(pins_text(model, 2), "Pin")

@@ -22,7 +22,7 @@ models:
 """
 
 
-def test_fix_apply_refuses_a_target_without_gate_evidence(repo, client, proxy):  # type: ignore[no-untyped-def]
+def test_fix_apply_refuses_a_target_without_gate_evidence(repo, client, proxy):
     model = unique("drift-gated")
     seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.95}], {"champion": 2})
     repo.commit(GATED.format(model=model, champion=2), "Pin v2")
@@ -35,7 +35,7 @@ def test_fix_apply_refuses_a_target_without_gate_evidence(repo, client, proxy): 
     assert alias_state(client, [model]) == {model: {"champion": 1}}
 
 
-def test_fix_apply_records_gates_and_restores_the_committed_file(repo, client, proxy):  # type: ignore[no-untyped-def]
+def test_fix_apply_records_gates_and_restores_the_committed_file(repo, client, proxy):
     model = unique("drift-evidence")
     seed(client, model, [{"accuracy": 0.9}, {"accuracy": 0.95}, {"accuracy": 0.97}], {"champion": 1})
     head = repo.commit(GATED.format(model=model, champion=2), "Pin v2 (#41)")
@@ -52,7 +52,7 @@ def test_fix_apply_records_gates_and_restores_the_committed_file(repo, client, p
     assert record["commit"] == head and record["pr"] == "41"
 
 
-def test_fix_apply_waits_for_the_apply_lock(repo, client, proxy, mlflow_server):  # type: ignore[no-untyped-def]
+def test_fix_apply_waits_for_the_apply_lock(repo, client, proxy, mlflow_server):
     model = unique("drift-locked")
     seed(client, model, 2, {"champion": 2})
     repo.commit(f"version: 1\nmodels:\n  {model}:\n    aliases:\n      champion: 2\n", "Pin")

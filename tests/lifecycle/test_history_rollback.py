@@ -11,7 +11,7 @@ from tests.helpers.seed import audit, seed_model, unique
 from tests.lifecycle.conftest import pins_text
 
 
-def test_history_joins_git_prs_with_audit_tags(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_history_joins_git_prs_with_audit_tags(repo, client, mlflow_server):
     model = unique("hist")
     seed_model(client, model, 4, {"champion": 1, "challenger": 3})
     repo.commit(pins_text(model, 1), "Pin the classifier")
@@ -44,7 +44,7 @@ def test_history_joins_git_prs_with_audit_tags(repo, client, mlflow_server):  # 
     assert f"{model}@challenger" in table.stdout
 
 
-def test_rollback_is_a_one_line_diff_keeping_comments(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_rollback_is_a_one_line_diff_keeping_comments(repo, client, mlflow_server):
     model = unique("rollback")
     seed_model(client, model, 4)
     repo.commit(pins_text(model, 2), "Pin")
@@ -64,7 +64,7 @@ def test_rollback_is_a_one_line_diff_keeping_comments(repo, client, mlflow_serve
     assert repo.git("status", "--porcelain").strip() == ""
 
 
-def test_rollback_waiver_only_for_a_version_that_served(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_rollback_waiver_only_for_a_version_that_served(repo, client, mlflow_server):
     model = unique("waive")
     seed_model(client, model, 4)
     repo.commit(pins_text(model, 2), "Pin")
@@ -91,7 +91,7 @@ def test_rollback_waiver_only_for_a_version_that_served(repo, client, mlflow_ser
     assert "model_pins.yaml:10:" in check.stderr and "remove the waiver" in check.stderr
 
 
-def test_rollback_without_history_or_unknown_alias_is_invalid_input(repo):  # type: ignore[no-untyped-def]
+def test_rollback_without_history_or_unknown_alias_is_invalid_input(repo):
     model = unique("nohist")
     repo.commit(pins_text(model, 2), "Pin")
     text = repo.pins.read_text()
@@ -105,7 +105,7 @@ def test_rollback_without_history_or_unknown_alias_is_invalid_input(repo):  # ty
     assert repo.pins.read_text() == text
 
 
-def test_history_reads_one_models_versions_once_and_skips_broken_commits(repo, client, proxy):  # type: ignore[no-untyped-def]
+def test_history_reads_one_models_versions_once_and_skips_broken_commits(repo, client, proxy):
     model, other = unique("hist-cost"), unique("hist-other")
     seed_model(client, model, 3, {"champion": 1, "challenger": 3})
     seed_model(client, other, 2, {"champion": 1})
@@ -126,7 +126,7 @@ def test_history_reads_one_models_versions_once_and_skips_broken_commits(repo, c
     assert offline.returncode == 0 and "registry not read" in offline.stderr
 
 
-def test_rollback_outside_git_uses_the_audit_tag_and_checks_the_registry(client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_rollback_outside_git_uses_the_audit_tag_and_checks_the_registry(client, mlflow_server, tmp_path):
     model = unique("audit-from")
     seed_model(client, model, 3, {"champion": 1, "challenger": 3})
     pins_file = tmp_path / "model_pins.yaml"

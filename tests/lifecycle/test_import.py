@@ -28,7 +28,7 @@ def registered_models(url: str) -> int:
     while True:
         params = {"max_results": 1000, **({"page_token": token} if token else {})}
         page = rest.call(url, "GET", "registered-models/search", params=params)
-        count += len(page.get("registered_models", []))  # type: ignore[arg-type]
+        count += len(page.get("registered_models", []))
         token = page.get("next_page_token")
         if not token:
             return count
@@ -53,7 +53,7 @@ def big_proxy(big_server: DevServer) -> Iterator[Proxy]:
     p.stop()
 
 
-def test_import_1200_models_then_plan_shows_no_changes(big_server, big_proxy, workdir):  # type: ignore[no-untyped-def]
+def test_import_1200_models_then_plan_shows_no_changes(big_server, big_proxy, workdir):
     prefix = unique("bulk")
     names = [f"{prefix}-{i:04d}" for i in range(1200)]
     rest.bulk_seed(big_server.root / "mlflow.db", names[:1190], {"champion": 1})
@@ -91,7 +91,7 @@ models:
 """
 
 
-def test_import_into_a_commented_file_leaves_its_lines_alone(mlflow_server, workdir):  # type: ignore[no-untyped-def]
+def test_import_into_a_commented_file_leaves_its_lines_alone(mlflow_server, workdir):
     prefix = unique("adopt")
     first, second, third = f"{prefix}-a", f"{prefix}-b", f"{prefix}-c"
     rest.seed(mlflow_server.url, [first], 3, {"champion": 3})  # differs from the file: the file wins
@@ -126,7 +126,7 @@ def test_import_into_a_commented_file_leaves_its_lines_alone(mlflow_server, work
     assert path.read_bytes() == after
 
 
-def test_import_keeps_crlf_line_endings(mlflow_server, workdir):  # type: ignore[no-untyped-def]
+def test_import_keeps_crlf_line_endings(mlflow_server, workdir):
     prefix = unique("crlf")
     rest.seed(mlflow_server.url, [f"{prefix}-a", f"{prefix}-b"], 1, {"champion": 1})
     path = workdir / "model_pins.yaml"
@@ -141,7 +141,7 @@ def test_import_keeps_crlf_line_endings(mlflow_server, workdir):  # type: ignore
     assert data[len(original) :] == f"  {prefix}-b:\r\n    aliases:\r\n      champion: 1\r\n".encode()
 
 
-def test_aliases_the_schema_rejects_are_reported_not_written(mlflow_server, workdir):  # type: ignore[no-untyped-def]
+def test_aliases_the_schema_rejects_are_reported_not_written(mlflow_server, workdir):
     prefix = unique("reject")
     good, clash = f"{prefix}-good", f"{prefix}-clash"
     rest.seed(mlflow_server.url, [good], 1, {"champion": 1})
@@ -161,7 +161,7 @@ def test_aliases_the_schema_rejects_are_reported_not_written(mlflow_server, work
     assert json.loads(plan.stdout) == {"changes": []}
 
 
-def test_reserved_and_malformed_names_are_left_out_with_the_reason():  # type: ignore[no-untyped-def]
+def test_reserved_and_malformed_names_are_left_out_with_the_reason():
     # MLflow refuses these names today; a registry migrated from elsewhere may still hold them
     state = {"ok": {"champion": 1}, "old": {"latest": 2, "prod": 1}, "bad name": {"champion": 1}, "empty": {}}
 
@@ -173,7 +173,7 @@ def test_reserved_and_malformed_names_are_left_out_with_the_reason():  # type: i
     assert bare == ["empty"]
 
 
-def test_import_bad_input_exits_2_and_writes_nothing(mlflow_server, workdir):  # type: ignore[no-untyped-def]
+def test_import_bad_input_exits_2_and_writes_nothing(mlflow_server, workdir):
     none = run("--tracking-uri", mlflow_server.url, "import", "--model", "no-such-model-*", cwd=workdir)
     assert none.returncode == 2
     assert "no registered model matches --model 'no-such-model-*'" in none.stderr

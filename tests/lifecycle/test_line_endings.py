@@ -12,12 +12,12 @@ def crlf(text: str) -> str:
     return text.replace("\n", "\r\n")
 
 
-def numstat(repo) -> list[str]:  # type: ignore[no-untyped-def]
+def numstat(repo) -> list[str]:
     """[insertions, deletions, path] of the working copy's change: CRLF rewritten whole would count every line."""
     return repo.git("diff", "--numstat", "--", "model_pins.yaml").split()
 
 
-def test_rollback_keeps_crlf_and_changes_one_line(repo) -> None:  # type: ignore[no-untyped-def]
+def test_rollback_keeps_crlf_and_changes_one_line(repo) -> None:
     repo.commit(crlf(pins_text("scorer", 1)), "Pin")
     repo.merge_pr(3, "promote", crlf(pins_text("scorer", 2)), "Promote to 2")
 
@@ -30,7 +30,7 @@ def test_rollback_keeps_crlf_and_changes_one_line(repo) -> None:  # type: ignore
     assert numstat(repo) == ["1", "1", "model_pins.yaml"]
 
 
-def test_drift_fix_file_keeps_crlf(repo, client, mlflow_server) -> None:  # type: ignore[no-untyped-def]
+def test_drift_fix_file_keeps_crlf(repo, client, mlflow_server) -> None:
     model = unique("crlf")
     seed_model(client, model, 3, {"champion": 2, "challenger": 3})
     repo.commit(crlf(pins_text(model, 2)), "Pin")
@@ -43,7 +43,7 @@ def test_drift_fix_file_keeps_crlf(repo, client, mlflow_server) -> None:  # type
     assert numstat(repo) == ["1", "1", "model_pins.yaml"]
 
 
-def test_an_edit_made_while_rollback_waits_on_the_registry_is_kept(repo, client, proxy) -> None:  # type: ignore[no-untyped-def]
+def test_an_edit_made_while_rollback_waits_on_the_registry_is_kept(repo, client, proxy) -> None:
     model = unique("concurrent")
     seed_model(client, model, 3)
     repo.commit(pins_text(model, 1), "Pin")

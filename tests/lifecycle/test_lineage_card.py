@@ -29,7 +29,7 @@ models:
 """
 
 
-def setup(client, tmp_path):  # type: ignore[no-untyped-def]
+def setup(client, tmp_path):
     base, adapter = unique("base"), unique("lora")
     seed_model(client, base, 2, {"production": 2})
     seed_model(
@@ -51,7 +51,7 @@ def setup(client, tmp_path):  # type: ignore[no-untyped-def]
     return base, adapter, pins
 
 
-def test_lineage_prints_the_chain_and_flags_a_base_mismatch(client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_lineage_prints_the_chain_and_flags_a_base_mismatch(client, mlflow_server, tmp_path):
     base, adapter, pins = setup(client, tmp_path)
 
     result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "lineage", f"{adapter}@champion", "--json")
@@ -76,7 +76,7 @@ def test_lineage_prints_the_chain_and_flags_a_base_mismatch(client, mlflow_serve
     assert missing.returncode == 2 and "not pinned" in missing.stderr
 
 
-def test_card_holds_real_metrics_and_is_attached(client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_card_holds_real_metrics_and_is_attached(client, mlflow_server, tmp_path):
     base, adapter, pins = setup(client, tmp_path)
     client.set_model_version_tag(adapter, "1", "modelpins.gates.champion", json.dumps({"result": "passed"}))
 
@@ -115,7 +115,7 @@ def test_card_holds_real_metrics_and_is_attached(client, mlflow_server, tmp_path
     assert again.returncode == 0 and (tmp_path / "again.md").read_text() == card  # deterministic
 
 
-def test_lineage_follows_a_distillation_teacher_without_a_pin(client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_lineage_follows_a_distillation_teacher_without_a_pin(client, mlflow_server, tmp_path):
     teacher, student = unique("teacher"), unique("student")
     seed_model(client, teacher, 2)
     seed_model(client, student, 1, {"champion": 1}, params={"teacher_model": teacher, "teacher_model_version": "2"})

@@ -10,7 +10,7 @@ from tests.helpers.seed import alias_state, seed_model, unique
 from tests.lifecycle.conftest import pins_text
 
 
-def weights_file(client, model: str, version: int) -> Path:  # type: ignore[no-untyped-def]
+def weights_file(client, model: str, version: int) -> Path:
     run_id = client.get_model_version(model, str(version)).run_id
     root = urlparse(client.get_run(run_id).info.artifact_uri).path
     return Path(root) / "model" / "weights.json"
@@ -21,7 +21,7 @@ def lock_line(lock: Path, version: int) -> int:
     return next(i for i, line in enumerate(lines, 1) if line.startswith(f"    {version}: {{"))
 
 
-def test_lock_written_checked_and_tampering_refused(repo, client, proxy):  # type: ignore[no-untyped-def]
+def test_lock_written_checked_and_tampering_refused(repo, client, proxy):
     model = unique("locked")
     seed_model(client, model, 4, {"champion": 2, "challenger": 3})
     repo.commit(pins_text(model, 2), "Pin")
@@ -57,7 +57,7 @@ def test_lock_written_checked_and_tampering_refused(repo, client, proxy):  # typ
     assert alias_state(client, [model])[model]["champion"] == 3
 
 
-def test_lock_check_stale_and_unlocked_target_refused(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_lock_check_stale_and_unlocked_target_refused(repo, client, mlflow_server):
     model = unique("stale")
     seed_model(client, model, 4, {"champion": 2, "challenger": 3})
     repo.commit(pins_text(model, 2), "Pin")
@@ -80,7 +80,7 @@ def test_lock_check_stale_and_unlocked_target_refused(repo, client, mlflow_serve
     assert alias_state(client, [model])[model]["champion"] == 4
 
 
-def test_size_mode_reads_listing_only(repo, client, proxy):  # type: ignore[no-untyped-def]
+def test_size_mode_reads_listing_only(repo, client, proxy):
     model = unique("sizes")
     seed_model(client, model, 3, {"champion": 2, "challenger": 3})
     repo.commit(pins_text(model, 2), "Pin")
@@ -96,7 +96,7 @@ def test_size_mode_reads_listing_only(repo, client, proxy):  # type: ignore[no-u
     assert not any(path == "/get-artifact" for _, path in proxy.log)
 
 
-def test_logged_model_source_is_locked_and_checked(repo, client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_logged_model_source_is_locked_and_checked(repo, client, mlflow_server, tmp_path):
     """MLflow 3 registers versions from logged models (source models:/m-...); their files are hashed too."""
     model = unique("logged")
     exp_id = client.create_experiment(unique("logged-models"))
@@ -124,7 +124,7 @@ def test_logged_model_source_is_locked_and_checked(repo, client, mlflow_server, 
     assert refused.returncode == 2 and "no longer match the lock" in refused.stderr
 
 
-def test_a_hand_edited_lock_is_reported_with_its_line(tmp_path):  # type: ignore[no-untyped-def]
+def test_a_hand_edited_lock_is_reported_with_its_line(tmp_path):
     from modelpins.errors import InvalidPins
     from modelpins.lifecycle import artefact_lock as lock
 

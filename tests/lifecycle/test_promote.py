@@ -21,19 +21,19 @@ def github() -> Iterator[GitHubStub]:
     stub.stop()
 
 
-def changed_lines(repo, *refs: str) -> list[str]:  # type: ignore[no-untyped-def]
+def changed_lines(repo, *refs: str) -> list[str]:
     diff = repo.git("diff", *refs, "--unified=0", "--", "model_pins.yaml").splitlines()
     return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
 
 
-def with_origin(repo, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def with_origin(repo, tmp_path: Path) -> Path:
     bare = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
     repo.git("remote", "add", "origin", str(bare))
     return bare
 
 
-def test_promote_to_a_branch_is_a_one_line_diff(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_promote_to_a_branch_is_a_one_line_diff(repo, client, mlflow_server):
     model = unique("promote")
     seed_model(client, model, 4)
     repo.commit(pins_text(model, 2), "Pin")
@@ -57,7 +57,7 @@ def test_promote_to_a_branch_is_a_one_line_diff(repo, client, mlflow_server):  #
     assert client.get_registered_model(model).aliases == {}
 
 
-def test_promote_a_new_alias_adds_one_line(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_promote_a_new_alias_adds_one_line(repo, client, mlflow_server):
     model = unique("promote-new")
     seed_model(client, model, 4)
     repo.commit(pins_text(model, 2), "Pin")
@@ -69,7 +69,7 @@ def test_promote_a_new_alias_adds_one_line(repo, client, mlflow_server):  # type
     assert "plan" not in result.stderr
 
 
-def test_promote_a_model_not_yet_in_the_file_adds_its_block(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_promote_a_model_not_yet_in_the_file_adds_its_block(repo, client, mlflow_server):
     model, newcomer = unique("promote-old"), unique("promote-newcomer")
     seed_model(client, model, 2)
     seed_model(client, newcomer, 2)
@@ -81,7 +81,7 @@ def test_promote_a_model_not_yet_in_the_file_adds_its_block(repo, client, mlflow
     assert changed_lines(repo, "HEAD") == [f"+  {newcomer}:", "+    aliases:", "+      champion: 2"]
 
 
-def test_open_pr_pushes_and_opens_the_pull_request(repo, client, mlflow_server, github, tmp_path):  # type: ignore[no-untyped-def]
+def test_open_pr_pushes_and_opens_the_pull_request(repo, client, mlflow_server, github, tmp_path):
     model = unique("promote-pr")
     seed_model(client, model, 4)
     repo.commit(pins_text(model, 2), "Pin")
@@ -113,7 +113,7 @@ def test_open_pr_pushes_and_opens_the_pull_request(repo, client, mlflow_server, 
     assert github.token not in result.stdout + result.stderr
 
 
-def test_open_pr_without_a_token_prints_the_gh_line(repo, client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
+def test_open_pr_without_a_token_prints_the_gh_line(repo, client, mlflow_server, tmp_path):
     model = unique("promote-gh")
     seed_model(client, model, 4)
     repo.commit(pins_text(model, 2), "Pin")
@@ -138,7 +138,7 @@ def test_open_pr_without_a_token_prints_the_gh_line(repo, client, mlflow_server,
     assert subprocess.run(["git", "--git-dir", str(bare), "branch"], capture_output=True, text=True).stdout == ""
 
 
-def test_promote_of_a_missing_version_exits_2_and_writes_nothing(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_promote_of_a_missing_version_exits_2_and_writes_nothing(repo, client, mlflow_server):
     model = unique("promote-missing")
     seed_model(client, model, 3)
     head = repo.commit(pins_text(model, 2), "Pin")
@@ -167,7 +167,7 @@ def test_promote_of_a_missing_version_exits_2_and_writes_nothing(repo, client, m
         (["{model}@champion", "0"], "0 is not in the range"),
     ],
 )
-def test_promote_bad_input_exits_2_and_writes_nothing(repo, client, mlflow_server, args, message):  # type: ignore[no-untyped-def]
+def test_promote_bad_input_exits_2_and_writes_nothing(repo, client, mlflow_server, args, message):
     model = unique("promote-bad")
     seed_model(client, model, 3)
     repo.commit(pins_text(model, 2), "Pin")
@@ -182,7 +182,7 @@ def test_promote_bad_input_exits_2_and_writes_nothing(repo, client, mlflow_serve
     assert repo.pins.read_bytes() == before
 
 
-def test_promote_gate_runs_the_gates_first_and_blocks_on_failure(repo, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_promote_gate_runs_the_gates_first_and_blocks_on_failure(repo, client, mlflow_server):
     model = unique("promote-gate")
     seed_model(client, model, [{"auc": 0.9}, {"auc": 0.7}, {"auc": 0.95}])
     gates = "    gates:\n      champion:\n        - {kind: threshold, metric: auc, min: 0.85}\n"
@@ -204,7 +204,7 @@ def test_promote_gate_runs_the_gates_first_and_blocks_on_failure(repo, client, m
     assert "modelpins.gates.champion" not in client.get_model_version(model, "3").tags
 
 
-def test_rollback_open_pr_uses_the_same_pull_request_code(repo, client, mlflow_server, github, tmp_path):  # type: ignore[no-untyped-def]
+def test_rollback_open_pr_uses_the_same_pull_request_code(repo, client, mlflow_server, github, tmp_path):
     model = unique("rollback-pr")
     seed_model(client, model, 4)
     repo.commit(pins_text(model, 2), "Pin")

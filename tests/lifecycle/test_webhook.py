@@ -29,7 +29,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     return receiver_post(url, body, headers)[0]
 
 
-def test_manual_alias_change_in_mlflow_is_reported_as_drift(hook_server, receiver):  # type: ignore[no-untyped-def]
+def test_manual_alias_change_in_mlflow_is_reported_as_drift(hook_server, receiver):
     from mlflow import MlflowClient
 
     url, pins, report = receiver
@@ -52,7 +52,7 @@ def test_manual_alias_change_in_mlflow_is_reported_as_drift(hook_server, receive
     assert wait_for_lines(report, 2)[1]["drift"] == []
 
 
-def test_unsigned_forged_stale_and_replayed_deliveries_are_refused(receiver):  # type: ignore[no-untyped-def]
+def test_unsigned_forged_stale_and_replayed_deliveries_are_refused(receiver):
     url, pins, report = receiver
     pins.write_text(pins_text("m", 2))
     body = json.dumps(

@@ -43,7 +43,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 class Engine:
     host: str  # DOCKER_HOST
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self):
         import docker
 
         return docker.DockerClient(base_url=self.host)

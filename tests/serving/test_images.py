@@ -35,7 +35,7 @@ def project(tmp_path: Path, base: str, registry: str, deployments: str, models: 
     return pins
 
 
-def files_in(image: str, path: str, docker_engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def files_in(image: str, path: str, docker_engine) -> dict[str, str]:
     """The files under `path` inside `image`, read from a created (never started) container."""
     client = docker_engine.client()
     container = client.containers.create(image, command=["true"])
@@ -48,7 +48,7 @@ def files_in(image: str, path: str, docker_engine) -> dict[str, str]:  # type: i
 
 
 @pytest.fixture
-def baked(tmp_path, client, mlflow_server, base_image, registry, docker_engine):  # type: ignore[no-untyped-def]
+def baked(tmp_path, client, mlflow_server, base_image, registry, docker_engine):
     model = unique("baked")
     files = {"weights.json": '{"w": 1}', "MLmodel": MLMODEL}  # a classic model: pyfunc, for MLflow's server
     runs = seed_model(client, model, [{}, {}], {"champion": 1}, files=files)
@@ -63,7 +63,7 @@ def baked(tmp_path, client, mlflow_server, base_image, registry, docker_engine):
     return model, runs, pins, env
 
 
-def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, registry, docker_engine):  # type: ignore[no-untyped-def]
+def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, registry, docker_engine):
     model, runs, pins, env = baked
 
     result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", env=env)
@@ -100,7 +100,7 @@ def test_build_refuses_baked_artefacts_that_differ_from_model_pins_lock(baked, c
     assert not (pins.parent / "deploy" / "images.lock.json").exists()
 
 
-def test_unchanged_second_build_is_skipped_and_a_moved_alias_builds_a_new_tag(  # type: ignore[no-untyped-def]
+def test_unchanged_second_build_is_skipped_and_a_moved_alias_builds_a_new_tag(
     baked, mlflow_server, registry, docker_engine
 ):
     model, _, pins, env = baked
@@ -127,9 +127,7 @@ def test_unchanged_second_build_is_skipped_and_a_moved_alias_builds_a_new_tag(  
     assert len(registry.tags(f"serving/{model}")) == 2
 
 
-def test_init_mode_builds_one_runtime_image_that_render_then_uses(  # type: ignore[no-untyped-def]
-    tmp_path, base_image, registry, docker_engine
-):
+def test_init_mode_builds_one_runtime_image_that_render_then_uses(tmp_path, base_image, registry, docker_engine):
     pins = project(
         tmp_path,
         base_image,
@@ -154,7 +152,7 @@ def test_init_mode_builds_one_runtime_image_that_render_then_uses(  # type: igno
     assert "runAsUser: 10001" in manifest
 
 
-def test_build_without_a_registry_is_invalid_input(tmp_path, base_image, docker_engine):  # type: ignore[no-untyped-def]
+def test_build_without_a_registry_is_invalid_input(tmp_path, base_image, docker_engine):
     pins = project(
         tmp_path,
         base_image,
@@ -171,7 +169,7 @@ def test_build_without_a_registry_is_invalid_input(tmp_path, base_image, docker_
     assert not (tmp_path / "deploy" / "images.lock.json").exists()
 
 
-def test_build_refuses_a_served_version_without_the_layout_its_runtime_loads(  # type: ignore[no-untyped-def]
+def test_build_refuses_a_served_version_without_the_layout_its_runtime_loads(
     tmp_path, client, mlflow_server, base_image, registry, docker_engine
 ):
     model = unique("nolayout")

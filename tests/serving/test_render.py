@@ -52,7 +52,7 @@ def tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def objects(root: Path, rel: str) -> dict:  # type: ignore[type-arg]
+def objects(root: Path, rel: str) -> dict:
     return yaml.safe_load((root / rel).read_text())
 
 

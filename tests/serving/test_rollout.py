@@ -70,15 +70,16 @@ def project(tmp_path: Path, kube: KubeEmulator) -> tuple[Path, dict[str, str]]:
     return pins, {"KUBECONFIG": str(kube.kubeconfig(tmp_path / "kubeconfig"))}
 
 
-def deployment(kube: KubeEmulator, name: str) -> dict | None:  # type: ignore[type-arg]
+def deployment(kube: KubeEmulator, name: str) -> dict | None:
     return kube.get(f"/apis/apps/v1/namespaces/ml-prod/deployments/{name}")
 
 
-def version_of(dep: dict) -> str:  # type: ignore[type-arg]
+def version_of(dep: dict | None) -> str:
+    assert dep is not None, "no such Deployment"
     return str(dep["metadata"]["annotations"]["modelpins.io/version"])
 
 
-def test_rollout_applies_every_object_and_waits_until_ready(project, kube, controller) -> None:  # type: ignore[no-untyped-def]
+def test_rollout_applies_every_object_and_waits_until_ready(project, kube, controller) -> None:
     pins, env = project
     pins.write_text(PINS + CANARY)
 
@@ -93,13 +94,13 @@ def test_rollout_applies_every_object_and_waits_until_ready(project, kube, contr
     route = kube.get("/apis/gateway.networking.k8s.io/v1/namespaces/ml-prod/httproutes/scoring")
     assert route is not None
     assert [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]] == [90, 10]
-    assert kube.get("/api/v1/namespaces/ml-prod/services/scoring")["spec"]["selector"] == {  # type: ignore[index]
+    assert kube.get("/api/v1/namespaces/ml-prod/services/scoring")["spec"]["selector"] == {
         "app.kubernetes.io/name": "scoring",
         "app.kubernetes.io/instance": "scoring-stable",
     }
 
 
-def test_failing_rollout_rolls_back_to_the_previous_manifests(project, kube, controller) -> None:  # type: ignore[no-untyped-def]
+def test_failing_rollout_rolls_back_to_the_previous_manifests(project, kube, controller) -> None:
     pins, env = project
     assert run("--pins", pins, "rollout", "--wait", "--timeout", "30", env=env).returncode == 0
     assert version_of(deployment(kube, "scoring")) == "3"
@@ -113,11 +114,11 @@ def test_failing_rollout_rolls_back_to_the_previous_manifests(project, kube, con
     assert "timed out progressing" in result.stderr
     assert "Rolled back" in result.stderr
     restored = deployment(kube, "scoring")
-    assert version_of(restored) == "3"  # type: ignore[arg-type]
+    assert version_of(restored) == "3"
     assert "/models/scorer/3" in restored["spec"]["template"]["spec"]["containers"][0]["args"]  # type: ignore[index]
 
 
-def test_rollout_that_times_out_rolls_back_and_deletes_what_it_created(project, kube, controller) -> None:  # type: ignore[no-untyped-def]
+def test_rollout_that_times_out_rolls_back_and_deletes_what_it_created(project, kube, controller) -> None:
     pins, env = project
     assert run("--pins", pins, "rollout", "--wait", "--timeout", "30", env=env).returncode == 0
     # The candidate's pods never report anything (e.g. stuck pulling a 15 GB image).
@@ -131,10 +132,10 @@ def test_rollout_that_times_out_rolls_back_and_deletes_what_it_created(project, 
     assert "scoring-candidate" in result.stderr
     assert deployment(kube, "scoring-candidate") is None
     assert kube.get("/apis/gateway.networking.k8s.io/v1/namespaces/ml-prod/httproutes/scoring") is not None
-    assert version_of(deployment(kube, "scoring")) == "3"  # type: ignore[arg-type]
+    assert version_of(deployment(kube, "scoring")) == "3"
 
 
-def test_rollout_without_a_cluster_configuration_is_invalid_input(project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rollout_without_a_cluster_configuration_is_invalid_input(project, tmp_path) -> None:
     pins, _ = project
 
     result = run("--pins", pins, "rollout", env={"KUBECONFIG": str(tmp_path / "missing")})
@@ -143,7 +144,7 @@ def test_rollout_without_a_cluster_configuration_is_invalid_input(project, tmp_p
     assert "KUBECONFIG" in result.stderr
 
 
-def test_successful_rollout_prunes_what_is_no_longer_rendered_and_nothing_else(project, kube, controller) -> None:  # type: ignore[no-untyped-def]
+def test_successful_rollout_prunes_what_is_no_longer_rendered_and_nothing_else(project, kube, controller) -> None:
     pins, env = project
     assert run("--pins", pins, "rollout", "--wait", "--timeout", "30", env=env).returncode == 0
     meta = {"name": "notebook", "namespace": "ml-prod"}

@@ -22,10 +22,10 @@ GOLDEN = HERE / "golden"
 DOCKERFILE = (HERE.parents[1] / "deploy" / "Dockerfile").read_bytes()
 
 
-def containers(deployment: str) -> list[dict]:  # type: ignore[type-arg]
+def containers(deployment: str) -> list[dict]:
     files = render(pinsmod.load(GOLDEN / "model_pins.yaml"), ImageLock(), DOCKERFILE)
     obj = yaml.safe_load(files[f"base/{deployment}/deployment-{deployment}.yaml"])
-    return obj["spec"]["template"]["spec"]["containers"]  # type: ignore[no-any-return]
+    return obj["spec"]["template"]["spec"]["containers"]
 
 
 def test_classic_models_run_mlflows_model_server_and_llms_run_vllm() -> None:

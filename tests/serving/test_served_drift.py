@@ -67,7 +67,7 @@ BLUE_GREEN = "{type: blue-green, candidate: [MODEL@challenger], active: blue}"
 
 
 @pytest.fixture(scope="module")
-def model(client) -> str:  # type: ignore[no-untyped-def]
+def model(client) -> str:
     name = unique("served")
     seed_model(client, name, 4, {"champion": 3, "challenger": 4})
     return name
@@ -81,7 +81,7 @@ def kube() -> Iterator[KubeEmulator]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, kube: KubeEmulator, model: str, mlflow_server) -> tuple[Path, dict[str, str]]:  # type: ignore[no-untyped-def]
+def project(tmp_path: Path, kube: KubeEmulator, model: str, mlflow_server) -> tuple[Path, dict[str, str]]:
     (tmp_path / "deploy").mkdir()
     shutil.copy(REPO / "deploy" / "Dockerfile", tmp_path / "deploy" / "Dockerfile")
     pins = tmp_path / "model_pins.yaml"
@@ -106,7 +106,7 @@ def drift_json(pins: Path, env: dict[str, str], *args: str) -> tuple[int, dict[s
     return result.returncode, json.loads(result.stdout)
 
 
-def test_a_cluster_that_matches_the_pins_is_no_drift(project) -> None:  # type: ignore[no-untyped-def]
+def test_a_cluster_that_matches_the_pins_is_no_drift(project) -> None:
     pins, env = project
 
     result = run("--pins", pins, "drift", "--cluster", env=env)
@@ -117,7 +117,7 @@ def test_a_cluster_that_matches_the_pins_is_no_drift(project) -> None:  # type: 
     assert drift_json(pins, env) == (0, {"drift": [], "served": []})
 
 
-def test_image_model_path_and_version_changed_by_hand_are_reported_exactly(project, kube, model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_image_model_path_and_version_changed_by_hand_are_reported_exactly(project, kube, model, tmp_path) -> None:
     pins, env = project
     live = kube.get(f"{DEPLOYMENTS}/scoring-stable")
     assert live is not None
@@ -161,7 +161,7 @@ def test_image_model_path_and_version_changed_by_hand_are_reported_exactly(proje
     assert "| prod | `ml-prod/deployment/scoring-stable` | version | `3` | `4` | changed |" in summary.read_text()
 
 
-def test_a_deleted_deployment_and_moved_weights_are_drift(project, kube) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_deployment_and_moved_weights_are_drift(project, kube) -> None:
     pins, env = project
     assert requests.delete(f"{kube.url}{DEPLOYMENTS}/scoring-candidate", timeout=10).status_code == 200
     route = kube.get(ROUTE)
@@ -183,7 +183,7 @@ def test_a_deleted_deployment_and_moved_weights_are_drift(project, kube) -> None
     assert "missing in cluster" in text
 
 
-def test_blue_green_service_pointing_at_the_other_colour(tmp_path, kube, model, mlflow_server) -> None:  # type: ignore[no-untyped-def]
+def test_blue_green_service_pointing_at_the_other_colour(tmp_path, kube, model, mlflow_server) -> None:
     (tmp_path / "deploy").mkdir()
     shutil.copy(REPO / "deploy" / "Dockerfile", tmp_path / "deploy" / "Dockerfile")
     pins = tmp_path / "model_pins.yaml"
@@ -201,7 +201,7 @@ def test_blue_green_service_pointing_at_the_other_colour(tmp_path, kube, model, 
     ]
 
 
-def test_registry_and_served_drift_are_reported_together(project, kube, client, model) -> None:  # type: ignore[no-untyped-def]
+def test_registry_and_served_drift_are_reported_together(project, kube, client, model) -> None:
     pins, env = project
     client.set_registered_model_alias(model, "challenger", "2")  # by hand, in the UI
     try:
@@ -213,7 +213,7 @@ def test_registry_and_served_drift_are_reported_together(project, kube, client, 
     assert out == {"drift": [{"model": model, "alias": "challenger", "expected": 4, "actual": 2}], "served": []}
 
 
-def test_unreachable_cluster_fails_and_missing_configuration_is_invalid_input(project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_cluster_fails_and_missing_configuration_is_invalid_input(project, tmp_path) -> None:
     pins, env = project
     closed = KubeEmulator(url=f"http://127.0.0.1:{free_port()}").kubeconfig(tmp_path / "closed")  # nothing listens
 
@@ -226,7 +226,7 @@ def test_unreachable_cluster_fails_and_missing_configuration_is_invalid_input(pr
     assert "KUBECONFIG" in missing.stderr and "--context" in missing.stderr
 
 
-def test_without_cluster_drift_never_imports_kubernetes(project) -> None:  # type: ignore[no-untyped-def]
+def test_without_cluster_drift_never_imports_kubernetes(project) -> None:
     pins, env = project
     code = (
         "import sys\n"
@@ -239,7 +239,7 @@ def test_without_cluster_drift_never_imports_kubernetes(project) -> None:  # typ
     assert "rc: 0 kubernetes: False" in out.stdout, out.stdout + out.stderr
 
 
-def test_a_managed_deployment_that_is_no_longer_rendered_is_drift(project, kube) -> None:  # type: ignore[no-untyped-def]
+def test_a_managed_deployment_that_is_no_longer_rendered_is_drift(project, kube) -> None:
     pins, env = project
     left_over = kube.get(f"{DEPLOYMENTS}/scoring-candidate")
     assert left_over is not None
@@ -258,7 +258,7 @@ def test_a_managed_deployment_that_is_no_longer_rendered_is_drift(project, kube)
     assert "not rendered" in text
 
 
-def test_drift_at_a_ref_renders_the_pins_of_that_ref(project, model) -> None:  # type: ignore[no-untyped-def]
+def test_drift_at_a_ref_renders_the_pins_of_that_ref(project, model) -> None:
     pins, env = project
     root = pins.parent
     identity = ["-c", "user.email=dev@example.com", "-c", "user.name=Dev", "-c", "commit.gpgsign=false"]

@@ -69,7 +69,7 @@ class ActRun:
     returncode: int
     log: str
     summary: str
-    processes: list[dict]  # type: ignore[type-arg]
+    processes: list[dict]
     seconds: float
 
     def env_values(self) -> set[str]:
@@ -97,7 +97,7 @@ class Flow:
         git(self.root, "commit", "-qm", message)
         return git(self.root, "rev-parse", "HEAD")
 
-    def pr_event(self, number: int, base: str, head_repo: str = REPO, **extra: object) -> dict:  # type: ignore[type-arg]
+    def pr_event(self, number: int, base: str, head_repo: str = REPO, **extra: object) -> dict:
         head = git(self.root, "rev-parse", "HEAD")
         pr = {
             "number": number,
@@ -106,7 +106,7 @@ class Flow:
         }
         return {"pull_request": pr, "repository": {"full_name": REPO, "default_branch": "main"}, **extra}
 
-    def act(self, event: str, workflow: str, job: str, payload: dict) -> ActRun:  # type: ignore[type-arg]
+    def act(self, event: str, workflow: str, job: str, payload: dict) -> ActRun:
         self.runs += 1
         run_dir = self.work / f"act-{self.runs}"
         run_dir.mkdir()
@@ -209,7 +209,7 @@ def flow(tmp_path: Path, job_venv: Path) -> Iterator[Flow]:
     stub.stop()
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter) -> None:
     if TIMINGS:
         terminalreporter.write_sep("-", "act jobs (seconds)")
         for name, seconds in TIMINGS:

@@ -36,7 +36,7 @@ def merge_promotion(flow: Flow, model: str) -> str:
     return git(flow.root, "rev-parse", "HEAD")
 
 
-def push_event(sha: str) -> dict:  # type: ignore[type-arg]
+def push_event(sha: str) -> dict:
     return {
         "ref": "refs/heads/main",
         "after": sha,
@@ -44,7 +44,7 @@ def push_event(sha: str) -> dict:  # type: ignore[type-arg]
     }
 
 
-def test_merge_applies_with_audit_records_then_nothing(flow, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_merge_applies_with_audit_records_then_nothing(flow, client, mlflow_server):
     model = unique("wf-apply")
     seed_model(
         client, model, [{"accuracy": 0.82}, {"accuracy": 0.9}, {"accuracy": 0.7}], {"champion": 1, "challenger": 2}
@@ -117,7 +117,7 @@ deployments:
 """
 
 
-def test_merge_builds_renders_and_publishes_to_the_deploy_branch(  # type: ignore[no-untyped-def]
+def test_merge_builds_renders_and_publishes_to_the_deploy_branch(
     flow, client, mlflow_server, base_image, registry, docker_engine
 ):
     """The whole pins-apply workflow (apply, then serve): a real dockerd and registry build and

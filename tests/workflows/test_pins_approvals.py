@@ -16,11 +16,11 @@ models:
 """
 
 
-def review_event(flow: Flow, base: str, state: str, login: str) -> dict:  # type: ignore[type-arg]
+def review_event(flow: Flow, base: str, state: str, login: str) -> dict:
     return flow.pr_event(21, base, action="submitted", review={"state": state, "user": {"login": login}})
 
 
-def test_owner_approval_of_the_head_commit_is_needed_and_lost_on_a_new_push(flow):  # type: ignore[no-untyped-def]
+def test_owner_approval_of_the_head_commit_is_needed_and_lost_on_a_new_push(flow):
     base = flow.commit("pins", {"model_pins.yaml": pins_text(1)})
     git(flow.root, "checkout", "-q", "-b", "promote")
     head = flow.commit("promote", {"model_pins.yaml": pins_text(2)})

@@ -7,7 +7,7 @@ import re
 from tests.helpers.seed import seed_model, unique
 
 
-def test_an_alias_moved_by_hand_fails_the_drift_job(flow, client, mlflow_server):  # type: ignore[no-untyped-def]
+def test_an_alias_moved_by_hand_fails_the_drift_job(flow, client, mlflow_server):
     model = unique("wf-drift")
     seed_model(client, model, 3, {"champion": 2})
     flow.commit("pins", {"model_pins.yaml": f"version: 1\nmodels:\n  {model}:\n    aliases:\n      champion: 2\n"})

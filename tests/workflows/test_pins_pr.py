@@ -45,13 +45,13 @@ models:
 """
 
 
-def probes(run: ActRun) -> list[dict]:  # type: ignore[type-arg]
+def probes(run: ActRun) -> list[dict]:
     """The gate script's processes in a job (from the recorded processes)."""
     return [p for p in run.processes if "scripts/gates/probe.py" in p["argv"]]
 
 
 @pytest.fixture
-def refusing_proxy(mlflow_server):  # type: ignore[no-untyped-def]
+def refusing_proxy(mlflow_server):
     """The registry behind a proxy that refuses every write, as a read-only token is refused."""
     proxy = Proxy(mlflow_server.url).start()
     proxy.faults += [Fault(status=403, match=f"{m} ") for m in ("POST", "PATCH", "DELETE", "PUT")]
@@ -59,7 +59,7 @@ def refusing_proxy(mlflow_server):  # type: ignore[no-untyped-def]
     proxy.stop()
 
 
-def promotion(flow: Flow, client, proxy, accuracy: float = 0.9, head_probe: str = PROBE):  # type: ignore[no-untyped-def]
+def promotion(flow: Flow, client, proxy, accuracy: float = 0.9, head_probe: str = PROBE):
     model = unique("wf-pr")
     seed_model(client, model, [{"accuracy": 0.85}, {"accuracy": accuracy}], {"champion": 1})
     base = flow.commit("pins", {"model_pins.yaml": pins_text(model, 1), "scripts/gates/probe.py": PROBE})
@@ -70,7 +70,7 @@ def promotion(flow: Flow, client, proxy, accuracy: float = 0.9, head_probe: str 
     return model, base, head_text
 
 
-def test_passing_promotion_comments_once_and_records_nothing(flow, client, refusing_proxy):  # type: ignore[no-untyped-def]
+def test_passing_promotion_comments_once_and_records_nothing(flow, client, refusing_proxy):
     model, base, _ = promotion(flow, client, refusing_proxy)
 
     first = flow.act("pull_request", "pins-pr.yml", "check", flow.pr_event(7, base))
@@ -97,7 +97,7 @@ def test_passing_promotion_comments_once_and_records_nothing(flow, client, refus
     assert ("PATCH", f"/repos/acme/models/issues/comments/{comments[0]['id']}") in flow.github.log
 
 
-def test_promotion_blocked_by_its_gates_fails_and_says_why(flow, client, refusing_proxy):  # type: ignore[no-untyped-def]
+def test_promotion_blocked_by_its_gates_fails_and_says_why(flow, client, refusing_proxy):
     model, base, head_text = promotion(flow, client, refusing_proxy, accuracy=0.5)
 
     run = flow.act("pull_request", "pins-pr.yml", "check", flow.pr_event(8, base))
@@ -113,7 +113,7 @@ def test_promotion_blocked_by_its_gates_fails_and_says_why(flow, client, refusin
     assert refusing_proxy.writes() == []
 
 
-def test_a_changed_gate_script_does_not_run_before_merge(flow, client, refusing_proxy):  # type: ignore[no-untyped-def]
+def test_a_changed_gate_script_does_not_run_before_merge(flow, client, refusing_proxy):
     model, base, _ = promotion(flow, client, refusing_proxy, head_probe=PRINTING_PROBE)
 
     run = flow.act("pull_request", "pins-pr.yml", "check", flow.pr_event(9, base))
@@ -133,7 +133,7 @@ def test_a_changed_gate_script_does_not_run_before_merge(flow, client, refusing_
     assert refusing_proxy.writes() == []
 
 
-def test_a_fork_gets_no_registry_secret_and_the_registry_free_checks(flow, client, refusing_proxy):  # type: ignore[no-untyped-def]
+def test_a_fork_gets_no_registry_secret_and_the_registry_free_checks(flow, client, refusing_proxy):
     model, base, _ = promotion(flow, client, refusing_proxy)
 
     run = flow.act("pull_request", "pins-pr.yml", "check", flow.pr_event(10, base, head_repo="someone/models"))
