@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Point MODEL@ALIAS back at its previous version (a one-line diff).",
     ),
     "drift": (
-        "modelpins.commands.lifecycle:drift",
+        "modelpins.commands.drift:drift",
         "Compare the registry (and, with --cluster, what is served) with the pins file; exit 1 on drift.",
     ),
     "lineage": (

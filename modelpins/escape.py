@@ -32,3 +32,8 @@ def fence(s: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
     mark = "`" * max(3, longest + 1)
     return f"{mark}text\n{s}\n{mark}"
+
+
+def markdown_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table's lines; the cells are escaped already (with `code`, `text` or `cell`)."""
+    return ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]

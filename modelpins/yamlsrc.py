@@ -97,35 +97,43 @@ def _syntax_error(exc: yaml.MarkedYAMLError, path: str, text: str) -> InvalidPin
     return InvalidPins([Problem(path, line, f"invalid YAML: {what}", hint)])
 
 
+def _allowed(event: yaml.Event, path: str, line: int, documents: int) -> int:
+    """InvalidPins for an anchor, an alias or a second document; 1 when `event` starts a document."""
+    if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+        raise InvalidPins(
+            [
+                Problem(
+                    path,
+                    line,
+                    "YAML anchors and aliases (&name, *name) are not allowed",
+                    "write the value out in full; every pin must be readable where it stands",
+                )
+            ]
+        )
+    if not isinstance(event, yaml.DocumentStartEvent):
+        return 0
+    if documents:
+        raise InvalidPins([Problem(path, line, "more than one YAML document ('---')", "keep one document per file")])
+    return 1
+
+
+def _nesting(event: yaml.Event) -> int:
+    """+1 where a mapping or sequence starts, -1 where one ends."""
+    if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+        return 1
+    return -1 if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)) else 0
+
+
 def _check_events(text: str, path: str, loader: type = Loader) -> None:
     depth = 0
     documents = 0
     try:
         for event in yaml.parse(text, Loader=loader):
             line = event.start_mark.line + 1 if event.start_mark else 1
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise InvalidPins(
-                    [
-                        Problem(
-                            path,
-                            line,
-                            "YAML anchors and aliases (&name, *name) are not allowed",
-                            "write the value out in full; every pin must be readable where it stands",
-                        )
-                    ]
-                )
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise InvalidPins(
-                        [Problem(path, line, "more than one YAML document ('---')", "keep one document per file")]
-                    )
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise _too_deep(path, line)
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
+            documents += _allowed(event, path, line, documents)
+            depth += _nesting(event)
+            if depth > MAX_DEPTH:
+                raise _too_deep(path, line)
     except yaml.MarkedYAMLError as exc:
         if _PARSER_DEPTH_LIMIT in str(exc.problem):
             if loader is not yaml.SafeLoader:

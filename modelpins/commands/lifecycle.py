@@ -1,34 +1,29 @@
-"""history, rollback, drift, lineage, lock, card: thin commands over modelpins.lifecycle."""
+"""history, rollback, lineage, lock, card: thin commands over modelpins.lifecycle (drift: commands/drift.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from modelpins import envvars, pins
+from modelpins import pins
 from modelpins.commands.adopt import propose
-from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, locked_artefacts, read_dockerfile
 from modelpins.completion import complete_target
-from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.lifecycle import history as history_mod
-from modelpins.lifecycle import registry_drift, served_drift, yamledit
 from modelpins.lifecycle import rollback as rollback_mod
-from modelpins.lifecycle.served_drift import ServedDrift
+from modelpins.lifecycle import yamledit
 from modelpins.markdown import plan_markdown
 from modelpins.plan import Change
 from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
-from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
 from modelpins.settings import Settings
 from modelpins.text import split_target
 
 if TYPE_CHECKING:
-    from modelpins.serving.cluster import Cluster
+    pass
 
 
 def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
@@ -133,208 +128,6 @@ def rollback(
         click.echo(f"gates waived: {result.waiver}")
     elif result.served_before:
         click.echo(f"version {result.target} served {alias} before; --waive-gates would record a gate waiver")
-
-
-@click.command()
-@click.option("--ref", help="Compare with the pins file at this git ref (e.g. main) instead of the working copy.")
-@click.option("--model", "only", help="Only this model (with --cluster: the deployments that serve it).")
-@click.option(
-    "--json", "as_json", is_flag=True, help='Print {"drift": [{model, alias, expected, actual}]} (and "served").'
-)
-@click.option("--markdown", "md", type=click.Path(path_type=Path), help="Append a markdown report to FILE.")
-@click.option(
-    "--fix",
-    type=click.Choice(["apply", "file"]),
-    help="apply: make the registry match git (--yes); "
-    "file: write the registry's versions into the pins file for a pull request. Registry only: "
-    "served drift is fixed by a rollout.",
-)
-@click.option("--yes", "-y", is_flag=True, help="Confirm --fix apply.")
-@click.option(
-    "--cluster",
-    is_flag=True,
-    help="Also compare what the cluster serves (image, args, model and version of each Deployment, "
-    "Service selectors, HTTPRoute weights) with the rendered manifests.",
-)
-@click.option(
-    "--environment", "-e", "environments", multiple=True, help="With --cluster: only this environment (repeatable)."
-)
-@click.option("--context", default=None, help="With --cluster: kubeconfig context (default: the current one).")
-@dockerfile_option
-@lock_option
-@click.pass_obj
-def drift(
-    s: Settings,
-    ref: str | None,
-    only: str | None,
-    as_json: bool,
-    md: Path | None,
-    fix: str | None,
-    yes: bool,
-    cluster: bool,
-    environments: tuple[str, ...],
-    context: str | None,
-    dockerfile: Path | None,
-    lock_path: Path | None,
-) -> None:
-    """Compare the registry (and, with --cluster, what the cluster serves) with the pins file; exit 1 on drift."""
-    if fix == "file" and ref:
-        raise InvalidInput("--fix file edits the working copy; drop --ref")
-    if (environments or context or dockerfile or lock_path) and not cluster:
-        raise InvalidInput("--environment, --context, --dockerfile and --lock apply to --cluster; pass --cluster")
-    if fix == "apply":
-        ref = ref or "HEAD"  # git's state is the committed file: never restore an uncommitted edit
-    p = pins.load_at(s.pins, ref) if ref else pins.load(s.pins)
-    if p is None:
-        raise InvalidInput(f"{s.pins} does not exist at {ref}; commit it first")
-    editing = yamledit.read(s.pins) if fix == "file" else None  # what --fix file edits, as it was read
-    if only and only not in p.models:
-        raise InvalidInput(f"model '{only}' is not in {s.pins}; models: {', '.join(p.models)}")
-    source = f"{s.pins}@{ref}" if ref else str(s.pins)
-    served_check = _served_check(s, p, ref, environments, context, dockerfile, lock_path) if cluster else None
-    registry = s.registry()
-    found = registry_drift.drift(p, registry.aliases(), only)
-    served: list[ServedDrift] = []
-    if served_check is not None:
-        served = served_check.run()
-        if only:
-            serving = {d.name for d in p.deployments.values() if only in _models(p, d)}
-            served = [d for d in served if d.deployment in serving]
-    if md:
-        with md.open("a", encoding="utf-8") as fh:
-            fh.write(redact(registry_drift.markdown(found, source, s.shown_uri)))
-            if served_check is not None:
-                fh.write("\n" + redact(served_drift.markdown(served, source, served_check.where)))
-    if as_json:
-        out: dict[str, object] = {"drift": [d.as_json() for d in found]}
-        if served_check is not None:
-            out["served"] = [d.as_json() for d in served]
-        click.echo(json.dumps(out, indent=2))
-    else:
-        if found:
-            click.echo(registry_drift.table(found))
-            click.echo(
-                f"{len(found)} drifted alias{'es' if len(found) != 1 else ''}: {s.shown_uri} differs from {source}"
-            )
-        else:
-            click.echo(f"No {'registry ' if cluster else ''}drift: {s.shown_uri} matches {source}.")
-        if served_check is not None:
-            if served:
-                click.echo(served_drift.table(served))
-                click.echo(
-                    f"{len(served)} served difference{'s' if len(served) != 1 else ''}: "
-                    f"{served_check.where} differs from {source}"
-                )
-            else:
-                click.echo(f"No served drift: {served_check.where} matches {source}.")
-    if found and editing is not None:
-        yamledit.write(editing, registry_drift.fix_file(editing.text, str(s.pins), found))
-        click.echo(
-            f"wrote the registry's versions into {s.pins}; review with git diff and open a pull request", err=as_json
-        )
-    elif found and fix == "apply":
-        if not yes:
-            raise InvalidInput("--fix apply writes to the registry; pass --yes to confirm")
-        _fix_apply(s, p, ref or "HEAD", registry, as_json)
-    elif found:
-        click.get_current_context().exit(1)  # drift is a finding: exit 1, the report above says what differs
-    if served:
-        if fix:
-            click.echo(
-                "--fix changes the registry only; `modelpins rollout` restores what the cluster serves", err=True
-            )
-        click.get_current_context().exit(1)
-
-
-def _models(p: pins.PinsFile, dep: pins.Deployment) -> set[str]:
-    from modelpins.serving.tracks import tracks
-
-    return {r.model for t in tracks(p, dep) for r in t.refs()}
-
-
-class _ServedCheck:
-    """The rendered objects of every environment, the ones to compare, and the cluster to read them back from."""
-
-    def __init__(
-        self, cluster: Cluster, rendered: dict[str, tuple[str, list[dict[str, Any]]]], chosen: tuple[str, ...]
-    ):
-        self.cluster, self.rendered, self.chosen = cluster, rendered, chosen
-        self.where = f"the cluster at {cluster.host} ({', '.join(chosen)})"
-
-    def run(self) -> list[ServedDrift]:
-        return served_drift.check(self.cluster, self.rendered, self.chosen)
-
-
-def _served_check(
-    s: Settings,
-    p: pins.PinsFile,
-    ref: str | None,
-    environments: tuple[str, ...],
-    context: str | None,
-    dockerfile: Path | None,
-    lock_path: Path | None,
-) -> _ServedCheck:
-    """Render every environment (as rollout does) and connect to the cluster, before anything is read."""
-    from modelpins.serving import image_lock
-    from modelpins.serving.cluster import Cluster
-    from modelpins.serving.render import resolved
-
-    unknown = [e for e in environments if e not in p.environments]
-    if unknown:
-        raise InvalidInput(f"unknown environment {', '.join(unknown)}; the pins file has: {', '.join(p.environments)}")
-    if not p.environments:
-        raise InvalidInput(f"{s.pins} has no environments; --cluster compares the deployments of its environments")
-    lock_file = lock_path or deploy_dir(s) / "images.lock.json"
-    docker_file = dockerfile or deploy_dir(s) / "Dockerfile"
-    if ref and not lock_path:
-        data = _at_ref(s, lock_file, ref)
-        current = image_lock.loads(data, f"{lock_file}@{ref}") if data is not None else image_lock.ImageLock()
-    else:
-        current = image_lock.load(lock_file)
-    docker_bytes = (_at_ref(s, docker_file, ref) if ref and not dockerfile else None) or read_dockerfile(docker_file)
-    from modelpins.lifecycle import artefact_lock
-
-    model_lock_path = artefact_lock.path_for(s.pins)
-    if ref:
-        data = _at_ref(s, model_lock_path, ref)
-        locked = locked_artefacts(s.pins, data, f"{model_lock_path}@{ref}") if data is not None else None
-    else:
-        locked = locked_artefacts(s.pins)
-    rendered = {
-        name: (env.namespace, resolved(p, current, docker_bytes, name, locked)) for name, env in p.environments.items()
-    }
-    return _ServedCheck(Cluster(context), rendered, environments or tuple(p.environments))
-
-
-def _at_ref(s: Settings, path: Path, ref: str) -> bytes | None:
-    """The file's bytes at `ref` of the pins file's repository (None: not there)."""
-    from modelpins import gitrepo
-
-    repo, _ = gitrepo.locate(s.pins)
-    try:
-        rel = path.resolve().relative_to(repo).as_posix()
-    except ValueError:
-        return None
-    return gitrepo.show(repo, gitrepo.resolve(repo, ref), rel)
-
-
-def _fix_apply(s: Settings, p: pins.PinsFile, ref: str, registry: MlflowRegistry, as_json: bool) -> None:
-    """Restore the registry to the file at `ref` through the one write path (lock, gate evidence, audit)."""
-    from modelpins import gitrepo, write
-    from modelpins.commands.core import report_moves
-
-    repo, _ = gitrepo.locate(s.pins)
-    ctx = from_env(os.environ, s.pins.resolve().parent, commit=gitrepo.resolve(repo, ref))
-    moved = write.move_aliases(
-        s.pins,
-        p,
-        registry,
-        ctx,
-        lock_ttl=envvars.number("MODELPINS_LOCK_TTL", 600, MIN_LOCK_TTL, 86400),
-        reason="drift-fix",
-        notify=lambda message: click.echo(message, err=True),
-    )
-    report_moves(moved.result, "restored", err=as_json)
 
 
 @click.command()

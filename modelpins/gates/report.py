@@ -83,6 +83,15 @@ def as_json(report: GateReport) -> dict[str, Any]:
 
 def markdown(report: GateReport) -> str:
     """A self-contained report for a PR comment or $GITHUB_STEP_SUMMARY."""
+    out = [f"### {_headline(report)}", "", _facts(report), ""]
+    out += _rows(report) + _errors(report) + _notes(report)
+    text = "\n".join(out) + "\n"
+    if len(text) > MAX_MARKDOWN:
+        text = text[:MAX_MARKDOWN] + "\n\n(report truncated)\n"
+    return text
+
+
+def _headline(report: GateReport) -> str:
     if not report.checks:
         icon, head = "✅", "no alias moves to gate"
     elif report.passed and any(c.deferred for c in report.checks):
@@ -92,15 +101,20 @@ def markdown(report: GateReport) -> str:
         icon, head = "✅", f"all {len(report.checks)} alias moves passed their gates"
     else:
         icon, head = "❌", f"{len(report.failed)} of {len(report.checks)} alias moves blocked"
-    out = [f"### {icon} modelpins gates: {head}", ""]
+    return f"{icon} modelpins gates: {head}"
+
+
+def _facts(report: GateReport) -> str:
     facts = [f"pins file `{cell(report.pins_path)}`"]
     if report.base:
         facts.append(f"changes since `{cell(report.base)}`")
     if report.commit:
         facts.append(f"commit `{report.commit[:12]}`")
-    out += [" · ".join(facts), ""]
-    if report.checks:
-        out += ["| | Alias move | Gate | Kind | Value | Threshold | Detail |", "|---|---|---|---|---|---|---|"]
+    return " · ".join(facts)
+
+
+def _rows(report: GateReport) -> list[str]:
+    out = ["| | Alias move | Gate | Kind | Value | Threshold | Detail |", "|---|---|---|---|---|---|---|"]
     for c in report.checks:
         move = f"`{c.model}@{c.alias}` {_version(c).replace('->', '→')}"
         if c.deferred:
@@ -114,12 +128,21 @@ def markdown(report: GateReport) -> str:
                 f"| {icon} | {move} | {cell(r.name)} | {r.kind} | {_value(r)} | {cell(r.threshold or '-')} "
                 f"| {cell(detail)} |"
             )
+    return out if report.checks else []
+
+
+def _errors(report: GateReport) -> list[str]:
     errors = [(c, r) for c in report.checks for r in c.results if r.error]
-    if errors:
-        out += ["", "<details><summary>Gate errors (a gate that errors fails closed)</summary>", ""]
-        for c, r in errors:
-            out += [f"**{c.model}@{c.alias} v{c.after}, {cell(r.name)}**", "", fence(r.error[:4000]), ""]
-        out.append("</details>")
+    if not errors:
+        return []
+    out = ["", "<details><summary>Gate errors (a gate that errors fails closed)</summary>", ""]
+    for c, r in errors:
+        out += [f"**{c.model}@{c.alias} v{c.after}, {cell(r.name)}**", "", fence(r.error[:4000]), ""]
+    return [*out, "</details>"]
+
+
+def _notes(report: GateReport) -> list[str]:
+    out = []
     if any(c.deferred for c in report.checks):
         out += [
             "",
@@ -129,7 +152,4 @@ def markdown(report: GateReport) -> str:
         ]
     if report.failed:
         out += ["", "Blocked moves cannot be applied until their gates pass: fix the candidate or the pins file."]
-    text = "\n".join(out) + "\n"
-    if len(text) > MAX_MARKDOWN:
-        text = text[:MAX_MARKDOWN] + "\n\n(report truncated)\n"
-    return text
+    return out

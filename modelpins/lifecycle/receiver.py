@@ -165,79 +165,86 @@ class Receiver:
         return 200, result
 
 
+class Handler(BaseHTTPRequestHandler):
+    """One delivery per connection, within the limits (see the module docstring); `handler` binds it."""
+
+    receiver: Receiver
+    limits: Limits
+
+    def setup(self) -> None:
+        super().setup()
+        self.expired = threading.Event()
+        self.watchdog = threading.Timer(self.limits.request_timeout, self._cut)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+
+    def finish(self) -> None:
+        self.watchdog.cancel()
+        super().finish()
+
+    def _cut(self) -> None:
+        self.expired.set()
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, *a: object) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        if self.expired.is_set():
+            return
+        length, status, error = self._length()
+        if error:
+            self.answer(status, {"error": error})
+            return
+        bad = webhook.header_problem(self.headers)
+        if bad:
+            log(f"refused delivery from {self.client_address[0]}: {bad}")
+            self.answer(401, {"error": bad})
+            return
+        body = self.rfile.read(length)
+        self.watchdog.cancel()
+        if self.expired.is_set() or len(body) != length:
+            return  # the client was cut off or went away: no one to answer
+        status, payload = self.receiver.deliver(self.headers, body)
+        if status == 401:
+            log(f"refused delivery from {self.client_address[0]}: {payload['error']}")
+        self.answer(status, payload)
+
+    def _length(self) -> tuple[int, int, str]:
+        if self.headers.get("Transfer-Encoding"):
+            return 0, 411, "send the body with Content-Length, not Transfer-Encoding"
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return 0, 411, "Content-Length is required"
+        text = values[0]
+        if len(values) > 1 or not (text.isascii() and text.isdigit() and len(text) <= LENGTH_DIGITS):
+            return 0, 400, "Content-Length must be given once, as plain digits"
+        if int(text) > self.limits.max_body:
+            return 0, 413, f"body larger than {self.limits.max_body} bytes"
+        return int(text), 0, ""
+
+    def answer(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.close_connection = True
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            if status == 503:
+                self.send_header("Retry-After", RETRY_AFTER)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client left before the answer
+
+
 def handler(receiver: Receiver, limits: Limits) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        timeout = limits.read_timeout  # applied to the socket by StreamRequestHandler.setup
-
-        def setup(self) -> None:
-            super().setup()
-            self.expired = threading.Event()
-            self.watchdog = threading.Timer(limits.request_timeout, self._cut)
-            self.watchdog.daemon = True
-            self.watchdog.start()
-
-        def finish(self) -> None:
-            self.watchdog.cancel()
-            super().finish()
-
-        def _cut(self) -> None:
-            self.expired.set()
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-
-        def log_message(self, *a: object) -> None:
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            if self.expired.is_set():
-                return
-            length, status, error = self._length()
-            if error:
-                self.answer(status, {"error": error})
-                return
-            bad = webhook.header_problem(self.headers)
-            if bad:
-                log(f"refused delivery from {self.client_address[0]}: {bad}")
-                self.answer(401, {"error": bad})
-                return
-            body = self.rfile.read(length)
-            self.watchdog.cancel()
-            if self.expired.is_set() or len(body) != length:
-                return  # the client was cut off or went away: no one to answer
-            status, payload = receiver.deliver(self.headers, body)
-            if status == 401:
-                log(f"refused delivery from {self.client_address[0]}: {payload['error']}")
-            self.answer(status, payload)
-
-        def _length(self) -> tuple[int, int, str]:
-            if self.headers.get("Transfer-Encoding"):
-                return 0, 411, "send the body with Content-Length, not Transfer-Encoding"
-            values = self.headers.get_all("Content-Length") or []
-            if not values:
-                return 0, 411, "Content-Length is required"
-            text = values[0]
-            if len(values) > 1 or not (text.isascii() and text.isdigit() and len(text) <= LENGTH_DIGITS):
-                return 0, 400, "Content-Length must be given once, as plain digits"
-            if int(text) > limits.max_body:
-                return 0, 413, f"body larger than {limits.max_body} bytes"
-            return int(text), 0, ""
-
-        def answer(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.close_connection = True
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Connection", "close")
-                if status == 503:
-                    self.send_header("Retry-After", RETRY_AFTER)
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                pass  # the client left before the answer
-
-    return Handler
+    """The request handler class for `receiver`; its socket timeout is `limits.read_timeout`."""
+    # `timeout` is applied to the socket by StreamRequestHandler.setup
+    attrs = {"receiver": receiver, "limits": limits, "timeout": limits.read_timeout}
+    return type("BoundHandler", (Handler,), attrs)
 
 
 class Server(ThreadingHTTPServer):

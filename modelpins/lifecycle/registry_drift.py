@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from modelpins.errors import InvalidInput, InvalidPins
-from modelpins.escape import code, text
+from modelpins.escape import code, markdown_table, text
 from modelpins.lifecycle import yamledit
 from modelpins.pins import PinsFile, loads
 from modelpins.plan import diff
@@ -55,23 +55,15 @@ def table(found: list[Drift]) -> str:
 def markdown(found: list[Drift], source: str, tracking_uri: str) -> str:
     if not found:
         return f"### Registry drift\n\nNo drift: {text(tracking_uri)} matches {code(source)}.\n"
-    lines = [
-        "### Registry drift",
-        "",
-        f"{len(found)} alias{'es' if len(found) != 1 else ''} in {text(tracking_uri)} differ from {code(source)}:",
-        "",
-        "| model | alias | expected (git) | actual (registry) | |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    lines += [
-        f"| {code(d.model)} | {code(d.alias)} | {version(d.expected)} | {version(d.actual)} | {d.kind} |" for d in found
-    ]
-    lines += [
-        "",
+    n = len(found)
+    head = ["model", "alias", "expected (git)", "actual (registry)", ""]
+    rows = [[code(d.model), code(d.alias), version(d.expected), version(d.actual), d.kind] for d in found]
+    intro = f"{n} alias{'es' if n != 1 else ''} in {text(tracking_uri)} differ from {code(source)}:"
+    fix = (
         "To restore git's state: `modelpins drift --fix apply --yes`. To keep the registry's: "
-        "`modelpins drift --fix file` and open a pull request.",
-    ]
-    return "\n".join(lines) + "\n"
+        "`modelpins drift --fix file` and open a pull request."
+    )
+    return "\n".join(["### Registry drift", "", intro, "", *markdown_table(head, rows), "", fix]) + "\n"
 
 
 def fix_file(text: str, path: str, found: list[Drift]) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelpins import tags
-from modelpins.escape import code, text
+from modelpins.escape import code, markdown_table, text
 from modelpins.text import columns
 
 KINDS = ("Deployment", "Service", "PodDisruptionBudget", "HTTPRoute")
@@ -113,15 +113,9 @@ def compare(
         have = live.get(key(want))
         if have is None:
             row(want, "object", "present", None)
-        elif want["kind"] == "Deployment":
-            for field, expected, actual in _deployment(want, have):
-                row(want, field, expected, actual)
-        elif want["kind"] == "Service":
-            for field, expected, actual in _service(want, have):
-                row(want, field, expected, actual)
-        elif want["kind"] == "HTTPRoute":
-            for field, expected, actual in _route(want, have):
-                row(want, field, expected, actual)
+            continue
+        for field, expected, actual in FIELDS.get(want["kind"], _nothing)(want, have):
+            row(want, field, expected, actual)
     known = {key(o) for o in wanted} | rendered_elsewhere
     for k in sorted(live) if unexpected else []:
         obj = live[k]
@@ -204,6 +198,10 @@ def _differing(a: list[str], b: list[str]) -> tuple[str, str]:
     return part(a), part(b)
 
 
+def _nothing(want: Mapping[str, Any], have: Mapping[str, Any]) -> list[Diff]:
+    return []  # a PodDisruptionBudget: compared for presence only
+
+
 def _service(want: Mapping[str, Any], have: Mapping[str, Any]) -> list[Diff]:
     a = dict(want.get("spec", {}).get("selector") or {})
     b = dict(have.get("spec", {}).get("selector") or {})
@@ -228,6 +226,9 @@ def _route(want: Mapping[str, Any], have: Mapping[str, Any]) -> list[Diff]:
     return out
 
 
+FIELDS = {"Deployment": _deployment, "Service": _service, "HTTPRoute": _route}  # the kinds whose fields count
+
+
 def _backends(rule: Mapping[str, Any]) -> str:
     """'scoring-stable=90 scoring-candidate=10 mirror=scoring-candidate' (Gateway API: weight defaults to 1)."""
     parts = [f"{b.get('name')}={b.get('weight', 1)}" for b in rule.get("backendRefs") or []]
@@ -246,21 +247,15 @@ def table(found: list[ServedDrift]) -> str:
 def markdown(found: list[ServedDrift], source: str, where: str) -> str:
     if not found:
         return f"### Served drift\n\nNo drift: what {text(where)} serves matches {code(source)}.\n"
-    lines = [
-        "### Served drift",
-        "",
-        f"{len(found)} difference{'s' if len(found) != 1 else ''} between {text(where)} and {code(source)}:",
-        "",
-        "| environment | object | field | expected (git) | actual (cluster) | |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    lines += [
-        f"| {text(d.environment)} | {code(f'{d.namespace}/{d.ref}')} | {text(d.field)} | {_md(d.expected)} "
-        f"| {_md(d.actual)} | {d.status} |"
+    n = len(found)
+    head = ["environment", "object", "field", "expected (git)", "actual (cluster)", ""]
+    rows = [
+        [text(d.environment), code(f"{d.namespace}/{d.ref}"), text(d.field), _md(d.expected), _md(d.actual), d.status]
         for d in found
     ]
-    lines += ["", "To restore git's state: `modelpins rollout` (or let Argo CD / Flux sync `manifests/`)."]
-    return "\n".join(lines) + "\n"
+    intro = f"{n} difference{'s' if n != 1 else ''} between {text(where)} and {code(source)}:"
+    fix = "To restore git's state: `modelpins rollout` (or let Argo CD / Flux sync `manifests/`)."
+    return "\n".join(["### Served drift", "", intro, "", *markdown_table(head, rows), "", fix]) + "\n"
 
 
 def _s(value: str | None) -> str:

@@ -12,90 +12,131 @@ def check(pins: PinsFile) -> None:
     """Serving rules the schema alone cannot see; InvalidPins with file:line and the fix."""
     problems: list[Problem] = []
     for dep in pins.deployments.values():
-
-        def problem(message: str, fix: str, line: int = dep.line) -> None:
-            problems.append(Problem(pins.path, line, message, fix))
-
-        env = pins.environments.get(dep.environment)
-        if len(dep.name) > MAX_NAME:
-            problem(
-                f"deployment name '{dep.name}' is longer than {MAX_NAME} characters",
-                "shorten it: objects are named '<deployment>-candidate' and must fit 63 characters",
-            )
-        if dep.strategy.type in ("canary", "ab", "shadow") and env and not env.gateway:
-            problem(
-                f"deployment '{dep.name}' uses a {dep.strategy.type} strategy, which splits traffic with a "
-                f"Gateway API HTTPRoute, but environment '{env.name}' has no gateway",
-                f"add 'gateway: <namespace>/<name>' to environments.{env.name}, or use rolling or blue-green",
-                dep.strategy.line or dep.line,
-            )
-        if env and env.gateway and env.gateway.count("/") != 1:
-            problem(
-                f"gateway '{env.gateway}' of environment '{env.name}' must be written '<namespace>/<name>'",
-                "e.g. 'gateway: gateways/ml-gateway'",
-                env.line,
-            )
-        for entry in dep.serve + dep.strategy.candidate:
-            for ref, role, kinds in (
-                (entry.model, "model", ("model", "base")),
-                (entry.adapter, "adapter", ("adapter",)),
-                (entry.prompts, "prompts", ("prompts",)),
-            ):
-                kind = pins.models[ref.model].kind if ref else None
-                if ref and kind not in kinds:
-                    problem(
-                        f"'{ref}' is of kind '{kind}' but is served as '{role}'",
-                        f"move it to the '{kind if kind != 'base' else 'model'}' field of this entry, "
-                        f"or correct models.{ref.model}.kind",
-                        ref.line or entry.line,
-                    )
-            trained_on = pins.models[entry.adapter.model].base if entry.adapter else None
-            if entry.adapter and trained_on and trained_on.model != entry.model.model:
-                problem(
-                    f"adapter '{entry.adapter}' was trained on '{trained_on.model}', not '{entry.model.model}'",
-                    f"serve it on '{trained_on}'",
-                    entry.line or dep.line,
-                )
-            elif (
-                entry.adapter and trained_on and resolve(pins, trained_on).version != resolve(pins, entry.model).version
-            ):
-                problem(
-                    f"adapter '{entry.adapter}' was trained on {trained_on} (v{resolve(pins, trained_on).version}) "
-                    f"but is served on {entry.model} (v{resolve(pins, entry.model).version})",
-                    f"serve it on '{trained_on}', or pin an adapter version trained on that base version",
-                    entry.line or dep.line,
-                )
-        ts = tracks(pins, dep)
-        for t in ts:
-            for srv in t.servers:
-                group = [e for e in (dep.serve if t.key == "stable" else dep.strategy.candidate)
-                         if resolve(pins, e.model) == srv.base]  # fmt: skip
-                if len({e.prompts and resolve(pins, e.prompts) for e in group}) > 1:
-                    problem(
-                        f"deployment '{dep.name}': the entries on {srv.base.model} in its {t.key} track are one "
-                        "vLLM process, which applies one chat template to every name it serves, but they pin "
-                        "different prompts (or some none)",
-                        "give every entry on that base the same 'prompts', or serve them in separate deployments",
-                        group[-1].line or dep.line,
-                    )
-            names = [n for s in t.servers for n in s.served()]
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            if dupes:
-                problem(
-                    f"deployment '{dep.name}' serves the name(s) {', '.join(dupes)} twice in its {t.key} track",
-                    "give each serve entry a distinct 'name'",
-                )
-        if len(ts) == 2 and [s.served() for s in ts[0].servers] != [s.served() for s in ts[1].servers]:
-            problem(
-                f"deployment '{dep.name}': the candidate must serve the same model names as the stable track "
-                f"(stable: {track_names(ts[0])}; candidate: {track_names(ts[1])}), or clients would call names one "
-                "track does not have",
-                "list the candidate entries in the same order with the same 'name'",
-                dep.strategy.line or dep.line,
-            )
+        for rule in (_placement, _kinds, _adapter_bases, _tracks):
+            problems += [Problem(pins.path, line or dep.line, message, fix) for message, fix, line in rule(pins, dep)]
     problems += _route_conflicts(pins) + _mlflow_config_problems(pins)
     if problems:
         raise InvalidPins(problems)
+
+
+Found = list[tuple[str, str, int]]  # (message, fix, line; 0 for the deployment's)
+
+
+def _add(out: Found, message: str, fix: str, line: int = 0) -> None:
+    out.append((message, fix, line))
+
+
+def _placement(pins: PinsFile, dep: Deployment) -> Found:
+    """The deployment's name and the gateway its strategy needs."""
+    out: Found = []
+
+    env = pins.environments.get(dep.environment)
+    if len(dep.name) > MAX_NAME:
+        _add(
+            out,
+            f"deployment name '{dep.name}' is longer than {MAX_NAME} characters",
+            "shorten it: objects are named '<deployment>-candidate' and must fit 63 characters",
+        )
+    if dep.strategy.type in ("canary", "ab", "shadow") and env and not env.gateway:
+        _add(
+            out,
+            f"deployment '{dep.name}' uses a {dep.strategy.type} strategy, which splits traffic with a "
+            f"Gateway API HTTPRoute, but environment '{env.name}' has no gateway",
+            f"add 'gateway: <namespace>/<name>' to environments.{env.name}, or use rolling or blue-green",
+            dep.strategy.line,
+        )
+    if env and env.gateway and env.gateway.count("/") != 1:
+        _add(
+            out,
+            f"gateway '{env.gateway}' of environment '{env.name}' must be written '<namespace>/<name>'",
+            "e.g. 'gateway: gateways/ml-gateway'",
+            env.line,
+        )
+    return out
+
+
+def _kinds(pins: PinsFile, dep: Deployment) -> Found:
+    """Each served reference has the kind its place in the entry takes."""
+    out: Found = []
+
+    for entry in dep.serve + dep.strategy.candidate:
+        for ref, role, kinds in (
+            (entry.model, "model", ("model", "base")),
+            (entry.adapter, "adapter", ("adapter",)),
+            (entry.prompts, "prompts", ("prompts",)),
+        ):
+            kind = pins.models[ref.model].kind if ref else None
+            if ref and kind not in kinds:
+                _add(
+                    out,
+                    f"'{ref}' is of kind '{kind}' but is served as '{role}'",
+                    f"move it to the '{kind if kind != 'base' else 'model'}' field of this entry, "
+                    f"or correct models.{ref.model}.kind",
+                    ref.line or entry.line,
+                )
+    return out
+
+
+def _adapter_bases(pins: PinsFile, dep: Deployment) -> Found:
+    """Each adapter is served on the base model, and base version, it was trained on."""
+    out: Found = []
+
+    for entry in dep.serve + dep.strategy.candidate:
+        trained_on = pins.models[entry.adapter.model].base if entry.adapter else None
+        if entry.adapter and trained_on and trained_on.model != entry.model.model:
+            _add(
+                out,
+                f"adapter '{entry.adapter}' was trained on '{trained_on.model}', not '{entry.model.model}'",
+                f"serve it on '{trained_on}'",
+                entry.line,
+            )
+        elif entry.adapter and trained_on and resolve(pins, trained_on).version != resolve(pins, entry.model).version:
+            _add(
+                out,
+                f"adapter '{entry.adapter}' was trained on {trained_on} (v{resolve(pins, trained_on).version}) "
+                f"but is served on {entry.model} (v{resolve(pins, entry.model).version})",
+                f"serve it on '{trained_on}', or pin an adapter version trained on that base version",
+                entry.line,
+            )
+    return out
+
+
+def _tracks(pins: PinsFile, dep: Deployment) -> Found:
+    """One chat template per vLLM process, distinct served names, the same names on both tracks."""
+    out: Found = []
+
+    ts = tracks(pins, dep)
+    for t in ts:
+        for srv in t.servers:
+            group = [e for e in (dep.serve if t.key == "stable" else dep.strategy.candidate)
+                     if resolve(pins, e.model) == srv.base]  # fmt: skip
+            if len({e.prompts and resolve(pins, e.prompts) for e in group}) > 1:
+                _add(
+                    out,
+                    f"deployment '{dep.name}': the entries on {srv.base.model} in its {t.key} track are one "
+                    "vLLM process, which applies one chat template to every name it serves, but they pin "
+                    "different prompts (or some none)",
+                    "give every entry on that base the same 'prompts', or serve them in separate deployments",
+                    group[-1].line,
+                )
+        names = [n for s in t.servers for n in s.served()]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            _add(
+                out,
+                f"deployment '{dep.name}' serves the name(s) {', '.join(dupes)} twice in its {t.key} track",
+                "give each serve entry a distinct 'name'",
+            )
+    if len(ts) == 2 and [s.served() for s in ts[0].servers] != [s.served() for s in ts[1].servers]:
+        _add(
+            out,
+            f"deployment '{dep.name}': the candidate must serve the same model names as the stable track "
+            f"(stable: {track_names(ts[0])}; candidate: {track_names(ts[1])}), or clients would call names one "
+            "track does not have",
+            "list the candidate entries in the same order with the same 'name'",
+            dep.strategy.line,
+        )
+    return out
 
 
 def needs_mlflow(pins: PinsFile, env_name: str) -> bool:

@@ -106,30 +106,40 @@ def detect(kind: str, paths: Iterable[str], mlmodel: bytes | str | None) -> Layo
     files = set(paths)
     found = flavors(mlmodel)
     flavor = _main_flavor(found) if found else "none"
-    if kind == "model":
-        if found and "python_function" in found:
-            return Layout(flavor, ".")
-    elif kind == "prompts":
-        if CHAT_TEMPLATE in files:
-            return Layout(flavor, CHAT_TEMPLATE)
-    elif kind == "base":
-        if (
-            found
-            and "transformers" in found
-            and _hf_dir(files, "model")
-            and _tokenizer_dir(files, "components/tokenizer")
-        ):
-            return Layout("transformers", "model", "components/tokenizer")
-        if not found and _hf_dir(files, ".") and _tokenizer_dir(files, "."):
-            return Layout("none", ".")
-    elif kind == "adapter":
-        if found and "transformers" in found and _adapter_dir(files, "peft"):
-            return Layout("transformers", "peft")
-        if not found and _adapter_dir(files, "."):
-            return Layout("none", ".")
+    rule = {"model": _model, "prompts": _prompts, "base": _base, "adapter": _adapter}.get(kind)
+    loads = rule(files, found, flavor) if rule else None
+    if loads is not None:
+        return loads
     top = sorted({f.split("/")[0] + ("/" if "/" in f else "") for f in files})
     shown = ", ".join(top[:12]) + (", ..." if len(top) > 12 else "") or "no files"
     return f"found flavors {', '.join(found) if found else '(no MLmodel)'} and {shown}"
+
+
+Flavors = dict[str, Any] | None  # an MLmodel's flavors, None without one
+
+
+def _model(files: set[str], found: Flavors, flavor: str) -> Layout | None:
+    return Layout(flavor, ".") if found and "python_function" in found else None
+
+
+def _prompts(files: set[str], found: Flavors, flavor: str) -> Layout | None:
+    return Layout(flavor, CHAT_TEMPLATE) if CHAT_TEMPLATE in files else None
+
+
+def _base(files: set[str], found: Flavors, flavor: str) -> Layout | None:
+    if found and "transformers" in found and _hf_dir(files, "model") and _tokenizer_dir(files, "components/tokenizer"):
+        return Layout("transformers", "model", "components/tokenizer")
+    if not found and _hf_dir(files, ".") and _tokenizer_dir(files, "."):
+        return Layout("none", ".")
+    return None
+
+
+def _adapter(files: set[str], found: Flavors, flavor: str) -> Layout | None:
+    if found and "transformers" in found and _adapter_dir(files, "peft"):
+        return Layout("transformers", "peft")
+    if not found and _adapter_dir(files, "."):
+        return Layout("none", ".")
+    return None
 
 
 @dataclass(frozen=True)
