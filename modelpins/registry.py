@@ -128,7 +128,7 @@ class MlflowRegistry:
             self.writes += 1
         try:
             resp = self._session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.ConnectionError as exc:  # also a timeout: retries end in a ConnectionError
+        except (requests.ConnectionError, requests.Timeout) as exc:  # retries used up end in a ConnectionError
             last = self._why(exc)
         else:
             if resp.status_code not in RETRY_STATUSES:

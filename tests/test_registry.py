@@ -81,3 +81,17 @@ def test_artefacts_are_listed_and_streamed_with_their_bytes(mlflow_server, clien
     assert top == {"model/sub": True, "model/weights.bin": False}
     assert hashlib.sha256(data).hexdigest() == hashlib.sha256(b"abc").hexdigest()
     assert registry.reads == 2
+
+
+def test_retries_wait_backoff_doubling_from_the_first_retry(mlflow_server, proxy: Proxy, monkeypatch) -> None:
+    import urllib3.util.retry
+
+    slept: list[float] = []
+    monkeypatch.setattr(urllib3.util.retry.time, "sleep", slept.append)
+    proxy.faults.append(Fault(status=503, count=3, match="GET"))
+    registry = MlflowRegistry(proxy.url, retries=3, backoff=0.5)
+
+    registry.aliases()
+
+    assert slept == [0.5, 1.0, 2.0]  # as before urllib3 did it: backoff * 2**(n-1) before the n-th retry
+    assert registry.reads == 1
