@@ -22,6 +22,11 @@ def text(s: str) -> str:
     ).replace("\n", " ")
 
 
+def guard(s: str) -> str:
+    """A table cell of markdown that modelpins composed (code spans, links, `>=`): only the table is guarded."""
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
 def cell(s: str, limit: int = 300) -> str:
     """`text` on one line (whitespace runs as one space), without backticks, cut at `limit`; never empty."""
     return text(re.sub(r"\s+", " ", s).strip()).replace("`", "'")[:limit] or " "

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from modelpins.api import audit_entries
-from modelpins.escape import text
+from modelpins.escape import guard, text
 from modelpins.lifecycle.artefact_lock import Entry
 from modelpins.lifecycle.lineage import Node, render
 from modelpins.lifecycle.rollback import waived
@@ -55,7 +55,7 @@ def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Ent
                 f"`{locked.digest}` ({locked.files} file{'s' if locked.files != 1 else ''}, {locked.bytes} bytes)",
             )
         )
-    out += ["| | |", "| --- | --- |", *[f"| {k} | {_cell(v)} |" for k, v in facts], ""]
+    out += ["| | |", "| --- | --- |", *[f"| {k} | {guard(v)} |" for k, v in facts], ""]
     out += ["## Intended use", "", m.description or node.description or _missing("description"), ""]
     out += ["## Limitations", "", m.limitations or _missing("limitations"), ""]
     out += ["## Metrics", ""]
@@ -99,7 +99,7 @@ def _gates(pins: PinsFile, node: Node, alias: str) -> list[str]:
     gates = pins.gates_for(node.model, alias)
     if gates:
         lines += ["| gate | kind | rule |", "| --- | --- | --- |"]
-        lines += [f"| {text(g.name)} | {g.kind} | {text(_rule(g))} |" for g in gates]
+        lines += [f"| {text(g.name)} | {g.kind} | {guard(_rule(g))} |" for g in gates]
     else:
         lines.append("No gates configured for this alias.")
     reason = waived(pins, node.model, alias, node.version)
@@ -151,11 +151,6 @@ def _when(ms: int) -> str:
 
 def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:g}"
-
-
-def _cell(value: str) -> str:
-    """A cell of the facts table, whose values modelpins wrote (code spans, links): only the table is guarded."""
-    return value.replace("|", "\\|").replace("\n", " ")
 
 
 def _name(path: str) -> str:
