@@ -90,3 +90,14 @@ def test_the_excerpt_holds_every_component_it_refers_to():  # type: ignore[no-un
     excerpt = github_openapi.description()
     assert list(excerpt["paths"]) == list(github_openapi.PATHS)
     assert github_openapi.excerpt(excerpt) == excerpt  # closed under $ref: nothing dangles
+
+
+def test_the_excerpt_describes_the_api_version_the_client_asks_for():  # type: ignore[no-untyped-def]
+    # @octokit/openapi describes REST API version 2022-11-28, the one modelpins sends in
+    # X-GitHub-Api-Version; later versions' changes are listed per operation under
+    # x-github-breaking-changes. None may touch an operation modelpins uses unnoticed.
+    session = GitHubAPI("t", "acme/models")._session
+    assert session.headers["X-GitHub-Api-Version"] == "2022-11-28"
+    paths = github_openapi.description()["paths"]
+    changed = [(p, m) for p, item in paths.items() for m, op in item.items() if "x-github-breaking-changes" in op]
+    assert changed == []

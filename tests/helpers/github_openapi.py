@@ -3,8 +3,9 @@
 The source is the npm package @octokit/openapi (GitHub's description from github/rest-api-description,
 `generated/api.github.com.json`), pinned below by exact version and tarball integrity. The excerpt
 holds the path items in PATHS (every method of each, as GitHub describes them) and every component
-they reference, unchanged. The GitHub stand-in (github_stub.py) validates each request and response
-against it.
+they reference, unchanged. It describes REST API version 2022-11-28, the one modelpins asks for in
+X-GitHub-Api-Version (later versions' changes appear per operation as x-github-breaking-changes).
+The GitHub stand-in (github_stub.py) validates each request and response against it.
 
     python -m tests.helpers.github_openapi          # rewrite github_openapi.json from the pinned package
     python -m tests.helpers.github_openapi --check  # fail if github_openapi.json is not what it gives
