@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from modelpins import api
@@ -258,7 +259,7 @@ def build(
         models.append(view)
     columns = list(dict.fromkeys(a for v in models for a in v.cells))
     return Board(
-        source=pins.path,
+        source=_shown_path(pins.path),
         generated=_iso(now),
         tracking_uri=ui,
         aliases=columns,
@@ -425,6 +426,17 @@ def _pending(pins: PinsFile, reads: Reads) -> list[Pending]:
             state = "passed"
         out.append(Pending(c, state))
     return out
+
+
+def _shown_path(path: str) -> str:
+    """The pins file as pages show it: relative to the working directory, else its name (no machine paths)."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return p.name
 
 
 def ago(then: datetime | None, now: datetime) -> str:
