@@ -48,7 +48,8 @@ def write(board: Board, out: Path) -> list[Path]:
         written.append(_put(out / page, html))
     template = env.get_template("model.html.j2")
     for m in board.models:
-        chart = timeline.layout(m.moves, board.generated)
+        now = {a: c.version for a, c in m.cells.items() if c.version is not None}
+        chart = timeline.layout(m.moves, board.generated, now)
         html = template.render(**common, root="../", page="model", model=m, chart=chart)
         written.append(_put(out / "models" / f"{m.name}.html", html))
     return written

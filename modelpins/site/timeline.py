@@ -32,6 +32,7 @@ class Line:
     path: str
     points: list[Point]
     label_y: float
+    unrecorded: tuple[float, float, int] | None = None  # (x, y, version): the registry's now, with no audit record
 
 
 @dataclass
@@ -48,7 +49,9 @@ class Chart:
         return not self.lines
 
 
-def layout(moves: list[Move], now_iso: str) -> Chart:
+def layout(moves: list[Move], now_iso: str, current: dict[str, int] | None = None) -> Chart:
+    """`current`: the registry's version of each alias now; one that no audit record explains is marked."""
+    current = current or {}
     chart = Chart()
     timed = [(m, t) for m in moves if (t := _t(m.at)) is not None]
     if not timed:
@@ -57,7 +60,9 @@ def layout(moves: list[Move], now_iso: str) -> Chart:
     t0, t1 = min(t for _, t in timed), max(now, max(t for _, t in timed))
     if t1 - t0 < 60:
         t0 -= 60
+    aliases = list(dict.fromkeys(m.alias for m, _ in timed))
     numbers = [v for m, _ in timed for v in (m.before, m.after) if v is not None]
+    numbers += [v for a, v in current.items() if a in aliases]
     v0, v1 = min(numbers), max(numbers)
     if v0 == v1:
         v0, v1 = v0 - 1, v1 + 1
@@ -73,11 +78,11 @@ def layout(moves: list[Move], now_iso: str) -> Chart:
     span = t1 - t0
     fmt = "%Y-%m-%d" if span > 4 * 86400 else "%m-%d %H:%M" if span > 3600 else "%H:%M:%S"
     chart.x_ticks = [(x(t), datetime.fromtimestamp(t, timezone.utc).strftime(fmt)) for t in _between(t0, t1, 4)]
-    aliases = list(dict.fromkeys(m.alias for m, _ in timed))
     for i, alias in enumerate(aliases):
         path: list[str] = []
         points = []
         last: float | None = None  # y of the version the alias holds, None while unset
+        held: int | None = None
         for m, t in ((m, t) for m, t in timed if m.alias == alias):
             if not path and m.before is not None:
                 last = y(m.before)  # held before the first record
@@ -86,17 +91,18 @@ def layout(moves: list[Move], now_iso: str) -> Chart:
                 path.append(f"H{x(t)}")
             if m.after is None:  # deleted: the line stops
                 points.append(Point(x(t), last if last is not None else y1, m))
-                last = None
+                last, held = None, None
                 continue
             path.append(f"V{y(m.after)}" if last is not None else f"M{x(t)},{y(m.after)}")
-            last = y(m.after)
+            last, held = y(m.after), m.after
             points.append(Point(x(t), last, m))
         if last is not None:
             path.append(f"H{x(t1)}")
-        label_y = last if last is not None else (points[-1].y if points else y0)
-        chart.lines.append(
-            Line(alias, COLOURS[i % len(COLOURS)], DASHES[i % len(DASHES)], " ".join(path), points, label_y)
-        )
+        now_v = current.get(alias)
+        unrecorded = (x(t1), y(now_v), now_v) if now_v is not None and now_v != held else None
+        label_y = unrecorded[1] if unrecorded else last if last is not None else (points[-1].y if points else y0)
+        colour, dash = COLOURS[i % len(COLOURS)], DASHES[i % len(DASHES)]
+        chart.lines.append(Line(alias, colour, dash, " ".join(path), points, label_y, unrecorded))
     _spread_labels(chart.lines)
     return chart
 

@@ -27,7 +27,7 @@ def test_hostile_registry_and_pins_text_is_escaped(client, mlflow_server, tmp_pa
     gates = {
         "passed": True,
         "at": "2026-01-02T03:00:00Z",
-        "results": [{"name": SCRIPT, "value": "<b>1</b>", "passed": True}],
+        "results": [{"name": SCRIPT, "value": "<i>1</i>", "passed": True}],
     }
     client.set_model_version_tag(name, "1", "modelpins.gates.champion", json.dumps(gates))
     path = write_pins(tmp_path / "model_pins.yaml", {name: {"champion": 1}})
@@ -38,11 +38,12 @@ def test_hostile_registry_and_pins_text_is_escaped(client, mlflow_server, tmp_pa
     page = parse(out / "models" / f"{name}.html")
     board = parse(out / "index.html")
     for root in (page, board):
-        assert root.find(".//script") is None and root.find(".//img") is None and root.find(".//b") is None
+        assert root.find(".//script") is None and root.find(".//img") is None and root.find(".//i") is None
         for el in root.iter():
             assert not any(k.startswith("on") for k in el.attrib), el.attrib
             assert not el.get("href", "").startswith("javascript:")
     shown = text(page)
+    assert "<i>1</i>" in shown  # the gate result's value, as text
     assert shown.count(SCRIPT) >= 3  # limitations, the card's intended use, the gate result's name
     assert '<img src=x onerror="alert(1)">' in shown and '#7"><script>alert(2)</script>' in shown
     assert '<img src=x onerror="alert(1)">' in text(board)

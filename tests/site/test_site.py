@@ -82,10 +82,13 @@ def test_model_page_timeline_marks_the_rollback(site: Path) -> None:
     lines = {g.get("data-alias"): g for g in svg.iter(f"{SVG}g") if g.get("data-alias")}
     assert set(lines) == {"champion", "challenger"}
     champion = lines["champion"]
-    assert [c.get("data-version") for c in champion.iter(f"{SVG}circle")] == ["3"]
+    assert [c.get("data-version") for c in champion.iter(f"{SVG}circle") if c.get("class") == "point"] == ["3"]
     rollbacks = [p for p in champion.iter(f"{SVG}path") if p.get("class") == "rollback"]
     assert [p.get("data-version") for p in rollbacks] == ["2"]
     assert "PR #42" in text(rollbacks[0])
+    hand = [c.get("data-version") for c in lines["challenger"].iter(f"{SVG}circle") if c.get("class") == "unrecorded"]
+    assert hand == ["5"]  # moved in MLflow by hand: no audit record
+    assert [c.get("class") for c in champion.iter(f"{SVG}circle")] == ["point"]
     moves = page.find(".//table[@class='moves']")
     assert moves is not None
     rows = [" ".join(text(td) for td in tr.findall("td")[1:]) for tr in moves.iter("tr")][1:]
