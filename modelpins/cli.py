@@ -35,6 +35,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "comment": ("modelpins.commands.pr:comment", "Post or update the one modelpins comment on a pull request."),
     "approvals": ("modelpins.commands.pr:approvals", "Fail unless every changed model has an owner's approval."),
     "codeowners": ("modelpins.commands.pr:codeowners", "Write or --check the generated CODEOWNERS section."),
+    "status": (
+        "modelpins.commands.board:status",
+        "The promotion board: each alias's version, age, promoter, gate evidence, drift (--json).",
+    ),
+    "site": (
+        "modelpins.commands.board:site",
+        "Write the promotion board as a static site (HTML, CSS, SVG) to --out DIR.",
+    ),
     "history": (
         "modelpins.commands.lifecycle:history",
         "Every alias transition: git history joined with MLflow audit tags.",

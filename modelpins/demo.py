@@ -4,7 +4,7 @@ Starts a fresh server under .demo/, registers the demo models in the state a tea
 would have before this pull request (champion on an older version), then runs
 validate -> plan -> gate -> apply on the repository's model_pins.yaml as a user would,
 shows the aliases MLflow now holds, shows a pull request whose promotion its gates
-block, and stops the server.
+block, writes the promotion board as a static site (.demo/site) and stops the server.
 
 The credit-risk versions carry real logistic-regression weights (`model/logreg.json`)
 and the assistant adapter versions their answers to the red-team prompts
@@ -187,6 +187,11 @@ def main() -> int:
         serving_demo.show(env)
         step("Lifecycle: lineage of what serves, and drift after a change made by hand in MLflow")
         lifecycle(env)
+        step("The promotion board: what serves, since when, who promoted it, on what evidence")
+        modelpins("status", env=env)
+        site = root / "site"
+        modelpins("site", "--out", str(site), env=env)
+        print(f"The board: {(site / 'index.html').resolve()}")
     finally:
         server.stop()
         print("\nStopped the MLflow server.")

@@ -41,6 +41,9 @@ def test_the_expected_workflows_exist():  # type: ignore[no-untyped-def]
 # it pushes the serving images and publishes the rendered manifests and image lock to the deploy
 # branch that Argo CD / Flux reconcile.
 CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages"}}
+# The jobs that publish the promotion board to GitHub Pages: they hold no secret and run no
+# repository code, only the deploy actions (pages + an OIDC token for the deployment).
+PAGES_PUBLISHERS = {("pins-apply.yml", "pages"), ("pins-drift.yml", "pages")}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -54,6 +57,10 @@ def test_triggers_and_permissions(path):  # type: ignore[no-untyped-def]
         assert isinstance(perms, dict), f"{path.name}:{name} must set its own permissions"
         writes = {k for k, v in perms.items() if v == "write"}
         allowed = {"pull-requests"} | CONTENTS_WRITERS.get((path.name, name), set())
+        if (path.name, name) in PAGES_PUBLISHERS:
+            allowed |= {"pages", "id-token"}
+        else:
+            assert "pages" not in perms and "id-token" not in perms, f"{path.name}:{name} asks for {perms}"
         assert writes <= allowed, f"{path.name}:{name} asks for {writes}"
         if "secrets." in yaml.safe_dump(job):
             assert job.get("environment"), f"{path.name}:{name} uses secrets outside an environment"
@@ -113,6 +120,19 @@ def test_argocd_and_flux_track_the_branch_the_serve_job_publishes_to():  # type:
     serve = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["serve"]
     publish = next(s for s in serve["steps"] if "publish_manifests.sh" in s.get("run", ""))
     assert "MODELPINS_DEPLOY_BRANCH" not in publish.get("env", {})  # the default, which the clusters track
+
+
+def test_the_board_is_published_after_apply_and_on_the_drift_schedule():  # type: ignore[no-untyped-def]
+    for workflow, after in (("pins-apply.yml", ["apply"]), ("pins-drift.yml", None)):
+        jobs = load(ROOT / ".github" / "workflows" / workflow)["jobs"]
+        build, pages = jobs["site"], jobs["pages"]
+        assert build.get("needs") == (after[0] if after else None)
+        assert any("modelpins site --out" in s.get("run", "") for s in build["steps"])
+        assert pages["needs"] == "site" and pages["environment"]["name"] == "github-pages"
+        assert "secrets." not in yaml.safe_dump(pages)  # the deploying job never sees the registry token
+        assert not any("run" in s for s in pages["steps"])  # nor runs repository code
+        assert [s["uses"].split("@")[0] for s in pages["steps"]] == ["actions/configure-pages", "actions/deploy-pages"]
+        assert "pages" not in build["permissions"] and "id-token" not in build["permissions"]
 
 
 def test_only_the_serve_job_logs_in_to_the_image_registry():  # type: ignore[no-untyped-def]
