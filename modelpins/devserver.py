@@ -34,6 +34,7 @@ class DevServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     env_extra: dict[str, str] | None = None
+    workers: int = 1  # gunicorn workers (`mlflow server --workers`)
 
     @property
     def url(self) -> str:
@@ -63,7 +64,7 @@ class DevServer:
                 "--port",
                 str(self.port),
                 "--workers",
-                "1",
+                str(self.workers),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
