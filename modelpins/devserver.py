@@ -44,7 +44,7 @@ class DevServer:
     def artifact_root(self) -> Path:
         return self.root / "artifacts"
 
-    def start(self, timeout: float = 90.0) -> DevServer:
+    def start(self, timeout: float = 300.0) -> DevServer:  # minutes on two cores shared by many
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifact_root.mkdir(exist_ok=True)
         self.port = self.port or free_port()
