@@ -14,13 +14,14 @@ from tests.helpers.seed import unique, write_pins
 ALIAS_WRITE = "POST /api/2.0/mlflow/registered-models/alias"
 
 
-# A's 6 changes take 6 x 1 s one at a time, and 2 rounds of 3 s with 4 in flight: about 6 s either way.
-DELAY = {"1": 1.0, "4": 3.0}
+# A's 6 changes take 6 x 2 s one at a time, and 2 rounds of 6 s with 4 in flight: about 12 s either way,
+# longer than B needs to start and plan on two busy cores.
+DELAY = {"1": 2.0, "4": 6.0}
 
 
 def _slow_first_apply(proxy, tmp_path, names, parallel):  # type: ignore[no-untyped-def]
     """Start apply A (actor alice) moving every alias to 2, with `parallel` changes in flight, each alias write
-    held by the proxy so that A holds the lock for about 6 s."""
+    held by the proxy so that A holds the lock for about 12 s."""
     pins_a = write_pins(tmp_path / "a.yaml", {n: {"champion": 2, "challenger": 2} for n in names})
     proxy.faults.append(Fault(status=0, delay=DELAY[parallel], match=ALIAS_WRITE))
     argv = ("--pins", pins_a, "--tracking-uri", proxy.url, "apply", "--yes", "--parallel", parallel)
@@ -33,7 +34,7 @@ def _slow_first_apply(proxy, tmp_path, names, parallel):  # type: ignore[no-unty
 def test_second_apply_waits_then_plans_from_the_first_ones_result(mlflow_server, proxy, tmp_path, parallel):  # type: ignore[no-untyped-def]
     names = [unique("race") for _ in range(3)]
     rest.seed(mlflow_server.url, names, versions=3, aliases={"champion": 1, "challenger": 1})
-    # A holds the lock for about 6 s: B starts and makes its first plan while A is still writing
+    # A holds the lock for about 12 s: B starts and makes its first plan while A is still writing
     a = _slow_first_apply(proxy, tmp_path, names, parallel)
     pins_b = write_pins(tmp_path / "b.yaml", {n: {"champion": 3, "challenger": 2} for n in names})
     proxy_b = Proxy(mlflow_server.url).start()
@@ -62,7 +63,7 @@ def test_second_apply_refuses_after_lock_timeout_naming_holder_and_writes_nothin
 ):
     names = [unique("refused") for _ in range(3)]
     rest.seed(mlflow_server.url, names, versions=3, aliases={"champion": 1, "challenger": 1})
-    # A holds the lock for about 6 s: far longer than B needs to start, plan and wait 1 s
+    # A holds the lock for about 12 s: far longer than B needs to start, plan and wait 1 s
     a = _slow_first_apply(proxy, tmp_path, names, parallel)
     pins_b = write_pins(tmp_path / "b.yaml", {n: {"champion": 3, "challenger": 3} for n in names})
     proxy_b = Proxy(mlflow_server.url).start()
