@@ -16,6 +16,7 @@ default 0.5), MODELPINS_HTTP_TIMEOUT (seconds, 0.1 to 600, default 30); each is 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from modelpins.redact import public_url
 API = "/api/2.0/mlflow/"
 PAGE = 1000  # the server's cap for registered-models/search
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+DEFAULT_PARALLEL = 4  # apply --parallel: MLflow servers run a few workers (`mlflow server --workers 4`)
+MAX_PARALLEL = 32  # the most requests in flight at once; the connection pool keeps as many (and one for the lock)
 LOCK_MODEL = "modelpins.lock"  # the apply lock (modelpins.applylock); hidden from alias reads
 
 
@@ -75,7 +78,11 @@ class MlflowRegistry:
         self.timeout = envvars.number("MODELPINS_HTTP_TIMEOUT", 30, 0.1, 600, env) if timeout is None else timeout
         self.reads = 0
         self.writes = 0
+        self._count = threading.Lock()  # calls come from apply's worker threads and the lock's renewer
         self._session = requests.Session()
+        pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=MAX_PARALLEL + 1)
+        self._session.mount("http://", pool)
+        self._session.mount("https://", pool)
         self._session.headers["User-Agent"] = "modelpins"
         token = envvars.secret("MLFLOW_TRACKING_TOKEN", env)
         user = envvars.secret("MLFLOW_TRACKING_USERNAME", env)
@@ -104,10 +111,11 @@ class MlflowRegistry:
         """One REST call with retries; None for a 404 when `missing_ok`."""
         import requests
 
-        if method == "GET":
-            self.reads += 1
-        else:
-            self.writes += 1
+        with self._count:
+            if method == "GET":
+                self.reads += 1
+            else:
+                self.writes += 1
         url = self.base + endpoint
         last = ""
         for attempt in range(self.retries + 1):

@@ -63,11 +63,13 @@ def move_aliases(
     notify: Callable[[str], None] = lambda message: None,
     show: Callable[[str], None] | None = None,
     progress: Step = noop,
+    parallel: int = 1,
 ) -> Moved:
     """Make the registry match `desired` under the apply lock; see the module docstring for the steps.
 
     `confirmed`: the changes the user saw. When the plan under the lock differs, it is shown
     through `show` (default: `notify`) and carried out (`accept_changed`) or refused with OperationFailed.
+    `parallel`: changes in flight at once (api.apply_plan keeps their order guarantees), all under the lock.
     """
     if ctx.dirty and ctx.ci:
         raise InvalidInput(
@@ -92,7 +94,9 @@ def move_aliases(
                 notify(f"warning: gates skipped for {r} (recorded in the audit tag)")
         gates = evidence.audit_fields(plan, refused)
         extra = {"reason": reason} if reason else {}
-        result = api.apply_plan(plan, registry, ctx, extra_audit=lambda c: {**gates(c), **extra}, progress=progress)
+        result = api.apply_plan(
+            plan, registry, ctx, extra_audit=lambda c: {**gates(c), **extra}, progress=progress, parallel=parallel
+        )
     finally:
         try:
             lock.release()

@@ -16,6 +16,7 @@ from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.plan import served_by, summary, table
 from modelpins.redact import redact
+from modelpins.registry import DEFAULT_PARALLEL, MAX_PARALLEL
 
 
 @click.command()
@@ -72,8 +73,17 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
     show_default=True,
     help="Seconds to wait while another apply holds the registry's apply lock.",
 )
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, MAX_PARALLEL),
+    default=DEFAULT_PARALLEL,
+    show_default=True,
+    help="Changes in flight at once (1: one after the other, in plan order). Each change still writes its audit "
+    "tag before its alias, every set and move finishes before the first delete, and the first failure stops "
+    "new changes from starting.",
+)
 @click.pass_obj
-def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout: float) -> None:
+def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout: float, parallel: int) -> None:
     """Make the registry's aliases match the pins file; writes only what differs.
 
     A move onto a version needs passing results of that alias's gates on the version
@@ -117,6 +127,7 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
             notify=lambda message: click.echo(message, err=True),
             show=click.echo,
             progress=step,
+            parallel=parallel,
         )
     outcome = moved.result
     github.step_summary(report.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))

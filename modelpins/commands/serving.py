@@ -69,8 +69,9 @@ lock_option = click.option(
 )
 @dockerfile_option
 @lock_option
+@click.option("--verbose", "-v", is_flag=True, help="List every file written or removed.")
 @click.pass_obj
-def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | None) -> None:
+def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | None, verbose: bool) -> None:
     """Write Kubernetes manifests for every deployment and environment (offline, byte-identical on re-runs)."""
     from modelpins.serving import lock
     from modelpins.serving.files import write_tree
@@ -82,14 +83,24 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
     with progress.shown("render", len(p.deployments)) as step:
         files = render_files(p, current, docker_bytes, locked_artefacts(s.pins), progress=step)
     changes = write_tree(out, files)
-    for rel in changes.written:
-        click.echo(f"wrote    {out / rel}")
-    for rel in changes.removed:
-        click.echo(f"removed  {out / rel}")
+    if verbose:
+        for rel in changes.written:
+            click.echo(f"wrote    {out / rel}")
+        for rel in changes.removed:
+            click.echo(f"removed  {out / rel}")
     click.echo(
         f"Rendered {len(p.deployments)} deployments in {len(p.environments)} environments to {out}/: "
-        f"{len(changes.written)} written, {len(changes.removed)} removed, {changes.unchanged} unchanged."
+        f"{len(changes.written)} written, {len(changes.removed)} removed, {len(changes.unchanged)} unchanged."
     )
+    owner = {f"base/{d.name}": d.environment for d in p.deployments.values()}
+    counts: dict[str, list[int]] = {}
+    for column, paths in enumerate((changes.written, changes.unchanged, changes.removed)):
+        for rel in paths:
+            first, _, rest = rel.partition("/")
+            env = owner.get(f"{first}/{rest.partition('/')[0]}", "(no longer rendered)") if first == "base" else first
+            counts.setdefault(env, [0, 0, 0])[column] += 1
+    for env, (written, unchanged, removed) in sorted(counts.items()):
+        click.echo(f"  {env}: {written} written, {unchanged} unchanged, {removed} removed")
 
 
 @click.command()

@@ -29,16 +29,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from modelpins.errors import InvalidInput, InvalidPins, Problem
 from modelpins.pins import Deployment, ModelRef, PinsFile, Route, ServeEntry
 from modelpins.progress import Step, noop
 from modelpins.serving import layout
+from modelpins.serving.emit import dump
 from modelpins.serving.layout import Locked
 from modelpins.serving.lock import ImageLock
 
-HEADER = b"# Rendered by 'modelpins render' from model_pins.yaml. Do not edit: change model_pins.yaml and re-render.\n"
 RUNTIME_REPOSITORY = "modelpins-vllm"
 MODELS_DIR = "/models"
 MLFLOW_CONFIG = (
@@ -783,18 +781,6 @@ def environment_objects(pins: PinsFile, env_name: str) -> list[dict[str, Any]]:
 
 
 # -- files -------------------------------------------------------------------------------------
-
-
-class _Dumper(yaml.SafeDumper):
-    """Plain YAML: no anchors or aliases where one dict is used twice."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def dump(obj: dict[str, Any]) -> bytes:
-    text = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10_000)
-    return HEADER + text.encode()
 
 
 def file_name(obj: dict[str, Any]) -> str:
