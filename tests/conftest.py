@@ -32,6 +32,14 @@ def hook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]
 
 
 @pytest.fixture(scope="session")
+def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A second, separate MLflow server: the production environment's registry, apart from `mlflow_server`."""
+    server = DevServer(tmp_path_factory.mktemp("mlflow-production")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def client(mlflow_server: DevServer):  # type: ignore[no-untyped-def]
     from mlflow import MlflowClient
 

@@ -383,17 +383,29 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
 @click.pass_obj
 def lineage(s: Settings, target: str | None, as_json: bool) -> None:
     """Run, params, dataset, code commit and base/teacher chain of MODEL@ALIAS (default: every pin)."""
+    from modelpins import crossenv
     from modelpins.lifecycle import lineage as lineage_mod
 
     p = pins.load(s.pins)
-    registry = s.registry()
+    located = crossenv.locate(p, parse_target(target)[0]) if target else None
+    registries = crossenv.connect(p, s.registry() if s.tracking_uri else None)
+    by_url = {crossenv.uri(r): r for r in registries.values()}
+    registry = registries[located[0]] if located else s.registry()
+    if s.tracking_uri:
+        by_url.setdefault(crossenv.uri(registry), registry)
     if target:
         model, alias = parse_target(target)
         assert alias is not None
-        wanted = [(model, lineage_mod.resolve(p, model, alias))]
+        if located:  # a model in an environment's registry: its alias as that registry holds it
+            version = registry.aliases().get(model, {}).get(alias)
+            if version is None:
+                raise InvalidInput(f"{model}@{alias} is not set in environment {located[0]}'s registry; apply first")
+        else:
+            version = lineage_mod.resolve(p, model, alias)
+        wanted = [(model, version)]
     else:
         wanted = list(dict.fromkeys((m, pin.version) for m, pin in p.pins()))
-    nodes = [lineage_mod.lineage(p, registry, m, v) for m, v in wanted]
+    nodes = [lineage_mod.lineage(p, registry, m, v, registries=by_url) for m, v in wanted]
     if as_json:
         click.echo(json.dumps({"lineage": [n.as_json() for n in nodes]}, indent=2))
         return

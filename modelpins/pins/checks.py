@@ -43,7 +43,8 @@ def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> li
         check_ref(model.base, f"base of '{model.name}'")
         _check_waivers(model, problem)
         for alias, gates in model.gates.items():
-            if alias != ANY_ALIAS and alias not in model.aliases:
+            pinned = alias in model.aliases or any(alias in env for env in model.environments.values())
+            if alias != ANY_ALIAS and not pinned:
                 problem(
                     gates[0].line if gates else model.line,
                     f"gates for '{model.name}@{alias}', but '{alias}' is not pinned for it",
