@@ -477,7 +477,7 @@ def apply(
             finally:
                 lock.release()
         view = replace(ep.view, models={n: replace(m, aliases=aliases[n]) for n, m in ep.view.models.items()})
-        _gate_copies(ep, view, promos, registries, ctx, made)
+        _gate_changes(ep, view, registries, ctx)
         extra = _audit_extra(promos, ep)
         moved = write.move_aliases(
             pins_path,
@@ -518,23 +518,18 @@ def _missing_source_now(pins_path: Path, c: Copy) -> Problem:
     )
 
 
-def _gate_copies(
-    ep: EnvPlan,
-    view: PinsFile,
-    promos: Promotions,
-    registries: Mapping[str, MlflowRegistry],
-    ctx: Any,
-    made: Mapping[tuple[str, str, str], VersionInfo],
-) -> None:
-    """The target's gates on each copy the alias moves to, with the source version's run as evidence."""
+def _gate_changes(ep: EnvPlan, view: PinsFile, registries: Mapping[str, MlflowRegistry], ctx: Any) -> None:
+    """The target's gates on every version an alias of the environment moves to, recorded on it as
+    `modelpins gate` records them; on a copy with the source version's run (it lives in the source's server)."""
     from modelpins.gates.run import run_gates
 
     plan = api.make_plan(view, ep.registry)
     copies = {(c.target, c.alias): c for c in ep.copies}
-    gated = [ch for ch in plan.changes if ch.after is not None and (ch.model, ch.alias) in copies]
-    for ch in gated:
-        c = copies[(ch.model, ch.alias)]
-        runs = _RunsFrom(ep.registry, registries[c.source.environment])
+    for ch in plan.changes:
+        if ch.after is None or not view.gates_for(ch.model, ch.alias):
+            continue
+        c = copies.get((ch.model, ch.alias))
+        runs = _RunsFrom(ep.registry, registries[c.source.environment]) if c else ep.registry
         run_gates(view, [ch], plan.actual, plan.versions, runs, tracking_uri=uri(ep.registry), ctx=ctx)
 
 

@@ -48,7 +48,14 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> No
     """Every alias transition of MODEL[@ALIAS]: git history of the pins file joined with MLflow's audit tags."""
     model, alias = parse_target(target, need_alias=False) if target else (None, None)
     found = history_mod.git_transitions(s.pins, model, alias)
-    if s.tracking_uri and not offline:
+    from modelpins import crossenv
+
+    p = pins.load(s.pins) if model else None
+    located = crossenv.locate(p, model) if p and model else None
+    if p and model and located and not offline:  # a model in an environment's registry: its audit records there
+        registry = crossenv.connect(p, s.registry() if s.tracking_uri else None)[located[0]]
+        found = history_mod.join(found, history_mod.audit_records(registry.versions({model}), alias))
+    elif s.tracking_uri and not offline:
         registry = s.registry()
         models = {model} if model else {t.model for t in found.transitions}
         versions = registry.versions(models)

@@ -233,6 +233,7 @@ class Environment:
     tracking_uri: str | None = None  # MLflow, for the pods that download artefacts (ConfigMap modelpins-mlflow)
     line: int = field(default=0, compare=False)
     registry: EnvRegistry | None = None
+    owners: tuple[str, ...] = ()  # reviewers of every change to the pins in this environment's registry
 
 
 @dataclass(frozen=True)

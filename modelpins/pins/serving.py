@@ -25,6 +25,7 @@ from modelpins.pins.fields import (
     Hostname,
     K8sName,
     Memory,
+    Owners,
     Ref,
     RouteHostname,
     RoutePath,
@@ -70,6 +71,9 @@ class EnvironmentSpec(Spec):
         RegistrySpec,
         Field(description="the environment's MLflow registry (`tracking_uri`, `model` name template) for its pins"),
     ] = NOT_GIVEN
+    owners: Annotated[
+        Owners, Field(description="reviewers of every change to the pins in this environment, copies included")
+    ] = []
 
     def to_environment(self, name: str, line: int) -> Environment:
         return Environment(
@@ -80,6 +84,7 @@ class EnvironmentSpec(Spec):
             tracking_uri=self.tracking_uri,
             line=line,
             registry=self.registry.to_registry(line) if self.registry else None,
+            owners=tuple(self.owners),
         )
 
 

@@ -246,3 +246,56 @@ def test_one_server_with_per_environment_model_names(mlflow_server, tmp_path: Pa
     assert client.get_registered_model(f"prod.{model}").aliases == {"champion": copy.version}
     again = run("--pins", path, "apply", "--yes", env=ENV)
     assert again.returncode == 0 and len(versions(client, f"prod.{model}")) == 1
+
+
+BAD = """version: 1
+environments:
+  staging: {namespace: ml-staging, registry: {model: "staging.{model}"}}
+  production: {namespace: ml-production, registry: {model: "prod.{model}"}}
+  dev: {namespace: ml-dev, registry: {model: "dev.{model}"}}
+promotion:
+  order: [dev, staging, production]
+models:
+  credit:
+    environments:
+      dev: {champion: 1}
+      staging:
+        champion: {promote_from: dev@champion}
+      production:
+        champion: {promote_from: PROD_SOURCE}
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("qa@champion", "promote_from names environment 'qa', which is not declared"),
+        ("dev@champion", "promote_from dev@champion, but the promotion order puts 'staging' right before 'production'"),
+        ("staging@challenger", "promote_from staging@challenger, but 'credit' pins no alias 'challenger' in staging"),
+    ],
+)
+def test_bad_promotions_are_invalid_input_with_their_line(tmp_path: Path, source: str, message: str) -> None:
+    path = tmp_path / "model_pins.yaml"
+    path.write_text(BAD.replace("PROD_SOURCE", source))
+
+    result = run("--pins", path, "validate")
+
+    assert result.returncode == 2
+    assert f"{path}:15: credit@champion in production: {message}" in result.stderr
+
+
+def test_a_cycle_of_promotions_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model_pins.yaml"
+    text = BAD.replace("PROD_SOURCE", "staging@champion").replace(
+        "promotion:\n  order: [dev, staging, production]\n", ""
+    )
+    path.write_text(text.replace("dev: {champion: 1}", "dev:\n        champion: {promote_from: production@champion}"))
+
+    result = run("--pins", path, "validate")
+
+    assert result.returncode == 2
+    assert "promote_from goes round in a cycle" in result.stderr
+    assert (
+        f"{path}:15: credit@champion in production: promote_from goes round in a cycle: "
+        "production@champion -> staging@champion -> dev@champion -> production@champion" in result.stderr
+    )
