@@ -164,10 +164,13 @@ def from_settings(
     return make_plan(pins, registries, time.time()), registries
 
 
-def locate(pins: PinsFile, registered: str) -> tuple[str, str] | None:
-    """(environment, model under `models`) whose registry names `registered`, e.g. `prod.credit-risk`."""
+def locate(pins: PinsFile, registered: str, environment: str | None = None) -> tuple[str, str] | None:
+    """(environment, model under `models`) whose registry names `registered`, e.g. `prod.credit-risk`
+    (in `environment` only, when given: on separate servers the names can be the same)."""
     for m in pins.models.values():
         for env in m.environments:
+            if environment and env != environment:
+                continue
             reg = pins.environments[env].registry if env in pins.environments else None
             if reg is not None and reg.name(m.name) == registered:
                 return env, m.name
@@ -423,7 +426,7 @@ class Applied:
 def copy_version(target: MlflowRegistry, source_registry: MlflowRegistry, c: Copy, info: VersionInfo) -> VersionInfo:
     """The copy, as `MlflowClient.copy_model_version` makes it: one create_registered_model (when missing) and
     one create_model_version with the source's run, run link, description and tags, plus the provenance tag."""
-    same = source_registry is target
+    same = uri(source_registry) == uri(target)  # one server: models:/ names the source, as MLflow's copy does
     source = f"models:/{info.model}/{info.version}" if same else source_registry.download_uri(info.model, info.version)
     tags = {k: v for k, v in info.tags.items() if not k.startswith(OWN_TAG_PREFIX)}
     tags[COPY_SOURCE_TAG] = c.source.tag()

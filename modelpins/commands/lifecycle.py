@@ -387,14 +387,17 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
 @click.command()
 @click.argument("target", required=False, shell_complete=complete_target)
 @click.option("--json", "as_json", is_flag=True, help="Print the chain as JSON.")
+@click.option("--environment", metavar="ENV", help="MODEL@ALIAS in this environment's registry (its copies' chain).")
 @click.pass_obj
-def lineage(s: Settings, target: str | None, as_json: bool) -> None:
+def lineage(s: Settings, target: str | None, as_json: bool, environment: str | None) -> None:
     """Run, params, dataset, code commit and base/teacher chain of MODEL@ALIAS (default: every pin)."""
     from modelpins import crossenv
     from modelpins.lifecycle import lineage as lineage_mod
 
     p = pins.load(s.pins)
-    located = crossenv.locate(p, parse_target(target)[0]) if target else None
+    located = crossenv.locate(p, parse_target(target)[0], environment) if target else None
+    if environment and not located:
+        raise InvalidInput(f"{target} is not pinned in environment '{environment}' in {s.pins}")
     registries = crossenv.connect(p, s.registry() if s.tracking_uri else None)
     by_url = {crossenv.uri(r): r for r in registries.values()}
     registry = registries[located[0]] if located else s.registry()

@@ -101,7 +101,10 @@ def lineage(
         info.tags,
         info.run_id,
     )
-    run = registry.run(info.run_id) if info.run_id else None
+    copied = source_of(info)
+    there = (registries or {}).get(str(copied.get("registry"))) if copied else None
+    runs = there or registry  # a copy across servers links the run in its source's server
+    run = runs.run(info.run_id) if info.run_id else None
     if run:
         _read_run(node, run)
     elif info.run_id:
@@ -109,9 +112,7 @@ def lineage(
     if depth >= MAX_DEPTH:
         node.warnings.append(f"lineage deeper than {MAX_DEPTH} levels; stopped here")
         return node
-    copied = source_of(info)
     if copied:
-        there = (registries or {}).get(str(copied.get("registry")))
         if there is None:
             node.warnings.append(f"copied from {copied.get('registry')}, a registry this command does not reach")
         else:

@@ -47,8 +47,9 @@ def pins(
     soak: str = "",
     override: str = "",
     min_accuracy: float = 0.8,
+    staging_alias: str = "champion",
 ) -> Path:
-    promote = "{promote_from: staging@champion" + (f', override: "{override}"' if override else "") + "}"
+    promote = f"{{promote_from: staging@{staging_alias}" + (f', override: "{override}"' if override else "") + "}"
     order = f"promotion:\n  order: [staging, production]\n  soak: {{staging: {soak}}}\n" if soak else ""
     path.write_text(
         f"""version: 1
@@ -68,7 +69,7 @@ environments:
           min: {min_accuracy}
     environments:
       staging:
-        champion: {champion}
+        {staging_alias}: {champion}
       production:
         champion: {promote}
 """
@@ -138,6 +139,14 @@ def test_copy_then_alias_move_across_two_servers(two):  # type: ignore[no-untype
     evidence = json.loads(copy.tags["modelpins.gates.champion"])
     assert evidence["passed"] is True
 
+    chain = run("--pins", path, "lineage", "--environment", "production", f"{model}@champion")
+
+    assert chain.returncode == 0, chain.stderr
+    copy_line, source_line = (i for i, line in enumerate(chain.stdout.splitlines()) if "version" in line)
+    assert chain.stdout.splitlines()[copy_line].startswith(f"{model} version {copy.version}")
+    assert chain.stdout.splitlines()[source_line].strip().startswith(f"copy of: {model} version 2")
+    assert chain.stdout.count(runs[1]) == 2, chain.stdout  # the copy's run, then the staging version's run
+
     again = run("--pins", path, "apply", "--yes", env=ENV)
 
     assert again.returncode == 0, again.stderr
@@ -155,7 +164,7 @@ def test_interrupted_between_copy_and_alias_converges_without_a_second_copy(two,
     broken = run("--pins", path, "apply", "--yes", env={**ENV, "MODELPINS_HTTP_RETRIES": "0"})
 
     assert broken.returncode == 1, broken.stderr
-    assert "pending" in broken.stderr or "pending" in broken.stdout
+    assert f"failed   {model}@champion" in broken.stderr and "Run apply again" in broken.stderr
     assert len(versions(prod, model)) == 1 and prod.get_registered_model(model).aliases == {}
     front.faults.clear()
 
@@ -180,7 +189,8 @@ def test_source_version_deleted_before_apply_is_refused_with_its_line(two):  # t
 
 def test_gates_run_on_the_copy_with_the_source_runs_evidence(two):  # type: ignore[no-untyped-def]
     model, staging, prod, _, path = two
-    pins(path, model, staging.tracking_uri, prod.tracking_uri, champion=3, min_accuracy=0.8)  # v3 scored 0.7
+    # staging's `candidate` has no gates; production's champion needs accuracy >= 0.8, and v3 scored 0.7
+    pins(path, model, staging.tracking_uri, prod.tracking_uri, champion=3, staging_alias="candidate")
 
     result = run("--pins", path, "apply", "--yes", env=ENV)
 
