@@ -451,11 +451,12 @@ def apply(
     from modelpins import write
     from modelpins.applylock import ApplyLock
 
-    enforce_soak(promos)
+    held = {w.pin for w in promos.refused}
     done: list[Applied] = []
     made: dict[tuple[str, str, str], VersionInfo] = {}
     for ep in promos.envs:
         copied: list[Copy] = []
+        ep = _hold(ep, held)
         aliases = {name: dict(m.aliases) for name, m in ep.view.models.items()}
         if ep.copies:
             lock = ApplyLock(ep.registry, ctx.actor, timeout=lock_timeout, ttl=lock_ttl, notify=notify)
@@ -498,6 +499,27 @@ def apply(
         if moved.result.failed:
             break
     return done
+
+
+def _hold(ep: EnvPlan, held: set[str]) -> EnvPlan:
+    """The environment's plan without the copies the soak time holds back: their alias stays where it is."""
+    keep = [c for c in ep.copies if f"{c.model}@{c.alias} in {c.environment}" not in held]
+    if len(keep) == len(ep.copies):
+        return ep
+    models = {}
+    for name, m in ep.view.models.items():
+        aliases = dict(m.aliases)
+        for c in ep.copies:
+            if c not in keep and c.target == name:
+                now = ep.plan.actual.get(name, {}).get(c.alias)
+                if now is None:
+                    aliases.pop(c.alias)
+                else:
+                    aliases[c.alias] = AliasPin(c.alias, now, aliases[c.alias].line)
+        if aliases:
+            models[name] = replace(m, aliases=aliases)
+    view = replace(ep.view, models=models)
+    return replace(ep, view=view, copies=keep)
 
 
 def _alias_of(promos: Promotions, c: Copy) -> str:

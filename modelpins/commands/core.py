@@ -112,11 +112,9 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
     verify_mode()
     desired = pins.load(s.pins)
     envs = crossenv.from_settings(desired, s.tracking_uri, s.registry)
-    if envs:
-        crossenv.enforce_soak(envs[0])  # before anything is written
-        if not crossenv.has_default_pins(desired):
-            apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
-            return
+    if envs and not crossenv.has_default_pins(desired):
+        apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
+        return
     registry = s.registry()
     result = api.make_plan(desired, registry)
     if not result.changes:
@@ -178,6 +176,7 @@ def apply_environments(
     if not shown or dry_run:
         if dry_run:
             click.echo("Dry run: nothing written.")
+        crossenv.enforce_soak(promos)
         return
     if not yes:
         if not sys.stdin.isatty():
@@ -197,10 +196,9 @@ def apply_environments(
     for applied in done:
         report_moves(applied.moved.result, f"applied {applied.environment}")
     copies = sum(len(a.copied) for a in done)
-    click.echo(
-        f"Environments: {copies} copied, {sum(len(a.moved.result.applied) for a in done)} alias changes "
-        f"({writes} registry writes)."
-    )
+    moved = sum(len(a.moved.result.applied) for a in done)
+    click.echo(f"Environments: {copies} copied, {moved} alias changes ({writes} registry writes).")
+    crossenv.enforce_soak(promos)  # what the soak time held back: exit 1, naming when each is allowed
 
 
 def report_moves(outcome: api.ApplyResult, verb: str, err: bool = False) -> None:
