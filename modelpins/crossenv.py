@@ -601,7 +601,7 @@ def duration(seconds: float) -> str:
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     if days:
-        return f"{days}d {hours}h"
+        return f"{days}d {hours}h" if hours else f"{days}d"
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
@@ -614,10 +614,15 @@ def table(promos: Promotions) -> str:
     from modelpins.text import columns
 
     blocks = []
+    held = {w.pin for w in promos.refused}
     for ep in promos.envs:
         rows = [("ENVIRONMENT", "MODEL", "ALIAS", "FROM", "TO", "ACTION")]
         for c in ep.copies:
-            if not c.exists:
+            if f"{c.model}@{c.alias} in {c.environment}" in held:
+                rows.append(
+                    (ep.environment, c.target, c.alias, f"{c.source.model} v{c.source.version}", "-", "held (soak)")
+                )
+            elif not c.exists:
                 rows.append(
                     (
                         ep.environment,

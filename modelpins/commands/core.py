@@ -58,7 +58,8 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
         if envs:
             crossenv.enforce_soak(envs[0])
         return
-    _show_plan(s, head, changes, base, registry)
+    if not envs or crossenv.has_default_pins(head):
+        _show_plan(s, head, changes, base, registry)
     if envs:
         shown = crossenv.table(envs[0])
         if shown:

@@ -43,15 +43,17 @@ def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
 @click.argument("target", required=False, shell_complete=complete_target)
 @click.option("--json", "as_json", is_flag=True, help='Print {"transitions": [...]} instead of a table.')
 @click.option("--offline", is_flag=True, help="Git history only, even when a tracking URI is set.")
+@click.option("--environment", metavar="ENV", help="MODEL[@ALIAS] in this environment's registry (its audit tags).")
 @click.pass_obj
-def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> None:
+def history(s: Settings, target: str | None, as_json: bool, offline: bool, environment: str | None) -> None:
     """Every alias transition of MODEL[@ALIAS]: git history of the pins file joined with MLflow's audit tags."""
     model, alias = parse_target(target, need_alias=False) if target else (None, None)
-    found = history_mod.git_transitions(s.pins, model, alias)
     from modelpins import crossenv
 
     p = pins.load(s.pins) if model else None
-    located = crossenv.locate(p, model) if p and model else None
+    located = crossenv.locate(p, model, environment) if p and model else None
+    # the git history of the file pins the command's registry; an environment's has its audit tags
+    found = history_mod.History([]) if located else history_mod.git_transitions(s.pins, model, alias)
     if p and model and located and not offline:  # a model in an environment's registry: its audit records there
         registry = crossenv.connect(p, s.registry() if s.tracking_uri else None)[located[0]]
         found = history_mod.join(found, history_mod.audit_records(registry.versions({model}), alias))
