@@ -309,3 +309,19 @@ def test_a_cycle_of_promotions_is_refused(tmp_path: Path) -> None:
         f"{path}:15: credit@champion in production: promote_from goes round in a cycle: "
         "production@champion -> staging@champion -> dev@champion -> production@champion" in result.stderr
     )
+
+
+def test_a_change_to_a_production_copy_needs_the_production_reviewers(tmp_path: Path) -> None:
+    from modelpins import approvals, pins
+
+    text = BAD.replace("PROD_SOURCE", "staging@champion").replace(
+        "production: {namespace: ml-production,", 'production: {namespace: ml-production, owners: ["@acme/prod"],'
+    )
+    (tmp_path / "base.yaml").write_text(text.replace("version: 1\n", "version: 1\nowners: ['@acme/platform']\n"))
+    head = text.replace("{promote_from: staging@champion}", '{promote_from: staging@champion, override: "INC-1"}')
+    (tmp_path / "head.yaml").write_text(head.replace("version: 1\n", "version: 1\nowners: ['@acme/platform']\n"))
+
+    needed = approvals.requirements(pins.load(tmp_path / "base.yaml"), pins.load(tmp_path / "head.yaml"))
+
+    assert needed["credit in production"] == ("@acme/prod",)
+    assert "credit in staging" not in needed
