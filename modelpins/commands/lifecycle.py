@@ -50,8 +50,10 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
     model, alias = parse_target(target, need_alias=False) if target else (None, None)
     from modelpins import crossenv
 
-    p = pins.load(s.pins) if model else None
+    p = _current(s.pins) if model else None
     located = crossenv.locate(p, model, environment) if p and model else None
+    if environment and not located:
+        raise InvalidInput(f"{target} is not pinned in environment '{environment}' in {s.pins}")
     # the git history of the file pins the command's registry; an environment's has its audit tags
     found = history_mod.History([]) if located else history_mod.git_transitions(s.pins, model, alias)
     if p and model and located and not offline:  # a model in an environment's registry: its audit records there
@@ -82,6 +84,14 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
         )
     if not found.registry_read:
         click.echo("(registry not read: pass --tracking-uri to join MLflow's audit tags)", err=True)
+
+
+def _current(path: Path) -> pins.PinsFile | None:
+    """The pins file as it stands, to tell an environment's model; None when it does not parse (git is read still)."""
+    try:
+        return pins.load(path)
+    except InvalidInput:
+        return None
 
 
 @click.command()
