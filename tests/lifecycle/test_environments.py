@@ -217,8 +217,10 @@ def test_soak_time_refuses_an_early_promotion_and_an_override_is_recorded(two): 
     staging.set_model_version_tag(model, "2", audit_key("champion", two_hours_ago), json.dumps(record))
     pins(path, model, staging.tracking_uri, prod.tracking_uri, champion=2, soak="24h")
 
+    checked = run("--pins", path, "validate", env=ENV)  # the PR check, with the servers
     refused = run("--pins", path, "apply", "--yes", env=ENV)
 
+    assert checked.returncode == 1 and "allowed from" in checked.stderr, checked.stderr
     assert refused.returncode == 1, refused.stderr
     line = line_of(path, "promote_from")
     assert f"{path}:{line}: {model}@champion in production promotes version 2 of staging@champion" in refused.stderr
