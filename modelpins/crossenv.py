@@ -45,8 +45,10 @@ class Source:
             "version": self.version,
         }
 
-    def tag(self) -> str:
-        return json.dumps({"registry": self.registry, "model": self.model, "version": self.version}, sort_keys=True)
+    def tag(self, digest: str = "") -> str:
+        """The provenance tag of a copy; `digest`: the source's artefact digest from model_pins.lock, carried over."""
+        found: dict[str, object] = {"registry": self.registry, "model": self.model, "version": self.version}
+        return json.dumps(found | ({"lock_digest": digest} if digest else {}), sort_keys=True)
 
     def __str__(self) -> str:
         return f"{self.model} v{self.version} ({self.environment})"
@@ -317,16 +319,35 @@ def find_copy(versions: Mapping[tuple[str, int], VersionInfo], target: str, sour
 
 
 def _provenance(info: VersionInfo) -> Any:
+    """The copy's source as its tag names it: registry, model and version (its lock digest aside)."""
     try:
-        return json.loads(info.tags.get(COPY_SOURCE_TAG, "null"))
+        found = json.loads(info.tags.get(COPY_SOURCE_TAG, "null"))
     except ValueError:
         return None
+    return {k: found.get(k) for k in ("registry", "model", "version")} if isinstance(found, dict) else None
 
 
 def source_of(info: VersionInfo) -> dict[str, Any] | None:
     """Where a copy came from (registry, model, version), or None for a version registered from a run."""
     found = _provenance(info)
     return found if isinstance(found, dict) else None
+
+
+def locked_digest(pins_path: Path, source: MlflowRegistry, c: Copy, info: VersionInfo) -> str:
+    """The source version's digest in model_pins.lock, checked against its artefacts now, to carry onto
+    the copy; "" when the lock does not hold the source. InvalidPins (exit 2) when they no longer match."""
+    from modelpins.lifecycle import lock
+    from modelpins.lifecycle.artifacts import Reader
+
+    found = lock.read(lock.path_for(pins_path))
+    entry = found.entries.get((info.model, info.version)) if found else None
+    if found is None or entry is None:
+        return ""
+    key = (info.model, info.version)
+    problems = lock.verify(found, [key], {key: info}, Reader(source, source.base.removesuffix(API)), lock.verify_mode())
+    if problems:
+        raise InvalidPins(problems)
+    return entry.digest
 
 
 def _missing_source(pins: PinsFile, m: ModelPins, pin: EnvPin, source: Source | None) -> Problem:
@@ -423,13 +444,15 @@ class Applied:
     moved: Any  # write.Moved
 
 
-def copy_version(target: MlflowRegistry, source_registry: MlflowRegistry, c: Copy, info: VersionInfo) -> VersionInfo:
+def copy_version(
+    target: MlflowRegistry, source_registry: MlflowRegistry, c: Copy, info: VersionInfo, digest: str = ""
+) -> VersionInfo:
     """The copy, as `MlflowClient.copy_model_version` makes it: one create_registered_model (when missing) and
     one create_model_version with the source's run, run link, description and tags, plus the provenance tag."""
     same = uri(source_registry) == uri(target)  # one server: models:/ names the source, as MLflow's copy does
     source = f"models:/{info.model}/{info.version}" if same else source_registry.download_uri(info.model, info.version)
     tags = {k: v for k, v in info.tags.items() if not k.startswith(OWN_TAG_PREFIX)}
-    tags[COPY_SOURCE_TAG] = c.source.tag()
+    tags[COPY_SOURCE_TAG] = c.source.tag(digest)
     target.create_model(c.target)
     return target.create_version(
         c.target, source, run_id=info.run_id, tags=tags, run_link=info.run_link, description=info.description
@@ -471,7 +494,8 @@ def apply(
                         raise InvalidPins([_missing_source_now(pins_path, c)])
                     found = find_copy(current, c.target, c.source)
                     if found is None:
-                        found = copy_version(ep.registry, src_reg, c, info)
+                        digest = locked_digest(pins_path, src_reg, c, info)
+                        found = copy_version(ep.registry, src_reg, c, info, digest)
                         current[(found.model, found.version)] = found
                         copied.append(replace(c, version=found.version, exists=False))
                         notify(f"copied {c.source} -> {c.target} v{found.version} ({c.environment})")
