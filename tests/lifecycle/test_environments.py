@@ -307,8 +307,9 @@ def test_a_cycle_of_promotions_is_refused(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "promote_from goes round in a cycle" in result.stderr
+    line = line_of(path, "promote_from: staging@champion")
     assert (
-        f"{path}:{line_of(path, 'promote_from: staging@champion')}: credit@champion in production: promote_from goes round in a cycle: "
+        f"{path}:{line}: credit@champion in production: promote_from goes round in a cycle: "
         "production@champion -> staging@champion -> dev@champion -> production@champion" in result.stderr
     )
 
