@@ -67,6 +67,7 @@ class Copy:
     exists: bool
     line: int
     override: str = ""
+    source_info: VersionInfo | None = field(default=None, compare=False)  # as the plan read it
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -249,7 +250,16 @@ def make_plan(pins: PinsFile, registries: Mapping[str, MlflowRegistry], now: flo
                         found_number = found.version
                     copies.append(
                         Copy(
-                            m.name, name, alias, target, source, found_number, found is not None, pin.line, pin.override
+                            m.name,
+                            name,
+                            alias,
+                            target,
+                            source,
+                            found_number,
+                            found is not None,
+                            pin.line,
+                            pin.override,
+                            info if info and info.status == "READY" else None,
                         )
                     )
                     waits += _soak(pins, m, pin, source, info, registries, now)
@@ -450,7 +460,12 @@ def copy_version(
     """The copy, as `MlflowClient.copy_model_version` makes it: one create_registered_model (when missing) and
     one create_model_version with the source's run, run link, description and tags, plus the provenance tag."""
     same = uri(source_registry) == uri(target)  # one server: models:/ names the source, as MLflow's copy does
-    source = f"models:/{info.model}/{info.version}" if same else source_registry.download_uri(info.model, info.version)
+    if same:
+        source = f"models:/{info.model}/{info.version}"
+    elif info.source.startswith(("models:", "runs:", "mlflow-artifacts:")):  # names resolved by the source server
+        source = source_registry.download_uri(info.model, info.version)
+    else:  # a storage location already (s3://, gs://, ...): what get-download-uri would answer
+        source = info.source
     tags = {k: v for k, v in info.tags.items() if not k.startswith(OWN_TAG_PREFIX)}
     tags[COPY_SOURCE_TAG] = c.source.tag(digest)
     target.create_model(c.target)
@@ -489,7 +504,7 @@ def apply(
                 for c in ep.copies:
                     src_reg = registries[c.source.environment]
                     info = made.get((c.model, c.source.environment, _alias_of(promos, c)))
-                    info = info or src_reg.version(c.source.model, c.source.version)
+                    info = info or c.source_info or src_reg.version(c.source.model, c.source.version)
                     if info is None:
                         raise InvalidPins([_missing_source_now(pins_path, c)])
                     found = find_copy(current, c.target, c.source)
