@@ -16,6 +16,9 @@ from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
 
 AUDIT_PREFIX = "modelpins.audit."  # one tag per move: modelpins.audit.<alias>.<UTC time>-<random>
+# on a copy made across environments: {"registry", "model", "version"} of its source (found again by it)
+COPY_SOURCE_TAG = "modelpins.copy.source"
+OWN_TAG_PREFIX = "modelpins."  # modelpins' own records (audit, gate evidence) stay with a version, never copied
 
 
 class Registry(Protocol):
@@ -62,7 +65,7 @@ def check_versions(
     """Raise InvalidPins unless every model exists and every (model, version, line) is READY."""
     problems: list[Problem] = []
     for model in pins.models.values():
-        if model.name not in actual:
+        if model.name not in actual and (model.aliases or not model.environments):
             problems.append(
                 Problem(
                     pins.path,

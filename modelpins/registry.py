@@ -44,6 +44,7 @@ class VersionInfo:
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     created_ms: int = 0
+    run_link: str = ""
 
 
 class NotFound(OperationFailed):
@@ -198,6 +199,11 @@ class MlflowRegistry:
         found = self.call("GET", "model-versions/get", params={"name": model, "version": str(version)}, missing_ok=True)
         return version_info(found["model_version"]) if found else None
 
+    def download_uri(self, model: str, version: int) -> str:
+        """Where the version's artefacts are stored (what `models:/NAME/VERSION` resolves to on this server)."""
+        found = self.call("GET", "model-versions/get-download-uri", params={"name": model, "version": str(version)})
+        return str((found or {}).get("artifact_uri", ""))
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         """The run as MLflow returns it: {"info": ..., "data": {"metrics": [...], "params": [...], "tags": [...]}}."""
         found = self.call("GET", "runs/get", params={"run_id": run_id}, missing_ok=True)
@@ -210,6 +216,34 @@ class MlflowRegistry:
 
     def delete_alias(self, model: str, alias: str) -> None:
         self.call("DELETE", "registered-models/alias", body={"name": model, "alias": alias})
+
+    def create_model(self, model: str) -> bool:
+        """Register `model`; False when it exists already."""
+        try:
+            self.call("POST", "registered-models/create", body={"name": model})
+        except Conflict:
+            return False
+        return True
+
+    def create_version(
+        self,
+        model: str,
+        source: str,
+        *,
+        run_id: str = "",
+        tags: Mapping[str, str] | None = None,
+        run_link: str = "",
+        description: str = "",
+    ) -> VersionInfo:
+        """A new version of `model` (model-versions/create): what `MlflowClient.copy_model_version` sends."""
+        body: dict[str, Any] = {"name": model, "source": source, "description": description}
+        if run_id:
+            body["run_id"] = run_id
+        if run_link:
+            body["run_link"] = run_link
+        body["tags"] = [{"key": k, "value": v} for k, v in (tags or {}).items()]
+        created = self.call("POST", "model-versions/create", body=body) or {}
+        return version_info(created["model_version"])
 
     def set_version_tag(self, model: str, version: int, key: str, value: str) -> None:
         self.call(
@@ -227,7 +261,36 @@ def version_info(v: Mapping[str, Any]) -> VersionInfo:
         description=v.get("description", "") or "",
         tags={t["key"]: t.get("value", "") for t in v.get("tags", [])},
         created_ms=int(v.get("creation_timestamp", 0) or 0),
+        run_link=v.get("run_link", "") or "",
     )
+
+
+def environment_env(environment: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables an environment's own MLflow server is reached with: each MLFLOW_TRACKING_* setting
+    read from MODELPINS_ENV_<ENVIRONMENT>_MLFLOW_TRACKING_* (environment name upper-cased, '-' as '_').
+
+    Nothing falls back to the unprefixed variables, so one server's token never goes to another's.
+    """
+    env = os.environ if env is None else env
+    prefix = env_prefix(environment)
+    out = {k: v for k, v in env.items() if k.startswith("MODELPINS_HTTP_")}
+    for name in CREDENTIALS:
+        if env.get(prefix + name):
+            out[name] = env[prefix + name]
+    return out
+
+
+def env_prefix(environment: str) -> str:
+    return "MODELPINS_ENV_" + environment.upper().replace("-", "_") + "_"
+
+
+CREDENTIALS = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+)
 
 
 class _UrlTooLong(OperationFailed):

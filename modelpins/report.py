@@ -27,10 +27,12 @@ class PrReport:
     gates_outcome: str = ""  # success | failure | skipped | cancelled | "" (unknown)
     commit: str | None = None
     run_url: str | None = None
+    environments: str = ""  # the promotions across environments (markdown), when their registries were read
+    soak_refused: bool = False  # a promotion the promotion order's soak time does not allow yet
 
     @property
     def ready(self) -> bool:
-        if self.problems or self.gates_outcome in ("failure", "cancelled"):
+        if self.problems or self.soak_refused or self.gates_outcome in ("failure", "cancelled"):
             return False
         return not self.changes or self.gates_outcome == "success"
 
@@ -143,6 +145,8 @@ def pr_comment(r: PrReport) -> str:
     else:
         out += [f"**Validation**: ✅ {code(r.pins_path)} is valid", ""]
     out += [plan_markdown(r.changes, r.pins_path, r.base, r.registry), ""]
+    if r.environments:
+        out += [r.environments, ""]
     if r.registry_note:
         out += [f"⚠️ {text(r.registry_note)}", ""]
     if r.owners:

@@ -31,11 +31,17 @@ class Moved:
     replanned: bool = False
 
 
-def preflight(pins_path: Path, plan: api.Plan, registry: MlflowRegistry, skip_gates: bool) -> list[evidence.Refusal]:
-    """Raise unless every move may be made; return the moves without gate evidence that skip_gates lets through."""
+def preflight(
+    pins_path: Path, plan: api.Plan, registry: MlflowRegistry, skip_gates: bool, check_lock: bool = True
+) -> list[evidence.Refusal]:
+    """Raise unless every move may be made; return the moves without gate evidence that skip_gates lets through.
+
+    `check_lock` False: the targets are copies in an environment's registry, checked against the lock by their
+    source (modelpins.crossenv)."""
     from modelpins.lifecycle import lock  # model_pins.lock, when present: refuse targets whose artefacts changed
 
-    lock.enforce(pins_path, plan.pins, registry, [(c.model, c.after) for c in plan.changes if c.after is not None])
+    if check_lock:
+        lock.enforce(pins_path, plan.pins, registry, [(c.model, c.after) for c in plan.changes if c.after is not None])
     refused = evidence.unproven(plan)
     if refused and not skip_gates:
         count = len(refused)
@@ -60,6 +66,8 @@ def move_aliases(
     lock_timeout: float = 300.0,
     lock_ttl: float = 600.0,
     reason: str | None = None,
+    audit_extra: Callable[[Change], dict[str, object]] | None = None,
+    check_lock: bool = True,
     notify: Callable[[str], None] = lambda message: None,
     show: Callable[[str], None] | None = None,
     progress: Step = noop,
@@ -88,14 +96,20 @@ def move_aliases(
             shown = [table(plan.changes)] if plan.changes else []
             show("\n".join(["The registry changed while waiting for the apply lock; the plan now is:", *shown]))
             show(summary(plan.changes))
-        refused = preflight(pins_path, plan, registry, skip_gates)
+        refused = preflight(pins_path, plan, registry, skip_gates, check_lock)
         if replanned:
             for r in refused:
                 notify(f"warning: gates skipped for {r} (recorded in the audit tag)")
         gates = evidence.audit_fields(plan, refused)
         extra = {"reason": reason} if reason else {}
+        more = audit_extra or (lambda c: {})
         result = api.apply_plan(
-            plan, registry, ctx, extra_audit=lambda c: {**gates(c), **extra}, progress=progress, parallel=parallel
+            plan,
+            registry,
+            ctx,
+            extra_audit=lambda c: {**gates(c), **extra, **more(c)},
+            progress=progress,
+            parallel=parallel,
         )
     finally:
         try:

@@ -13,7 +13,7 @@ from tests.helpers.proxy import Proxy
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    server = DevServer(tmp_path_factory.mktemp("mlflow")).start()
+    server = DevServer(tmp_path_factory.mktemp("mlflow")).start(timeout=300)  # slow on a loaded machine
     yield server
     server.stop()
 
@@ -27,6 +27,14 @@ def hook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]
         "MLFLOW_WEBHOOK_CACHE_TTL": "1",
     }
     server = DevServer(tmp_path_factory.mktemp("mlflow-webhooks"), env_extra=env).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A second, separate MLflow server: the production environment's registry, apart from `mlflow_server`."""
+    server = DevServer(tmp_path_factory.mktemp("mlflow-production")).start(timeout=300)
     yield server
     server.stop()
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from modelpins import api, envvars, github, pins, progress, report, write
+from modelpins import api, crossenv, envvars, github, pins, progress, report, write
 from modelpins.applylock import MIN_TTL as MIN_LOCK_TTL
 from modelpins.cli import Settings
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
-from modelpins.plan import served_by, summary, table
+from modelpins.plan import Change, served_by, summary, table
 from modelpins.redact import redact
-from modelpins.registry import DEFAULT_PARALLEL, MAX_PARALLEL
+from modelpins.registry import DEFAULT_PARALLEL, MAX_PARALLEL, MlflowRegistry
 
 
 @click.command()
@@ -34,23 +34,47 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown: str | None, to_
     the registry's current version of each moved alias, and a check that every target exists.
     """
     head = pins.load(s.pins)
+    envs = crossenv.from_settings(head, s.tracking_uri, s.registry)
     registry: dict[str, dict[str, int]] | None
     if base:
         changes, registry, _ = api.plan_against_base(
             head, pins.load_at(s.pins, base), s.registry() if s.tracking_uri else None
         )
+    elif envs and not crossenv.has_default_pins(head):
+        changes, registry = [], None
     else:
         result = api.make_plan(head, s.registry())
         changes, registry = result.changes, None
     if markdown or to_summary:
         text = report.plan_markdown(changes, str(s.pins), base, registry)
+        text += "\n\n" + crossenv.markdown(envs[0]) if envs else ""
         if markdown:
             Path(markdown).write_text(redact(text) + "\n", encoding="utf-8")
         if to_summary:
             github.step_summary(text)
     if as_json:
-        click.echo(json.dumps(report.plan_json(changes, base, registry), indent=2))
+        found = report.plan_json(changes, base, registry) | (crossenv.as_json(envs[0]) if envs else {})
+        click.echo(json.dumps(found, indent=2))
+        if envs:
+            crossenv.enforce_soak(envs[0])
         return
+    if not envs or crossenv.has_default_pins(head):
+        _show_plan(s, head, changes, base, registry)
+    if envs:
+        shown = crossenv.table(envs[0])
+        if shown:
+            click.echo("\n" + shown)
+        click.echo(crossenv.summary(envs[0]))
+        crossenv.enforce_soak(envs[0])
+
+
+def _show_plan(
+    s: Settings,
+    head: pins.PinsFile,
+    changes: list[Change],
+    base: str | None,
+    registry: dict[str, dict[str, int]] | None,
+) -> None:
     if changes:
         click.echo(table(changes))
         from modelpins.commands.serving import locked_artefacts
@@ -96,11 +120,17 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
     from modelpins.lifecycle.lock import verify_mode
 
     verify_mode()
-    registry = s.registry()
     desired = pins.load(s.pins)
+    envs = crossenv.from_settings(desired, s.tracking_uri, s.registry)
+    if envs and not crossenv.has_default_pins(desired):
+        apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
+        return
+    registry = s.registry()
     result = api.make_plan(desired, registry)
     if not result.changes:
         click.echo(summary(result.changes))
+        if envs:
+            apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
         return
     click.echo(table(result.changes))
     click.echo(summary(result.changes))
@@ -133,6 +163,53 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
     github.step_summary(report.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
     report_moves(outcome, "applied ")
     click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
+    if envs:
+        apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
+
+
+def apply_environments(
+    s: Settings,
+    envs: tuple[crossenv.Promotions, dict[str, MlflowRegistry]],
+    dry_run: bool,
+    yes: bool,
+    skip_gates: bool,
+    lock_timeout: float,
+    ttl: float,
+) -> None:
+    """The environments' part of apply: copies, gates on them, alias moves, each environment in order."""
+    promos, registries = envs
+    shown = crossenv.table(promos)
+    if shown:
+        click.echo(shown)
+    click.echo(crossenv.summary(promos))
+    for w in promos.overridden:
+        click.secho(f"warning: soak time overridden for {w.pin}: {w.override} (recorded)", fg="yellow", err=True)
+    if not shown or dry_run:
+        if dry_run:
+            click.echo("Dry run: nothing written.")
+        crossenv.enforce_soak(promos)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput("refusing to apply the environments' changes without confirmation; pass --yes")
+        click.confirm("Apply these changes?", abort=True)
+    done = crossenv.apply(
+        s.pins,
+        promos,
+        registries,
+        from_env(os.environ, s.pins.resolve().parent, pins=s.pins),
+        skip_gates=skip_gates,
+        lock_timeout=lock_timeout,
+        lock_ttl=ttl,
+        notify=lambda message: click.echo(message, err=True),
+    )
+    writes = sum(r.writes for r in {id(r): r for r in registries.values()}.values())
+    for applied in done:
+        report_moves(applied.moved.result, f"applied {applied.environment}")
+    copies = sum(len(a.copied) for a in done)
+    moved = sum(len(a.moved.result.applied) for a in done)
+    click.echo(f"Environments: {copies} copied, {moved} alias changes ({writes} registry writes).")
+    crossenv.enforce_soak(promos)  # what the soak time held back: exit 1, naming when each is allowed
 
 
 def report_moves(outcome: api.ApplyResult, verb: str, err: bool = False) -> None:
