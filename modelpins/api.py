@@ -16,6 +16,8 @@ from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
 
 AUDIT_PREFIX = "modelpins.audit."  # one tag per move: modelpins.audit.<alias>.<UTC time>-<random>
+# the version's signature: {"bundle", "digest", "method", "signer", "at"} (modelpins.lifecycle.signing)
+SIGNATURE_TAG = "modelpins.signature"
 
 
 class Registry(Protocol):
