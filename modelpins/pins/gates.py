@@ -198,7 +198,7 @@ class SignatureGate(GateSpec):
         Text,
         Field(
             description="keyless: the workflow that must have signed, e.g. "
-            "`https://github.com/ORG/REPO/.github/workflows/pins-apply.yml@refs/heads/main`"
+            "`https://github.com/ORG/REPO/.github/workflows/train.yml@refs/heads/main`"
         ),
     ] = NOT_GIVEN
     issuer: Annotated[
@@ -213,7 +213,7 @@ class SignatureGate(GateSpec):
                 problem(
                     "signature gate needs exactly one of 'public_key', 'certificate_chain' or 'identity' (who signs)",
                     "e.g. 'public_key: keys/release.pub', or 'identity: https://github.com/ORG/REPO/.github/workflows/"
-                    "pins-apply.yml@refs/heads/main'",
+                    "train.yml@refs/heads/main'",
                 )
             )
         if self.issuer is not None and self.identity is None:

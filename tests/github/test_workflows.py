@@ -40,7 +40,7 @@ def test_the_expected_workflows_exist():  # type: ignore[no-untyped-def]
 # The one job that writes to the repository and the package registry: after merge, on main only,
 # it pushes the serving images and publishes the rendered manifests and image lock to the deploy
 # branch that Argo CD / Flux reconcile.
-CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages"}}
+CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages", "id-token", "attestations"}}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -113,6 +113,20 @@ def test_argocd_and_flux_track_the_branch_the_serve_job_publishes_to():  # type:
     serve = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["serve"]
     publish = next(s for s in serve["steps"] if "publish_manifests.sh" in s.get("run", ""))
     assert "MODELPINS_DEPLOY_BRANCH" not in publish.get("env", {})  # the default, which the clusters track
+
+
+def test_only_the_serve_job_attests_and_only_what_it_pushed():  # type: ignore[no-untyped-def]
+    perms = {(p.name, n): j.get("permissions", {}) for p in WORKFLOWS for n, j in load(p)["jobs"].items()}
+    for scope in ("id-token", "attestations"):
+        assert [k for k, v in perms.items() if v.get(scope) == "write"] == [("pins-apply.yml", "serve")], scope
+    steps = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["serve"]["steps"]
+    build = next(i for i, s in enumerate(steps) if "modelpins build --push" in s.get("run", ""))
+    attest = next(
+        i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/attest-build-provenance@")
+    )
+    assert attest == build + 1  # right after the push, from the subjects file the build step wrote
+    assert "--subjects images.sha256" in steps[build]["run"]
+    assert steps[attest]["with"] == {"subject-checksums": "images.sha256"}
 
 
 def test_only_the_serve_job_logs_in_to_the_image_registry():  # type: ignore[no-untyped-def]

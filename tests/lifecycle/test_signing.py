@@ -8,18 +8,13 @@ gate refuses a bundle no Sigstore identity made). A real keyless signature is no
 
 from __future__ import annotations
 
-import datetime
 import json
 from pathlib import Path
 from urllib.parse import urlparse
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from tests.gates.support import write
 from tests.helpers.cli import run
+from tests.helpers.keys import certificate, key_pair
 from tests.helpers.seed import alias_state, seed_model, unique
 
 PINS = """
@@ -33,56 +28,6 @@ models:
         - kind: signature
           {who}
 """
-
-
-def key_pair(directory: Path, name: str) -> tuple[Path, Path]:
-    """A fresh P-256 key pair as PEM files: (private, public)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = directory / f"{name}.key", directory / f"{name}.pub"
-    private.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return private, public
-
-
-def certificate(path: Path, subject: str, key_path: Path, issuer: tuple[str, Path] | None = None) -> Path:
-    """A PEM certificate for the key at `key_path`, self-signed (a CA) or signed by `issuer` (name, key path)."""
-    key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-    signer_name, signer_key = (subject, key) if issuer is None else (issuer[0], load(issuer[1]))
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, signer_name)]))
-        .public_key(key.public_key())  # type: ignore[arg-type]
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
-    )
-    usage = dict.fromkeys(
-        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "encipher_only"), False
-    )
-    usage["decipher_only"] = False
-    if issuer is None:
-        builder = builder.add_extension(
-            x509.KeyUsage(digital_signature=False, key_cert_sign=True, crl_sign=True, **usage), critical=True
-        )
-    else:
-        builder = builder.add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **usage), critical=True
-        )
-    cert = builder.sign(signer_key, hashes.SHA256())  # type: ignore[arg-type]
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
-
-
-def load(path: Path):  # type: ignore[no-untyped-def]
-    return serialization.load_pem_private_key(path.read_bytes(), None)
 
 
 def artefact_dir(client, model: str, version: int) -> Path:  # type: ignore[no-untyped-def]
@@ -131,6 +76,12 @@ def test_sign_verify_and_promote(client, mlflow_server, tmp_path):  # type: igno
     applied = run("--pins", pins, "--tracking-uri", url, "apply", "--yes")
     assert applied.returncode == 0, applied.stderr
     assert alias_state(client, [model])[model]["champion"] == 2
+
+    card = run(
+        "--pins", pins, "--tracking-uri", url, "card", f"{model}@champion", "--no-attach", "--out", tmp_path / "c.md"
+    )
+    assert card.returncode == 0, card.stderr
+    assert f"| Signature | signed by {tag['signer']} (key, bundle digest sha256:" in (tmp_path / "c.md").read_text()
 
 
 def test_one_byte_changed_is_refused_naming_the_file(client, mlflow_server, tmp_path):  # type: ignore[no-untyped-def]
