@@ -61,9 +61,15 @@ def new_prompt_version(tracking_uri: str, text: str) -> tuple[int, Path]:
 
 
 def pins_for(champion: int) -> None:
+    """The repository's pins file with support-prompts@champion at `champion` behind a signature gate, committed."""
     text = Path("model_pins.yaml").read_text()
     edited = re.sub(r"(support-prompts:.*?champion: )\d+", rf"\g<1>{champion}{GATE}", text, count=1, flags=re.DOTALL)
     (ROOT / "model_pins.yaml").write_text(edited)
+    git = ["git", "-C", str(ROOT), "-c", "user.name=demo", "-c", "user.email=demo@modelpins"]
+    if not (ROOT / ".git").exists():
+        subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", f"Promote support-prompts@champion to v{champion}"], check=True)
 
 
 def show(env: dict[str, str]) -> None:
