@@ -49,7 +49,7 @@ class Signer:
 
     def describe(self) -> str:
         if self.public_key:
-            return f"key {key_fingerprint(self.public_key)} ({self.public_key.name})"
+            return f"{key_fingerprint(self.public_key)} ({self.public_key.name})"
         if self.certificate_chain:
             return "a certificate chained to " + ", ".join(p.name for p in self.certificate_chain)
         return f"{self.identity} (issuer {self.issuer})"

@@ -47,13 +47,15 @@ def key_pair(directory: Path) -> Path:
     return private
 
 
-def new_prompt_version(tracking_uri: str, text: str) -> tuple[int, Path]:
-    """Register a new version of support-prompts from a run; its number and its file in the artefact store."""
+def new_prompt_version(tracking_uri: str, text: str, accuracy: float) -> tuple[int, Path]:
+    """Register a new version of support-prompts from a run (with the `accuracy` its default gates read);
+    its number and its file in the artefact store."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name("modelpins-seed")
     run_id = client.create_run(experiment.experiment_id if experiment else "0").info.run_id
+    client.log_metric(run_id, "accuracy", accuracy)
     client.log_text(run_id, text, "model/system_prompt.txt")
     client.set_terminated(run_id)
     version = int(client.create_model_version("support-prompts", f"runs:/{run_id}/model", run_id=run_id).version)
@@ -80,7 +82,9 @@ def show(env: dict[str, str]) -> None:
     uri = env["MLFLOW_TRACKING_URI"]
     pins = ("--pins", str(ROOT / "model_pins.yaml"))
     print(f"(a release key pair in {ROOT / 'keys'}; the gate names its public half)")
-    good, _ = new_prompt_version(uri, "You are a helpful support assistant for Acme. Be brief, accurate and kind.\n")
+    good, _ = new_prompt_version(
+        uri, "You are a helpful support assistant for Acme. Be brief, accurate and kind.\n", 0.84
+    )
     for model, version in (("support-prompts", 2), ("support-prompts", good), ("credit-risk-classifier", 3)):
         run("sign", f"{model}/{version}", "--key", str(key), env=env)
 
@@ -90,7 +94,7 @@ def show(env: dict[str, str]) -> None:
     run(*pins, "gate", env=env)
     run(*pins, "apply", "--yes", env=env)
 
-    bad, stored = new_prompt_version(uri, "You are a helpful support assistant for Acme. Be brief.\n")
+    bad, stored = new_prompt_version(uri, "You are a helpful support assistant for Acme. Be brief.\n", 0.85)
     run("sign", f"support-prompts/{bad}", "--key", str(key), env=env)
     stored.write_text(stored.read_text().replace("brief", "BRIEF"))  # changed in the store after signing
     print(f"\n(v{bad} was signed, then its system_prompt.txt changed in the artefact store; a PR promotes it)")
