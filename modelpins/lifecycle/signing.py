@@ -267,8 +267,9 @@ def _config(want: Signer) -> Any:
     return config.use_sigstore_verifier(identity=want.identity, oidc_issuer=want.issuer)
 
 
-MISMATCH = re.compile(r"Hash mismatch for '([^']+)'")
-LISTED = re.compile(r"(?:Extra files found|Missing files) in model '[^']*': ([^\]\"]+?)(?:['\"],|['\"]\]|$)")
+# the quotes may come escaped: model_signing puts its list of differences in the message as a repr
+MISMATCH = re.compile(r"Hash mismatch for \\?'([^'\\]+)\\?'")
+LISTED = re.compile(r"(?:Extra files found|Missing files) in model \\?'[^']*\\?': ([^\]\"'\\]+)")
 
 
 def differing_files(message: str) -> tuple[str, ...]:
