@@ -19,6 +19,8 @@ AUDIT_PREFIX = "modelpins.audit."  # one tag per move: modelpins.audit.<alias>.<
 # on a copy made across environments: {"registry", "model", "version"} of its source (found again by it)
 COPY_SOURCE_TAG = "modelpins.copy.source"
 OWN_TAG_PREFIX = "modelpins."  # modelpins' own records (audit, gate evidence) stay with a version, never copied
+# the version's signature: {"bundle", "digest", "method", "signer", "at"} (modelpins.lifecycle.signing)
+SIGNATURE_TAG = "modelpins.signature"
 
 
 class Registry(Protocol):

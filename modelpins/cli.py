@@ -65,6 +65,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run, params, dataset, code commit and base/teacher of MODEL@ALIAS.",
     ),
     "lock": ("modelpins.commands.lifecycle:lock", "Write (or --check) model_pins.lock: run, source, artefact digest."),
+    "sign": (
+        "modelpins.commands.signing:sign",
+        "Sign the artefacts of MODEL@ALIAS or MODEL/VERSION (key, certificate, or keyless Sigstore).",
+    ),
+    "verify": ("modelpins.commands.signing:verify", "Check the signature of MODEL@ALIAS against who must have signed."),
     "card": ("modelpins.commands.lifecycle:card", "Write a markdown model card for MODEL@ALIAS and attach it."),
     "build": ("modelpins.commands.serving:build", "Build (and push) the vLLM serving image of every deployment."),
     "render": ("modelpins.commands.serving:render", "Write the Kubernetes manifests of every deployment."),

@@ -4,7 +4,8 @@ Starts a fresh server under .demo/, registers the demo models in the state a tea
 would have before this pull request (champion on an older version), then runs
 validate -> plan -> gate -> apply on the repository's model_pins.yaml as a user would,
 shows the aliases MLflow now holds, shows a pull request whose promotion its gates
-block, writes the promotion board as a static site (.demo/site) and stops the server.
+block, writes the promotion board as a static site (.demo/site), signs versions and refuses
+a tampered one (modelpins.lifecycle.signing_demo), and stops the server.
 
 The credit-risk versions carry real logistic-regression weights (`model/logreg.json`)
 and the assistant adapter versions their answers to the red-team prompts
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 
 from modelpins.devserver import DevServer, seed_model
+from modelpins.lifecycle import signing_demo
 from modelpins.serving import demo as serving_demo
 
 CREDIT_FEATURES = ["income_k", "debt_to_income", "credit_history_years", "late_payments_12m", "loan_to_income"]
@@ -194,6 +196,8 @@ def main() -> int:
         site = root / "site"
         modelpins("site", "--out", str(site), env=env)
         print(f"The board: {(site / 'index.html').resolve()}")
+        step("Signed models: sign the demo models, promote a signed version, refuse a tampered one")
+        signing_demo.show(env)
     finally:
         server.stop()
         print("\nStopped the MLflow server.")

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from modelpins import envvars
@@ -249,6 +250,18 @@ class MlflowRegistry:
         self.call(
             "POST", "model-versions/set-tag", body={"name": model, "version": str(version), "key": key, "value": value}
         )
+
+    def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
+        """Upload one file into the run's artefacts under `artifact_path` ("" for the run's root)."""
+        from mlflow import MlflowClient  # deferred: the client's upload knows every artefact store
+
+        self.writes += 1
+        try:
+            MlflowClient(tracking_uri=self.base.removesuffix(API)).log_artifact(
+                run_id, str(local_path), artifact_path or None
+            )
+        except Exception as exc:  # noqa: BLE001 - mlflow raises many types; all mean "not stored"
+            raise OperationFailed(f"cannot store {local_path.name} in the artefacts of run {run_id}: {exc}") from None
 
 
 def version_info(v: Mapping[str, Any]) -> VersionInfo:

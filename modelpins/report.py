@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from modelpins.errors import Problem
 from modelpins.lifecycle.card import CARD_TAG, ui_url
+from modelpins.lifecycle.signing import status as signature_status
 from modelpins.plan import Change
 from modelpins.registry import VersionInfo
 
@@ -121,6 +122,7 @@ class Card:
     version: int
     url: str
     attached: bool
+    signature: str = ""  # "signed by ... (method, bundle digest ...)" or "unsigned", from the version's tag
 
 
 def cards(changes: list[Change], versions: Mapping[tuple[str, int], VersionInfo], tracking_uri: str) -> list[Card]:
@@ -130,7 +132,7 @@ def cards(changes: list[Change], versions: Mapping[tuple[str, int], VersionInfo]
         info = versions.get((c.model, c.after)) if c.after is not None else None
         if c.after is not None and info is not None:
             url = ui_url(tracking_uri, c.model, c.after)
-            out.append(Card(c.model, c.alias, c.after, url, CARD_TAG in info.tags))
+            out.append(Card(c.model, c.alias, c.after, url, CARD_TAG in info.tags, signature_status(info.tags)))
     return out
 
 
@@ -160,6 +162,13 @@ def pr_comment(r: PrReport) -> str:
         out += [
             f"- {code(f'{c.model}@{c.alias}')} v{c.version}: "
             + (f"[model card]({c.url})" if c.attached else f"no card yet (`modelpins card {c.model}@{c.alias}`)")
+            for c in r.cards
+        ]
+        out.append("")
+        out += ["**Signatures** of the versions the aliases move to (the `signature` gates verify them)", ""]
+        out += [
+            f"- {code(f'{c.model}@{c.alias}')} v{c.version}: "
+            + ("⚠️ unsigned" if c.signature == "unsigned" else text(c.signature))
             for c in r.cards
         ]
         out.append("")

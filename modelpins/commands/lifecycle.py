@@ -362,7 +362,12 @@ def _v(version: int | None) -> str:
 
 
 @click.command()
-@click.option("--check", is_flag=True, help="Exit 1 when the lock does not list exactly the pinned versions (offline).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 1 when the lock does not list exactly the pinned versions; with a server, also when a version's "
+    "artefact or signature digest moved.",
+)
 @click.option("--refresh", is_flag=True, help="Hash every pinned version again, not only new or re-registered ones.")
 @click.pass_obj
 def lock(s: Settings, check: bool, refresh: bool) -> None:
@@ -381,6 +386,14 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
             raise OperationFailed(
                 f"{path} is stale:\n" + "\n".join(differences) + "\nRun `modelpins lock` and commit the result."
             )
+        if s.tracking_uri:
+            registry = s.registry()
+            reader = Reader(registry, s.tracking_uri)
+            moved = lock_mod.moved(previous, registry, reader, lock_mod.verify_mode())
+            if moved:
+                raise OperationFailed(f"{path} no longer matches the registry:\n" + "\n".join(map(str, moved)))
+            click.echo(f"{path}: up to date ({len(previous.entries)} versions; digests checked against the registry)")
+            return
         click.echo(f"{path}: up to date ({len(previous.entries)} versions)")
         return
     registry = s.registry()

@@ -106,10 +106,30 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
 @click.command()
 @click.option("--push", is_flag=True, help="Push new images and record them in the image lock.")
 @click.option("--registry", default=None, help="Registry host/path for the images (default: images.registry).")
+@click.option(
+    "--sbom-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the CycloneDX SBOM of each image built goes (default: sbom/ next to the image lock).",
+)
+@click.option(
+    "--subjects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write '<sha256>  <image>' per pushed image here, for actions/attest-build-provenance (subject-checksums).",
+)
 @dockerfile_option
 @lock_option
 @click.pass_obj
-def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None, lock_path: Path | None) -> None:
+def build(
+    s: Settings,
+    push: bool,
+    registry: str | None,
+    sbom_dir: Path | None,
+    subjects: Path | None,
+    dockerfile: Path | None,
+    lock_path: Path | None,
+) -> None:
     """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped."""
     from modelpins.context import from_env
     from modelpins.serving import lock
@@ -129,10 +149,15 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
         from modelpins.lifecycle.artifacts import Reader
 
         model_lock.check_layouts(p, s.registry(), Reader(s.registry(), s.tracking_uri), model_lock.served(p))
-    fetch, run_ids = None, None
+    fetch, run_ids, signatures = None, None, None
     if baked and s.tracking_uri:
+        from modelpins.lifecycle.signing import recorded
+
         models = {r.model for d in baked for t in tracks(p, d) for r in t.refs()}
-        run_ids = {key: v.run_id for key, v in s.registry().versions(models).items()}
+        versions = s.registry().versions(models)
+        run_ids = {key: v.run_id for key, v in versions.items()}
+        signed = {key: recorded(v.tags) for key, v in versions.items()}
+        signatures = {key: sig.digest for key, sig in signed.items() if sig is not None and not isinstance(sig, str)}
         fetch = mlflow_fetch(s.tracking_uri)
     elif baked:
         s.registry()  # raises: these deployments need MLflow to fetch their artefacts
@@ -146,13 +171,24 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
         commit=from_env(os.environ, s.pins.resolve().parent).commit,
         fetch=fetch,
         run_ids=run_ids,
+        signatures=signatures,
+        sbom_dir=sbom_dir or lock_path.parent / "sbom",
     )
     check(p)
     images = sum(len(tracks(p, d)) for d in baked) + any(d.artifacts == "init" for d in p.deployments.values())
     with progress.shown("build", images) as step:
         results = builder.run(current, step)
     for r in results:
-        click.echo(f"{r.status:8} {r.key:32} {r.image}")
+        click.echo(f"{r.status:8} {r.key:32} {r.image}" + (f"  (SBOM {r.sbom})" if r.sbom else ""))
+    if subjects is not None:
+        lines = [
+            f"{digest.removeprefix('sha256:')}  {ref.rpartition(':')[0]}"
+            for ref, _, digest in (r.image.partition("@") for r in results)
+            if digest.startswith("sha256:")
+        ]
+        subjects.unlink(missing_ok=True)  # no file when nothing was pushed: the attest step is skipped
+        if lines:
+            subjects.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if push:
         lock.save(current, lock_path)
         click.echo(f"Recorded {len(results)} images in {lock_path}.")

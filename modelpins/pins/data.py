@@ -32,7 +32,7 @@ TRACKING_URI_RE = re.compile(r"(https?://|databricks(://)?)[^\s]*")
 ANY_ALIAS = "*"
 
 MODEL_KINDS = ("model", "base", "adapter", "prompts")
-GATE_KINDS = ("threshold", "safety", "regression", "latency", "command")
+GATE_KINDS = ("threshold", "safety", "regression", "latency", "command", "signature")
 STRATEGIES = ("rolling", "blue-green", "canary", "shadow", "ab")
 ARTIFACT_MODES = ("image", "init")
 
@@ -57,6 +57,9 @@ class Gate:
     command: `run` (argv, relative paths against the pins file's directory) reads
       JSON on stdin and prints JSON; see modelpins.gates.command. A safety gate
       with `run` compares the script's `value` with min/max.
+    signature: the version's signature bundle verifies against its files and was made by
+      `public_key`, a certificate chained to `certificate_chain` (paths against the pins
+      file's directory), or the Sigstore `identity` issued by `issuer`.
     """
 
     kind: str
@@ -73,6 +76,10 @@ class Gate:
     percentile: float = 99.0
     run: tuple[str, ...] = ()
     timeout: float = 60.0
+    public_key: str | None = None
+    certificate_chain: tuple[str, ...] = ()
+    identity: str | None = None
+    issuer: str | None = None
     line: int = field(default=0, compare=False)
 
 

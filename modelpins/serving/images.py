@@ -10,6 +10,8 @@ Two kinds of image:
 
 A tag that already exists (in the registry with --push, locally without) is never rebuilt.
 Images carry OCI labels plus io.modelpins.* labels naming model, version, run id and commit.
+A baked image also carries its CycloneDX SBOM (modelpins.serving.sbom) at /models/.modelpins/,
+named by the label io.modelpins.sbom with its digest; a copy goes to `sbom_dir`.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.pins import PinsFile
 from modelpins.progress import Step, noop
+from modelpins.serving import sbom
 from modelpins.serving.lock import ImageLock, LockEntry
 from modelpins.serving.render import RUNTIME_REPOSITORY, Pinned, Track, check, runtime_tag, tracks
 
@@ -39,6 +42,7 @@ class Built:
     key: str  # "runtime" or "<deployment>/<track>"
     image: str  # repo:tag, with @digest once pushed
     status: str  # built | pushed | exists
+    sbom: str = ""  # the SBOM written for it (a path), when one was
 
 
 class DockerImages:
@@ -155,6 +159,8 @@ class Builder:
     commit: str | None = None
     fetch: Fetch | None = None
     run_ids: dict[tuple[str, int], str] | None = None
+    signatures: dict[tuple[str, int], str] | None = None  # signature bundle digests of signed versions
+    sbom_dir: Path | None = None
 
     def base(self) -> str:
         if not self.pins.images.base:
@@ -195,7 +201,7 @@ class Builder:
                 if self.push:
                     tag = built.image.split("@")[0].rpartition(":")[2]
                     lock.images[key] = LockEntry(built.image, tag, track.models(), basis)
-                out.append(Built(key, built.image, built.status))
+                out.append(Built(key, built.image, built.status, built.sbom))
                 progress(key)
         return out
 
@@ -220,9 +226,37 @@ class Builder:
             primary = track.servers[0].adapters[0][1] if track.servers[0].adapters else track.servers[0].base
             tag = f"{slug(primary.model)}-v{primary.version}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
             labels = self._labels(f"{dep}/{track.key}", [(r, d) for r, d in digests.items()], primary)
-            return self._ensure(
-                f"{self.registry}/{dep}:{tag}", labels, lambda ctx: shutil.copytree(models, ctx / "models")
+            image = f"{self.registry}/{dep}:{tag}"
+            text = self._sbom(image, base, digests)
+            inside = models / sbom.PATH.removeprefix("/models/")
+            inside.parent.mkdir(parents=True)
+            inside.write_text(text, encoding="utf-8")
+            labels[sbom.LABEL] = sbom.PATH
+            labels[sbom.LABEL + ".digest"] = sbom.digest(text)
+            written = ""
+            if self.sbom_dir is not None:
+                self.sbom_dir.mkdir(parents=True, exist_ok=True)
+                path = self.sbom_dir / f"{slug(dep)}-{track.key}.cdx.json"
+                path.write_text(text, encoding="utf-8")
+                written = str(path)
+            built = self._ensure(image, labels, lambda ctx: shutil.copytree(models, ctx / "models"))
+            return replace(built, sbom=written)
+
+    def _sbom(self, ref: str, base: str, digests: dict[Pinned, str]) -> str:
+        run_ids, signatures = self.run_ids or {}, self.signatures or {}
+        served = [
+            sbom.Served(
+                r.model,
+                r.alias,
+                r.version,
+                self.pins.models[r.model].kind,
+                d,
+                run_ids.get((r.model, r.version), ""),
+                signatures.get((r.model, r.version), ""),
             )
+            for r, d in digests.items()
+        ]
+        return sbom.bom(ref, base, self.commit, served)
 
     def _ensure(self, ref: str, labels: dict[str, str], fill: Callable[[Path], object]) -> Built:
         """Build and push `ref` unless the tag exists already (in the registry with push, else locally)."""
