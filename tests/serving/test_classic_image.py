@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from modelpins.devserver import free_port
@@ -48,6 +49,7 @@ def container(client: Any, image: str, pod: dict[str, Any], spec: dict[str, Any]
     )
 
 
+@pytest.mark.timeout(SLOW)
 def test_build_makes_mlflows_model_server_image_and_it_answers_invocations(  # type: ignore[no-untyped-def]
     tmp_path, mlflow_server, base_image, python_base, registry, docker_engine
 ):
