@@ -212,13 +212,16 @@ def _python_rootfs(python: Path, stdlib: Path) -> bytes:
         # EXTERNALLY-MANAGED: a distribution's marker that refuses pip; a Python base image has none
         return None if any(s in info.name + "/" for s in skipped) or info.name.endswith("EXTERNALLY-MANAGED") else info
 
+    def compiled(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if "/__pycache__" in info.name else info
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", dereference=True) as tar:
         sh = Path(shutil.which("sh") or "/bin/sh").resolve()
         tar.add(sh, "bin/sh")
         tar.add(python, "usr/bin/python3")
         tar.add(stdlib, f"usr/lib/{stdlib.name}", filter=keep)
-        tar.add(Path(pip.__file__).parent, f"usr/local/lib/{stdlib.name}/dist-packages/pip", filter=keep)
+        tar.add(Path(pip.__file__).parent, f"usr/local/lib/{stdlib.name}/dist-packages/pip", filter=compiled)
         for binary in (sh, python, *(stdlib / "lib-dynload").glob("*.so")):
             needs(binary)
         for lib in sorted(libs):
