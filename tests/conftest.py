@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from tests.helpers.proxy import Proxy
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    server = DevServer(tmp_path_factory.mktemp("mlflow")).start(timeout=300)  # slow on a loaded machine
+    # MODELPINS_TEST_SERVER_WAIT: seconds to wait for /health on a machine much busier than usual (default 300)
+    server = DevServer(tmp_path_factory.mktemp("mlflow")).start(float(os.environ.get("MODELPINS_TEST_SERVER_WAIT", 300)))  # slow on a loaded machine
     yield server
     server.stop()
 

@@ -118,6 +118,11 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
     default=None,
     help="Write '<sha256>  <image>' per pushed image here, for actions/attest-build-provenance (subject-checksums).",
 )
+@click.option(
+    "--network",
+    default=None,
+    help="Network of the builds' RUN steps, as 'docker build --network' (e.g. host; default: the engine's).",
+)
 @dockerfile_option
 @lock_option
 @click.pass_obj
@@ -127,13 +132,18 @@ def build(
     registry: str | None,
     sbom_dir: Path | None,
     subjects: Path | None,
+    network: str | None,
     dockerfile: Path | None,
     lock_path: Path | None,
 ) -> None:
-    """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped."""
+    """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped.
+
+    MLflow's model server image for classic models is built from deploy/Dockerfile.mlflow (next to the serving
+    Dockerfile) on images.classic_base, unless the pins name it as images.classic.
+    """
     from modelpins.context import from_env
     from modelpins.serving import lock
-    from modelpins.serving.images import Builder, DockerImages, mlflow_fetch
+    from modelpins.serving.images import Builder, DockerImages, mlflow_fetch, needs_classic
     from modelpins.serving.render import check, tracks
 
     p = pins.load(s.pins)
@@ -166,7 +176,7 @@ def build(
         p,
         dockerfile,
         registry.rstrip("/"),
-        DockerImages(),
+        DockerImages(network=network),
         push,
         commit=from_env(os.environ, s.pins.resolve().parent).commit,
         fetch=fetch,
@@ -176,6 +186,7 @@ def build(
     )
     check(p)
     images = sum(len(tracks(p, d)) for d in baked) + any(d.artifacts == "init" for d in p.deployments.values())
+    images += needs_classic(p)
     with progress.shown("build", images) as step:
         results = builder.run(current, step)
     for r in results:

@@ -264,6 +264,7 @@ class Images:
     registry: str | None = None
     base: str | None = None  # vLLM's image, for LLMs
     classic: str | None = None  # an MLflow model server image (mlflow + the flavors' libraries), for kind: model
+    classic_base: str | None = None  # the Python image build makes that server image on (deploy/Dockerfile.mlflow)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ class Spec(BaseModel):
     `rules` checks what relates the mapping's fields, once each of them is valid.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, regex_engine="python-re")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False, frozen=True, regex_engine="python-re", defer_build=True
+    )
     missing: ClassVar[str] = "{what} is missing required field '{field}'"
 
     def rules(self) -> list[InitErrorDetails]:

@@ -110,6 +110,19 @@ class ImagesSpec(Spec):
             "write it as 'REGISTRY/mlflow-serve@sha256:<digest>' so builds and pods are reproducible",
         ),
     ] = NOT_GIVEN
+    classic_base: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern="@sha256:",
+            description="Python image by digest that `modelpins build` makes the MLflow model server image on "
+            "(deploy/Dockerfile.mlflow), when `classic` is not given",
+        ),
+        Says(
+            "images.classic_base '{value}' is not pinned by digest",
+            "write it as 'python:3.12-slim@sha256:<digest>' so builds and pods are reproducible",
+        ),
+    ] = NOT_GIVEN
 
 
 class ServeSpec(Spec):
@@ -256,4 +269,6 @@ class DeploymentSpec(Spec):
 
 
 def images(spec: ImagesSpec | None) -> Images:
-    return Images(registry=spec.registry, base=spec.base, classic=spec.classic) if spec else Images()
+    if not spec:
+        return Images()
+    return Images(registry=spec.registry, base=spec.base, classic=spec.classic, classic_base=spec.classic_base)

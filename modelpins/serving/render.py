@@ -38,6 +38,7 @@ from modelpins.serving.layout import Locked
 from modelpins.serving.lock import ImageLock
 
 RUNTIME_REPOSITORY = "modelpins-vllm"
+CLASSIC_REPOSITORY = "mlflow-serve"  # MLflow's model server image for classic models (deploy/Dockerfile.mlflow)
 MODELS_DIR = "/models"
 MLFLOW_CONFIG = (
     "modelpins-mlflow"  # ConfigMap (rendered: MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
@@ -137,14 +138,25 @@ def server_command(pins: PinsFile, server: Server, port: int, locked: Locked | N
     return VLLM_COMMAND, args
 
 
-def classic_image(pins: PinsFile, dep: Deployment) -> str:
-    if not pins.images.classic:
+def classic_image(pins: PinsFile, dep: Deployment, lock: ImageLock | None = None) -> str:
+    """MLflow's model server image: images.classic as given, else the one build made on images.classic_base."""
+    if pins.images.classic:
+        return pins.images.classic
+    built = lock.classic if lock else None
+    if pins.images.classic_base and built and built.basis == pins.images.classic_base:
+        return built.image
+    if pins.images.classic_base:
         raise InvalidInput(
-            f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model (kind: model), which MLflow's "
-            "model server runs, but the pins name no image for it; fix: add 'images: {classic: "
-            "REGISTRY/mlflow-serve@sha256:...}' (mlflow and the flavors' libraries; see deploy/Dockerfile.mlflow)"
+            f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model on MLflow's model server, "
+            "and deploy/images.lock.json records no image built on images.classic_base yet; fix: run "
+            "'modelpins build --push' (it builds deploy/Dockerfile.mlflow) and commit deploy/images.lock.json"
         )
-    return pins.images.classic
+    raise InvalidInput(
+        f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model (kind: model), which MLflow's "
+        "model server runs, but the pins name no image for it; fix: add 'images: {classic_base: "
+        "python:3.12-slim@sha256:...}' for 'modelpins build' to make it from deploy/Dockerfile.mlflow, or 'images: "
+        "{classic: REGISTRY/mlflow-serve@sha256:...}' (mlflow and the flavors' libraries)"
+    )
 
 
 def servers(pins: PinsFile, entries: Iterable[ServeEntry]) -> tuple[Server, ...]:
@@ -344,6 +356,10 @@ def image_for(pins: PinsFile, lock: ImageLock, dockerfile: bytes, dep: Deploymen
 
 
 CLASSIC_NOTE = "images.classic of model_pins.yaml: MLflow's model server image, built from deploy/Dockerfile.mlflow"
+CLASSIC_BUILT = (
+    "pinned by digest in deploy/images.lock.json (classic), written by 'modelpins build --push' from "
+    "deploy/Dockerfile.mlflow on images.classic_base"
+)
 
 
 def image_note(image: str) -> str:
@@ -417,7 +433,12 @@ def model_volume_mib(dep: Deployment, track: Track, locked: Locked | None) -> in
 
 
 def deployment(
-    pins: PinsFile, dep: Deployment, track: Track, image: str, locked: Locked | None = None
+    pins: PinsFile,
+    dep: Deployment,
+    track: Track,
+    image: str,
+    locked: Locked | None = None,
+    lock: ImageLock | None = None,
 ) -> dict[str, Any]:
     """The Deployment of one track. Restricted Pod Security: non-root UID, no capabilities, RuntimeDefault
     seccomp, read-only root filesystem with emptyDirs for /tmp, $HOME (caches) and the models."""
@@ -451,7 +472,7 @@ def deployment(
         container: dict[str, Any] = {
             "name": prefix if len(track.servers) == 1 else f"{prefix}-{len(containers) + 1}",
             # baked ('artifacts: image'): the image holds the models and the server; else each runtime's image
-            "image": classic_image(pins, dep) if init and layout.runtime(kind) == layout.MLFLOW else image,
+            "image": classic_image(pins, dep, lock) if init and layout.runtime(kind) == layout.MLFLOW else image,
             "imagePullPolicy": "Always",
             "command": command,
             "args": args,
@@ -730,9 +751,10 @@ def objects(
     for t in ts:
         llm = dep.artifacts == "image" or any(layout.runtime(pins.models[s.base.model].kind) == layout.VLLM
                                               for s in t.servers)  # fmt: skip
-        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep)
-        obj = deployment(pins, dep, t, image, locked)
-        obj["metadata"]["annotations"]["modelpins.io/image"] = image_note(image) if llm else CLASSIC_NOTE
+        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep, lock)
+        obj = deployment(pins, dep, t, image, locked, lock)
+        note = CLASSIC_NOTE if pins.images.classic else CLASSIC_BUILT
+        obj["metadata"]["annotations"]["modelpins.io/image"] = image_note(image) if llm else note
         out.append(obj)
     base = {"app.kubernetes.io/name": dep.name}
     for t in ts:
