@@ -15,7 +15,7 @@ from tests.helpers.proxy import Proxy
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     # MODELPINS_TEST_SERVER_WAIT: seconds to wait for /health on a machine much busier than usual (default 300)
-    server = DevServer(tmp_path_factory.mktemp("mlflow")).start(float(os.environ.get("MODELPINS_TEST_SERVER_WAIT", 300)))  # slow on a loaded machine
+    server = DevServer(tmp_path_factory.mktemp("mlflow")).start(float(os.environ.get("MODELPINS_TEST_SERVER_WAIT", 300)))
     yield server
     server.stop()
 
