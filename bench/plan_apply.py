@@ -1,12 +1,16 @@
 """plan and apply against a local MLflow server, next to the naive per-alias MlflowClient loop.
 
     .venv/bin/python bench/plan_apply.py [--sizes 100,500,1000,5000] [--naive-max 1000] [--full-max 1000]
+                                         [--workers 4] [--parallel 4]
 
 For each registry size N (models with 3 aliases each: champion, challenger, production)
 it measures, through a recording proxy that counts HTTP requests:
   - plan with no change, and the naive loop answering the same question; plan with 10 changes;
   - apply of 10 changes (cost should not grow with N beyond the paged reads);
-  - apply of every alias (3N changes; up to --full-max), naive the same (up to --naive-max).
+  - apply of every alias (3N changes; up to --full-max) with `--parallel 1` (one change after the
+    other) and then with `--parallel N`, both in the same run against the same server; naive the
+    same (up to --naive-max).
+The server is `mlflow server --workers W` (--workers, default 4), sqlite, loopback.
 Each run is a fresh `modelpins` process (wall time includes start-up); peak RSS is the process's.
 Server data lives in .bench/plan_apply and is deleted first. Prints a Markdown table.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import sys
 import time
@@ -60,16 +65,19 @@ def main() -> int:
     ap.add_argument("--sizes", default="100,500,1000,5000")
     ap.add_argument("--naive-max", type=int, default=1000, help="largest N for the naive loop")
     ap.add_argument("--full-max", type=int, default=1000, help="largest N for applying all 3N changes")
+    ap.add_argument("--workers", type=int, default=4, help="mlflow server --workers")
+    ap.add_argument("--parallel", type=int, default=4, help="apply --parallel for the parallel row")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = ROOT / ".bench" / "plan_apply"
     shutil.rmtree(work, ignore_errors=True)
-    server = DevServer(work / "mlflow").start()
+    server = DevServer(work / "mlflow", workers=args.workers).start(timeout=600)
     proxy = Proxy(server.url).start()
     rest = Rest(server.url)
     state: dict[str, dict[str, int]] = {}
     rows: list[tuple[object, ...]] = []
-    print(f"machine: {machine()}", flush=True)
+    print(f"machine: {machine()}; mlflow server --workers {args.workers}", flush=True)
+    print(f"load: {os.getloadavg()}", flush=True)
     try:
         for n in sizes:
             names = [f"bench-{i:05d}" for i in range(len(state), n)]
@@ -113,15 +121,20 @@ def run_size(n: int, state: dict[str, dict[str, int]], proxy: Proxy, work: Path,
         rows.append(row("apply 10 changes", tool, 10, r))
 
     if n <= args.full_max:
-        for tool in ("modelpins", "naive"):
+        runs = [("modelpins", "1"), ("modelpins", str(args.parallel)), ("naive", "")]
+        for tool, parallel in runs:
             if tool == "naive" and n > args.naive_max:
                 break
             for aliases in state.values():
                 for a in ALIASES:
                     aliases[a] = FLIP[aliases[a]]
             write_pins(pins, state)
-            r = modelpins(proxy, pins, "apply", "--yes") if tool == "modelpins" else naive(proxy, pins, "apply")
-            rows.append(row(f"apply all {3 * n}", tool, 3 * n, r))
+            if tool == "modelpins":
+                r = modelpins(proxy, pins, "apply", "--yes", "--parallel", parallel)
+                rows.append(row(f"apply all {3 * n}, --parallel {parallel}", tool, 3 * n, r))
+            else:
+                rows.append(row(f"apply all {3 * n}", tool, 3 * n, naive(proxy, pins, "apply")))
+        print(f"  load: {os.getloadavg()}", flush=True)
     return rows
 
 
@@ -135,10 +148,20 @@ def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-a
     for r in rows:
         ratio = ""
         if r[2] == "naive":
-            mp = by_key[(r[0], r[1], "modelpins")]
+            mp = by_key.get((r[0], r[1], "modelpins")) or by_key[(r[0], f"{r[1]}, --parallel 1", "modelpins")]
             ratio = f"{r[4] / mp[4]:.1f}x, {(r[5] + r[6]) / (mp[5] + mp[6]):.1f}x"
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.2f} | {r[5]} | {r[6]} | {r[7]:.0f} | {ratio} |")
-    print("\nGrowth: plan reads vs ceil(models/1000) + 1, apply writes vs 2 x changes + 2 (lock):")
+    print("\n--parallel 1 / --parallel N, same run (wall; requests must be equal):")
+    for r in rows:
+        if r[2] == "modelpins" and "--parallel" in r[1] and not r[1].endswith("--parallel 1"):
+            one = by_key[(r[0], r[1].rsplit(",", 1)[0] + ", --parallel 1", "modelpins")]
+            same = "equal" if (one[5], one[6]) == (r[5], r[6]) else "DIFFERENT"
+            print(
+                f"  {r[0]:>5} models, {r[1]}: {one[4] / r[4]:.2f}x faster; requests {one[5]}+{one[6]} vs "
+                f"{r[5]}+{r[6]} ({same})"
+            )
+    print("\nGrowth: plan reads vs ceil(models/1000) + 1, apply writes vs 2 x changes + 4 (the lock's create, and its")
+    print("guarded delete: the guard's create, the lock's delete, the guard's delete):")
     for r in rows:
         if r[2] != "modelpins":
             continue
@@ -146,7 +169,7 @@ def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-a
         if r[1].startswith("plan"):
             print(f"  {r[0]:>5} models, plan: {r[5]} reads (bound {bound})")
         else:
-            print(f"  {r[0]:>5} models, {r[1]}: {r[6]} writes (2 x {r[3]} + 2 = {2 * r[3] + 2}), {r[5]} reads")
+            print(f"  {r[0]:>5} models, {r[1]}: {r[6]} writes (2 x {r[3]} + 4 = {2 * r[3] + 4}), {r[5]} reads")
 
 
 if __name__ == "__main__":

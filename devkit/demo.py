@@ -4,7 +4,8 @@ Starts a fresh server under .demo/, registers the demo models in the state a tea
 would have before this pull request (champion on an older version), then runs
 validate -> plan -> gate -> apply on the repository's model_pins.yaml as a user would,
 shows the aliases MLflow now holds, shows a pull request whose promotion its gates
-block, and stops the server.
+block, writes the promotion board as a static site (.demo/site), signs versions and refuses
+a tampered one (devkit/signing_demo.py), and stops the server.
 
 The credit-risk versions carry real logistic-regression weights (`model/logreg.json`)
 and the assistant adapter versions their answers to the red-team prompts
@@ -21,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devkit import serving_demo
+from devkit import serving_demo, signing_demo
 from devkit.devserver import DevServer, seed_model
 
 CREDIT_FEATURES = ["income_k", "debt_to_income", "credit_history_years", "late_payments_12m", "loan_to_income"]
@@ -187,6 +188,15 @@ def main() -> int:
         serving_demo.show(env)
         step("Lifecycle: lineage of what serves, and drift after a change made by hand in MLflow")
         lifecycle(env)
+        step("Across environments: staging and production on two MLflow servers, in order, with soak time")
+        across_environments(root, server.url, env)
+        step("The promotion board: what serves, since when, who promoted it, on what evidence")
+        modelpins("status", env=env)
+        site = root / "site"
+        modelpins("site", "--out", str(site), env=env)
+        print(f"The board: {(site / 'index.html').resolve()}")
+        step("Signed models: sign the demo models, promote a signed version, refuse a tampered one")
+        signing_demo.show(env)
     finally:
         server.stop()
         print("\nStopped the MLflow server.")
@@ -222,6 +232,70 @@ def blocked_promotion(env: dict[str, str]) -> None:
         raise SystemExit(f"demo: expected apply to refuse the blocked promotion (exit 1), got {code}")
     print("(exit 1: apply refused; nothing was written)")
     show_aliases(env["MLFLOW_TRACKING_URI"])
+
+
+ENVIRONMENTS = """version: 1
+environments:
+  staging:
+    namespace: ml-staging
+    registry: {{tracking_uri: "{staging}"}}
+  production:
+    namespace: ml-production
+    owners: ["@acme/prod-approvers"]
+    registry: {{tracking_uri: "{production}"}}
+promotion:
+  order: [staging, production]
+  soak: {soak}
+models:
+  fraud-scorer:
+    gates:
+      champion:
+        - kind: threshold
+          metric: accuracy
+          min: 0.85
+    environments:
+      staging:
+        champion: {champion}
+      production:
+        champion: {{promote_from: staging@champion}}   # a copy of staging's champion
+"""
+
+
+def across_environments(root: Path, staging_uri: str, env: dict[str, str]) -> None:
+    """fraud-scorer promoted from the staging server to a production server of its own; then a staging
+    promotion whose production copy the 24 h soak time holds back."""
+    from mlflow import MlflowClient
+
+    shutil.rmtree(root / "mlflow-production", ignore_errors=True)
+    production = DevServer(root / "mlflow-production").start()
+    try:
+        print(f"production's MLflow at {production.url}")
+        client = MlflowClient(tracking_uri=staging_uri)
+        client.create_registered_model("fraud-scorer")
+        exp = client.create_experiment("fraud-scorer")
+        for n, accuracy in enumerate([0.88, 0.91], start=1):
+            rid = client.create_run(exp).info.run_id
+            client.log_metric(rid, "accuracy", accuracy)
+            client.set_terminated(rid)  # artefacts in the object store both servers read
+            client.create_model_version("fraud-scorer", f"s3://acme-models/fraud-scorer/{n}", run_id=rid)
+        pins_file = root / "environments.yaml"
+        pins_file.write_text(ENVIRONMENTS.format(staging=staging_uri, production=production.url, soak="{}", champion=1))
+        print(pins_file.read_text())
+        pins = ("--pins", str(pins_file))
+        modelpins(*pins, "plan", env=env)
+        modelpins(*pins, "apply", "--yes", env=env)
+        modelpins(*pins, "lineage", "--environment", "production", "fraud-scorer@champion", env=env)
+        print("\n(a pull request promotes staging's champion to version 2, under a 24h soak in staging)")
+        pins_file.write_text(
+            ENVIRONMENTS.format(staging=staging_uri, production=production.url, soak="{staging: 24h}", champion=2)
+        )
+        code = modelpins(*pins, "apply", "--yes", env=env, check=False)
+        if code != 1:
+            raise SystemExit(f"demo: expected the soak time to hold production back (exit 1), got {code}")
+        print("(exit 1: staging moved; production keeps its copy until the soak time is over)")
+        modelpins(*pins, "history", "--environment", "production", "fraud-scorer@champion", env=env, check=False)
+    finally:
+        production.stop()
 
 
 def lifecycle(env: dict[str, str]) -> None:

@@ -34,6 +34,7 @@ class DevServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     env_extra: dict[str, str] | None = None
+    workers: int = 1  # gunicorn workers (`mlflow server --workers`)
 
     @property
     def url(self) -> str:
@@ -43,7 +44,7 @@ class DevServer:
     def artifact_root(self) -> Path:
         return self.root / "artifacts"
 
-    def start(self, timeout: float = 90.0) -> DevServer:
+    def start(self, timeout: float = 300.0) -> DevServer:  # minutes on two cores shared by many
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifact_root.mkdir(exist_ok=True)
         self.port = self.port or free_port()
@@ -63,7 +64,7 @@ class DevServer:
                 "--port",
                 str(self.port),
                 "--workers",
-                "1",
+                str(self.workers),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

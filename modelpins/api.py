@@ -39,12 +39,15 @@ class Plan:
 @dataclass
 class ApplyResult:
     plan: Plan
-    applied: list[Change] = field(default_factory=list)
-    failed: Change | None = None
+    applied: list[Change] = field(default_factory=list)  # in plan order, whatever order they finished in
+    failed: Change | None = None  # the first change that failed
     error: str = ""
+    not_done: list[Change] | None = None  # set when stopped: every change neither applied nor `failed`, in plan order
 
     @property
     def pending(self) -> list[Change]:
+        if self.not_done is not None:
+            return self.not_done
         done = len(self.applied) + (1 if self.failed else 0)
         return self.plan.changes[done:]
 
@@ -58,7 +61,7 @@ def check_versions(
     """Raise InvalidPins unless every model exists and every (model, version, line) is READY."""
     problems: list[Problem] = []
     for model in pins.models.values():
-        if model.name not in actual:
+        if model.name not in actual and (model.aliases or not model.environments):
             problems.append(
                 Problem(
                     pins.path,
@@ -184,27 +187,78 @@ def apply_plan(
     ctx: Context,
     extra_audit: Callable[[Change], dict[str, object]] | None = None,
     progress: Step = noop,
+    parallel: int = 1,
 ) -> ApplyResult:
-    """Carry out the plan, one change at a time; stop at the first failure and say what is pending.
+    """Carry out the plan with up to `parallel` changes at a time; stop at the first failure and say what is pending.
 
     For each change its audit record (a tag of its own) is written before the alias moves: an
     interrupted run leaves at worst a record of a move that has not happened yet, which the
-    re-run repeats with a record of its own.
+    re-run repeats with a record of its own. Sets and moves all finish before the first delete
+    starts, a plan names each alias once (so no two changes of one alias ever run together),
+    and after a failure no further change starts: those still running finish, then the result
+    lists what was applied, the failure, and the rest as pending. `parallel=1`: one change
+    after the other, in plan order.
     """
     result = ApplyResult(plan)
-    for change in plan.changes:
+    keys = [(c.model, c.alias) for c in plan.changes]
+    assert len(set(keys)) == len(keys), "a plan names each alias once"
+    finished: set[int] = set()
+
+    def one(change: Change) -> None:
         tagged = change.after if change.after is not None else change.before
         assert tagged is not None
-        try:
-            record = audit_record(change, ctx, extra_audit(change) if extra_audit else None)
-            registry.set_version_tag(change.model, tagged, audit_key(change.alias), record)
-            if change.after is None:
-                registry.delete_alias(change.model, change.alias)
-            else:
-                registry.set_alias(change.model, change.alias, change.after)
-        except OperationFailed as exc:
-            result.failed, result.error = change, str(exc)
-            break
-        result.applied.append(change)
-        progress(f"{change.model}@{change.alias}")
+        record = audit_record(change, ctx, extra_audit(change) if extra_audit else None)
+        registry.set_version_tag(change.model, tagged, audit_key(change.alias), record)
+        if change.after is None:
+            registry.delete_alias(change.model, change.alias)
+        else:
+            registry.set_alias(change.model, change.alias, change.after)
+
+    moves = [i for i, c in enumerate(plan.changes) if c.after is not None]
+    deletes = [i for i, c in enumerate(plan.changes) if c.after is None]
+    for phase in (moves, deletes):
+        if result.failed is None:
+            _run_bounded(plan.changes, phase, one, max(1, parallel), result, finished, progress)
+    result.applied = [c for i, c in enumerate(plan.changes) if i in finished]
+    if result.failed is not None:
+        result.not_done = [c for i, c in enumerate(plan.changes) if i not in finished and c is not result.failed]
     return result
+
+
+def _run_bounded(
+    changes: list[Change],
+    order: list[int],
+    one: Callable[[Change], None],
+    parallel: int,
+    result: ApplyResult,
+    finished: set[int],
+    progress: Step,
+) -> None:
+    """Run changes[i] for i in `order`, at most `parallel` at once; none starts once one has failed."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    todo = iter(order)
+    running: dict[Future[None], int] = {}
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="modelpins-apply") as pool:
+        while True:
+            while result.failed is None and len(running) < parallel:
+                i = next(todo, None)
+                if i is None:
+                    break
+                running[pool.submit(one, changes[i])] = i
+            if not running:
+                return
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: running[f]):
+                i = running.pop(future)
+                exc = future.exception()
+                if exc is None:
+                    finished.add(i)
+                    progress(f"{changes[i].model}@{changes[i].alias}")
+                elif isinstance(exc, OperationFailed):
+                    if result.failed is None:
+                        result.failed, result.error = changes[i], str(exc)
+                else:
+                    for other in running:
+                        other.cancel()
+                    raise exc

@@ -50,13 +50,31 @@ def requirements(
         else:
             assert after is not None
             out[name] = base_file_owners or after.owners
+    out.update(_environment_requirements(base, head, base_file_owners))
     if base is None or _rest(base) != _rest(head):
         out[file_label] = base_file_owners
     return out
 
 
+def _environment_requirements(
+    base: PinsFile | None, head: PinsFile, file_owners: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """A change to a model's pins in an environment (a copy `promote_from` included) needs that
+    environment's reviewers, as they stand on the base branch, on top of the model's owners."""
+    out: dict[str, tuple[str, ...]] = {}
+    envs = base.environments if base else {}
+    for name in dict.fromkeys([*head.models, *(base.models if base else {})]):
+        before = base.models[name].environments if base and name in base.models else {}
+        after = head.models[name].environments if name in head.models else {}
+        for env in dict.fromkeys([*after, *before]):
+            if before.get(env) != after.get(env):
+                owners = envs[env].owners if env in envs else ()
+                out[f"{name} in {env}"] = owners or file_owners
+    return out
+
+
 def _rest(p: PinsFile) -> tuple[object, ...]:
-    return (p.owners, p.defaults, p.environments, p.deployments, p.images)
+    return (p.owners, p.defaults, p.environments, p.deployments, p.images, p.promotion)
 
 
 def approvers(reviews: Iterable[Review], head_sha: str | None = None) -> list[str]:

@@ -30,6 +30,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "comment": ("modelpins.commands.pr:comment", "Post or update the one modelpins comment on a pull request."),
     "approvals": ("modelpins.commands.pr:approvals", "Fail unless every changed model has an owner's approval."),
     "codeowners": ("modelpins.commands.pr:codeowners", "Write or --check the generated CODEOWNERS section."),
+    "status": (
+        "modelpins.commands.board:status",
+        "The promotion board: each alias's version, age, promoter, gate evidence, drift (--json).",
+    ),
+    "site": (
+        "modelpins.commands.board:site",
+        "Write the promotion board as a static site (HTML, CSS, SVG) to --out DIR.",
+    ),
     "history": (
         "modelpins.commands.lifecycle:history",
         "Every alias transition: git history joined with MLflow audit tags.",
@@ -52,6 +60,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run, params, dataset, code commit and base/teacher of MODEL@ALIAS.",
     ),
     "lock": ("modelpins.commands.lifecycle:lock", "Write (or --check) model_pins.lock: run, source, artefact digest."),
+    "sign": (
+        "modelpins.commands.signing:sign",
+        "Sign the artefacts of MODEL@ALIAS or MODEL/VERSION (key, certificate, or keyless Sigstore).",
+    ),
+    "verify": ("modelpins.commands.signing:verify", "Check the signature of MODEL@ALIAS against who must have signed."),
     "card": ("modelpins.commands.lifecycle:card", "Write a markdown model card for MODEL@ALIAS and attach it."),
     "build": ("modelpins.commands.serving:build", "Build (and push) the vLLM serving image of every deployment."),
     "render": ("modelpins.commands.serving:render", "Write the Kubernetes manifests of every deployment."),

@@ -21,6 +21,9 @@ and what is allowed; an unset or empty variable means its default.
 | MLFLOW_TRACKING_SERVER_CERT_PATH  | a readable file                          | -       |
 | MLFLOW_TRACKING_TOKEN, _USERNAME, | printable, no spaces or control chars    | -       |
 | _PASSWORD, GITHUB_TOKEN, ...      | (values never shown)                     |         |
+
+An environment with a server of its own (`environments.<env>.registry.tracking_uri`) reads the same
+MLFLOW_TRACKING_* settings from MODELPINS_ENV_<ENV>_MLFLOW_TRACKING_* (modelpins.registry.environment_env).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from modelpins.approvals import Approval
 from modelpins.errors import Problem
 from modelpins.escape import code, text
 from modelpins.lifecycle.card import CARD_TAG, ui_url
+from modelpins.lifecycle.signing import status as signature_status
 from modelpins.plan import Change
 from modelpins.registry import VersionInfo
 from modelpins.text import version
@@ -32,10 +33,12 @@ class PrReport:
     gates_outcome: str = ""  # success | failure | skipped | cancelled | "" (unknown)
     commit: str | None = None
     run_url: str | None = None
+    environments: str = ""  # the promotions across environments (markdown), when their registries were read
+    soak_refused: bool = False  # a promotion the promotion order's soak time does not allow yet
 
     @property
     def ready(self) -> bool:
-        if self.problems or self.gates_outcome in ("failure", "cancelled"):
+        if self.problems or self.soak_refused or self.gates_outcome in ("failure", "cancelled"):
             return False
         return not self.changes or self.gates_outcome == "success"
 
@@ -103,6 +106,7 @@ class Card:
     version: int
     url: str
     attached: bool
+    signature: str = ""  # "signed by ... (method, bundle digest ...)" or "unsigned", from the version's tag
 
 
 def cards(changes: list[Change], versions: Mapping[tuple[str, int], VersionInfo], tracking_uri: str) -> list[Card]:
@@ -112,7 +116,7 @@ def cards(changes: list[Change], versions: Mapping[tuple[str, int], VersionInfo]
         info = versions.get((c.model, c.after)) if c.after is not None else None
         if c.after is not None and info is not None:
             url = ui_url(tracking_uri, c.model, c.after)
-            out.append(Card(c.model, c.alias, c.after, url, CARD_TAG in info.tags))
+            out.append(Card(c.model, c.alias, c.after, url, CARD_TAG in info.tags, signature_status(info.tags)))
     return out
 
 
@@ -127,6 +131,8 @@ def pr_comment(r: PrReport) -> str:
     else:
         out += [f"**Validation**: ✅ {code(r.pins_path)} is valid", ""]
     out += [plan_markdown(r.changes, r.pins_path, r.base, r.registry), ""]
+    if r.environments:
+        out += [r.environments, ""]
     if r.registry_note:
         out += [f"⚠️ {text(r.registry_note)}", ""]
     if r.owners:
@@ -140,6 +146,13 @@ def pr_comment(r: PrReport) -> str:
         out += [
             f"- {code(f'{c.model}@{c.alias}')} v{c.version}: "
             + (f"[model card]({c.url})" if c.attached else f"no card yet (`modelpins card {c.model}@{c.alias}`)")
+            for c in r.cards
+        ]
+        out.append("")
+        out += ["**Signatures** of the versions the aliases move to (the `signature` gates verify them)", ""]
+        out += [
+            f"- {code(f'{c.model}@{c.alias}')} v{c.version}: "
+            + ("⚠️ unsigned" if c.signature == "unsigned" else text(c.signature))
             for c in r.cards
         ]
         out.append("")

@@ -41,6 +41,8 @@ def diff(pins: PinsFile, actual: Mapping[str, Mapping[str, int]]) -> list[Change
     moves: list[Change] = []
     deletes: list[Change] = []
     for model in pins.models.values():
+        if not model.aliases and model.environments:
+            continue  # pinned only in environments' registries (modelpins.crossenv)
         current = actual.get(model.name, {})
         for pin in model.aliases.values():
             if current.get(pin.alias) != pin.version:

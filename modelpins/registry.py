@@ -19,8 +19,10 @@ default 0.5), MODELPINS_HTTP_TIMEOUT (seconds, 0.1 to 600, default 30); each is 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from modelpins import envvars
@@ -31,6 +33,8 @@ from modelpins.tags import is_lock_model
 API = "/api/2.0/mlflow/"
 PAGE = 1000  # the server's cap for registered-models/search
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+DEFAULT_PARALLEL = 4  # apply --parallel: MLflow servers run a few workers (`mlflow server --workers 4`)
+MAX_PARALLEL = 32  # the most requests in flight at once; the connection pool keeps as many (and one for the lock)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class VersionInfo:
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     created_ms: int = 0
+    run_link: str = ""
 
 
 class NotFound(OperationFailed):
@@ -78,9 +83,12 @@ class MlflowRegistry:
         self.timeout = envvars.number("MODELPINS_HTTP_TIMEOUT", 30, 0.1, 600, env) if timeout is None else timeout
         self.reads = 0
         self.writes = 0
+        self._count = threading.Lock()  # calls come from apply's worker threads and the lock's renewer
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "modelpins"
-        transport = requests.adapters.HTTPAdapter(max_retries=_retry(self.retries, self.backoff))
+        transport = requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=MAX_PARALLEL + 1, max_retries=_retry(self.retries, self.backoff)
+        )
         self._session.mount("http://", transport)
         self._session.mount("https://", transport)
         token = envvars.secret("MLFLOW_TRACKING_TOKEN", env)
@@ -122,10 +130,11 @@ class MlflowRegistry:
         """
         import requests
 
-        if method == "GET":
-            self.reads += 1
-        else:
-            self.writes += 1
+        with self._count:
+            if method == "GET":
+                self.reads += 1
+            else:
+                self.writes += 1
         try:
             resp = self._session.request(method, url, timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:  # retries used up end in a ConnectionError
@@ -207,6 +216,11 @@ class MlflowRegistry:
         found = self._request("GET", "model-versions/get", params=params, missing_ok=True)
         return version_info(found["model_version"]) if found else None
 
+    def download_uri(self, model: str, version: int) -> str:
+        """Where the version's artefacts are stored (what `models:/NAME/VERSION` resolves to on this server)."""
+        found = self._request("GET", "model-versions/get-download-uri", params={"name": model, "version": str(version)})
+        return str((found or {}).get("artifact_uri", ""))
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         """The run as MLflow returns it: {"info": ..., "data": {"metrics": [...], "params": [...], "tags": [...]}}."""
         found = self._request("GET", "runs/get", params={"run_id": run_id}, missing_ok=True)
@@ -250,10 +264,52 @@ class MlflowRegistry:
     def delete_alias(self, model: str, alias: str) -> None:
         self._request("DELETE", "registered-models/alias", body={"name": model, "alias": alias})
 
+    def create_model(self, model: str) -> bool:
+        """Register `model`; False when it exists already."""
+        try:
+            self._request("POST", "registered-models/create", body={"name": model})
+        except Conflict:
+            return False
+        return True
+
+    def create_version(
+        self,
+        model: str,
+        source: str,
+        *,
+        run_id: str = "",
+        tags: Mapping[str, str] | None = None,
+        run_link: str = "",
+        description: str = "",
+    ) -> VersionInfo:
+        """A new version of `model` (model-versions/create): what `MlflowClient.copy_model_version` sends."""
+        body: dict[str, Any] = {"name": model, "source": source, "description": description}
+        if run_id:
+            body["run_id"] = run_id
+        if run_link:
+            body["run_link"] = run_link
+        body["tags"] = [{"key": k, "value": v} for k, v in (tags or {}).items()]
+        created = self._request("POST", "model-versions/create", body=body) or {}
+        return version_info(created["model_version"])
+
     def set_version_tag(self, model: str, version: int, key: str, value: str) -> None:
         self._request(
             "POST", "model-versions/set-tag", body={"name": model, "version": str(version), "key": key, "value": value}
         )
+
+    def log_artifact(self, run_id: str, local_path: Path, artifact_path: str) -> None:
+        """Upload one file into the run's artefacts under `artifact_path` ("" for the run's root).
+
+        Through MLflow's own client: an upload goes to whatever artifact store the run uses.
+        """
+        from mlflow import MlflowClient  # deferred: the client's upload knows every artefact store
+
+        with self._count:
+            self.writes += 1
+        try:
+            MlflowClient(tracking_uri=self.tracking_uri).log_artifact(run_id, str(local_path), artifact_path or None)
+        except Exception as exc:  # noqa: BLE001 - mlflow raises many types; all mean "not stored"
+            raise OperationFailed(f"cannot store {local_path.name} in the artefacts of run {run_id}: {exc}") from None
 
     # -- registered models as records (the apply lock, modelpins.registry_mutex) ---------------------------
 
@@ -299,6 +355,7 @@ def version_info(v: Mapping[str, Any]) -> VersionInfo:
         description=v.get("description", "") or "",
         tags={t["key"]: t.get("value", "") for t in v.get("tags", [])},
         created_ms=int(v.get("creation_timestamp", 0) or 0),
+        run_link=v.get("run_link", "") or "",
     )
 
 
@@ -320,6 +377,34 @@ def _retry(retries: int, backoff: float) -> Any:
         raise_on_status=False,  # the last answer comes back and is reported as such
         respect_retry_after_header=False,
     )
+
+
+def environment_env(environment: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables an environment's own MLflow server is reached with: each MLFLOW_TRACKING_* setting
+    read from MODELPINS_ENV_<ENVIRONMENT>_MLFLOW_TRACKING_* (environment name upper-cased, '-' as '_').
+
+    Nothing falls back to the unprefixed variables, so one server's token never goes to another's.
+    """
+    env = os.environ if env is None else env
+    prefix = env_prefix(environment)
+    out = {k: v for k, v in env.items() if k.startswith("MODELPINS_HTTP_")}
+    for name in CREDENTIALS:
+        if env.get(prefix + name):
+            out[name] = env[prefix + name]
+    return out
+
+
+def env_prefix(environment: str) -> str:
+    return "MODELPINS_ENV_" + environment.upper().replace("-", "_") + "_"
+
+
+CREDENTIALS = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+)
 
 
 class _UrlTooLong(OperationFailed):

@@ -15,6 +15,11 @@ MLflow Model Registry, version tags (on the version an alias moves to, or from f
   JSON {"passed", "version", "digest", "baselines", "commit", "at", "results", ["truncated"]}
   (modelpins.gates.evidence), at most 4,900 characters.
 - `modelpins.card` (format 1): the URI of the version's model card, `runs:/<run>/model_card/<file>`.
+- `modelpins.signature` (format 1): the version's signature, JSON {"bundle", "digest", "method", "signer",
+  "at"} (modelpins.lifecycle.signing).
+- `modelpins.copy.source` (format 1): on a version copied across environments, JSON {"registry", "model",
+  "version"} of its source (found again by it). Tags under `modelpins.` are modelpins' own records and are
+  never copied with a version.
 
 MLflow Model Registry, registered models (the apply lock, modelpins.registry_mutex):
 
@@ -34,7 +39,8 @@ HTTPRoute annotations `modelpins.io/strategy`, `modelpins.io/weight`, `modelpins
 
 Container images (modelpins.serving.images), labels `io.modelpins.` + `image` (`runtime` or
 `<deployment>/<track>`), `commit`, `model`, `version`, `run-id`, and `models`: compact JSON
-[{"model", "alias", "version", "run_id", "artifact_digest"}] (the digest of model_pins.lock).
+[{"model", "alias", "version", "run_id", "artifact_digest"}] (the digest of model_pins.lock); `sbom` (the
+CycloneDX BOM's path in the image) and `sbom.digest` (modelpins.serving.sbom).
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ from __future__ import annotations
 AUDIT_PREFIX = "modelpins.audit."
 GATES_PREFIX = "modelpins.gates."
 CARD = "modelpins.card"
+SIGNATURE_TAG = "modelpins.signature"
+COPY_SOURCE_TAG = "modelpins.copy.source"
+OWN_TAG_PREFIX = "modelpins."  # modelpins' own records (audit, gate evidence) stay with a version, never copied
 
 # registry: the apply lock's registered models and their tags
 LOCK_MODEL = "modelpins.lock"

@@ -31,15 +31,19 @@ class Moved:
     replanned: bool = False
 
 
-def preflight(pins_path: Path, plan: api.Plan, registry: MlflowRegistry, skip_gates: bool) -> list[evidence.Refusal]:
-    """Raise unless every move may be made; return the moves without gate evidence that skip_gates lets through."""
-    from modelpins.lifecycle import (
-        artefact_lock,  # model_pins.lock, when present: refuse targets whose artefacts changed
-    )
+def preflight(
+    pins_path: Path, plan: api.Plan, registry: MlflowRegistry, skip_gates: bool, check_lock: bool = True
+) -> list[evidence.Refusal]:
+    """Raise unless every move may be made; return the moves without gate evidence that skip_gates lets through.
 
-    artefact_lock.enforce(
-        pins_path, plan.pins, registry, [(c.model, c.after) for c in plan.changes if c.after is not None]
-    )
+    `check_lock` False: the targets are copies in an environment's registry, checked against the lock by their
+    source (modelpins.crossenv)."""
+    from modelpins.lifecycle import artefact_lock  # model_pins.lock: refuse targets whose artefacts changed
+
+    if check_lock:
+        artefact_lock.enforce(
+            pins_path, plan.pins, registry, [(c.model, c.after) for c in plan.changes if c.after is not None]
+        )
     refused = evidence.unproven(plan)
     if refused and not skip_gates:
         count = len(refused)
@@ -64,14 +68,18 @@ def move_aliases(
     lock_timeout: float = 300.0,
     lock_ttl: float = 600.0,
     reason: str | None = None,
+    audit_extra: Callable[[Change], dict[str, object]] | None = None,
+    check_lock: bool = True,
     notify: Callable[[str], None] = lambda message: None,
     show: Callable[[str], None] | None = None,
     progress: Step = noop,
+    parallel: int = 1,
 ) -> Moved:
     """Make the registry match `desired` under the apply lock; see the module docstring for the steps.
 
     `confirmed`: the changes the user saw. When the plan under the lock differs, it is shown
     through `show` (default: `notify`) and carried out (`accept_changed`) or refused with OperationFailed.
+    `parallel`: changes in flight at once (api.apply_plan keeps their order guarantees), all under the lock.
     """
     if ctx.dirty and ctx.ci:
         raise InvalidInput(
@@ -90,13 +98,21 @@ def move_aliases(
             shown = [table(plan.changes)] if plan.changes else []
             show("\n".join(["The registry changed while waiting for the apply lock; the plan now is:", *shown]))
             show(summary(plan.changes))
-        refused = preflight(pins_path, plan, registry, skip_gates)
+        refused = preflight(pins_path, plan, registry, skip_gates, check_lock)
         if replanned:
             for r in refused:
                 notify(f"warning: gates skipped for {r} (recorded in the audit tag)")
         gates = evidence.audit_fields(plan, refused)
         extra = {"reason": reason} if reason else {}
-        result = api.apply_plan(plan, registry, ctx, extra_audit=lambda c: {**gates(c), **extra}, progress=progress)
+        more = audit_extra or (lambda c: {})
+        result = api.apply_plan(
+            plan,
+            registry,
+            ctx,
+            extra_audit=lambda c: {**gates(c), **extra, **more(c)},
+            progress=progress,
+            parallel=parallel,
+        )
     finally:
         try:
             mutex.release()

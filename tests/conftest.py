@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from tests.helpers.proxy import Proxy
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    server = DevServer(tmp_path_factory.mktemp("mlflow")).start()
+    # MODELPINS_TEST_SERVER_WAIT: seconds to wait for /health on a machine much busier than usual (default 300)
+    wait = float(os.environ.get("MODELPINS_TEST_SERVER_WAIT", 300))
+    server = DevServer(tmp_path_factory.mktemp("mlflow")).start(wait)
     yield server
     server.stop()
 
@@ -27,6 +30,14 @@ def hook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]
         "MLFLOW_WEBHOOK_CACHE_TTL": "1",
     }
     server = DevServer(tmp_path_factory.mktemp("mlflow-webhooks"), env_extra=env).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A second, separate MLflow server: the production environment's registry, apart from `mlflow_server`."""
+    server = DevServer(tmp_path_factory.mktemp("mlflow-production")).start(timeout=300)
     yield server
     server.stop()
 

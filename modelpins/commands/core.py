@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
-from modelpins import actions, api, envvars, markdown, pins, progress, write
+from modelpins import actions, api, crossenv, envvars, markdown, pins, progress, write
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
-from modelpins.plan import served_by, summary, table
+from modelpins.plan import Change, served_by, summary, table
 from modelpins.redact import redact
+from modelpins.registry import DEFAULT_PARALLEL, MAX_PARALLEL, MlflowRegistry
 from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
 from modelpins.settings import Settings
 from modelpins.text import version
@@ -34,23 +35,52 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown_file: str | None
     the registry's current version of each moved alias, and a check that every target exists.
     """
     head = pins.load(s.pins)
-    registry: dict[str, dict[str, int]] | None
-    if base:
-        changes, registry, _ = api.plan_against_base(
-            head, pins.load_at(s.pins, base), s.registry() if s.tracking_uri else None
-        )
-    else:
-        result = api.make_plan(head, s.registry())
-        changes, registry = result.changes, None
+    envs = crossenv.from_settings(head, s.tracking_uri, s.registry)
+    changes, registry = _changes(s, head, base, bool(envs))
     if markdown_file or to_summary:
         text = markdown.plan_markdown(changes, str(s.pins), base, registry)
+        text += "\n\n" + crossenv.markdown(envs[0]) if envs else ""
         if markdown_file:
             Path(markdown_file).write_text(redact(text) + "\n", encoding="utf-8")
         if to_summary:
             actions.step_summary(text)
     if as_json:
-        click.echo(json.dumps(markdown.plan_json(changes, base, registry), indent=2))
+        found = markdown.plan_json(changes, base, registry) | (crossenv.as_json(envs[0]) if envs else {})
+        click.echo(json.dumps(found, indent=2))
+        if envs:
+            crossenv.enforce_soak(envs[0])
         return
+    if not envs or crossenv.has_default_pins(head):
+        _show_plan(s, head, changes, base, registry)
+    if envs:
+        shown = crossenv.table(envs[0])
+        if shown:
+            click.echo("\n" + shown)
+        click.echo(crossenv.summary(envs[0]))
+        crossenv.enforce_soak(envs[0])
+
+
+def _changes(
+    s: Settings, head: pins.PinsFile, base: str | None, environments: bool
+) -> tuple[list[Change], dict[str, dict[str, int]] | None]:
+    """The plan's changes, and with --base and a registry the registry's aliases (the moves' `now`)."""
+    if base:
+        changes, registry, _ = api.plan_against_base(
+            head, pins.load_at(s.pins, base), s.registry() if s.tracking_uri else None
+        )
+        return changes, registry
+    if environments and not crossenv.has_default_pins(head):
+        return [], None
+    return api.make_plan(head, s.registry()).changes, None
+
+
+def _show_plan(
+    s: Settings,
+    head: pins.PinsFile,
+    changes: list[Change],
+    base: str | None,
+    registry: dict[str, dict[str, int]] | None,
+) -> None:
     if changes:
         click.echo(table(changes))
         from modelpins.commands.serving import locked_artefacts
@@ -73,8 +103,17 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown_file: str | None
     show_default=True,
     help="Seconds to wait while another apply holds the registry's apply lock.",
 )
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, MAX_PARALLEL),
+    default=DEFAULT_PARALLEL,
+    show_default=True,
+    help="Changes in flight at once (1: one after the other, in plan order). Each change still writes its audit "
+    "tag before its alias, every set and move finishes before the first delete, and the first failure stops "
+    "new changes from starting.",
+)
 @click.pass_obj
-def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout: float) -> None:
+def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout: float, parallel: int) -> None:
     """Make the registry's aliases match the pins file; writes only what differs.
 
     A move onto a version needs passing results of that alias's gates on the version
@@ -87,11 +126,17 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
     from modelpins.lifecycle.artefact_lock import verify_mode
 
     verify_mode()
-    registry = s.registry()
     desired = pins.load(s.pins)
+    envs = crossenv.from_settings(desired, s.tracking_uri, s.registry)
+    if envs and not crossenv.has_default_pins(desired):
+        apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
+        return
+    registry = s.registry()
     result = api.make_plan(desired, registry)
     if not result.changes:
         click.echo(summary(result.changes))
+        if envs:
+            apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
         return
     click.echo(table(result.changes))
     click.echo(summary(result.changes))
@@ -118,11 +163,59 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
             notify=lambda message: click.echo(message, err=True),
             show=click.echo,
             progress=step,
+            parallel=parallel,
         )
     outcome = moved.result
     actions.step_summary(markdown.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
     report_moves(outcome, "applied ")
     click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
+    if envs:
+        apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
+
+
+def apply_environments(
+    s: Settings,
+    envs: tuple[crossenv.Promotions, dict[str, MlflowRegistry]],
+    dry_run: bool,
+    yes: bool,
+    skip_gates: bool,
+    lock_timeout: float,
+    ttl: float,
+) -> None:
+    """The environments' part of apply: copies, gates on them, alias moves, each environment in order."""
+    promos, registries = envs
+    shown = crossenv.table(promos)
+    if shown:
+        click.echo(shown)
+    click.echo(crossenv.summary(promos))
+    for w in promos.overridden:
+        click.secho(f"warning: soak time overridden for {w.pin}: {w.override} (recorded)", fg="yellow", err=True)
+    if not shown or dry_run:
+        if dry_run:
+            click.echo("Dry run: nothing written.")
+        crossenv.enforce_soak(promos)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput("refusing to apply the environments' changes without confirmation; pass --yes")
+        click.confirm("Apply these changes?", abort=True)
+    done = crossenv.apply(
+        s.pins,
+        promos,
+        registries,
+        from_env(os.environ, s.pins.resolve().parent, pins=s.pins),
+        skip_gates=skip_gates,
+        lock_timeout=lock_timeout,
+        lock_ttl=ttl,
+        notify=lambda message: click.echo(message, err=True),
+    )
+    writes = sum(r.writes for r in {id(r): r for r in registries.values()}.values())
+    for applied in done:
+        report_moves(applied.moved.result, f"applied {applied.environment}")
+    copies = sum(len(a.copied) for a in done)
+    moved = sum(len(a.moved.result.applied) for a in done)
+    click.echo(f"Environments: {copies} copied, {moved} alias changes ({writes} registry writes).")
+    crossenv.enforce_soak(promos)  # what the soak time held back: exit 1, naming when each is allowed
 
 
 def report_moves(outcome: api.ApplyResult, verb: str, err: bool = False) -> None:

@@ -37,12 +37,23 @@ def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
 @click.argument("target", required=False, shell_complete=complete_target)
 @click.option("--json", "as_json", is_flag=True, help='Print {"transitions": [...]} instead of a table.')
 @click.option("--offline", is_flag=True, help="Git history only, even when a tracking URI is set.")
+@click.option("--environment", metavar="ENV", help="MODEL[@ALIAS] in this environment's registry (its audit tags).")
 @click.pass_obj
-def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> None:
+def history(s: Settings, target: str | None, as_json: bool, offline: bool, environment: str | None) -> None:
     """Every alias transition of MODEL[@ALIAS]: git history of the pins file joined with MLflow's audit tags."""
     model, alias = parse_target(target, need_alias=False) if target else (None, None)
-    found = history_mod.git_transitions(s.pins, model, alias)
-    if s.tracking_uri and not offline:
+    from modelpins import crossenv
+
+    p = _current(s.pins) if model else None
+    located = crossenv.locate(p, model, environment) if p and model else None
+    if environment and not located:
+        raise InvalidInput(f"{target} is not pinned in environment '{environment}' in {s.pins}")
+    # the git history of the file pins the command's registry; an environment's has its audit tags
+    found = history_mod.History([]) if located else history_mod.git_transitions(s.pins, model, alias)
+    if p and model and located and not offline:  # a model in an environment's registry: its audit records there
+        registry = crossenv.connect(p, s.registry() if s.tracking_uri else None)[located[0]]
+        found = history_mod.join(found, history_mod.audit_records(registry.versions({model}), alias))
+    elif s.tracking_uri and not offline:
         registry = s.registry()
         models = {model} if model else {t.model for t in found.transitions}
         versions = registry.versions(models)
@@ -67,6 +78,14 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool) -> No
         )
     if not found.registry_read:
         click.echo("(registry not read: pass --tracking-uri to join MLflow's audit tags)", err=True)
+
+
+def _current(path: Path) -> pins.PinsFile | None:
+    """The pins file as it stands, to tell an environment's model; None when it does not parse (git is read still)."""
+    try:
+        return pins.load(path)
+    except InvalidInput:
+        return None
 
 
 @click.command()
@@ -131,7 +150,12 @@ def rollback(
 
 
 @click.command()
-@click.option("--check", is_flag=True, help="Exit 1 when the lock does not list exactly the pinned versions (offline).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 1 when the lock does not list exactly the pinned versions; with a server, also when a version's "
+    "artefact or signature digest moved.",
+)
 @click.option("--refresh", is_flag=True, help="Hash every pinned version again, not only new or re-registered ones.")
 @click.pass_obj
 def lock(s: Settings, check: bool, refresh: bool) -> None:
@@ -150,6 +174,14 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
             raise OperationFailed(
                 f"{path} is stale:\n" + "\n".join(differences) + "\nRun `modelpins lock` and commit the result."
             )
+        if s.tracking_uri:
+            registry = s.registry()
+            reader = Reader(registry, s.tracking_uri)
+            moved = artefact_lock.moved(previous, registry, reader, artefact_lock.verify_mode())
+            if moved:
+                raise OperationFailed(f"{path} no longer matches the registry:\n" + "\n".join(map(str, moved)))
+            click.echo(f"{path}: up to date ({len(previous.entries)} versions; digests checked against the registry)")
+            return
         click.echo(f"{path}: up to date ({len(previous.entries)} versions)")
         return
     registry = s.registry()
@@ -168,20 +200,35 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
 @click.command()
 @click.argument("target", required=False, shell_complete=complete_target)
 @click.option("--json", "as_json", is_flag=True, help="Print the chain as JSON.")
+@click.option("--environment", metavar="ENV", help="MODEL@ALIAS in this environment's registry (its copies' chain).")
 @click.pass_obj
-def lineage(s: Settings, target: str | None, as_json: bool) -> None:
+def lineage(s: Settings, target: str | None, as_json: bool, environment: str | None) -> None:
     """Run, params, dataset, code commit and base/teacher chain of MODEL@ALIAS (default: every pin)."""
+    from modelpins import crossenv
     from modelpins.lifecycle import lineage as lineage_mod
 
     p = pins.load(s.pins)
-    registry = s.registry()
+    located = crossenv.locate(p, parse_target(target)[0], environment) if target else None
+    if environment and not located:
+        raise InvalidInput(f"{target} is not pinned in environment '{environment}' in {s.pins}")
+    registries = crossenv.connect(p, s.registry() if s.tracking_uri else None)
+    by_url = {crossenv.uri(r): r for r in registries.values()}
+    registry = registries[located[0]] if located else s.registry()
+    if s.tracking_uri:
+        by_url.setdefault(crossenv.uri(registry), registry)
     if target:
         model, alias = parse_target(target)
         assert alias is not None
-        wanted = [(model, lineage_mod.resolve(p, model, alias))]
+        if located:  # a model in an environment's registry: its alias as that registry holds it
+            version = registry.aliases().get(model, {}).get(alias)
+            if version is None:
+                raise InvalidInput(f"{model}@{alias} is not set in environment {located[0]}'s registry; apply first")
+        else:
+            version = lineage_mod.resolve(p, model, alias)
+        wanted = [(model, version)]
     else:
         wanted = list(dict.fromkeys((m, pin.version) for m, pin in p.pins()))
-    nodes = [lineage_mod.lineage(p, registry, m, v) for m, v in wanted]
+    nodes = [lineage_mod.lineage(p, registry, m, v, registries=by_url) for m, v in wanted]
     if as_json:
         click.echo(json.dumps({"lineage": [n.as_json() for n in nodes]}, indent=2))
         return
@@ -240,11 +287,7 @@ def _attach(s: Settings, registry: MlflowRegistry, node: object, path: Path) -> 
             err=True,
         )
         return None
-    # MLflow's own client, on purpose: an upload goes to whatever artifact store the run uses (S3, GCS,
-    # the server's proxy...), and only mlflow's artifact repositories speak all of them.
-    from mlflow import MlflowClient  # deferred: only attaching needs it
-
-    MlflowClient(tracking_uri=s.tracking_uri).log_artifact(node.run_id, str(path), card_mod.ARTIFACT_DIR)
+    registry.log_artifact(node.run_id, path, card_mod.ARTIFACT_DIR)  # the adapter uploads through MLflow's client
     uri = f"runs:/{node.run_id}/{card_mod.ARTIFACT_DIR}/{path.name}"
     registry.set_version_tag(node.model, node.version, card_mod.CARD_TAG, uri)
     return uri

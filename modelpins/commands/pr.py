@@ -61,6 +61,7 @@ def report_cmd(s: Settings, base: str, gates_file: str | None, gates_outcome: st
                 r.problems = exc.problems
             except OperationFailed as exc:
                 r.registry_note = f"registry not read: {exc}"
+        _environments(s, head, r)
     body = markdown.pr_comment(r)
     Path(out).write_text(redact(body), encoding="utf-8")
     actions.step_summary(body)
@@ -164,3 +165,20 @@ def codeowners(s: Settings, check: bool, path: Path, manifests: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(wanted, encoding="utf-8")
     click.echo(f"{path}: written")
+
+
+def _environments(s: Settings, head: pins.PinsFile, r: markdown.PrReport) -> None:
+    """The promotions across environments, with their soak checks, when the environments' registries answer."""
+    from modelpins import crossenv
+
+    try:
+        found = crossenv.from_settings(head, s.tracking_uri, s.registry)
+    except InvalidPins as exc:
+        r.problems += exc.problems
+        return
+    except (OperationFailed, InvalidInput) as exc:
+        r.registry_note = f"environments' registries not read: {exc}"
+        return
+    if found:
+        r.environments = crossenv.markdown(found[0])
+        r.soak_refused = bool(found[0].refused)

@@ -77,8 +77,9 @@ lock_option = click.option(
 )
 @dockerfile_option
 @lock_option
+@click.option("--verbose", "-v", is_flag=True, help="List every file written or removed.")
 @click.pass_obj
-def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | None) -> None:
+def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | None, verbose: bool) -> None:
     """Write Kubernetes manifests for every deployment and environment (offline, byte-identical on re-runs)."""
     from modelpins.serving import image_lock
     from modelpins.serving.files import write_tree
@@ -90,28 +91,68 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
     with progress.shown("render", len(p.deployments)) as step:
         files = render_files(p, current, docker_bytes, locked_artefacts(s.pins), progress=step)
     changes = write_tree(out, files)
-    for rel in changes.written:
-        click.echo(f"wrote    {out / rel}")
-    for rel in changes.removed:
-        click.echo(f"removed  {out / rel}")
+    if verbose:
+        for rel in changes.written:
+            click.echo(f"wrote    {out / rel}")
+        for rel in changes.removed:
+            click.echo(f"removed  {out / rel}")
     click.echo(
         f"Rendered {len(p.deployments)} deployments in {len(p.environments)} environments to {out}/: "
-        f"{len(changes.written)} written, {len(changes.removed)} removed, {changes.unchanged} unchanged."
+        f"{len(changes.written)} written, {len(changes.removed)} removed, {len(changes.unchanged)} unchanged."
     )
+    owner = {f"base/{d.name}": d.environment for d in p.deployments.values()}
+    counts: dict[str, list[int]] = {}
+    for column, paths in enumerate((changes.written, changes.unchanged, changes.removed)):
+        for rel in paths:
+            first, _, rest = rel.partition("/")
+            env = owner.get(f"{first}/{rest.partition('/')[0]}", "(no longer rendered)") if first == "base" else first
+            counts.setdefault(env, [0, 0, 0])[column] += 1
+    for env, (written, unchanged, removed) in sorted(counts.items()):
+        click.echo(f"  {env}: {written} written, {unchanged} unchanged, {removed} removed")
 
 
 @click.command()
 @click.option("--push", is_flag=True, help="Push new images and record them in the image lock.")
 @click.option("--registry", default=None, help="Registry host/path for the images (default: images.registry).")
+@click.option(
+    "--sbom-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the CycloneDX SBOM of each image built goes (default: sbom/ next to the image lock).",
+)
+@click.option(
+    "--subjects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write '<sha256>  <image>' per pushed image here, for actions/attest-build-provenance (subject-checksums).",
+)
+@click.option(
+    "--network",
+    default=None,
+    help="Network of the builds' RUN steps, as 'docker build --network' (e.g. host; default: the engine's).",
+)
 @dockerfile_option
 @lock_option
 @click.pass_obj
-def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None, lock_path: Path | None) -> None:
-    """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped."""
+def build(
+    s: Settings,
+    push: bool,
+    registry: str | None,
+    sbom_dir: Path | None,
+    subjects: Path | None,
+    network: str | None,
+    dockerfile: Path | None,
+    lock_path: Path | None,
+) -> None:
+    """Build the serving image of every deployment; tags are content-addressed, existing tags are skipped.
+
+    MLflow's model server image for classic models is built from deploy/Dockerfile.mlflow (next to the serving
+    Dockerfile) on images.classic_base, unless the pins name it as images.classic.
+    """
     from modelpins.context import from_env
     from modelpins.serving import image_lock
     from modelpins.serving.checks import check
-    from modelpins.serving.images import Builder, DockerImages, mlflow_fetch
+    from modelpins.serving.images import Builder, DockerImages, mlflow_fetch, needs_classic
     from modelpins.serving.tracks import tracks
 
     p = pins.load(s.pins)
@@ -127,10 +168,15 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
         from modelpins.lifecycle.artifacts import Reader
 
         artefact_lock.check_layouts(p, s.registry(), Reader(s.registry(), s.tracking_uri), artefact_lock.served(p))
-    fetch, run_ids = None, None
+    fetch, run_ids, signatures = None, None, None
     if baked and s.tracking_uri:
+        from modelpins.lifecycle.signing import recorded
+
         models = {r.model for d in baked for t in tracks(p, d) for r in t.refs()}
-        run_ids = {key: v.run_id for key, v in s.registry().versions(models).items()}
+        versions = s.registry().versions(models)
+        run_ids = {key: v.run_id for key, v in versions.items()}
+        signed = {key: recorded(v.tags) for key, v in versions.items()}
+        signatures = {key: sig.digest for key, sig in signed.items() if sig is not None and not isinstance(sig, str)}
         fetch = mlflow_fetch(s.tracking_uri)
     elif baked:
         s.registry()  # raises: these deployments need MLflow to fetch their artefacts
@@ -139,19 +185,31 @@ def build(s: Settings, push: bool, registry: str | None, dockerfile: Path | None
         p,
         dockerfile,
         registry.rstrip("/"),
-        DockerImages(),
+        DockerImages(network=network),
         push,
         commit=from_env(os.environ, s.pins.resolve().parent).commit,
         fetch=fetch,
         run_ids=run_ids,
         locked=_locked_digests(s.pins),
+        signatures=signatures,
+        sbom_dir=sbom_dir or lock_path.parent / "sbom",
     )
     check(p)
     images = sum(len(tracks(p, d)) for d in baked) + any(d.artifacts == "init" for d in p.deployments.values())
+    images += needs_classic(p)
     with progress.shown("build", images) as step:
         results = builder.run(current, step)
     for r in results:
-        click.echo(f"{r.status:8} {r.key:32} {r.image}")
+        click.echo(f"{r.status:8} {r.key:32} {r.image}" + (f"  (SBOM {r.sbom})" if r.sbom else ""))
+    if subjects is not None:
+        lines = [
+            f"{digest.removeprefix('sha256:')}  {ref.rpartition(':')[0]}"
+            for ref, _, digest in (r.image.partition("@") for r in results)
+            if digest.startswith("sha256:")
+        ]
+        subjects.unlink(missing_ok=True)  # no file when nothing was pushed: the attest step is skipped
+        if lines:
+            subjects.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if push:
         image_lock.save(current, lock_path)
         click.echo(f"Recorded {len(results)} images in {lock_path}.")

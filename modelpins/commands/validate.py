@@ -18,7 +18,19 @@ def validate(s: Settings, offline: bool) -> None:
     from modelpins.serving import checks  # serving rules beyond the schema (pure, offline)
 
     checks.check(p)
-    if s.tracking_uri and not offline:
+    pinned = {e for m in p.models.values() for e in m.environments}
+    own = all(spec.registry and spec.registry.tracking_uri for e, spec in p.environments.items() if e in pinned)
+    default_pins = True
+    if pinned and not offline and (s.tracking_uri or own):
+        from modelpins import crossenv  # each environment's pins exist there, and the soak times allow them
+
+        found = crossenv.from_settings(p, s.tracking_uri, s.registry)
+        if found:
+            crossenv.enforce_soak(found[0])
+            envs = ", ".join(crossenv.pinned_environments(p))
+            click.echo(f"{s.pins}: the pins of {envs} exist in their registries")
+        default_pins = crossenv.has_default_pins(p)
+    if s.tracking_uri and not offline and default_pins:
         from modelpins import api
 
         registry = s.registry()

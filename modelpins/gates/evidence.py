@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from modelpins.plan import Change
 
 TAG_PREFIX = GATES_PREFIX
+SIGNER_FIELDS = ("public_key", "certificate_chain", "identity", "issuer")
 MAX_TAG = 4900  # MLflow caps tag values at 5000 characters
 
 
@@ -41,11 +42,18 @@ def digest(gates: tuple[Gate, ...], base_dir: Path) -> str:
     for gate in gates:
         spec = asdict(gate)
         spec.pop("line")
+        for key in SIGNER_FIELDS:  # unset on other kinds: left out, so their digests stay as they were
+            if not spec[key]:
+                spec.pop(key)
         h.update(json.dumps(spec, sort_keys=True).encode())
         for arg in gate.run:
             path = base_dir / arg
             if "/" in arg and path.is_file():
                 h.update(b"\0" + arg.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        for name in [n for n in (gate.public_key, *gate.certificate_chain) if n]:  # a swapped key is a gate change
+            path = base_dir / name
+            if path.is_file():
+                h.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return "sha256:" + h.hexdigest()[:32]
 
 

@@ -28,6 +28,10 @@ def evaluator(gate: Gate) -> Evaluator:
         return command.command
     if gate.kind == "safety" and gate.run:
         return command.safety_script
+    if gate.kind == "signature":
+        from modelpins.gates.signature import signature  # deferred: loads model_signing when a gate needs it
+
+        return signature
     return {
         "threshold": builtin.threshold,
         "safety": builtin.threshold,

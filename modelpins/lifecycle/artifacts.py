@@ -55,6 +55,38 @@ class Reader:
             files.append(FileDigest(rel, n, h.hexdigest()))
         return digest_of(files)
 
+    def download(self, source: str, dest: Path) -> Digest:
+        """Every file under the source into the new directory `dest`, hashed as it is written."""
+        route = self._route(source)
+        if route is None:
+            import mlflow.artifacts  # deferred: heavy, and only for sources the REST routes do not cover
+
+            dest.mkdir(parents=True)
+            with tempfile.TemporaryDirectory(dir=dest) as tmp:
+                local = Path(
+                    mlflow.artifacts.download_artifacts(
+                        artifact_uri=source, dst_path=tmp, tracking_uri=self.tracking_uri
+                    )
+                )
+                for p in [local] if local.is_file() else list(local.iterdir()):
+                    p.rename(dest / p.name)
+            return self._hash_local(dest)
+        files = []
+        for rel, _listed, full in self._walk(*route):
+            target = (dest / rel).resolve()
+            if not target.is_relative_to(dest.resolve()) or not rel:
+                raise OperationFailed(f"artefact path '{rel}' of {source} leaves its directory; refusing to write it")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            h, n = hashlib.sha256(), 0
+            with target.open("wb") as out:
+                for chunk in self._stream(route[0], route[1], full):
+                    h.update(chunk)
+                    out.write(chunk)
+                    n += len(chunk)
+            self.bytes_read += n
+            files.append(FileDigest(rel, n, h.hexdigest()))
+        return digest_of(files)
+
     def read(self, source: str, rel: str) -> bytes | None:
         """The content of one small file under the source (the MLmodel, say); None when it is not there."""
         route = self._route(source)
@@ -115,6 +147,10 @@ class Reader:
             local = Path(
                 mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=self.tracking_uri)
             )
-            found = local_digest(local)
-            self.bytes_read += found.size
-            return found
+            return self._hash_local(local)
+
+    def _hash_local(self, local: Path) -> Digest:
+        """The digest of a local file or directory (modelpins.digest), its bytes counted as read."""
+        found = local_digest(local)
+        self.bytes_read += found.size
+        return found

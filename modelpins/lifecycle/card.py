@@ -18,6 +18,7 @@ from modelpins.escape import guard, text
 from modelpins.lifecycle.artefact_lock import Entry
 from modelpins.lifecycle.lineage import Node, render
 from modelpins.lifecycle.rollback import waived
+from modelpins.lifecycle.signing import status as signature_status
 from modelpins.pins import Gate, PinsFile
 from modelpins.redact import public_url
 from modelpins.tags import CARD, GATES_PREFIX
@@ -55,6 +56,7 @@ def build(pins: PinsFile, alias: str, node: Node, tracking_uri: str, locked: Ent
                 f"`{locked.digest}` ({locked.files} file{'s' if locked.files != 1 else ''}, {locked.bytes} bytes)",
             )
         )
+    facts.append(("Signature", signature_status(node.tags)))
     out += ["| | |", "| --- | --- |", *[f"| {k} | {guard(v)} |" for k, v in facts], ""]
     out += ["## Intended use", "", m.description or node.description or _missing("description"), ""]
     out += ["## Limitations", "", m.limitations or _missing("limitations"), ""]

@@ -235,7 +235,7 @@ def join(history: History, records: list[dict[str, Any]]) -> History:
 
 
 def _applied(record: Mapping[str, Any]) -> dict[str, Any]:
-    keep = ("actor", "at", "commit", "pr", "run_url", "reason")
+    keep = ("actor", "at", "commit", "pr", "run_url", "reason", "environment", "copied_from", "soak_override")
     return {k: record[k] for k in keep if record.get(k)}
 
 
@@ -274,6 +274,8 @@ def table(history: History) -> str:
         applied = "-"
         if t.applied:
             applied = f"{t.applied.get('at', '?')} by {t.applied.get('actor', '?')}"
+            if t.applied.get("soak_override"):
+                applied += f" (soak override: {t.applied['soak_override']})"
         elif history.registry_read and t.commit:
             applied = "no audit tag"
         rows.append(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from modelpins.crossenv import source_of
 from modelpins.errors import InvalidInput
 from modelpins.pins import PinsFile
 from modelpins.registry import VersionInfo
@@ -79,7 +80,17 @@ def resolve(pins: PinsFile, model: str, alias: str) -> int:
     return m.aliases[alias].version
 
 
-def lineage(pins: PinsFile, registry: Reads, model: str, version: int, relation: str = "", depth: int = 0) -> Node:
+def lineage(
+    pins: PinsFile,
+    registry: Reads,
+    model: str,
+    version: int,
+    relation: str = "",
+    depth: int = 0,
+    registries: Mapping[str, Reads] | None = None,
+) -> Node:
+    """The chain from `model` v`version`: a copy made across environments leads to its source version
+    (read from the registry its provenance names, among `registries` by public URL), then to its run."""
     info = registry.version(model, version)
     if info is None:
         raise InvalidInput(f"version {version} of '{model}' does not exist in MLflow")
@@ -90,7 +101,10 @@ def lineage(pins: PinsFile, registry: Reads, model: str, version: int, relation:
         info.tags,
         info.run_id,
     )
-    run = registry.run(info.run_id) if info.run_id else None
+    copied = source_of(info)
+    there = (registries or {}).get(str(copied.get("registry"))) if copied else None
+    runs = there or registry  # a copy across servers links the run in its source's server
+    run = runs.run(info.run_id) if info.run_id else None
     if run:
         _read_run(node, run)
     elif info.run_id:
@@ -98,11 +112,17 @@ def lineage(pins: PinsFile, registry: Reads, model: str, version: int, relation:
     if depth >= MAX_DEPTH:
         node.warnings.append(f"lineage deeper than {MAX_DEPTH} levels; stopped here")
         return node
+    if copied:
+        if there is None:
+            node.warnings.append(f"copied from {copied.get('registry')}, a registry this command does not reach")
+        else:
+            src_model, src_version = str(copied.get("model")), int(copied.get("version", 0))
+            node.parents.append(lineage(pins, there, src_model, src_version, "copy of", depth + 1, registries))
     for rel, (parent, parent_version) in _parents(pins, node).items():
         if parent_version is None:
             node.warnings.append(f"{rel} '{parent}' has no version recorded (log {rel}_model_version)")
             continue
-        node.parents.append(lineage(pins, registry, parent, parent_version, rel, depth + 1))
+        node.parents.append(lineage(pins, registry, parent, parent_version, rel, depth + 1, registries))
     return node
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelpins.errors import Problem
-from modelpins.pins.data import ANY_ALIAS, Gate, ModelPins, ModelRef, PinsFile
+from modelpins.pins.data import ANY_ALIAS, EnvPin, Gate, ModelPins, ModelRef, PinsFile
 
 
 def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> list[Problem]:
@@ -43,7 +43,8 @@ def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> li
         check_ref(model.base, f"base of '{model.name}'")
         _check_waivers(model, problem)
         for alias, gates in model.gates.items():
-            if alias != ANY_ALIAS and alias not in model.aliases:
+            pinned = alias in model.aliases or any(alias in env for env in model.environments.values())
+            if alias != ANY_ALIAS and not pinned:
                 problem(
                     gates[0].line if gates else model.line,
                     f"gates for '{model.name}@{alias}', but '{alias}' is not pinned for it",
@@ -74,8 +75,89 @@ def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> li
         for entry in dep.serve + dep.strategy.candidate:
             for ref in entry.refs():
                 check_ref(ref, f"deployment '{dep.name}' serves")
-
+    _check_promotion(pins, problem)
+    for model in pins.models.values():
+        _check_env_pins(pins, model, problem)
     return problems
+
+
+def _check_promotion(pins: PinsFile, problem: Callable[[int, str, str], None]) -> None:
+    order = pins.promotion.order
+    declared = ", ".join(pins.environments) or "(none)"
+    for env in dict.fromkeys(e for e in order if e not in pins.environments or order.count(e) > 1):
+        what = "twice" if order.count(env) > 1 else "but is not declared under 'environments'"
+        problem(pins.promotion.line, f"promotion order names '{env}' {what}", f"list each of: {declared} once")
+    for env, line in pins.promotion.soak_lines.items():
+        if env not in order:
+            problem(line, f"soak time for '{env}', which is not in the promotion order", "add it to 'order' or drop it")
+
+
+def _check_env_pins(pins: PinsFile, model: ModelPins, problem: Callable[[int, str, str], None]) -> None:
+    """Environment pins: declared environments with a registry, sources that exist, no cycle, the order kept."""
+    for env, env_pins in model.environments.items():
+        declared = pins.environments.get(env)
+        first = next(iter(env_pins.values()), None)
+        line = first.line if first else model.line
+        if declared is None:
+            problem(line, f"'{model.name}' pins aliases in environment '{env}' that is not declared", _declare(env))
+        elif declared.registry is None:
+            problem(
+                line,
+                f"'{model.name}' pins aliases in environment '{env}', which names no registry",
+                f"add 'registry: {{model: \"{env}.{{model}}\"}}' (and/or 'tracking_uri') to environments.{env}",
+            )
+        for pin in env_pins.values():
+            _check_source(pins, model, pin, problem)
+
+
+def _declare(env: str) -> str:
+    return f"declare it under 'environments' with a 'registry', or fix the name '{env}'"
+
+
+def _check_source(pins: PinsFile, model: ModelPins, pin: EnvPin, problem: Callable[[int, str, str], None]) -> None:
+    here = f"{model.name}@{pin.alias} in {pin.environment}"
+    before = pins.promotion.previous(pin.environment)
+    src = pin.promote_from
+    if src is None:
+        if before is not None:
+            problem(
+                pin.line,
+                f"{here} pins a version directly, but the promotion order puts '{before}' before '{pin.environment}'",
+                f"write '{pin.alias}: {{promote_from: {before}@{pin.alias}}}' so the version comes from {before}",
+            )
+        return
+    if src.environment not in pins.environments:
+        problem(
+            src.line,
+            f"{here}: promote_from names environment '{src.environment}', which is not declared",
+            _declare(src.environment),
+        )
+        return
+    source_pins = model.environments.get(src.environment, {})
+    if src.alias not in source_pins:
+        have = ", ".join(source_pins) or "(none)"
+        problem(
+            src.line,
+            f"{here}: promote_from {src}, but '{model.name}' pins no alias '{src.alias}' in {src.environment}",
+            f"pin it under models.{model.name}.environments.{src.environment}, or use one of: {have}",
+        )
+        return
+    seen = [(pin.environment, pin.alias)]
+    step: EnvPin | None = source_pins[src.alias]
+    while step is not None and step.promote_from is not None:
+        if (step.environment, step.alias) in seen:
+            chain = " -> ".join(f"{e}@{a}" for e, a in [*seen, (step.environment, step.alias)])
+            problem(src.line, f"{here}: promote_from goes round in a cycle: {chain}", "make one of them a version")
+            return
+        seen.append((step.environment, step.alias))
+        nxt = step.promote_from
+        step = model.environments.get(nxt.environment, {}).get(nxt.alias)
+    if before is not None and src.environment != before:
+        problem(
+            src.line,
+            f"{here}: promote_from {src}, but the promotion order puts '{before}' right before '{pin.environment}'",
+            f"promote from {before}@{src.alias}, or change 'promotion.order'",
+        )
 
 
 def _check_waivers(model: ModelPins, problem: Callable[[int, str, str], None]) -> None:

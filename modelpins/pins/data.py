@@ -32,7 +32,7 @@ TRACKING_URI_RE = re.compile(r"(https?://|databricks(://)?)[^\s]*")
 ANY_ALIAS = "*"
 
 MODEL_KINDS = ("model", "base", "adapter", "prompts")
-GATE_KINDS = ("threshold", "safety", "regression", "latency", "command")
+GATE_KINDS = ("threshold", "safety", "regression", "latency", "command", "signature")
 STRATEGIES = ("rolling", "blue-green", "canary", "shadow", "ab")
 ARTIFACT_MODES = ("image", "init")
 
@@ -57,6 +57,9 @@ class Gate:
     command: `run` (argv, relative paths against the pins file's directory) reads
       JSON on stdin and prints JSON; see modelpins.gates.command. A safety gate
       with `run` compares the script's `value` with min/max.
+    signature: the version's signature bundle verifies against its files and was made by
+      `public_key`, a certificate chained to `certificate_chain` (paths against the pins
+      file's directory), or the Sigstore `identity` issued by `issuer`.
     """
 
     kind: str
@@ -73,6 +76,10 @@ class Gate:
     percentile: float = 99.0
     run: tuple[str, ...] = ()
     timeout: float = 60.0
+    public_key: str | None = None
+    certificate_chain: tuple[str, ...] = ()
+    identity: str | None = None
+    issuer: str | None = None
     line: int = field(default=0, compare=False)
 
 
@@ -99,6 +106,33 @@ class Waiver:
 
 
 @dataclass(frozen=True)
+class EnvRef:
+    """`environment@alias`: an alias of the same model in another environment's registry."""
+
+    environment: str
+    alias: str
+    line: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.environment}@{self.alias}"
+
+
+@dataclass(frozen=True)
+class EnvPin:
+    """One alias of a model in an environment's registry: a version, or a copy `promote_from` another environment.
+
+    `override`: the recorded reason a pin may skip the promotion order's soak time (an emergency).
+    """
+
+    environment: str
+    alias: str
+    version: int | None = None
+    promote_from: EnvRef | None = None
+    override: str = ""
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class ModelPins:
     name: str
     aliases: dict[str, AliasPin]
@@ -110,6 +144,7 @@ class ModelPins:
     gates: dict[str, tuple[Gate, ...]] = field(default_factory=dict)
     line: int = field(default=0, compare=False)
     waivers: dict[str, Waiver] = field(default_factory=dict)
+    environments: dict[str, dict[str, EnvPin]] = field(default_factory=dict)  # environment -> alias -> pin
 
     def waiver_for(self, alias: str, version: int) -> Waiver | None:
         """The waiver of gates for moving `alias` to `version`, when the file declares one."""
@@ -181,6 +216,21 @@ class Deployment:
     line: int = field(default=0, compare=False)
 
 
+MODEL_SLOT = "{model}"
+
+
+@dataclass(frozen=True)
+class EnvRegistry:
+    """Where an environment's registered models live: a server (None: the command's) and a name template."""
+
+    tracking_uri: str | None = None
+    model: str = MODEL_SLOT  # the registered model's name, `{model}` standing for the name under `models`
+    line: int = field(default=0, compare=False)
+
+    def name(self, model: str) -> str:
+        return self.model.replace(MODEL_SLOT, model)
+
+
 @dataclass(frozen=True)
 class Environment:
     name: str
@@ -189,6 +239,24 @@ class Environment:
     hostnames: tuple[str, ...] = ()
     tracking_uri: str | None = None  # MLflow, for the pods that download artefacts (ConfigMap modelpins-mlflow)
     line: int = field(default=0, compare=False)
+    registry: EnvRegistry | None = None
+    owners: tuple[str, ...] = ()  # reviewers of every change to the pins in this environment's registry
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The order versions move through environments, and how long each must hold one first (seconds)."""
+
+    order: tuple[str, ...] = ()
+    soak: dict[str, float] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
+    soak_lines: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def previous(self, environment: str) -> str | None:
+        if environment not in self.order:
+            return None
+        i = self.order.index(environment)
+        return self.order[i - 1] if i else None
 
 
 @dataclass(frozen=True)
@@ -196,6 +264,7 @@ class Images:
     registry: str | None = None
     base: str | None = None  # vLLM's image, for LLMs
     classic: str | None = None  # an MLflow model server image (mlflow + the flavors' libraries), for kind: model
+    classic_base: str | None = None  # the Python image build makes that server image on (deploy/Dockerfile.mlflow)
 
 
 @dataclass(frozen=True)
@@ -208,6 +277,7 @@ class PinsFile:
     deployments: dict[str, Deployment] = field(default_factory=dict)
     images: Images = Images()
     version: int = SCHEMA_VERSION
+    promotion: Promotion = Promotion()
 
     def pins(self) -> list[tuple[str, AliasPin]]:
         """Every (model, alias pin) in file order."""
@@ -215,6 +285,10 @@ class PinsFile:
 
     def gates_for(self, model: str, alias: str) -> tuple[Gate, ...]:
         return self.models[model].gates_for(alias, self.defaults)
+
+    def env_pins(self) -> list[tuple[str, EnvPin]]:
+        """Every (model, environment pin) in file order."""
+        return [(m.name, p) for m in self.models.values() for env in m.environments.values() for p in env.values()]
 
     def alias_map(self) -> dict[str, dict[str, int]]:
         """{model: {alias: version}}, the same shape as the registry's state."""

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from modelpins.pins.data import SCHEMA_VERSION, PinsFile
-from modelpins.pins.fields import NOT_GIVEN, K8sName, ModelName, Owners, Spec, refuse
+from modelpins.pins.data import SCHEMA_VERSION, PinsFile, Promotion
+from modelpins.pins.fields import NOT_GIVEN, Duration, K8sName, ModelName, Owners, Spec, refuse, seconds
 from modelpins.pins.gates import GateTable, gate_table
 from modelpins.pins.models import ModelSpec
 from modelpins.pins.serving import DeploymentSpec, EnvironmentSpec, ImagesSpec, images
@@ -23,6 +23,26 @@ def _supported(version: int) -> int:
 
 class DefaultsSpec(Spec):
     gates: Annotated[GateTable, Field(description="gates keyed by alias, applied to every model")] = {}
+
+
+class PromotionSpec(Spec):
+    """The order versions move through environments, and how long each must hold a version first."""
+
+    order: Annotated[
+        list[K8sName], Field(min_length=2, description="environments, first to last, e.g. `[dev, staging, production]`")
+    ]
+    soak: Annotated[
+        dict[K8sName, Duration],
+        Field(description="environment -> how long a version must hold its alias there before the next may pin it"),
+    ] = {}
+
+    def to_promotion(self, line: int, at: Tree) -> Promotion:
+        return Promotion(
+            tuple(self.order),
+            {env: seconds(d) for env, d in self.soak.items()},
+            line,
+            {env: at.line(("promotion", "soak", env)) for env in self.soak},
+        )
 
 
 class Document(Spec):
@@ -46,6 +66,9 @@ class Document(Spec):
     images: Annotated[
         ImagesSpec, Field(description="serving image registry, vLLM base image and MLflow model server image")
     ] = NOT_GIVEN
+    promotion: Annotated[
+        PromotionSpec, Field(description="`order` of environments and `soak` times, enforced on environment pins")
+    ] = NOT_GIVEN
 
     def to_pins(self, path: str, at: Tree) -> PinsFile:
         return PinsFile(
@@ -58,6 +81,7 @@ class Document(Spec):
             },
             deployments={n: d.to_deployment(n, ("deployments", n), at) for n, d in self.deployments.items()},
             images=images(self.images),
+            promotion=self.promotion.to_promotion(at.key_line(("promotion",)), at) if self.promotion else Promotion(),
         )
 
 

@@ -36,7 +36,9 @@ class Spec(BaseModel):
     `rules` checks what relates the mapping's fields, once each of them is valid.
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, regex_engine="python-re")
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False, frozen=True, regex_engine="python-re", defer_build=True
+    )
     missing: ClassVar[str] = "{what} is missing required field '{field}'"
 
     def rules(self) -> list[InitErrorDetails]:
@@ -182,4 +184,25 @@ TrackingUri = Annotated[
     ),
     Says("tracking_uri '{value}' is not an MLflow tracking URI", "e.g. https://mlflow.acme.example"),
 ]
+EnvAlias = Annotated[
+    str,
+    Field(
+        min_length=1,
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?@[A-Za-z0-9_-]{1,255}$",
+        description="`environment@alias`: the same model's alias in another environment",
+    ),
+    Says("promote_from '{value}' must be written 'environment@alias'", "e.g. 'promote_from: staging@champion'"),
+]
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+Duration = Annotated[
+    str,
+    Field(min_length=2, pattern=r"^[0-9]{1,6}[smhd]$", description="a duration: a whole number and s, m, h or d"),
+    Says("duration '{value}' is not allowed", "write a whole number and a unit, e.g. '24h', '90m' or '2d'"),
+]
+
+
+def seconds(duration: str) -> float:
+    return float(int(duration[:-1]) * DURATION_UNITS[duration[-1]])
+
+
 Owners = Annotated[list[Owner], Field(description="GitHub `@user`, `@org/team` or e-mail, as in CODEOWNERS")]

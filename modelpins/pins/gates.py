@@ -1,4 +1,4 @@
-"""The gates section: five gate kinds, each a model of its own, chosen by `kind`.
+"""The gates section: six gate kinds, each a model of its own, chosen by `kind`.
 
 Adding a gate kind: a `GateSpec` subclass with its `kind` literal and fields, listed in
 `GATE_SPECS`; the runtime in modelpins.gates runs it.
@@ -48,6 +48,8 @@ class GateSpec(Spec):
         given = {key: getattr(self, key) for key in self.model_fields_set if key not in ("kind", "name")}
         if "max_ms" in given:
             given["max"] = given.pop("max_ms")
+        if isinstance(given.get("certificate_chain"), list):
+            given["certificate_chain"] = tuple(given["certificate_chain"])
         if isinstance(given.get("run"), (str, list)):
             given["run"] = (given["run"],) if isinstance(given["run"], str) else tuple(given["run"])
         name = self.name or default_gate_name(self.kind, given.get("run", ()), given.get("metric"))
@@ -171,9 +173,65 @@ class CommandGate(GateSpec):
     timeout: Timeout = 60.0
 
 
-GATE_SPECS: tuple[type[GateSpec], ...] = (ThresholdGate, SafetyGate, RegressionGate, LatencyGate, CommandGate)
+RepoFile = Annotated[
+    str,
+    Field(min_length=1, pattern=r"^[^/\\][^\\]*$", description="a PEM file, relative to the pins file"),
+    Says(
+        "'{value}' is not a path relative to the pins file", "give the PEM file's path from the pins file's directory"
+    ),
+]
+
+
+class SignatureGate(GateSpec):
+    """the version's signature bundle (`modelpins sign`) verifies against every artefact file and was made by the
+    required signer: `public_key`, a certificate chained to `certificate_chain`, or the keyless Sigstore `identity`
+    (the signing workflow) issued by `issuer`; fails closed when unsigned, changed or signed by another"""
+
+    kind: Literal["signature"]
+    public_key: Annotated[RepoFile, Field(description="the signer's PEM public key, relative to the pins file")] = (
+        NOT_GIVEN
+    )
+    certificate_chain: Annotated[
+        list[RepoFile], Field(min_length=1, description="PEM certificates the signing certificate must chain to")
+    ] = NOT_GIVEN
+    identity: Annotated[
+        Text,
+        Field(
+            description="keyless: the workflow that must have signed, e.g. "
+            "`https://github.com/ORG/REPO/.github/workflows/train.yml@refs/heads/main`"
+        ),
+    ] = NOT_GIVEN
+    issuer: Annotated[
+        Text, Field(description="keyless: the OIDC issuer (default GitHub Actions')", pattern="^https://")
+    ] = NOT_GIVEN
+
+    def rules(self) -> list[InitErrorDetails]:
+        given = [k for k in ("public_key", "certificate_chain", "identity") if getattr(self, k) is not None]
+        out = []
+        if len(given) != 1:
+            out.append(
+                problem(
+                    "signature gate needs exactly one of 'public_key', 'certificate_chain' or 'identity' (who signs)",
+                    "e.g. 'public_key: keys/release.pub', or 'identity: https://github.com/ORG/REPO/.github/workflows/"
+                    "train.yml@refs/heads/main'",
+                )
+            )
+        if self.issuer is not None and self.identity is None:
+            out.append(problem("'issuer' applies only to a keyless signature gate with 'identity'", "remove 'issuer'"))
+        return out
+
+
+GATE_SPECS: tuple[type[GateSpec], ...] = (
+    ThresholdGate,
+    SafetyGate,
+    RegressionGate,
+    LatencyGate,
+    CommandGate,
+    SignatureGate,
+)
 AnyGate = Annotated[
-    ThresholdGate | SafetyGate | RegressionGate | LatencyGate | CommandGate, Field(discriminator="kind")
+    ThresholdGate | SafetyGate | RegressionGate | LatencyGate | CommandGate | SignatureGate,
+    Field(discriminator="kind"),
 ]
 
 

@@ -7,8 +7,20 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field
 from pydantic_core import InitErrorDetails
 
-from modelpins.pins.data import AliasPin, ModelPins, ModelRef, Waiver
-from modelpins.pins.fields import NOT_GIVEN, AliasName, Owners, Ref, Spec, Text, Version, problem, report
+from modelpins.pins.data import AliasPin, EnvPin, EnvRef, ModelPins, ModelRef, Waiver
+from modelpins.pins.fields import (
+    NOT_GIVEN,
+    AliasName,
+    EnvAlias,
+    K8sName,
+    Owners,
+    Ref,
+    Spec,
+    Text,
+    Version,
+    problem,
+    report,
+)
 from modelpins.pins.gates import GateTable, gate_table
 from modelpins.text import split_target
 from modelpins.yamlsrc import Loc, Tree
@@ -39,6 +51,23 @@ class WaiverSpec(Spec):
     reason: Text
 
 
+class CopySpec(Spec):
+    """An alias whose version is copied from another environment's registry when the change is applied."""
+
+    promote_from: Annotated[
+        EnvAlias, Field(description="`environment@alias`: copy the version that alias has there, then point at it")
+    ]
+    override: Annotated[
+        Text, Field(description="why this pin may skip the promotion order's soak time (recorded in the audit tags)")
+    ] = NOT_GIVEN
+
+
+EnvPinSpec = Annotated[
+    Version | CopySpec,
+    Field(description="a version of the environment's model, or `{promote_from: environment@alias}`"),
+]
+
+
 class ModelSpec(Spec):
     model_config = ConfigDict(  # for editors: an adapter needs its base
         json_schema_extra={
@@ -58,7 +87,11 @@ class ModelSpec(Spec):
         dict[AliasName, Version],
         AfterValidator(_one_per_case),
         Field(description="alias -> version: the desired registry state"),
-    ]
+    ] = {}
+    environments: Annotated[
+        dict[K8sName, dict[AliasName, EnvPinSpec]],
+        Field(description="environment -> alias -> version or `promote_from`, in that environment's registry"),
+    ] = {}
     waivers: Annotated[
         dict[Text, WaiverSpec], Field(description="alias -> the rollback version whose gates are waived, and why")
     ] = {}
@@ -83,7 +116,20 @@ class ModelSpec(Spec):
             waivers={
                 a: Waiver(a, w.version, w.reason, at.key_line((*loc, "waivers", a))) for a, w in self.waivers.items()
             },
+            environments={
+                env: {a: env_pin(env, a, p, (*loc, "environments", env, a), at) for a, p in pins.items()}
+                for env, pins in self.environments.items()
+            },
         )
+
+
+def env_pin(env: str, alias: str, spec: int | CopySpec, loc: Loc, at: Tree) -> EnvPin:
+    line = at.key_line(loc)
+    if isinstance(spec, int):
+        return EnvPin(env, alias, version=spec, line=line)
+    source, _, source_alias = spec.promote_from.partition("@")
+    ref = EnvRef(source, source_alias, at.line((*loc, "promote_from")))
+    return EnvPin(env, alias, promote_from=ref, override=spec.override or "", line=line)
 
 
 def ref(value: str, loc: Loc, at: Tree) -> ModelRef:

@@ -33,6 +33,8 @@ def _no_plugins() -> Iterator[None]:
 with _no_plugins():
     from modelpins.pins.document import Document
 
+    Document.model_rebuild()  # the one validator a file needs (its sections' models defer theirs: defer_build)
+
 
 def load(path: str | Path) -> PinsFile:
     """Read and check a pins file; raise InvalidPins listing every problem with its line."""

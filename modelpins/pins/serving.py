@@ -7,7 +7,17 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag
 from pydantic_core import InitErrorDetails
 
-from modelpins.pins.data import Deployment, Environment, Images, Resources, Route, ServeEntry, Strategy
+from modelpins.pins.data import (
+    MODEL_SLOT,
+    Deployment,
+    Environment,
+    EnvRegistry,
+    Images,
+    Resources,
+    Route,
+    ServeEntry,
+    Strategy,
+)
 from modelpins.pins.fields import (
     NOT_GIVEN,
     Cpu,
@@ -15,6 +25,7 @@ from modelpins.pins.fields import (
     Hostname,
     K8sName,
     Memory,
+    Owners,
     Ref,
     RouteHostname,
     RoutePath,
@@ -28,6 +39,27 @@ from modelpins.pins.models import ref
 from modelpins.yamlsrc import Loc, Tree
 
 
+class RegistrySpec(Spec):
+    """The environment's MLflow Model Registry: its own server, its own model names, or both."""
+
+    tracking_uri: Annotated[
+        TrackingUri,
+        Field(description="the environment's MLflow server (default: the command's --tracking-uri)"),
+    ] = NOT_GIVEN
+    model: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern=r"^[A-Za-z0-9._{}-]*\{model\}[A-Za-z0-9._{}-]*$",
+            description="registered-model name template, e.g. `prod.{model}` (default `{model}`)",
+        ),
+        Says("registry model '{value}' must contain '{{model}}'", "e.g. 'model: prod.{{model}}'"),
+    ] = NOT_GIVEN
+
+    def to_registry(self, line: int) -> EnvRegistry:
+        return EnvRegistry(self.tracking_uri, self.model or MODEL_SLOT, line)
+
+
 class EnvironmentSpec(Spec):
     namespace: Annotated[K8sName, Field(description="Kubernetes namespace")]
     gateway: GatewayRef = NOT_GIVEN
@@ -35,6 +67,13 @@ class EnvironmentSpec(Spec):
     tracking_uri: Annotated[
         TrackingUri, Field(description="MLflow, for the pods that download artefacts (ConfigMap modelpins-mlflow)")
     ] = NOT_GIVEN
+    registry: Annotated[
+        RegistrySpec,
+        Field(description="the environment's MLflow registry (`tracking_uri`, `model` name template) for its pins"),
+    ] = NOT_GIVEN
+    owners: Annotated[
+        Owners, Field(description="reviewers of every change to the pins in this environment, copies included")
+    ] = []
 
     def to_environment(self, name: str, line: int) -> Environment:
         return Environment(
@@ -44,6 +83,8 @@ class EnvironmentSpec(Spec):
             hostnames=tuple(self.hostnames),
             tracking_uri=self.tracking_uri,
             line=line,
+            registry=self.registry.to_registry(line) if self.registry else None,
+            owners=tuple(self.owners),
         )
 
 
@@ -67,6 +108,19 @@ class ImagesSpec(Spec):
         Says(
             "images.classic '{value}' is not pinned by digest",
             "write it as 'REGISTRY/mlflow-serve@sha256:<digest>' so builds and pods are reproducible",
+        ),
+    ] = NOT_GIVEN
+    classic_base: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern="@sha256:",
+            description="Python image by digest that `modelpins build` makes the MLflow model server image on "
+            "(deploy/Dockerfile.mlflow), when `classic` is not given",
+        ),
+        Says(
+            "images.classic_base '{value}' is not pinned by digest",
+            "write it as 'python:3.12-slim@sha256:<digest>' so builds and pods are reproducible",
         ),
     ] = NOT_GIVEN
 
@@ -215,4 +269,6 @@ class DeploymentSpec(Spec):
 
 
 def images(spec: ImagesSpec | None) -> Images:
-    return Images(registry=spec.registry, base=spec.base, classic=spec.classic) if spec else Images()
+    if not spec:
+        return Images()
+    return Images(registry=spec.registry, base=spec.base, classic=spec.classic, classic_base=spec.classic_base)

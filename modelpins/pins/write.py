@@ -31,7 +31,8 @@ def dump(pins: PinsFile) -> str:
     if pins.deployments:
         top["deployments"] = {name: _dump_deployment(d) for name, d in pins.deployments.items()}
     i = pins.images
-    images = {k: v for k, v in (("registry", i.registry), ("base", i.base), ("classic", i.classic)) if v}
+    named = (("registry", i.registry), ("base", i.base), ("classic", i.classic), ("classic_base", i.classic_base))
+    images = {k: v for k, v in named if v}
     if images:
         top["images"] = images
     return yaml.safe_dump(top, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)

@@ -1,20 +1,31 @@
 """Writing a rendered tree: only files that changed, and removing rendered files no longer produced.
 
 What render owns in the output directory is listed in its index, `.modelpins-rendered`: the
-files of the last render, and the directories render created for them. Only files listed
-there (and still carrying the render header) are ever deleted, and only listed directories,
-once empty, are removed; everything else in the directory is left alone. An output directory
-that is `/`, a repository (or holds one), or lies inside `.git` is refused before anything
-is read or written.
+files of the last render, each with a digest of the bytes it wrote (`PATH SHA256[:32]`), and
+the directories render created for them. Only files listed there (and still carrying the
+render header) are ever deleted, and only listed directories, once empty, are removed;
+everything else in the directory is left alone. An output directory that is `/`, a
+repository (or holds one), or lies inside `.git` is refused before anything is read or written.
+
+A file whose new bytes are unchanged is not opened at all when the index lists the same
+digest, its size on disk is the size of those bytes and it was last modified before the
+index (so nothing edited it since render wrote or checked it). Otherwise its bytes are
+compared, and it is written only when they differ. A fresh checkout gives every file a new
+modification time: the first render there reads them, and the index's time is moved past
+them, so the next render reads none. A file edited and then given an older modification time than
+the index, with its size unchanged, is not noticed: delete the index to make render read every file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from modelpins.errors import InvalidInput
-from modelpins.serving.render import HEADER
+from modelpins.serving.emit import HEADER
 
 INDEX = ".modelpins-rendered"
 INDEX_HEADER = "# Written by 'modelpins render': the files it rendered here and the directories it created.\n"
@@ -24,17 +35,21 @@ INDEX_HEADER = "# Written by 'modelpins render': the files it rendered here and 
 class TreeChanges:
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
+    unchanged: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Index:
-    files: frozenset[str] = frozenset()
+    files: dict[str, str] = field(default_factory=dict)  # path -> digest of its bytes ("" in an older index)
     dirs: frozenset[str] = frozenset()  # created by render, relative to the output directory
 
     def text(self) -> str:
-        lines = sorted(self.files) + sorted(d + "/" for d in self.dirs)
+        lines = [f"{f} {d}".rstrip() for f, d in self.files.items()] + [d + "/" for d in self.dirs]
         return INDEX_HEADER + "".join(line + "\n" for line in sorted(lines))
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def check_out(out: Path) -> None:
@@ -57,17 +72,21 @@ def read_index(out: Path) -> Index:
     path = out / INDEX
     if not path.is_file():
         return Index()
-    files: set[str] = set()
+    files: dict[str, str] = {}
     dirs: set[str] = set()
     for line in path.read_text(encoding="utf-8").splitlines():
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        rel = PurePosixPath(entry.rstrip("/"))
+        name, _, known = entry.partition(" ")
+        rel = PurePosixPath(name.rstrip("/"))
         if rel.is_absolute() or ".." in rel.parts or not rel.parts:
             continue
-        (dirs if entry.endswith("/") else files).add(rel.as_posix())
-    return Index(frozenset(files), frozenset(dirs))
+        if name.endswith("/"):
+            dirs.add(rel.as_posix())
+        else:
+            files[rel.as_posix()] = known.strip()
+    return Index(files, frozenset(dirs))
 
 
 def write_tree(out: Path, files: dict[str, bytes]) -> TreeChanges:
@@ -75,7 +94,7 @@ def write_tree(out: Path, files: dict[str, bytes]) -> TreeChanges:
     check_out(out)
     changes = TreeChanges()
     previous = read_index(out)
-    for rel in sorted(previous.files - set(files)):
+    for rel in sorted(set(previous.files) - set(files)):
         path = out / rel
         if path.is_file() and not path.is_symlink() and path.read_bytes().startswith(HEADER):
             path.unlink()
@@ -87,10 +106,13 @@ def write_tree(out: Path, files: dict[str, bytes]) -> TreeChanges:
                 created.add(parent.as_posix())
     if not out.is_dir():
         out.mkdir(parents=True)
+    checked = _modified(out / INDEX)
+    digests: dict[str, str] = {}
     for rel, data in files.items():
         path = out / rel
-        if path.exists() and path.read_bytes() == data:
-            changes.unchanged += 1
+        digests[rel] = digest(data)
+        if _same(path, data, digests[rel] == previous.files.get(rel), checked):
+            changes.unchanged.append(rel)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -100,7 +122,29 @@ def write_tree(out: Path, files: dict[str, bytes]) -> TreeChanges:
         directory = out / rel
         if directory.is_dir() and not directory.is_symlink() and not any(directory.iterdir()):
             directory.rmdir()
-    index = Index(frozenset(files), frozenset(created & needed)).text()
+    index = Index(digests, frozenset(created & needed)).text()
     if not (out / INDEX).is_file() or (out / INDEX).read_text(encoding="utf-8") != index:
         (out / INDEX).write_text(index, encoding="utf-8")
+    else:
+        os.utime(out / INDEX)  # every listed file now holds its bytes: the next render opens none older than this
     return changes
+
+
+def _modified(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def _same(path: Path, data: bytes, indexed: bool, checked: int | None) -> bool:
+    """Whether `path` holds `data`: from the index and a stat when they vouch for it, else by reading it."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+        return False
+    if indexed and checked is not None and st.st_mtime_ns < checked:
+        return True
+    return path.read_bytes() == data

@@ -5,6 +5,8 @@ pushed image, the digest of baked artefacts) is recorded here by build and commi
 
     {"version": 1,
      "runtime": {"image": "REG/modelpins-vllm:runtime-<hash>@sha256:<digest>", "tag": "runtime-<hash>"},
+     "classic": {"image": "REG/mlflow-serve:classic-<hash>@sha256:<digest>", "tag": "classic-<hash>",
+                 "basis": "<images.classic_base>"},
      "images": {"<deployment>/<track>": {"image": "REG/<deployment>:<tag>@sha256:<digest>", "tag": "<tag>",
                                          "models": {"<model>": <version>, ...},
                                          "basis": "runtime-<hash>"}}}
@@ -42,12 +44,15 @@ class LockEntry:
 @dataclass
 class ImageLock:
     runtime: LockEntry | None = None
+    classic: LockEntry | None = None  # MLflow's model server (deploy/Dockerfile.mlflow on images.classic_base)
     images: dict[str, LockEntry] = field(default_factory=dict)
 
     def dumps(self) -> str:
         data: dict[str, Any] = {"version": LOCK_VERSION}
         if self.runtime:
             data["runtime"] = self.runtime.as_json()
+        if self.classic:
+            data["classic"] = self.classic.as_json()
         data["images"] = {k: self.images[k].as_json() for k in sorted(self.images)}
         return json.dumps(data, indent=2) + "\n"
 
@@ -64,13 +69,14 @@ def loads(text: str | bytes, path: str) -> ImageLock:
     try:
         data = json.loads(text)
         runtime = _entry(data["runtime"]) if data.get("runtime") else None
+        classic = _entry(data["classic"]) if data.get("classic") else None
         images = {key: _entry(value) for key, value in data.get("images", {}).items()}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidInput(
             f"{path}: not a valid image lock ({type(exc).__name__}: {exc}); "
             "fix: delete it and run 'modelpins build' to write it again"
         ) from None
-    return ImageLock(runtime, images)
+    return ImageLock(runtime, classic, images)
 
 
 def save(lock: ImageLock, path: Path) -> None:

@@ -10,17 +10,33 @@ from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.tracks import Track
 
 RUNTIME_REPOSITORY = "modelpins-vllm"
+CLASSIC_REPOSITORY = "mlflow-serve"  # MLflow's model server image for classic models (deploy/Dockerfile.mlflow)
 CLASSIC_NOTE = "images.classic of model_pins.yaml: MLflow's model server image, built from deploy/Dockerfile.mlflow"
+CLASSIC_BUILT = (
+    "pinned by digest in deploy/images.lock.json (classic), written by 'modelpins build --push' from "
+    "deploy/Dockerfile.mlflow on images.classic_base"
+)
 
 
-def classic_image(pins: PinsFile, dep: Deployment) -> str:
-    if not pins.images.classic:
+def classic_image(pins: PinsFile, dep: Deployment, lock: ImageLock | None = None) -> str:
+    """MLflow's model server image: images.classic as given, else the one build made on images.classic_base."""
+    if pins.images.classic:
+        return pins.images.classic
+    built = lock.classic if lock else None
+    if pins.images.classic_base and built and built.basis == pins.images.classic_base:
+        return built.image
+    if pins.images.classic_base:
         raise InvalidInput(
-            f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model (kind: model), which MLflow's "
-            "model server runs, but the pins name no image for it; fix: add 'images: {classic: "
-            "REGISTRY/mlflow-serve@sha256:...}' (mlflow and the flavors' libraries; see deploy/Dockerfile.mlflow)"
+            f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model on MLflow's model server, "
+            "and deploy/images.lock.json records no image built on images.classic_base yet; fix: run "
+            "'modelpins build --push' (it builds deploy/Dockerfile.mlflow) and commit deploy/images.lock.json"
         )
-    return pins.images.classic
+    raise InvalidInput(
+        f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model (kind: model), which MLflow's "
+        "model server runs, but the pins name no image for it; fix: add 'images: {classic_base: "
+        "python:3.12-slim@sha256:...}' for 'modelpins build' to make it from deploy/Dockerfile.mlflow, or 'images: "
+        "{classic: REGISTRY/mlflow-serve@sha256:...}' (mlflow and the flavors' libraries)"
+    )
 
 
 def runtime_tag(base: str, dockerfile: bytes) -> str:

@@ -1,15 +1,19 @@
 """Serving images: content-addressed tags, built from deploy/Dockerfile with the docker SDK.
 
-Two kinds of image:
+Three kinds of image:
 - the runtime (`<registry>/modelpins-vllm:runtime-<hash of base digest + Dockerfile>`), for
   deployments with `artifacts: init`: pods download models:/<name>/<version> at start;
 - one image per deployment track for `artifacts: image`
   (`<registry>/<deployment>:<model>-v<version>-<hash>`), with the artefacts baked in at
   /models/<name>/<version>; the hash covers the base, the Dockerfile and every served model's
-  name, version and artefact digest.
+  name, version and artefact digest;
+- MLflow's model server for classic models (`<registry>/mlflow-serve:classic-<hash of images.classic_base +
+  deploy/Dockerfile.mlflow>`), unless the pins name one as images.classic.
 
 A tag that already exists (in the registry with --push, locally without) is never rebuilt.
 Images carry OCI labels plus io.modelpins.* labels naming model, version, run id and commit.
+A baked image also carries its CycloneDX SBOM (modelpins.serving.sbom) at /models/.modelpins/,
+named by the label io.modelpins.sbom with its digest; a copy goes to `sbom_dir`.
 """
 
 from __future__ import annotations
@@ -20,18 +24,19 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from modelpins import tags
 from modelpins.digest import local_digest
 from modelpins.errors import InvalidInput, OperationFailed
-from modelpins.pins import PinsFile
+from modelpins.pins import Deployment, PinsFile
 from modelpins.progress import Step, noop
+from modelpins.serving import layout, sbom
 from modelpins.serving.checks import check
 from modelpins.serving.image_lock import ImageLock, LockEntry
-from modelpins.serving.image_refs import RUNTIME_REPOSITORY, runtime_tag
+from modelpins.serving.image_refs import CLASSIC_REPOSITORY, RUNTIME_REPOSITORY, classic_image, runtime_tag
 from modelpins.serving.tracks import Pinned, Track, tracks
 
 # (model, version, destination) -> None: creates the directory `destination` holding the version's artefacts
@@ -40,19 +45,22 @@ Fetch = Callable[[str, int, Path], None]
 
 @dataclass(frozen=True)
 class Built:
-    key: str  # "runtime" or "<deployment>/<track>"
+    key: str  # "runtime", "classic" or "<deployment>/<track>"
     image: str  # repo:tag, with @digest once pushed
     status: str  # built | pushed | exists
+    sbom: str = ""  # the SBOM written for it (a path), when one was
 
 
 class DockerImages:
     """The docker engine adapter: build, push, and ask whether a tag exists."""
 
-    def __init__(self, client: Any = None):
+    def __init__(self, client: Any = None, network: str | None = None):
         import docker  # deferred: only build imports the docker SDK
 
+        self.network = network  # of the builds' RUN steps (docker build --network); None: the engine's default
         try:
-            self.client = client or docker.from_env()
+            # builds and pushes of multi-GB layers can be silent for minutes: a long read timeout
+            self.client = client or docker.from_env(timeout=1800)
             self.client.ping()
         except docker.errors.DockerException as exc:
             raise OperationFailed(
@@ -86,7 +94,14 @@ class DockerImages:
 
         try:
             image, _ = self.client.images.build(
-                path=str(context), tag=ref, buildargs=buildargs, labels=labels, rm=True, forcerm=True, pull=False
+                path=str(context),
+                tag=ref,
+                buildargs=buildargs,
+                labels=labels,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                network_mode=self.network,
             )
         except docker.errors.BuildError as exc:
             tail = "".join(str(x.get("stream") or x.get("error") or "") for x in list(exc.build_log)[-6:])
@@ -133,6 +148,18 @@ def mlflow_fetch(tracking_uri: str) -> Fetch:
     return fetch
 
 
+def serves_classic(pins: PinsFile, dep: Deployment) -> bool:
+    """The deployment downloads a classic model at pod start, for MLflow's model server image to serve."""
+    return dep.artifacts == "init" and any(
+        layout.runtime(pins.models[s.base.model].kind) == layout.MLFLOW for t in tracks(pins, dep) for s in t.servers
+    )
+
+
+def needs_classic(pins: PinsFile) -> bool:
+    """build makes MLflow's model server image: a deployment needs it and the pins do not name one."""
+    return not pins.images.classic and any(serves_classic(pins, d) for d in pins.deployments.values())
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.")[:60] or "model"
 
@@ -150,6 +177,9 @@ class Builder:
     fetch: Fetch | None = None
     run_ids: dict[tuple[str, int], str] | None = None
     locked: dict[tuple[str, int], str] | None = None  # artefact digests from model_pins.lock, checked once fetched
+    signatures: dict[tuple[str, int], str] | None = None  # signature bundle digests of signed versions
+    sbom_dir: Path | None = None
+    classic_dockerfile: Path | None = None  # deploy/Dockerfile.mlflow: MLflow's model server, for classic models
 
     def base(self) -> str:
         if not self.pins.images.base:
@@ -174,6 +204,9 @@ class Builder:
                 lock.runtime = LockEntry(built.image, tag)
             out.append(Built("runtime", built.image, built.status))
             progress("runtime")
+        if needs_classic(self.pins):
+            out.append(self._classic(lock))
+            progress("classic")
         for dep in deps:
             if dep.artifacts != "image":
                 continue
@@ -190,7 +223,7 @@ class Builder:
                 if self.push:
                     tag = built.image.split("@")[0].rpartition(":")[2]
                     lock.images[key] = LockEntry(built.image, tag, track.models(), basis)
-                out.append(Built(key, built.image, built.status))
+                out.append(Built(key, built.image, built.status, built.sbom))
                 progress(key)
         return out
 
@@ -215,9 +248,21 @@ class Builder:
             primary = track.servers[0].adapters[0][1] if track.servers[0].adapters else track.servers[0].base
             tag = f"{slug(primary.model)}-v{primary.version}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
             labels = self._labels(f"{dep}/{track.key}", [(r, d) for r, d in digests.items()], primary)
-            return self._ensure(
-                f"{self.registry}/{dep}:{tag}", labels, lambda ctx: shutil.copytree(models, ctx / "models")
-            )
+            image = f"{self.registry}/{dep}:{tag}"
+            text = self._sbom(image, base, digests)
+            inside = models / sbom.PATH.removeprefix("/models/")
+            inside.parent.mkdir(parents=True)
+            inside.write_text(text, encoding="utf-8")
+            labels[sbom.LABEL] = sbom.PATH
+            labels[sbom.LABEL + ".digest"] = sbom.digest(text)
+            written = ""
+            if self.sbom_dir is not None:
+                self.sbom_dir.mkdir(parents=True, exist_ok=True)
+                path = self.sbom_dir / f"{slug(dep)}-{track.key}.cdx.json"
+                path.write_text(text, encoding="utf-8")
+                written = str(path)
+            built = self._ensure(image, labels, lambda ctx: shutil.copytree(models, ctx / "models"))
+            return replace(built, sbom=written)
 
     def _checked(self, ref: Pinned, digest: str) -> str:
         """The digest of the artefacts fetched for `ref`; OperationFailed when model_pins.lock locked others."""
@@ -230,26 +275,73 @@ class Builder:
             )
         return digest
 
-    def _ensure(self, ref: str, labels: dict[str, str], fill: Callable[[Path], object]) -> Built:
+    def _sbom(self, ref: str, base: str, digests: dict[Pinned, str]) -> str:
+        run_ids, signatures = self.run_ids or {}, self.signatures or {}
+        served = [
+            sbom.Served(
+                r.model,
+                r.alias,
+                r.version,
+                self.pins.models[r.model].kind,
+                d,
+                run_ids.get((r.model, r.version), ""),
+                signatures.get((r.model, r.version), ""),
+            )
+            for r, d in digests.items()
+        ]
+        return sbom.bom(ref, base, self.commit, served)
+
+    def _classic(self, lock: ImageLock) -> Built:
+        """MLflow's model server image: deploy/Dockerfile.mlflow on images.classic_base."""
+        base = self.pins.images.classic_base
+        if not base:
+            dep = next(d for d in self.pins.deployments.values() if serves_classic(self.pins, d))
+            classic_image(self.pins, dep)  # raises: the pins name neither the image nor its base
+            raise AssertionError("unreachable")
+        dockerfile = self.classic_dockerfile or self.dockerfile.with_name("Dockerfile.mlflow")
+        try:
+            content = dockerfile.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(
+                f"{dockerfile}: cannot read MLflow's model server Dockerfile ({exc.strerror}); fix: keep it at "
+                "deploy/Dockerfile.mlflow next to the serving Dockerfile"
+            ) from None
+        tag = "classic-" + hashlib.sha256(base.encode() + b"\0" + hashlib.sha256(content).digest()).hexdigest()[:12]
+        labels = self._labels("classic", [], base=base)
+        built = self._ensure(f"{self.registry}/{CLASSIC_REPOSITORY}:{tag}", labels, lambda ctx: None, dockerfile, base)
+        if self.push:
+            lock.classic = LockEntry(built.image, tag, basis=base)
+        return Built("classic", built.image, built.status)
+
+    def _ensure(
+        self,
+        ref: str,
+        labels: dict[str, str],
+        fill: Callable[[Path], object],
+        dockerfile: Path | None = None,
+        base: str | None = None,
+    ) -> Built:
         """Build and push `ref` unless the tag exists already (in the registry with push, else locally)."""
         digest = self.images.registry_digest(ref) if self.push else None
         if digest or (not self.push and self.images.exists_locally(ref)):
             return Built("", f"{ref}@{digest}" if digest else ref, "exists")
         with tempfile.TemporaryDirectory(prefix="modelpins-context-") as tmp:
             ctx = Path(tmp)
-            shutil.copyfile(self.dockerfile, ctx / "Dockerfile")
+            shutil.copyfile(dockerfile or self.dockerfile, ctx / "Dockerfile")
             fill(ctx)
             (ctx / "models").mkdir(exist_ok=True)
-            self.images.build(ctx, ref, {"BASE_IMAGE": self.base()}, labels)
+            self.images.build(ctx, ref, {"BASE_IMAGE": base or self.base()}, labels)
         if not self.push:
             return Built("", ref, "built")
         return Built("", f"{ref}@{self.images.push(ref)}", "pushed")
 
-    def _labels(self, what: str, models: list[tuple[Pinned, str]], primary: Pinned | None = None) -> dict[str, str]:
+    def _labels(
+        self, what: str, models: list[tuple[Pinned, str]], primary: Pinned | None = None, base: str | None = None
+    ) -> dict[str, str]:
         run_ids = self.run_ids or {}
         labels = {
             "org.opencontainers.image.title": what,
-            "org.opencontainers.image.base.name": self.base(),
+            "org.opencontainers.image.base.name": base or self.base(),
             tags.IMAGE_LABEL + "image": what,
         }
         if self.commit:

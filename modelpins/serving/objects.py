@@ -10,7 +10,7 @@ from modelpins.errors import InvalidInput
 from modelpins.pins import Deployment, PinsFile
 from modelpins.serving import layout
 from modelpins.serving.image_lock import ImageLock
-from modelpins.serving.image_refs import CLASSIC_NOTE, classic_image, image_for, image_note
+from modelpins.serving.image_refs import CLASSIC_BUILT, CLASSIC_NOTE, classic_image, image_for, image_note
 from modelpins.serving.layout import Locked
 from modelpins.serving.tracks import MODELS_DIR, Track, route_target, server_command, tracks
 
@@ -84,7 +84,12 @@ def model_volume_mib(dep: Deployment, track: Track, locked: Locked | None) -> in
 
 
 def deployment(
-    pins: PinsFile, dep: Deployment, track: Track, image: str, locked: Locked | None = None
+    pins: PinsFile,
+    dep: Deployment,
+    track: Track,
+    image: str,
+    locked: Locked | None = None,
+    lock: ImageLock | None = None,
 ) -> dict[str, Any]:
     """The Deployment of one track. Restricted Pod Security: non-root UID, no capabilities, RuntimeDefault
     seccomp, read-only root filesystem with emptyDirs for /tmp, $HOME (caches) and the models."""
@@ -118,7 +123,7 @@ def deployment(
         container: dict[str, Any] = {
             "name": prefix if len(track.servers) == 1 else f"{prefix}-{len(containers) + 1}",
             # baked ('artifacts: image'): the image holds the models and the server; else each runtime's image
-            "image": classic_image(pins, dep) if init and layout.runtime(kind) == layout.MLFLOW else image,
+            "image": classic_image(pins, dep, lock) if init and layout.runtime(kind) == layout.MLFLOW else image,
             "imagePullPolicy": "Always",
             "command": command,
             "args": args,
@@ -316,9 +321,10 @@ def objects(
     for t in ts:
         llm = dep.artifacts == "image" or any(layout.runtime(pins.models[s.base.model].kind) == layout.VLLM
                                               for s in t.servers)  # fmt: skip
-        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep)
-        obj = deployment(pins, dep, t, image, locked)
-        obj["metadata"]["annotations"][tags.IMAGE] = image_note(image) if llm else CLASSIC_NOTE
+        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep, lock)
+        obj = deployment(pins, dep, t, image, locked, lock)
+        note = CLASSIC_NOTE if pins.images.classic else CLASSIC_BUILT
+        obj["metadata"]["annotations"][tags.IMAGE] = image_note(image) if llm else note
         out.append(obj)
     base = {tags.NAME: dep.name}
     for t in ts:

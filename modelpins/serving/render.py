@@ -25,29 +25,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from modelpins.pins import PinsFile
 from modelpins.progress import Step, noop
 from modelpins.serving.checks import check
+from modelpins.serving.emit import dump
 from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.layout import Locked
 from modelpins.serving.objects import environment_objects, namespace, objects
 
-HEADER = b"# Rendered by 'modelpins render' from model_pins.yaml. Do not edit: change model_pins.yaml and re-render.\n"
 KUSTOMIZE = "kustomize.config.k8s.io/v1beta1"
-
-
-class _Dumper(yaml.SafeDumper):
-    """Plain YAML: no anchors or aliases where one dict is used twice."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def dump(obj: dict[str, Any]) -> bytes:
-    text = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10_000)
-    return HEADER + text.encode()
 
 
 def file_name(obj: dict[str, Any]) -> str:

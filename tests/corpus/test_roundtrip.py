@@ -165,6 +165,7 @@ def pins_files(draw: st.DrawFn) -> PinsFile:
     images = Images(
         registry=draw(st.none() | st.just("registry.acme.example/ml")),
         base=draw(st.none() | st.just("vllm/vllm-openai@sha256:" + "a" * 64)),
+        classic_base=draw(st.none() | st.just("python:3.12-slim@sha256:" + "b" * 64)),
     )
     defaults = numbered(
         {k: tuple(draw(st.lists(gates(), max_size=2))) for k in draw(st.lists(alias_names, max_size=2, unique=True))},

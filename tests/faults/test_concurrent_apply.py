@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.helpers import rest
 from tests.helpers.cli import run, start, wait_for
 from tests.helpers.proxy import Fault, Proxy
@@ -12,20 +14,28 @@ from tests.helpers.seed import unique, write_pins
 ALIAS_WRITE = "POST /api/2.0/mlflow/registered-models/alias"
 
 
-def _slow_first_apply(proxy, tmp_path, names, delay):
-    """Start apply A (actor alice) moving every alias to 2, each alias write held `delay` seconds by the proxy."""
+# A's 6 changes take 6 x 2 s one at a time, and 2 rounds of 6 s with 4 in flight: about 12 s either way,
+# longer than B needs to start and plan on two busy cores.
+DELAY = {"1": 2.0, "4": 6.0}
+
+
+def _slow_first_apply(proxy, tmp_path, names, parallel):
+    """Start apply A (actor alice) moving every alias to 2, with `parallel` changes in flight, each alias write
+    held by the proxy so that A holds the lock for about 12 s."""
     pins_a = write_pins(tmp_path / "a.yaml", {n: {"champion": 2, "challenger": 2} for n in names})
-    proxy.faults.append(Fault(status=0, delay=delay, match=ALIAS_WRITE))
-    proc = start("--pins", pins_a, "--tracking-uri", proxy.url, "apply", "--yes", env={"MODELPINS_ACTOR": "alice"})
+    proxy.faults.append(Fault(status=0, delay=DELAY[parallel], match=ALIAS_WRITE))
+    argv = ("--pins", pins_a, "--tracking-uri", proxy.url, "apply", "--yes", "--parallel", parallel)
+    proc = start(*argv, env={"MODELPINS_ACTOR": "alice"})
     wait_for(lambda: any(p.endswith("/registered-models/alias") for _, p in proxy.log), what="A's first alias write")
     return proc
 
 
-def test_second_apply_waits_then_plans_from_the_first_ones_result(mlflow_server, proxy, tmp_path):
+@pytest.mark.parametrize("parallel", ["1", "4"])
+def test_second_apply_waits_then_plans_from_the_first_ones_result(mlflow_server, proxy, tmp_path, parallel):
     names = [unique("race") for _ in range(3)]
     rest.seed(mlflow_server.url, names, versions=3, aliases={"champion": 1, "challenger": 1})
-    # A holds the lock for 6 x 1 s: B starts and makes its first plan while A is still writing
-    a = _slow_first_apply(proxy, tmp_path, names, delay=1.0)
+    # A holds the lock for about 12 s: B starts and makes its first plan while A is still writing
+    a = _slow_first_apply(proxy, tmp_path, names, parallel)
     pins_b = write_pins(tmp_path / "b.yaml", {n: {"champion": 3, "challenger": 2} for n in names})
     proxy_b = Proxy(mlflow_server.url).start()
     try:
@@ -47,11 +57,14 @@ def test_second_apply_waits_then_plans_from_the_first_ones_result(mlflow_server,
     assert rest.lock_holder(mlflow_server.url) is None
 
 
-def test_second_apply_refuses_after_lock_timeout_naming_holder_and_writes_nothing(mlflow_server, proxy, tmp_path):
+@pytest.mark.parametrize("parallel", ["1", "4"])
+def test_second_apply_refuses_after_lock_timeout_naming_holder_and_writes_nothing(
+    mlflow_server, proxy, tmp_path, parallel
+):
     names = [unique("refused") for _ in range(3)]
     rest.seed(mlflow_server.url, names, versions=3, aliases={"champion": 1, "challenger": 1})
-    # A holds the lock for 6 x 1 s: far longer than B needs to start, plan and wait 1 s
-    a = _slow_first_apply(proxy, tmp_path, names, delay=1.0)
+    # A holds the lock for about 12 s: far longer than B needs to start, plan and wait 1 s
+    a = _slow_first_apply(proxy, tmp_path, names, parallel)
     pins_b = write_pins(tmp_path / "b.yaml", {n: {"champion": 3, "challenger": 3} for n in names})
     proxy_b = Proxy(mlflow_server.url).start()
     try:

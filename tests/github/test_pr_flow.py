@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.github.conftest import line_of
 from tests.helpers.cli import run
+from tests.helpers.keys import key_pair
 from tests.helpers.seed import alias_state, seed_model, unique
 
 
@@ -95,6 +98,28 @@ def test_comment_links_the_model_card_of_each_target_version(client, mlflow_serv
     assert "**Model cards**" in body
     assert f"- `{model}@champion` v3: [model card]({mlflow_server.url}/#/models/{model}/versions/3)" in body
     assert f"- `{model}@challenger` v4: no card yet (`modelpins card {model}@challenger`)" in body
+
+
+def test_comment_shows_the_signature_state_of_each_target_version(client, mlflow_server, pr_repo, tmp_path):
+    model = unique("signedpr")
+    seed_model(client, model, 4, {"champion": 2, "challenger": 3})
+    private, _ = key_pair(tmp_path / "keys", "release")
+    signed = run("--tracking-uri", mlflow_server.url, "sign", f"{model}/3", "--key", private)
+    assert signed.returncode == 0, signed.stderr
+    signer = json.loads(client.get_model_version(model, "3").tags["modelpins.signature"])["signer"]
+    repo = pr_repo(pins_text(model, 2, 3))
+    repo.commit(pins_text(model, 3, 4), "Promote challenger")
+    env, _, _ = actions_env(tmp_path)
+
+    rep = run(
+        "--tracking-uri", mlflow_server.url, "report", "--base", "main", "--out", tmp_path / "comment.md",
+        cwd=repo.root, env=env,
+    )  # fmt: skip
+
+    assert rep.returncode == 0, rep.stderr
+    body = (tmp_path / "comment.md").read_text()
+    assert f"- `{model}@champion` v3: signed by {signer} (key, bundle digest sha256:" in body
+    assert f"- `{model}@challenger` v4: ⚠️ unsigned" in body
 
 
 def test_version_missing_from_registry_is_annotated_at_its_line(client, mlflow_server, pr_repo, tmp_path):

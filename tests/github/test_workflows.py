@@ -40,7 +40,10 @@ def test_the_expected_workflows_exist():
 # The one job that writes to the repository and the package registry: after merge, on main only,
 # it pushes the serving images and publishes the rendered manifests and image lock to the deploy
 # branch that Argo CD / Flux reconcile.
-CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages"}}
+CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages", "id-token", "attestations"}}
+# The jobs that publish the promotion board to GitHub Pages: they hold no secret and run no
+# repository code, only the deploy actions (pages + an OIDC token for the deployment).
+PAGES_PUBLISHERS = {("pins-apply.yml", "pages"), ("pins-drift.yml", "pages")}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -54,6 +57,11 @@ def test_triggers_and_permissions(path):
         assert isinstance(perms, dict), f"{path.name}:{name} must set its own permissions"
         writes = {k for k, v in perms.items() if v == "write"}
         allowed = {"pull-requests"} | CONTENTS_WRITERS.get((path.name, name), set())
+        if (path.name, name) in PAGES_PUBLISHERS:
+            allowed |= {"pages", "id-token"}
+        else:
+            assert "pages" not in perms, f"{path.name}:{name} asks for {perms}"
+            assert "id-token" in allowed or "id-token" not in perms, f"{path.name}:{name} asks for {perms}"
         assert writes <= allowed, f"{path.name}:{name} asks for {writes}"
         if "secrets." in yaml.safe_dump(job):
             assert job.get("environment"), f"{path.name}:{name} uses secrets outside an environment"
@@ -113,6 +121,34 @@ def test_argocd_and_flux_track_the_branch_the_serve_job_publishes_to():
     serve = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["serve"]
     publish = next(s for s in serve["steps"] if "publish_manifests.sh" in s.get("run", ""))
     assert "MODELPINS_DEPLOY_BRANCH" not in publish.get("env", {})  # the default, which the clusters track
+
+
+def test_the_board_is_published_after_apply_and_on_the_drift_schedule():
+    for workflow, after in (("pins-apply.yml", ["apply"]), ("pins-drift.yml", None)):
+        jobs = load(ROOT / ".github" / "workflows" / workflow)["jobs"]
+        build, pages = jobs["site"], jobs["pages"]
+        assert build.get("needs") == (after[0] if after else None)
+        assert any("modelpins site --out" in s.get("run", "") for s in build["steps"])
+        assert pages["needs"] == "site" and pages["environment"]["name"] == "github-pages"
+        assert "secrets." not in yaml.safe_dump(pages)  # the deploying job never sees the registry token
+        assert not any("run" in s for s in pages["steps"])  # nor runs repository code
+        assert [s["uses"].split("@")[0] for s in pages["steps"]] == ["actions/configure-pages", "actions/deploy-pages"]
+        assert "pages" not in build["permissions"] and "id-token" not in build["permissions"]
+
+
+def test_only_the_serve_job_attests_and_only_what_it_pushed():
+    perms = {(p.name, n): j.get("permissions", {}) for p in WORKFLOWS for n, j in load(p)["jobs"].items()}
+    for scope in ("id-token", "attestations"):
+        writers = [k for k, v in perms.items() if v.get(scope) == "write" and k not in PAGES_PUBLISHERS]
+        assert writers == [("pins-apply.yml", "serve")], scope
+    steps = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["serve"]["steps"]
+    build = next(i for i, s in enumerate(steps) if "modelpins build --push" in s.get("run", ""))
+    attest = next(
+        i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/attest-build-provenance@")
+    )
+    assert attest == build + 1  # right after the push, from the subjects file the build step wrote
+    assert "--subjects images.sha256" in steps[build]["run"]
+    assert steps[attest]["with"] == {"subject-checksums": "images.sha256"}
 
 
 def test_only_the_serve_job_logs_in_to_the_image_registry():

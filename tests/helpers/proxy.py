@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+FAULTS = threading.Lock()
+
 
 @dataclass
 class Fault:
@@ -22,6 +24,7 @@ class Fault:
     count: int = 1_000_000
     delay: float = 0.0
     match: str = ""  # substring of "METHOD /path"; empty matches all
+    after: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -31,6 +34,8 @@ class Proxy:
     faults: list[Fault] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     authorization: str = ""  # e.g. "Basic dXNlcjpwYXNz" or "Bearer TOKEN"; empty: no auth
+    trace: list[tuple[float, float, str, str, bytes, int]] = field(default_factory=list)  # start, end, method,
+    # path, body, status of every request answered (monotonic times: which requests overlapped)
 
     @property
     def url(self) -> str:
@@ -46,6 +51,7 @@ class Proxy:
     def reset(self) -> None:
         self.log.clear()
         self.faults.clear()
+        self.trace.clear()
 
     def start(self) -> Proxy:
         proxy = self
@@ -62,20 +68,26 @@ class Proxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = self.path.split("?")[0]
                 proxy.log.append((self.command, path))
+                started = time.monotonic()
                 if proxy.authorization and self.headers.get("Authorization") != proxy.authorization:
                     self.send_response(401)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 for fault in proxy.faults:
-                    if fault.count > 0 and fault.match in f"{self.command} {path}":
-                        fault.count -= 1
+                    with FAULTS:  # requests arrive on several threads at once
+                        hit = fault.count > 0 and fault.match in f"{self.command} {path}"
+                        skipped = hit and fault.after > 0
+                        fault.after -= 1 if skipped else 0
+                        fault.count -= 1 if hit and not skipped else 0
+                    if hit and not skipped:
                         if fault.delay:
                             time.sleep(fault.delay)
                         if fault.status:
                             self.send_response(fault.status)
                             self.send_header("Content-Length", "0")
                             self.end_headers()
+                            proxy.trace.append((started, time.monotonic(), self.command, path, body, fault.status))
                             return
                 conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
                 headers = {
@@ -92,6 +104,7 @@ class Proxy:
                 self.end_headers()
                 self.wfile.write(data)
                 conn.close()
+                proxy.trace.append((started, time.monotonic(), self.command, path, body, resp.status))
 
             do_GET = do_POST = do_DELETE = do_PATCH = _handle
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from mlflow import MlflowClient
 
 from devkit import devserver
@@ -41,3 +43,17 @@ def write_pins(path: Path, models: Mapping[str, Mapping[str, int]], extra: str =
         lines += [f"      {alias}: {version}" for alias, version in aliases.items()]
     path.write_text("\n".join(lines) + "\n" + extra)
     return path
+
+
+def log_sklearn(tracking_uri: str, name: str) -> tuple[Any, np.ndarray]:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.5], [3.0, 0.5], [0.5, 3.0], [2.5, 2.0]])
+    y = np.array([0, 0, 1, 1, 0, 1])
+    model = LogisticRegression().fit(x, y)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("modelpins-artefacts")
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(model, name="model", registered_model_name=name)
+    return model, x

@@ -3,6 +3,7 @@
 No image is pulled from outside. `base_image` is made here, from a rootfs holding a
 shell and a `python3` stand-in that records how it was called (in place of vLLM's
 multi-gigabyte image), and pushed to the local registry so it can be pinned by digest.
+`python_base` (for MLflow's model server image) is a real Python: this machine's own.
 """
 
 from __future__ import annotations
@@ -193,4 +194,74 @@ def base_image(docker_engine: Engine, registry: Registry) -> str:
     client.images.push(ref, tag="test")
     digest = registry.manifest_digest("vllm-base", "test")
     assert digest, "the base image did not reach the registry"
+    return f"{ref}@{digest}"
+
+
+def _python_rootfs(python: Path, stdlib: Path) -> bytes:
+    """This machine's Python (binary, standard library, shared libraries), pip, a shell and the CA bundle."""
+    import pip
+
+    libs: set[str] = set()
+
+    def needs(binary: Path) -> None:
+        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+        libs.update(p for line in out.splitlines() for p in line.split() if p.startswith("/"))
+
+    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        skipped = ("/test/", "/__pycache__/", "/site-packages/", "/dist-packages/")
+        # EXTERNALLY-MANAGED: a distribution's marker that refuses pip; a Python base image has none
+        return None if any(s in info.name + "/" for s in skipped) or info.name.endswith("EXTERNALLY-MANAGED") else info
+
+    def compiled(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if "/__pycache__" in info.name else info
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", dereference=True) as tar:
+        sh = Path(shutil.which("sh") or "/bin/sh").resolve()
+        tar.add(sh, "bin/sh")
+        tar.add(python, "usr/bin/python3")
+        tar.add(stdlib, f"usr/lib/{stdlib.name}", filter=keep)
+        tar.add(Path(pip.__file__).parent, f"usr/local/lib/{stdlib.name}/dist-packages/pip", filter=compiled)
+        for binary in (sh, python, *(stdlib / "lib-dynload").glob("*.so")):
+            needs(binary)
+        for lib in sorted(libs):
+            tar.add(lib, lib.lstrip("/"))
+        tar.add("/etc/ssl/certs/ca-certificates.crt", "etc/ssl/certs/ca-certificates.crt")
+        for name, mode in (("tmp", 0o1777), ("home", 0o755)):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, mode
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def python_base(docker_engine: Engine, registry: Registry) -> str:
+    """A Python base image for deploy/Dockerfile.mlflow in the local registry: '127.0.0.1:PORT/python@sha256:...'.
+
+    Made from this machine's /usr/bin/python3 (no image can be pulled here). It carries the machine's CA
+    bundle as PIP_CERT, as a site's own base image would, so the build's pip reaches PyPI through the
+    site's TLS proxy.
+    """
+    python = Path("/usr/bin/python3")
+    if not python.exists():
+        missing("no /usr/bin/python3 to make a Python base image from")
+    where = "import sysconfig; print(sysconfig.get_paths()['stdlib'])"
+    stdlib = Path(subprocess.run([str(python), "-c", where], capture_output=True, text=True, check=True).stdout.strip())
+    dockerfile = (
+        b"FROM scratch\nADD rootfs.tar /\n"
+        b"ENV PATH=/usr/local/bin:/usr/bin:/bin PIP_CERT=/etc/ssl/certs/ca-certificates.crt\n"
+    )
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (("Dockerfile", dockerfile), ("rootfs.tar", _python_rootfs(python.resolve(), stdlib))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    client = docker_engine.client()
+    ref = f"{registry.host}/python"
+    client.images.build(fileobj=context, custom_context=True, tag=f"{ref}:test", rm=True)
+    client.images.push(ref, tag="test")
+    digest = registry.manifest_digest("python", "test")
+    assert digest, "the Python base image did not reach the registry"
     return f"{ref}@{digest}"

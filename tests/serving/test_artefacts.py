@@ -35,6 +35,7 @@ import yaml
 from devkit.devserver import free_port
 from modelpins.serving.tracks import MODELS_DIR
 from tests.helpers.cli import run
+from tests.helpers.seed import log_sklearn
 
 pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
@@ -133,20 +134,6 @@ def log_version(client: Any, name: str, fill: Any) -> None:
     if not client.search_registered_models(f"name = '{name}'"):
         client.create_registered_model(name)
     client.create_model_version(name, f"runs:/{run_.info.run_id}/model", run_id=run_.info.run_id)
-
-
-def log_sklearn(tracking_uri: str, name: str) -> tuple[Any, np.ndarray]:
-    import mlflow
-    from sklearn.linear_model import LogisticRegression
-
-    x = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.5], [3.0, 0.5], [0.5, 3.0], [2.5, 2.0]])
-    y = np.array([0, 0, 1, 1, 0, 1])
-    model = LogisticRegression().fit(x, y)
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment("modelpins-artefacts")
-    with mlflow.start_run():
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=name)
-    return model, x
 
 
 PINS = """version: 1

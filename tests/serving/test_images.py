@@ -7,6 +7,7 @@ skipped when unchanged), not that vLLM starts: that needs a GPU and vLLM's real 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli import run
+from tests.helpers.keys import key_pair
 from tests.helpers.seed import seed_model, unique
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,6 +100,45 @@ def test_build_refuses_baked_artefacts_that_differ_from_model_pins_lock(baked, c
     assert f"artefacts of {model} version 1 do not match model_pins.lock" in result.stderr
     assert registry.tags(f"serving/{model}") == []  # nothing was built or pushed
     assert not (pins.parent / "deploy" / "images.lock.json").exists()
+
+
+def test_build_writes_each_images_sbom_and_labels_it(baked, mlflow_server, client, docker_engine, tmp_path):
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    model, runs, pins, env = baked
+    private, _ = key_pair(tmp_path / "keys", "release")
+    assert run("--tracking-uri", mlflow_server.url, "sign", f"{model}/1", "--key", private).returncode == 0
+    signature = json.loads(client.get_model_version(model, "1").tags["modelpins.signature"])["digest"]
+
+    subjects = tmp_path / "images.sha256"
+    result = run(
+        "--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", "--subjects", subjects, env=env
+    )
+
+    assert result.returncode == 0, result.stderr
+    written = pins.parent / "deploy" / "sbom" / f"{model}-stable.cdx.json"
+    assert f"(SBOM {written})" in result.stdout
+    ref = json.loads((pins.parent / "deploy" / "images.lock.json").read_text())["images"][f"{model}/stable"]["image"]
+    labels = docker_engine.client().images.get(ref.partition("@")[0]).labels
+    assert labels["io.modelpins.sbom"] == "/models/.modelpins/sbom.cdx.json"
+    inside = files_in(ref.partition("@")[0], "/models/.modelpins/sbom.cdx.json", docker_engine)["sbom.cdx.json"]
+    assert inside == written.read_text()  # the SBOM in the image is the one written next to the lock
+    assert labels["io.modelpins.sbom.digest"] == "sha256:" + hashlib.sha256(inside.encode()).hexdigest()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(inside) is None  # valid CycloneDX 1.6
+    bom = json.loads(inside)
+    assert bom["metadata"]["component"]["version"] == ref.partition("@")[0].rpartition(":")[2]
+    assert {"name": "modelpins:commit", "value": "0123abcd"} in bom["metadata"]["properties"]
+    base, served = bom["components"]
+    assert base["version"] == labels["org.opencontainers.image.base.name"].partition("@")[2]
+    props = {p["name"]: p["value"] for p in served["properties"]}
+    baked_digest = json.loads(labels["io.modelpins.models"])[0]["artifact_digest"]
+    assert (served["name"], served["version"]) == (model, "1")
+    assert props["modelpins:artifact_digest"] == baked_digest
+    assert props["modelpins:run_id"] == runs[0]
+    assert props["modelpins:signature_digest"] == signature
+    repo, _, digest = ref.partition("@")  # what the attest step of pins-apply.yml is given
+    assert subjects.read_text() == f"{digest.removeprefix('sha256:')}  {repo.rpartition(':')[0]}\n"
 
 
 def test_unchanged_second_build_is_skipped_and_a_moved_alias_builds_a_new_tag(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modelpins.errors import InvalidInput
-from modelpins.serving.render import HEADER
+from modelpins.serving.emit import HEADER
 from tests.helpers.cli import run
 from tests.serving.test_render import project
 
@@ -92,7 +92,7 @@ def test_user_files_and_empty_directories_are_kept(tmp_path: Path) -> None:
     text = pins.read_text()
     pins.write_text(text[: text.index("  fraud-ab:")])  # drop the last deployment
 
-    result = run("--pins", pins, "render", "--out", out)
+    result = run("--pins", pins, "render", "--out", out, "-v")
 
     assert result.returncode == 0, result.stderr
     assert f"removed  {out}/base/fraud-ab/deployment-fraud-ab-stable.yaml" in result.stdout

@@ -108,7 +108,8 @@ def test_switching_blue_green_changes_only_the_service_selector(tmp_path: Path) 
 
     assert result.returncode == 0, result.stderr
     after = tree(tmp_path / "m")
-    assert [k for k in after if after[k] != before[k]] == ["base/fraud-bg/service-fraud-bg.yaml"]
+    changed = [k for k in after if after[k] != before[k]]
+    assert changed == [".modelpins-rendered", "base/fraud-bg/service-fraud-bg.yaml"]  # the index: the new digest
     assert objects(tmp_path / "m", "base/fraud-bg/service-fraud-bg.yaml")["spec"]["selector"] == {
         "app.kubernetes.io/name": "fraud-bg",
         "modelpins.io/color": "blue",
@@ -125,6 +126,7 @@ def test_next_canary_step_moves_route_weights_and_candidate_replicas(tmp_path: P
 
     after = tree(tmp_path / "m")
     assert sorted(k for k in after if after[k] != before[k]) == [
+        ".modelpins-rendered",  # the index: their new digests
         "base/helpdesk/deployment-helpdesk-candidate.yaml",
         "base/helpdesk/httproute-helpdesk.yaml",
     ]

@@ -4,15 +4,17 @@ shown in the plan; the layout rules that decide what each runtime is given (the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from modelpins import pins as pinsmod
+from modelpins.errors import InvalidInput
 from modelpins.plan import Change, served_by
 from modelpins.serving import layout
-from modelpins.serving.image_lock import ImageLock
+from modelpins.serving.image_lock import ImageLock, LockEntry
 from modelpins.serving.layout import Layout
 from modelpins.serving.render import render
 from tests.helpers.cli import run
@@ -98,3 +100,20 @@ def test_entries_sharing_one_vllm_process_must_share_their_chat_template(tmp_pat
 
     assert result.returncode == 2
     assert f"{pins}:{line}:" in result.stderr and "one chat template" in result.stderr
+
+
+def test_the_image_build_makes_on_classic_base_comes_from_the_image_lock() -> None:
+    text = (GOLDEN / "model_pins.yaml").read_text()
+    base = "python:3.12-slim@sha256:" + "3" * 64
+    text = re.sub(r"(?m)^  classic: .*$", f"  classic_base: {base}", text)
+    p = pinsmod.loads(text, "model_pins.yaml")
+    built = "registry.example/serving/mlflow-serve:classic-abc@sha256:" + "2" * 64
+
+    with pytest.raises(InvalidInput, match="records no image built on images.classic_base"):
+        render(p, ImageLock(), DOCKERFILE)
+    with pytest.raises(InvalidInput, match="run 'modelpins build --push'"):  # built on another base: stale
+        render(p, ImageLock(classic=LockEntry(built, "classic-abc", basis="python@sha256:" + "4" * 64)), DOCKERFILE)
+    files = render(p, ImageLock(classic=LockEntry(built, "classic-abc", basis=base)), DOCKERFILE)
+
+    pod = yaml.safe_load(files["base/tabular/deployment-tabular.yaml"])["spec"]["template"]["spec"]
+    assert {c["image"] for c in pod["containers"] + pod["initContainers"]} == {built}

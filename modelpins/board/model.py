@@ -1,0 +1,472 @@
+"""The board as data: a pure function of the pins file, the registry reads and the time.
+
+Rows are the file's models, columns their aliases. A cell holds the version the registry
+serves (and the file's, when they differ: drift), when and by whom it was promoted (the
+newest audit record of that move), the gate evidence on the version, and the deployments
+that serve it with their strategy. A model's page adds the alias moves over time (every audit
+record of every version: rollbacks marked), the gate history, lineage and card. `pending`
+is the plan of the file against the registry, each move with the state of its gate evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from modelpins import api
+from modelpins.api import audit_entries
+from modelpins.board.reads import Reads
+from modelpins.gates import evidence
+from modelpins.lifecycle import card
+from modelpins.lifecycle.lineage import Node
+from modelpins.lifecycle.registry_drift import drift
+from modelpins.pins import PinsFile
+from modelpins.plan import Change, diff
+from modelpins.redact import public_url
+from modelpins.serving import tracks as serving_tracks
+
+
+@dataclass(frozen=True)
+class Move:
+    """One alias move as its audit record tells it."""
+
+    alias: str
+    before: int | None
+    after: int | None
+    at: str  # UTC, ISO 8601
+    actor: str = ""
+    pr: str = ""
+    pr_url: str = ""
+    commit: str = ""
+    run_url: str = ""
+    gates: str = ""  # passed | waived | skipped | ""
+    reason: str = ""
+    rollback: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None) or k in ("before", "after")}
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    kind: str
+    value: Any
+    threshold: Any
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The gate record on one version for one alias (tag modelpins.gates.<alias>)."""
+
+    alias: str
+    version: int
+    passed: bool | None  # None: the tag is not a readable record
+    at: str = ""
+    commit: str = ""
+    results: tuple[Result, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return {True: "passed", False: "failed", None: "unreadable"}[self.passed]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "alias": self.alias,
+            "version": self.version,
+            "status": self.status,
+            "at": self.at or None,
+            "results": [r.__dict__ for r in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Where a cell's version serves: one track of one deployment."""
+
+    deployment: str
+    environment: str
+    track: str  # stable | candidate | blue | green
+    traffic: str  # "90%", "mirrored", "active", "idle", "100%"
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    alias: str
+    version: int | None  # what the registry serves (None: not set there)
+    pinned: int | None  # what the file asks for (None: not in the file)
+    url: str = ""  # MLflow UI page of `version`
+    drift: str = ""  # "", "moved", "missing in registry", "not in file"
+    since: str = ""  # when the alias moved to `version` (its audit record)
+    age: str = ""
+    registered: str = ""  # the version's creation time
+    promotion: Move | None = None
+    evidence: Evidence | None = None
+    gated: bool = False  # the file has gates for this alias
+    serving: tuple[Serving, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "alias": self.alias,
+            "version": self.version,
+            "pinned": self.pinned,
+            "url": self.url or None,
+            "drift": self.drift or None,
+            "since": self.since or None,
+            "age": self.age or None,
+            "promotion": self.promotion.as_json() if self.promotion else None,
+            "gates": self.evidence.as_json() if self.evidence else None,
+            "serving": [s.__dict__ for s in self.serving],
+        }
+
+
+@dataclass(frozen=True)
+class Track:
+    key: str  # stable | candidate
+    colour: str | None
+    refs: tuple[tuple[str, str, int], ...]  # (model, alias, version in the file)
+    traffic: str
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    name: str
+    environment: str
+    namespace: str
+    strategy: str
+    summary: str  # "canary: 10% to the candidate (steps 10, 50, 100)"
+    tracks: tuple[Track, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "environment": self.environment,
+            "namespace": self.namespace,
+            "strategy": self.strategy,
+            "summary": self.summary,
+            "tracks": [
+                {
+                    "track": t.key,
+                    "colour": t.colour,
+                    "traffic": t.traffic,
+                    "serves": [f"{m}@{a}=v{v}" for m, a, v in t.refs],
+                }
+                for t in self.tracks
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Pending:
+    change: Change
+    gates: str  # "no gates", "passed", "waived: ...", or why apply would refuse it
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.change.as_json(), "line": self.change.line, "gates": self.gates}
+
+
+@dataclass
+class ModelView:
+    name: str
+    kind: str
+    owners: tuple[str, ...]
+    description: str
+    limitations: str
+    cells: dict[str, Cell]
+    moves: list[Move]  # oldest first
+    gate_history: list[Evidence]  # oldest first
+    lineage: dict[str, Node] = field(default_factory=dict)  # alias -> lineage of its version
+    cards: dict[str, str] = field(default_factory=dict)  # alias -> model card markdown
+    registered: bool = True  # the registry has this model
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "registered": self.registered,
+            "aliases": {a: c.as_json() for a, c in self.cells.items()},
+            "moves": [m.as_json() for m in self.moves],
+        }
+
+
+@dataclass
+class Board:
+    source: str  # the pins file
+    generated: str  # UTC, ISO 8601
+    tracking_uri: str
+    aliases: list[str]  # the columns
+    models: list[ModelView]
+    deployments: list[DeploymentView]
+    pending: list[Pending]
+    requests: int
+
+    @property
+    def drifted(self) -> list[Cell]:
+        return [c for m in self.models for c in m.cells.values() if c.drift]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "generated": self.generated,
+            "tracking_uri": self.tracking_uri,
+            "aliases": self.aliases,
+            "models": [m.as_json() for m in self.models],
+            "deployments": [d.as_json() for d in self.deployments],
+            "pending": [p.as_json() for p in self.pending],
+            "drift": len(self.drifted),
+            "registry_requests": self.requests,
+        }
+
+
+def build(
+    pins: PinsFile, reads: Reads, tracking_uri: str, now: datetime, repo_url: str = "", ui_url: str = ""
+) -> Board:
+    """The board of `pins` against the registry as `reads` saw it at `now`.
+
+    `repo_url`: https://github.com/OWNER/NAME, for pull-request links (else taken from the
+    audit records' run URLs); `ui_url`: MLflow's UI, when it differs from `tracking_uri`.
+    """
+    ui = public_url(ui_url or tracking_uri)
+    drifted = {(d.model, d.alias): d.kind for d in drift(pins, reads.actual)}
+    serving = _serving(pins)
+    models = []
+    for name, m in pins.models.items():
+        actual = reads.actual.get(name, {})
+        moves = _moves(name, reads, repo_url)
+        cells = {}
+        for alias in dict.fromkeys([*m.aliases, *sorted(actual)]):
+            pin = m.aliases.get(alias)
+            version = actual.get(alias)
+            cells[alias] = _cell(
+                pins, reads, ui, now, name, alias, version, pin.version if pin else None, moves, drifted, serving
+            )
+        view = ModelView(
+            name, m.kind, m.owners or pins.owners, m.description, m.limitations, cells, moves,
+            _gate_history(name, reads), registered=name in reads.actual,
+        )  # fmt: skip
+        for alias, cell in cells.items():
+            node = reads.lineages.get((name, cell.version)) if cell.version is not None else None
+            if node is not None:
+                view.lineage[alias] = node
+                view.cards[alias] = card.build(pins, alias, node, ui)
+        models.append(view)
+    columns = list(dict.fromkeys(a for v in models for a in v.cells))
+    return Board(
+        source=_shown_path(pins.path),
+        generated=_iso(now),
+        tracking_uri=ui,
+        aliases=columns,
+        models=models,
+        deployments=[_deployment(pins, d) for d in pins.deployments.values()],
+        pending=_pending(pins, reads),
+        requests=reads.requests,
+    )
+
+
+def _cell(
+    pins: PinsFile,
+    reads: Reads,
+    ui: str,
+    now: datetime,
+    model: str,
+    alias: str,
+    version: int | None,
+    pinned: int | None,
+    moves: list[Move],
+    drifted: Mapping[tuple[str, str], str],
+    serving: Mapping[tuple[str, str], list[Serving]],
+) -> Cell:
+    info = reads.versions.get((model, version)) if version is not None else None
+    promotion = next((mv for mv in reversed(moves) if mv.alias == alias and mv.after == version), None)
+    since = promotion.at if promotion else ""
+    raw = info.tags.get(evidence.tag_key(alias)) if info else None
+    return Cell(
+        model=model,
+        alias=alias,
+        version=version,
+        pinned=pinned,
+        url=card.ui_url(ui, model, version) if version is not None and ui else "",
+        drift=drifted.get((model, alias), ""),
+        since=since,
+        age=ago(_parse(since), now) if since else "",
+        registered=_iso_ms(info.created_ms) if info and info.created_ms else "",
+        promotion=promotion,
+        evidence=_evidence(alias, version, raw) if raw is not None and version is not None else None,
+        gated=model in pins.models and bool(pins.gates_for(model, alias)),
+        serving=tuple(serving.get((model, alias), ())),
+    )
+
+
+def _moves(model: str, reads: Reads, repo_url: str) -> list[Move]:
+    """Every audit record on the model's versions, oldest first.
+
+    A move to an older version, or back to one the alias held before, is a rollback.
+    """
+    records = []
+    for (name, _), info in reads.versions.items():
+        if name == model:
+            records += [(str(r.get("at", "")), alias, r) for alias, r in audit_entries(info.tags)]
+    out: list[Move] = []
+    held: dict[str, set[int]] = {}
+    for at, alias, r in sorted(records, key=lambda x: (x[0], x[1])):
+        before, after = _int(r.get("from")), _int(r.get("to"))
+        seen = held.setdefault(alias, set())
+        rollback = after is not None and before is not None and (after in seen or after < before)
+        if before is not None:
+            seen.add(before)
+        pr = str(r.get("pr") or "")
+        run_url = str(r.get("run_url") or "")
+        base = repo_url.rstrip("/") or run_url.partition("/actions/runs/")[0]
+        out.append(
+            Move(
+                alias, before, after, at,
+                actor=str(r.get("actor") or ""),
+                pr=pr,
+                pr_url=f"{base}/pull/{pr}" if pr.isdigit() and base.startswith(("https://", "http://")) else "",
+                commit=str(r.get("commit") or ""),
+                run_url=run_url if run_url.startswith(("https://", "http://")) else "",
+                gates=str(r.get("gates") or ""),
+                reason=str(r.get("waiver") or r.get("reason") or ""),
+                rollback=rollback,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _evidence(alias: str, version: int, raw: str) -> Evidence:
+    try:
+        ev = json.loads(raw)
+    except ValueError:
+        ev = None
+    if not isinstance(ev, dict):
+        return Evidence(alias, version, None)
+    results = tuple(
+        Result(
+            str(r.get("name", "")), str(r.get("kind", "")), r.get("value"), r.get("threshold"), r.get("passed") is True
+        )
+        for r in ev.get("results", [])
+        if isinstance(r, dict)
+    )
+    passed = ev.get("passed")
+    return Evidence(
+        alias, version, passed if isinstance(passed, bool) else None, str(ev.get("at") or ""),
+        str(ev.get("commit") or ""), results,
+    )  # fmt: skip
+
+
+def _gate_history(model: str, reads: Reads) -> list[Evidence]:
+    out = []
+    for (name, number), info in sorted(reads.versions.items()):
+        if name != model:
+            continue
+        for key, raw in info.tags.items():
+            if key.startswith(evidence.TAG_PREFIX):
+                out.append(_evidence(key.removeprefix(evidence.TAG_PREFIX), number, raw))
+    return sorted(out, key=lambda e: (e.at, e.version, e.alias))
+
+
+def _serving(pins: PinsFile) -> dict[tuple[str, str], list[Serving]]:
+    out: dict[tuple[str, str], list[Serving]] = {}
+    for dep in pins.deployments.values():
+        for t in _deployment(pins, dep).tracks:
+            for model, alias, _ in t.refs:
+                entry = Serving(dep.name, dep.environment, t.colour or t.key, t.traffic)
+                out.setdefault((model, alias), []).append(entry)
+    return out
+
+
+def _deployment(pins: PinsFile, dep: Any) -> DeploymentView:
+    s = dep.strategy
+    tracks = serving_tracks.tracks(pins, dep)
+    shares = {"rolling": ("100%",), "shadow": ("100%", "mirrored"), "blue-green": ()}
+    if s.type == "blue-green":
+        traffic = tuple("active" if t.color == s.active else "idle" for t in tracks)
+    else:
+        traffic = shares.get(s.type, (f"{100 - s.weight}%", f"{s.weight}%"))
+    views = tuple(
+        Track(t.key, t.color, tuple((r.model, r.alias, r.version) for r in t.refs()), share)
+        for t, share in zip(tracks, traffic, strict=True)
+    )
+    env = pins.environments.get(dep.environment)
+    return DeploymentView(dep.name, dep.environment, env.namespace if env else "", s.type, _summary(s), views)
+
+
+def _summary(s: Any) -> str:
+    if s.type in ("canary", "ab"):
+        steps = f" (steps {', '.join(map(str, s.steps))})" if s.steps else ""
+        return f"{s.type}: {s.weight}% to the candidate{steps}"
+    if s.type == "blue-green":
+        return f"blue-green: {s.active} is active"
+    if s.type == "shadow":
+        return "shadow: the candidate gets a copy of the traffic; its answers are discarded"
+    return "rolling: one track"
+
+
+def _pending(pins: PinsFile, reads: Reads) -> list[Pending]:
+    changes = diff(pins, {m: a for m, a in reads.actual.items() if m in pins.models})
+    plan = api.Plan(pins, changes, reads.actual, reads.versions)
+    refused = {(r.model, r.alias): r.reason for r in evidence.unproven(plan)}
+    out = []
+    for c in changes:
+        m = pins.models.get(c.model)
+        if c.after is None or m is None or not pins.gates_for(c.model, c.alias):
+            state = "no gates"
+        elif (c.model, c.alias) in refused:
+            state = refused[(c.model, c.alias)]
+        elif (w := m.waiver_for(c.alias, c.after)) is not None:
+            state = f"waived: {w.reason}"
+        else:
+            state = "passed"
+        out.append(Pending(c, state))
+    return out
+
+
+def _shown_path(path: str) -> str:
+    """The pins file as pages show it: relative to the working directory, else its name (no machine paths)."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return p.name
+
+
+def ago(then: datetime | None, now: datetime) -> str:
+    """'3 min', '5 h', '12 d': how long ago, to one unit."""
+    if then is None:
+        return ""
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _parse(iso: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_ms(ms: int) -> str:
+    return _iso(datetime.fromtimestamp(ms / 1000, timezone.utc))
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
