@@ -137,7 +137,7 @@ def _request(method: str, path: str, query: str, headers: Mapping[str, str], bod
         API_HOST,
         method.lower(),
         path,
-        args=parse_qsl(query, keep_blank_values=True),
+        args=parse_qsl(query, keep_blank_values=True),  # type: ignore[arg-type]  # a list: repeated keys stay
         headers=dict(headers),
         data=body or None,
         content_type=headers.get("Content-Type", "application/json").split(";")[0],
