@@ -15,7 +15,8 @@ from tests.helpers.proxy import Proxy
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     # MODELPINS_TEST_SERVER_WAIT: seconds to wait for /health on a machine much busier than usual (default 300)
-    server = DevServer(tmp_path_factory.mktemp("mlflow")).start(float(os.environ.get("MODELPINS_TEST_SERVER_WAIT", 300)))
+    wait = float(os.environ.get("MODELPINS_TEST_SERVER_WAIT", 300))
+    server = DevServer(tmp_path_factory.mktemp("mlflow")).start(wait)
     yield server
     server.stop()
 
