@@ -40,7 +40,11 @@ def test_persistent_5xx_stops_with_applied_and_pending_and_releases_lock(mlflow_
     names, original, desired, pins = _setup(mlflow_server, tmp_path)
     proxy.faults.append(Fault(status=503, match=ALIAS_WRITE))
 
-    result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", env={"MODELPINS_HTTP_RETRIES": "2"})
+    # one change at a time: which change meets the fault first is then known (the parallel case is below)
+    result = run(
+        "--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", "--parallel", "1",
+        env={"MODELPINS_HTTP_RETRIES": "2"},
+    )  # fmt: skip
 
     assert result.returncode == 1
     assert "applied 0 of 4 changes, then stopped" in result.stderr
@@ -48,6 +52,31 @@ def test_persistent_5xx_stops_with_applied_and_pending_and_releases_lock(mlflow_
     assert "failed 3 times on POST registered-models/alias: HTTP 503" in result.stderr
     assert f"pending  {names[1]}@challenger: 2 -> 3" in result.stderr
     assert _alias_writes(proxy) == 3  # bounded: 1 try + 2 retries, then stop
+    assert rest.state(mlflow_server.url, names) == original
+    assert rest.lock_holder(mlflow_server.url) is None
+
+    proxy.faults.clear()
+    again = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert rest.state(mlflow_server.url, names) == desired
+
+
+def test_persistent_5xx_in_flight_applies_nothing_and_accounts_for_every_change(mlflow_server, proxy, tmp_path):  # type: ignore[no-untyped-def]
+    names, original, desired, pins = _setup(mlflow_server, tmp_path)
+    proxy.faults.append(Fault(status=503, match=ALIAS_WRITE))
+
+    result = run(
+        "--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", "--parallel", "4",
+        env={"MODELPINS_HTTP_RETRIES": "2"},
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert "applied 0 of 4 changes, then stopped" in result.stderr
+    failed = result.stderr.count("\nfailed   ")
+    pending = result.stderr.count("\npending  ")
+    assert failed >= 1 and failed + pending == 4, result.stderr  # every change is accounted for, once
+    # at most the four changes in flight when the first failed, each 1 try + 2 retries; nothing starts after
+    assert 3 <= _alias_writes(proxy) <= 3 * 4
     assert rest.state(mlflow_server.url, names) == original
     assert rest.lock_holder(mlflow_server.url) is None
 
