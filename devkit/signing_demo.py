@@ -1,6 +1,6 @@
 """The demo's signing step: sign the demo models, promote a signed version, refuse a tampered one.
 
-Runs after the promotion flow of modelpins.demo, against the same server: a key pair made
+Runs after the promotion flow of devkit.demo, against the same server: a key pair made
 here, a pins file in .demo/signed/ whose `support-prompts@champion` is guarded by a
 `signature` gate, a new prompt version signed and promoted, and another signed and then
 changed by one byte in the artefact store, which its gate refuses, naming the file.

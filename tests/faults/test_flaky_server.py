@@ -36,18 +36,15 @@ def test_transient_5xx_on_writes_is_retried_and_apply_succeeds(mlflow_server, pr
     assert _alias_writes(proxy) == 4 + 2  # four aliases, two of them answered 502 once
 
 
-def test_persistent_5xx_stops_with_applied_and_pending_and_releases_lock(mlflow_server, proxy, tmp_path):
-    names, original, desired, pins = _setup(mlflow_server, tmp_path)
-    proxy.faults.append(Fault(status=503, match=ALIAS_WRITE))
+def _apply_with_retries(proxy, pins, parallel):
+    return run(
+        "--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", "--parallel", str(parallel),
+        env={"MODELPINS_HTTP_RETRIES": "2"},
+    )  # fmt: skip
 
-    result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", env={"MODELPINS_HTTP_RETRIES": "2"})
 
-    assert result.returncode == 1
-    assert "applied 0 of 4 changes, then stopped" in result.stderr
-    assert f"failed   {names[0]}@champion" in result.stderr
-    assert "failed 3 times on POST registered-models/alias: HTTP 503" in result.stderr
-    assert f"pending  {names[1]}@challenger: 2 -> 3" in result.stderr
-    assert _alias_writes(proxy) == 3  # bounded: 1 try + 2 retries, then stop
+def _untouched_then_converges(mlflow_server, proxy, pins, names, original, desired):
+    """Nothing moved and the lock is free; once the fault is gone, a plain re-run reaches the plan."""
     assert rest.state(mlflow_server.url, names) == original
     assert rest.lock_holder(mlflow_server.url) is None
 
@@ -55,6 +52,38 @@ def test_persistent_5xx_stops_with_applied_and_pending_and_releases_lock(mlflow_
     again = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
     assert again.returncode == 0, again.stderr
     assert rest.state(mlflow_server.url, names) == desired
+
+
+def test_persistent_5xx_stops_with_applied_and_pending_and_releases_lock(mlflow_server, proxy, tmp_path):
+    names, original, desired, pins = _setup(mlflow_server, tmp_path)
+    proxy.faults.append(Fault(status=503, match=ALIAS_WRITE))
+
+    # one change at a time: which change meets the fault first is then known (the parallel case is below)
+    result = _apply_with_retries(proxy, pins, parallel=1)
+
+    assert result.returncode == 1
+    assert "applied 0 of 4 changes, then stopped" in result.stderr
+    assert f"failed   {names[0]}@champion" in result.stderr
+    assert "failed 3 times on POST registered-models/alias: HTTP 503" in result.stderr
+    assert f"pending  {names[1]}@challenger: 2 -> 3" in result.stderr
+    assert _alias_writes(proxy) == 3  # bounded: 1 try + 2 retries, then stop
+    _untouched_then_converges(mlflow_server, proxy, pins, names, original, desired)
+
+
+def test_persistent_5xx_in_flight_applies_nothing_and_accounts_for_every_change(mlflow_server, proxy, tmp_path):
+    names, original, desired, pins = _setup(mlflow_server, tmp_path)
+    proxy.faults.append(Fault(status=503, match=ALIAS_WRITE))
+
+    result = _apply_with_retries(proxy, pins, parallel=4)
+
+    assert result.returncode == 1
+    assert "applied 0 of 4 changes, then stopped" in result.stderr
+    failed = result.stderr.count("\nfailed   ")
+    pending = result.stderr.count("\npending  ")
+    assert failed >= 1 and failed + pending == 4, result.stderr  # every change is accounted for, once
+    # at most the four changes in flight when the first failed, each 1 try + 2 retries; nothing starts after
+    assert 3 <= _alias_writes(proxy) <= 3 * 4
+    _untouched_then_converges(mlflow_server, proxy, pins, names, original, desired)
 
 
 def test_reads_timing_out_give_a_clear_error_and_no_write(mlflow_server, proxy, tmp_path):

@@ -15,7 +15,8 @@ def test_partial_apply_summary_lists_applied_failed_and_pending(client, proxy, t
     summary = tmp_path / "summary.md"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "MODELPINS_HTTP_RETRIES": "0"}
 
-    result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", env=env)
+    # one change at a time, so which delete meets the fault is known
+    result = run("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", "--parallel", "1", env=env)
 
     assert result.returncode == 1
     assert alias_state(client, [model]) == {model: {"champion": 2, "old-a": 1, "old-b": 2}}

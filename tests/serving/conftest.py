@@ -197,6 +197,18 @@ def base_image(docker_engine: Engine, registry: Registry) -> str:
     return f"{ref}@{digest}"
 
 
+# The system libraries a manylinux wheel may expect from its host (PEP 600 / auditwheel's policy),
+# as a Python base image ships them.
+MANYLINUX_LIBS = ("libgcc_s.so.1", "libstdc++.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0",
+                  "libutil.so.1", "libresolv.so.2", "libz.so.1")  # fmt: skip
+
+
+def _manylinux_libs() -> set[str]:
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout.splitlines()
+    found = {line.split()[0]: line.rpartition("=> ")[2] for line in cache if "x86-64" in line and "=> " in line}
+    return {found[name] for name in MANYLINUX_LIBS if name in found}
+
+
 def _python_rootfs(python: Path, stdlib: Path) -> bytes:
     """This machine's Python (binary, standard library, shared libraries), pip, a shell and the CA bundle."""
     import pip
@@ -224,6 +236,7 @@ def _python_rootfs(python: Path, stdlib: Path) -> bytes:
         tar.add(Path(pip.__file__).parent, f"usr/local/lib/{stdlib.name}/dist-packages/pip", filter=compiled)
         for binary in (sh, python, *(stdlib / "lib-dynload").glob("*.so")):
             needs(binary)
+        libs.update(_manylinux_libs())  # what PyPI's binary wheels may link against (pydantic-core needs libgcc_s)
         for lib in sorted(libs):
             tar.add(lib, lib.lstrip("/"))
         tar.add("/etc/ssl/certs/ca-certificates.crt", "etc/ssl/certs/ca-certificates.crt")

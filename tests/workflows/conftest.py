@@ -7,12 +7,12 @@ branch), the MLflow server (tests/conftest.py) and the GitHub REST stand-in
 
 What is not GitHub: act runs the jobs as host processes (`-P ubuntu-latest=-self-hosted`), does
 not enforce environments, required reviewers or branch protection, and `actions/checkout` and
-`actions/setup-python`, `actions/cache` and `docker/login-action` are replaced by the stand-ins
-in `standins/` (a local clone; a virtualenv that holds the lock's packages, so the action's locked
-install step checks them and downloads nothing; a cache that always misses; a login that only
-reports its inputs). act 0.2.89 does not know GitHub's `$/`
-self-reference, so the copy in the temporary repository reads `./` instead; the shipped files
-are never changed.
+`actions/setup-python`, `actions/cache`, `docker/login-action` and `actions/attest-build-provenance`
+are replaced by the stand-ins in `standins/` (a local clone; a virtualenv that holds the lock's
+packages, so the action's locked install step checks them and downloads nothing; a cache that always
+misses; a login that only reports its inputs; an attestation that only reports its subjects).
+act 0.2.89 does not know GitHub's `$/` self-reference, so the copy in the temporary repository
+reads `./` instead; the shipped files are never changed.
 """
 
 from __future__ import annotations
@@ -120,6 +120,8 @@ class Flow:
             "--local-repository", f"{pinned('actions/setup-python')}={STANDINS / 'setup-python'}",
             "--local-repository", f"{pinned('docker/login-action')}={STANDINS / 'docker-login'}",
             "--local-repository", f"{pinned('actions/cache')}={STANDINS / 'cache'}",
+            "--local-repository",
+            f"{pinned('actions/attest-build-provenance')}={STANDINS / 'attest-build-provenance'}",
             "--env", f"STANDIN_ORIGIN={self.root}", "--env", f"STANDIN_VENV={self.venv}",
             "--env", f"STANDIN_ENV_LOG={env_log}", "--env", f"GITHUB_API_URL={self.github.url}",
             "-s", f"GITHUB_TOKEN={self.github.token}",
