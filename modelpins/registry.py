@@ -27,12 +27,12 @@ from typing import Any
 
 from modelpins import envvars
 from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
+from modelpins.mlflow_http import RETRY_STATUSES, Conflict, UrlTooLong, http_error, retry_policy
 from modelpins.redact import public_url
 from modelpins.tags import is_lock_model
 
 API = "/api/2.0/mlflow/"
 PAGE = 1000  # the server's cap for registered-models/search
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 DEFAULT_PARALLEL = 4  # apply --parallel: MLflow servers run a few workers (`mlflow server --workers 4`)
 MAX_PARALLEL = 32  # the most requests in flight at once; the connection pool keeps as many (and one for the lock)
 
@@ -48,14 +48,6 @@ class VersionInfo:
     tags: Mapping[str, str] = field(default_factory=dict)
     created_ms: int = 0
     run_link: str = ""
-
-
-class NotFound(OperationFailed):
-    """The registry has no such model or version."""
-
-
-class Conflict(OperationFailed):
-    """The registry already has what we tried to create (RESOURCE_ALREADY_EXISTS)."""
 
 
 class MlflowRegistry:
@@ -87,7 +79,7 @@ class MlflowRegistry:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "modelpins"
         transport = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=MAX_PARALLEL + 1, max_retries=_retry(self.retries, self.backoff)
+            pool_connections=1, pool_maxsize=MAX_PARALLEL + 1, max_retries=retry_policy(self.retries, self.backoff)
         )
         self._session.mount("http://", transport)
         self._session.mount("https://", transport)
@@ -115,12 +107,12 @@ class MlflowRegistry:
         body: dict[str, Any] | None = None,
         missing_ok: bool = False,
     ) -> dict[str, Any] | None:
-        """One REST call (retried by the session, see `_retry`); None for a 404 when `missing_ok`."""
+        """One REST call (retried by the session, see `retry_policy`); None for a 404 when `missing_ok`."""
         resp = self._send(method, self._api + endpoint, endpoint, params=params, json=body)
         if resp.status_code == 404 and missing_ok:
             return None
         if resp.status_code >= 400:
-            raise _http_error(resp, endpoint)
+            raise http_error(resp, endpoint)
         return dict(resp.json()) if resp.content else {}
 
     def _send(self, method: str, url: str, what: str, **kwargs: Any) -> Any:
@@ -198,7 +190,7 @@ class MlflowRegistry:
                 params["page_token"] = token
             try:
                 page = self._request("GET", "model-versions/search", params=params) or {}
-            except _UrlTooLong:
+            except UrlTooLong:
                 if len(names) == 1:
                     raise
                 half = len(names) // 2
@@ -359,26 +351,6 @@ def version_info(v: Mapping[str, Any]) -> VersionInfo:
     )
 
 
-def _retry(retries: int, backoff: float) -> Any:
-    """urllib3's Retry for every method: `retries` more tries on a connection error, a timeout or a
-    status in RETRY_STATUSES, sleeping backoff * 2**(n - 1) seconds (at most 30) before the n-th."""
-    from urllib3.util.retry import Retry
-
-    class Backoff(Retry):
-        def get_backoff_time(self) -> float:
-            n = len(self.history)
-            return min(self.backoff_factor * 2 ** (n - 1), 30.0) if n else 0.0
-
-    return Backoff(
-        total=retries,
-        allowed_methods=None,  # writes too: each is idempotent (set an alias, a tag), creation answers a conflict
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=backoff,
-        raise_on_status=False,  # the last answer comes back and is reported as such
-        respect_retry_after_header=False,
-    )
-
-
 def environment_env(environment: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables an environment's own MLflow server is reached with: each MLFLOW_TRACKING_* setting
     read from MODELPINS_ENV_<ENVIRONMENT>_MLFLOW_TRACKING_* (environment name upper-cased, '-' as '_').
@@ -405,27 +377,3 @@ CREDENTIALS = (
     "MLFLOW_TRACKING_INSECURE_TLS",
     "MLFLOW_TRACKING_SERVER_CERT_PATH",
 )
-
-
-class _UrlTooLong(OperationFailed):
-    pass
-
-
-def _http_error(resp: Any, endpoint: str) -> OperationFailed:
-    if resp.status_code in (414, 431):
-        return _UrlTooLong(f"request to {endpoint} too long for the server (HTTP {resp.status_code})")
-    try:
-        body = resp.json()
-        detail = f"{body.get('error_code', '')}: {body.get('message', '')}".strip(": ")
-    except ValueError:
-        detail = resp.text[:200]
-    if resp.status_code in (401, 403):
-        return OperationFailed(
-            f"MLflow refused {endpoint} (HTTP {resp.status_code}, {detail}); "
-            "check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD"
-        )
-    if resp.status_code == 404:
-        return NotFound(f"MLflow: {detail}")
-    if detail.startswith("RESOURCE_ALREADY_EXISTS"):
-        return Conflict(f"MLflow: {detail}")
-    return OperationFailed(f"MLflow rejected {endpoint} (HTTP {resp.status_code}): {detail}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelpins.board.model import Board, Cell
+from modelpins.board.views import Board, Cell
 from modelpins.text import columns
 
 

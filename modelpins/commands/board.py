@@ -11,7 +11,7 @@ import click
 
 from modelpins import envvars, pins
 from modelpins.board import model, reads
-from modelpins.board.model import Board
+from modelpins.board.views import Board
 from modelpins.errors import InvalidInput
 from modelpins.settings import Settings
 

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelpins.board.model import Board
+from modelpins.board.views import Board
 from modelpins.site import timeline
 
 if TYPE_CHECKING:
