@@ -7,6 +7,8 @@ from collections.abc import Callable
 from modelpins.errors import Problem
 from modelpins.pins.data import ANY_ALIAS, EnvPin, Gate, ModelPins, ModelRef, PinsFile
 
+Report = Callable[[int, str, str], None]  # (line, message, fix)
+
 
 def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> list[Problem]:
     """References between sections: bases, served models, environments, waivers, gate names.
@@ -21,46 +23,12 @@ def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> li
         problems.append(Problem(pins.path, line, message, fix))
 
     def check_ref(ref: ModelRef | None, what: str) -> None:
-        if ref is None:
-            return
-        target = pins.models.get(ref.model)
-        if target is None and ("models", ref.model) in known:
-            return
-        if target is None:
-            problem(
-                ref.line,
-                f"{what} '{ref}' names a model this file does not pin",
-                f"add '{ref.model}' under models, or fix the name",
-            )
-        elif ref.alias not in target.aliases:
-            problem(
-                ref.line,
-                f"{what} '{ref}': '{ref.model}' has no alias '{ref.alias}' in this file",
-                f"pin it under models.{ref.model}.aliases, or use one of: {', '.join(target.aliases) or '(none)'}",
-            )
+        _check_ref(pins, known, ref, what, problem)
 
     for model in pins.models.values():
         check_ref(model.base, f"base of '{model.name}'")
         _check_waivers(model, problem)
-        for alias, gates in model.gates.items():
-            pinned = alias in model.aliases or any(alias in env for env in model.environments.values())
-            if alias != ANY_ALIAS and not pinned:
-                problem(
-                    gates[0].line if gates else model.line,
-                    f"gates for '{model.name}@{alias}', but '{alias}' is not pinned for it",
-                    "pin the alias or remove its gates",
-                )
-        for alias in model.aliases:
-            seen: dict[str, Gate] = {}
-            for gate in model.gates_for(alias, pins.defaults):
-                if gate.name in seen:
-                    problem(
-                        gate.line,
-                        f"two gates named '{gate.name}' apply to {model.name}@{alias} "
-                        f"(the other on line {seen[gate.name].line})",
-                        "give one of them a distinct 'name:'",
-                    )
-                seen.setdefault(gate.name, gate)
+        _check_gates(pins, model, problem)
     for dep in pins.deployments.values():
         if (
             dep.environment
@@ -81,7 +49,51 @@ def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> li
     return problems
 
 
-def _check_promotion(pins: PinsFile, problem: Callable[[int, str, str], None]) -> None:
+def _check_ref(pins: PinsFile, known: set[tuple[str, str]], ref: ModelRef | None, what: str, problem: Report) -> None:
+    """`ref` names a model of the file and one of its aliases (a model that failed validation is not reported again)."""
+    if ref is None:
+        return
+    target = pins.models.get(ref.model)
+    if target is None and ("models", ref.model) in known:
+        return
+    if target is None:
+        problem(
+            ref.line,
+            f"{what} '{ref}' names a model this file does not pin",
+            f"add '{ref.model}' under models, or fix the name",
+        )
+    elif ref.alias not in target.aliases:
+        problem(
+            ref.line,
+            f"{what} '{ref}': '{ref.model}' has no alias '{ref.alias}' in this file",
+            f"pin it under models.{ref.model}.aliases, or use one of: {', '.join(target.aliases) or '(none)'}",
+        )
+
+
+def _check_gates(pins: PinsFile, model: ModelPins, problem: Report) -> None:
+    """Gates are for pinned aliases, and no two gates that apply to one alias share a name."""
+    for alias, gates in model.gates.items():
+        pinned = alias in model.aliases or any(alias in env for env in model.environments.values())
+        if alias != ANY_ALIAS and not pinned:
+            problem(
+                gates[0].line if gates else model.line,
+                f"gates for '{model.name}@{alias}', but '{alias}' is not pinned for it",
+                "pin the alias or remove its gates",
+            )
+    for alias in model.aliases:
+        seen: dict[str, Gate] = {}
+        for gate in model.gates_for(alias, pins.defaults):
+            if gate.name in seen:
+                problem(
+                    gate.line,
+                    f"two gates named '{gate.name}' apply to {model.name}@{alias} "
+                    f"(the other on line {seen[gate.name].line})",
+                    "give one of them a distinct 'name:'",
+                )
+            seen.setdefault(gate.name, gate)
+
+
+def _check_promotion(pins: PinsFile, problem: Report) -> None:
     order = pins.promotion.order
     declared = ", ".join(pins.environments) or "(none)"
     for env in dict.fromkeys(e for e in order if e not in pins.environments or order.count(e) > 1):
@@ -92,7 +104,7 @@ def _check_promotion(pins: PinsFile, problem: Callable[[int, str, str], None]) -
             problem(line, f"soak time for '{env}', which is not in the promotion order", "add it to 'order' or drop it")
 
 
-def _check_env_pins(pins: PinsFile, model: ModelPins, problem: Callable[[int, str, str], None]) -> None:
+def _check_env_pins(pins: PinsFile, model: ModelPins, problem: Report) -> None:
     """Environment pins: declared environments with a registry, sources that exist, no cycle, the order kept."""
     for env, env_pins in model.environments.items():
         declared = pins.environments.get(env)
@@ -114,7 +126,7 @@ def _declare(env: str) -> str:
     return f"declare it under 'environments' with a 'registry', or fix the name '{env}'"
 
 
-def _check_source(pins: PinsFile, model: ModelPins, pin: EnvPin, problem: Callable[[int, str, str], None]) -> None:
+def _check_source(pins: PinsFile, model: ModelPins, pin: EnvPin, problem: Report) -> None:
     here = f"{model.name}@{pin.alias} in {pin.environment}"
     before = pins.promotion.previous(pin.environment)
     src = pin.promote_from
@@ -160,7 +172,7 @@ def _check_source(pins: PinsFile, model: ModelPins, pin: EnvPin, problem: Callab
         )
 
 
-def _check_waivers(model: ModelPins, problem: Callable[[int, str, str], None]) -> None:
+def _check_waivers(model: ModelPins, problem: Report) -> None:
     """A waiver holds only while its alias is pinned to the version it names."""
     for alias, waiver in model.waivers.items():
         pin = model.aliases.get(alias)

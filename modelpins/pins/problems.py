@@ -139,32 +139,40 @@ def _words(kind: str, ctx: dict[str, Any], what: str, value: Any, node: yaml.Nod
     elif kind == "too_short":
         message, fix = says.message or f"{what} is empty", says.fix or "add at least one entry"
     elif kind in RANGE:
-        lo, hi = _bounds(meta)
-        text = str(node.value) if isinstance(node, yaml.ScalarNode) else ""
-        shown = f"{value:g}" if isinstance(value, float) else text if len(text) <= 20 else text[:20] + "..."
-        span = (
-            f"from {lo} to {hi}"
-            if lo is not None and hi is not None
-            else f"of at least {lo}"
-            if hi is None
-            else f"of at most {hi}"
-        )
-        message, fix = f"{what} {shown} is out of range", f"use a number {span}"
+        message, fix = _out_of_range(what, value, node, meta)
     elif kind == "finite_number":
         message, fix = f"{what} must be a finite number", "write a plain number"
     elif kind in ("int_type", "float_type") and isinstance(value, Unreadable) and node.tag in (INT, FLOAT):
         fix = "write it as plain digits, e.g. 3" if kind == "int_type" else "write it like 0.9 or 3"
         message = f"{what} '{node.value[:40]}' is not a plain decimal number"
     elif kind in TYPES:
-        must, fix = TYPES[kind]
-        quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
-        if kind == "int_type" and quoted:
-            fix = "write it without quotes, e.g. 3"
-        shown = f"'{node.value[:40]}'" if kind == "int_type" and _is_text(node) else kind_of(node)
-        message = f"{what} must be {must}, not {shown}"
+        message, fix = _wrong_type(kind, what, node)
     else:
         message, fix = f"{what}: {ctx['msg']}", "see `modelpins schema` for what this field takes"
     return message, fix
+
+
+def _out_of_range(what: str, value: Any, node: yaml.Node, meta: list[Any]) -> tuple[str, str]:
+    lo, hi = _bounds(meta)
+    text = str(node.value) if isinstance(node, yaml.ScalarNode) else ""
+    shown = f"{value:g}" if isinstance(value, float) else text if len(text) <= 20 else text[:20] + "..."
+    span = (
+        f"from {lo} to {hi}"
+        if lo is not None and hi is not None
+        else f"of at least {lo}"
+        if hi is None
+        else f"of at most {hi}"
+    )
+    return f"{what} {shown} is out of range", f"use a number {span}"
+
+
+def _wrong_type(kind: str, what: str, node: yaml.Node) -> tuple[str, str]:
+    must, fix = TYPES[kind]
+    quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+    if kind == "int_type" and quoted:
+        fix = "write it without quotes, e.g. 3"
+    shown = f"'{node.value[:40]}'" if kind == "int_type" and _is_text(node) else kind_of(node)
+    return f"{what} must be {must}, not {shown}", fix
 
 
 def _is_text(node: yaml.Node) -> bool:

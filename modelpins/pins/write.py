@@ -98,18 +98,8 @@ def _dump_serve(entry: ServeEntry) -> object:
 
 def _dump_deployment(d: Deployment) -> dict[str, object]:
     out: dict[str, object] = {"environment": d.environment, "serve": [_dump_serve(e) for e in d.serve]}
-    s = d.strategy
-    if s != Strategy():
-        strategy: dict[str, object] = {"type": s.type}
-        if s.candidate:
-            strategy["candidate"] = [_dump_serve(e) for e in s.candidate]
-        if s.type in ("canary", "ab"):
-            strategy["weight"] = s.weight
-        if s.steps:
-            strategy["steps"] = list(s.steps)
-        if s.type == "blue-green" and s.active != "blue":
-            strategy["active"] = s.active
-        out["strategy"] = strategy
+    if d.strategy != Strategy():
+        out["strategy"] = _dump_strategy(d.strategy)
     if d.replicas != 1:
         out["replicas"] = d.replicas
     if d.resources != Resources():
@@ -121,10 +111,20 @@ def _dump_deployment(d: Deployment) -> dict[str, object]:
     if d.port != 8000:
         out["port"] = d.port
     if d.route:
-        route: dict[str, object] = {}
-        if d.route.hostnames:
-            route["hostnames"] = list(d.route.hostnames)
-        if d.route.path:
-            route["path"] = d.route.path
-        out["route"] = route
+        out["route"] = {
+            key: value for key, value in (("hostnames", list(d.route.hostnames)), ("path", d.route.path)) if value
+        }
     return out
+
+
+def _dump_strategy(s: Strategy) -> dict[str, object]:
+    strategy: dict[str, object] = {"type": s.type}
+    if s.candidate:
+        strategy["candidate"] = [_dump_serve(e) for e in s.candidate]
+    if s.type in ("canary", "ab"):
+        strategy["weight"] = s.weight
+    if s.steps:
+        strategy["steps"] = list(s.steps)
+    if s.type == "blue-green" and s.active != "blue":
+        strategy["active"] = s.active
+    return strategy

@@ -94,16 +94,8 @@ def write_tree(out: Path, files: dict[str, bytes]) -> TreeChanges:
     check_out(out)
     changes = TreeChanges()
     previous = read_index(out)
-    for rel in sorted(set(previous.files) - set(files)):
-        path = out / rel
-        if path.is_file() and not path.is_symlink() and path.read_bytes().startswith(HEADER):
-            path.unlink()
-            changes.removed.append(rel)
-    created = set(previous.dirs)
-    for rel in sorted(files):
-        for parent in reversed(PurePosixPath(rel).parents[:-1]):
-            if not (out / parent).is_dir():
-                created.add(parent.as_posix())
+    changes.removed.extend(_remove_stale(out, set(previous.files) - set(files)))
+    created = set(previous.dirs) | _missing_dirs(out, files)
     if not out.is_dir():
         out.mkdir(parents=True)
     checked = _modified(out / INDEX)
@@ -118,16 +110,42 @@ def write_tree(out: Path, files: dict[str, bytes]) -> TreeChanges:
         path.write_bytes(data)
         changes.written.append(rel)
     needed = {p.as_posix() for rel in files for p in PurePosixPath(rel).parents[:-1]}
-    for rel in sorted(created - needed, key=lambda d: d.count("/"), reverse=True):
+    _remove_empty_dirs(out, created - needed)
+    _write_index(out, Index(digests, frozenset(created & needed)).text())
+    return changes
+
+
+def _remove_stale(out: Path, stale: set[str]) -> list[str]:
+    """Delete the files rendered before and not now, where they still carry the header: ours."""
+    removed = []
+    for rel in sorted(stale):
+        path = out / rel
+        if path.is_file() and not path.is_symlink() and path.read_bytes().startswith(HEADER):
+            path.unlink()
+            removed.append(rel)
+    return removed
+
+
+def _missing_dirs(out: Path, files: dict[str, bytes]) -> set[str]:
+    """The directories writing `files` will create: recorded, so that they can be removed when emptied."""
+    return {
+        parent.as_posix() for rel in files for parent in PurePosixPath(rel).parents[:-1] if not (out / parent).is_dir()
+    }
+
+
+def _remove_empty_dirs(out: Path, dirs: set[str]) -> None:
+    """Remove those of `dirs` (created by a render) that are now empty, deepest first."""
+    for rel in sorted(dirs, key=lambda d: d.count("/"), reverse=True):
         directory = out / rel
         if directory.is_dir() and not directory.is_symlink() and not any(directory.iterdir()):
             directory.rmdir()
-    index = Index(digests, frozenset(created & needed)).text()
+
+
+def _write_index(out: Path, index: str) -> None:
     if not (out / INDEX).is_file() or (out / INDEX).read_text(encoding="utf-8") != index:
         (out / INDEX).write_text(index, encoding="utf-8")
     else:
         os.utime(out / INDEX)  # every listed file now holds its bytes: the next render opens none older than this
-    return changes
 
 
 def _modified(path: Path) -> int | None:
