@@ -10,7 +10,10 @@ less than wall time when other work shares the cores), which heavy modules each 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -64,17 +67,38 @@ def timed(argv: list[str], runs: int) -> tuple[float, float, str]:
     return statistics.median(walls), statistics.median(cpus), imported.removeprefix("IMPORTED ")
 
 
+def instructions(argv: list[str]) -> int:
+    """Machine instructions the process executes (valgrind's count): unlike time, the same under any load."""
+    out = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *argv],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+    return int(found.group(1).replace(",", "")) if found else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
-    runs = ap.parse_args().runs
-    print(f"machine: {machine()}")
+    ap.add_argument("--no-instructions", action="store_true", help="skip the valgrind instruction counts")
+    args = ap.parse_args()
+    runs = args.runs
+    print(f"machine: {machine()}; load {os.getloadavg()}")
     results = {name: timed(argv, runs) for name, argv in CASES}
+    counted = not args.no_instructions and shutil.which("valgrind")
+    count = {name: instructions(argv) if counted else 0 for name, argv in CASES[:2]}
     base = results["modelpins --help"][0]
-    print(f"\n| command | median wall s ({runs} runs) | median CPU s | heavy modules imported | x modelpins --help |")
-    print("|---|---:|---:|---|---:|")
+    base_cpu = results["modelpins --help"][1]
+    print(f"load after: {os.getloadavg()}")
+    head = f"median wall s ({runs} runs) | median CPU s | heavy modules imported | x --help (wall) | x --help (CPU)"
+    print(f"\n| command | {head} | instructions (valgrind) | x --help (instructions) |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
     for name, (wall, used, imported) in results.items():
-        print(f"| {name} | {wall:.3f} | {used:.3f} | {imported} | {wall / base:.1f}x |")
+        ins = count.get(name, 0)
+        ratio = f"{ins / count['modelpins --help']:.2f}x" if ins else ""
+        shown = f"{ins / 1e6:.0f} M" if ins else ""
+        times = f"{wall:.3f} | {used:.3f} | {imported} | {wall / base:.1f}x | {used / base_cpu:.1f}x"
+        print(f"| {name} | {times} | {shown} | {ratio} |")
     clean = all(results[n][2] == "[]" for n in ("modelpins --help", "modelpins validate (offline)"))
     print(f"\n--help and offline validate import none of {', '.join(HEAVY)}: {'yes' if clean else 'NO'}")
     return 0 if clean else 1

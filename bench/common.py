@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers.proxy import Proxy  # noqa: E402  (the same recording proxy the tests use)
 
-__all__ = ["Proxy", "Rest", "machine", "run_measured"]
+__all__ = ["Proxy", "Rest", "machine", "machine_busy", "run_measured", "tree_cpu"]
 
 
 class Rest:
@@ -51,17 +51,52 @@ class Rest:
             list(pool.map(one, names))
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and all its living descendants (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (from /proc/stat): their deltas
+    over a run say how saturated the machine was, whoever used it."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
+
+
 def run_measured(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, object]:
-    """Run a command; its wall time, exit code, output and peak RSS in MiB (when run through bench/rss.py)."""
+    """Run a command; its wall time, exit code, output, peak RSS in MiB (when run through bench/rss.py)
+    and the CPU seconds it used (user + system, its own and its children's)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     out, err = proc.communicate()
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     found = re.search(r"peak-rss-kib (\d+)", err)
     rss = int(found.group(1)) / 1024 if found else float("nan")
-    return {"wall": wall, "code": proc.returncode, "out": out, "err": err, "rss": rss}
+    return {"wall": wall, "code": proc.returncode, "out": out, "err": err, "rss": rss, "cpu": cpu}
 
 
 def machine() -> str:

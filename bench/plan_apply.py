@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, Proxy, Rest, machine, run_measured
+from common import ROOT, Proxy, Rest, machine, machine_busy, run_measured, tree_cpu
 
 from devkit.devserver import DevServer
 
@@ -33,6 +33,7 @@ ALIASES = ("champion", "challenger", "production")
 FLIP = {1: 2, 2: 1}
 PY = sys.executable
 RSS = str(Path(__file__).with_name("rss.py"))
+SERVER_PID = [0]  # the mlflow server's process (its workers are its descendants), set in main()
 
 
 def write_pins(path: Path, state: dict[str, dict[str, int]]) -> Path:
@@ -45,7 +46,12 @@ def write_pins(path: Path, state: dict[str, dict[str, int]]) -> Path:
 
 def measure(proxy: Proxy, argv: list[str]) -> dict[str, object]:
     proxy.reset()
+    server_before, proxy_before, machine_before = tree_cpu(SERVER_PID[0]), time.process_time(), machine_busy()
     result = run_measured([PY, RSS, *argv], cwd=ROOT)
+    busy, total = (after - before for after, before in zip(machine_busy(), machine_before, strict=True))
+    result["machine_busy"] = busy / total if total else 0.0
+    result["server_cpu"] = tree_cpu(SERVER_PID[0]) - server_before
+    result["proxy_cpu"] = time.process_time() - proxy_before  # this process does nothing else meanwhile
     if result["code"] != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({result['code']}):\n{result['err']}")
     result["reads"], result["writes"] = len(proxy.reads()), len(proxy.writes())
@@ -72,6 +78,8 @@ def main() -> int:
     work = ROOT / ".bench" / "plan_apply"
     shutil.rmtree(work, ignore_errors=True)
     server = DevServer(work / "mlflow", workers=args.workers).start(timeout=600)
+    assert server.proc is not None
+    SERVER_PID[0] = server.proc.pid
     proxy = Proxy(server.url).start()
     rest = Rest(server.url)
     state: dict[str, dict[str, int]] = {}
@@ -99,7 +107,8 @@ def run_size(n: int, state: dict[str, dict[str, int]], proxy: Proxy, work: Path,
     pins = work / f"pins-{n}.yaml"
 
     def row(what: str, tool: str, changes: int, r: dict[str, object]) -> tuple[object, ...]:
-        out = (n, what, tool, changes, r["wall"], r["reads"], r["writes"], r["rss"])
+        out = (n, what, tool, changes, r["wall"], r["reads"], r["writes"], r["rss"], r["cpu"], r["proxy_cpu"])
+        out += (r["server_cpu"], r["machine_busy"])
         print("  " + " | ".join(str(x) for x in out), flush=True)
         return out
 
@@ -160,6 +169,7 @@ def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-a
                 f"  {r[0]:>5} models, {r[1]}: {one[4] / r[4]:.2f}x faster; requests {one[5]}+{one[6]} vs "
                 f"{r[5]}+{r[6]} ({same})"
             )
+    print_cpu(rows)
     print("\nGrowth: plan reads vs ceil(models/1000) + 1, apply writes vs 2 x changes + 4 (the lock's create, and its")
     print("guarded delete: the guard's create, the lock's delete, the guard's delete):")
     for r in rows:
@@ -170,6 +180,27 @@ def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-a
             print(f"  {r[0]:>5} models, plan: {r[5]} reads (bound {bound})")
         else:
             print(f"  {r[0]:>5} models, {r[1]}: {r[6]} writes (2 x {r[3]} + 4 = {2 * r[3] + 4}), {r[5]} reads")
+
+
+def print_cpu(rows: list) -> None:  # type: ignore[type-arg]
+    """Where the CPU went in each full apply, and the speed-up two cores allow at most.
+
+    The client, the proxy and the server's workers share the machine's cores: `--parallel N` can at
+    best keep every core busy, so its wall time is at least (their CPU seconds) / cores.
+    """
+    cores = len(os.sched_getaffinity(0))  # fewer than the machine's under `taskset`
+    print(f"\nCPU seconds of the full applies: client + proxy + server = ours; ours / (wall x {cores} cores);")
+    print("the whole machine's busy share over the run (ours and everyone else's, /proc/stat):")
+    for r in rows:
+        if r[2] != "modelpins" or "--parallel" not in r[1]:
+            continue
+        ours = r[8] + r[9] + r[10]
+        print(
+            f"  {r[0]:>5} models, {r[1]}: {r[8]:.1f} + {r[9]:.1f} + {r[10]:.1f} = {ours:.1f} s"
+            f" ({ours / r[3] * 1000:.1f} ms per change, server {r[10] / (r[5] + r[6]) * 1000:.1f} ms per request);"
+            f" ours {ours / (r[4] * cores):.0%} of the cores; machine busy {r[11]:.0%};"
+            f" wall floor with every core ours: {ours / cores:.1f} s"
+        )
 
 
 if __name__ == "__main__":

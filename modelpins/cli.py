@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback as tb
 from pathlib import Path
 
 import click
@@ -135,7 +134,7 @@ def _main(argv: list[str] | None) -> int:
     except ModelPinsError as exc:
         _report(exc)
         if show_traceback:
-            tb.print_exc()
+            _print_traceback()
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
@@ -149,7 +148,7 @@ def _main(argv: list[str] | None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - the boundary for bugs
         if show_traceback:
-            tb.print_exc()
+            _print_traceback()
         click.secho(
             f"unexpected error: {type(exc).__name__}: {exc}\n"
             "This is a bug in modelpins; rerun with --traceback and report it.",
@@ -158,6 +157,12 @@ def _main(argv: list[str] | None) -> int:
         )
         return 3
     return code if isinstance(code, int) else 0
+
+
+def _print_traceback() -> None:
+    import traceback  # deferred: only an error with --traceback needs it (and linecache, tokenize)
+
+    traceback.print_exc()
 
 
 def _report(exc: ModelPinsError) -> None:

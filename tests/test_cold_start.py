@@ -52,3 +52,26 @@ def test_the_probe_sees_an_import_when_one_happens() -> None:
     assert imported("--pins", str(ROOT / "model_pins.yaml"), "--tracking-uri", "http://127.0.0.1:9", "plan").startswith(
         "IMPORTED ['requests'] EXIT 1"
     )
+
+
+READ_THEN_PLUGINS = """
+import sys
+from modelpins import pins
+pins.load(sys.argv[1])
+print("metadata imported:", "importlib.metadata" in sys.modules)
+from pydantic.plugin import _loader  # what pydantic and its users get afterwards: the real plugin loader
+print("real loader:", hasattr(_loader, "__file__") and _loader.get_plugins.__module__ == "pydantic.plugin._loader")
+"""
+
+
+def test_reading_a_file_skips_the_plugin_search_and_leaves_pydantic_s_loader_as_it_was() -> None:
+    # pydantic's plugin loader imports importlib.metadata (email, zipfile...) to find plugins the schema
+    # does not take; while the schema builds a stand-in answers "none", then the real loader is back
+    out = subprocess.run(
+        [sys.executable, "-c", READ_THEN_PLUGINS, str(ROOT / "model_pins.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+    )
+    assert out.stdout.splitlines() == ["metadata imported: False", "real loader: True"], out.stderr

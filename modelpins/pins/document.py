@@ -1,7 +1,5 @@
 """The whole file: its sections, the JSON Schema published from them, and the typed data they become."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Any
 

@@ -6,8 +6,6 @@ message and fix. `{value}`, `{what}` (the value's name) and `{parent}` (its cont
 the problem is reported; `{name}` is the name of the model, environment or deployment it is in.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
@@ -45,7 +43,7 @@ class Spec(BaseModel):
         return []
 
     @model_validator(mode="after")
-    def _check_rules(self) -> Spec:
+    def _check_rules(self) -> "Spec":
         report(self.rules())
         return self
 

@@ -4,8 +4,6 @@ Adding a gate kind: a `GateSpec` subclass with its `kind` literal and fields, li
 `GATE_SPECS`; the runtime in modelpins.gates runs it.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 

@@ -1,7 +1,5 @@
 """The models section: each model's aliases (the desired registry state), kind, owners, waivers and gates."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field

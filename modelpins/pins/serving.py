@@ -1,7 +1,5 @@
 """The serving sections: environments, images and deployments with their strategies."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag
