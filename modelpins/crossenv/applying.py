@@ -95,7 +95,7 @@ def apply(
                     info = info or c.source_info or src_reg.version(c.source.model, c.source.version)
                     if info is None:
                         raise InvalidPins([_missing_source_now(pins_path, c)])
-                    found = find_copy(current, c.target, c.source)
+                    found = find_copy(current, c.target, c.source, info)
                     if found is None:
                         digest = locked_digest(pins_path, src_reg, c, info)
                         found = copy_version(ep.registry, src_reg, c, info, digest)

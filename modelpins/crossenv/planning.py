@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from modelpins import api
 from modelpins.crossenv.model import Copy, EnvPlan, Promotions, Source, Wait
 from modelpins.crossenv.registries import connect, pinned_environments, uri
-from modelpins.crossenv.soak import soak_check
+from modelpins.crossenv.soak import GitEvidence, soak_check
 from modelpins.errors import InvalidPins, Problem
 from modelpins.pins import AliasPin, EnvPin, ModelPins, PinsFile
 from modelpins.plan import Change, diff
@@ -35,6 +36,7 @@ def make_plan(pins: PinsFile, registries: Mapping[str, MlflowRegistry], now: flo
     envs: list[EnvPlan] = []
     waits: list[Wait] = []
     problems: list[Problem] = []
+    git = GitEvidence(Path(pins.path))
     for name in _dependency_order(pins):
         registry = registries[name]
         template = pins.environments[name].registry
@@ -57,7 +59,7 @@ def make_plan(pins: PinsFile, registries: Mapping[str, MlflowRegistry], now: flo
                         problems.append(_missing_source(pins, m, pin, src[0] if src else None))
                         continue
                     source, info = src
-                    found = find_copy(versions, target, source)
+                    found = find_copy(versions, target, source, info)
                     if found is None:
                         newest = max([v for (n, v) in versions if n == target] + [taken.get(target, 0)], default=0)
                         taken[target] = found_number = newest + 1
@@ -77,7 +79,7 @@ def make_plan(pins: PinsFile, registries: Mapping[str, MlflowRegistry], now: flo
                             info if info and info.status == "READY" else None,
                         )
                     )
-                    waits += soak_check(pins, m, pin, source, info, registries, now)
+                    waits += soak_check(pins, m, pin, source, info, envs, git, now)
                     number = found_number
                 aliases.setdefault(target, {})[alias] = AliasPin(alias, number, pin.line)
                 here = Source(name, uri(registry), target, number)
@@ -132,15 +134,33 @@ def environment_view(pins: PinsFile, environment: str, aliases: dict[str, dict[s
     return PinsFile(path=pins.path, models=models, owners=pins.owners, defaults=pins.defaults)
 
 
-def find_copy(versions: Mapping[tuple[str, int], VersionInfo], target: str, source: Source) -> VersionInfo | None:
-    """The earlier copy of `source` in `target`, by its provenance tag (the newest, should there be several)."""
+def find_copy(
+    versions: Mapping[tuple[str, int], VersionInfo], target: str, source: Source, origin: VersionInfo | None = None
+) -> VersionInfo | None:
+    """The earlier copy of `source` in `target`, by its provenance tag (the newest, should there be several);
+    with `origin` (the source version as read), only a copy whose run and files are the origin's."""
     want = json.loads(source.tag())
     found = [
         info
         for (name, _), info in versions.items()
-        if name == target and _provenance(info) == want and info.status != "FAILED_REGISTRATION"
+        if name == target
+        and _provenance(info) == want
+        and info.status != "FAILED_REGISTRATION"
+        and same_origin(info, origin)
     ]
     return max(found, key=lambda i: i.version) if found else None
+
+
+def same_origin(copy: VersionInfo, origin: VersionInfo | None) -> bool:
+    """Whether a copy carries its source's run and files: a provenance tag edited to name another version does not."""
+    if origin is None or origin.status == "PENDING_COPY":  # made by this plan: nothing to compare yet
+        return True
+    if copy.run_id != origin.run_id:
+        return False
+    if copy.source.startswith("models:/"):  # a copy on the source's own server names it
+        return copy.source == f"models:/{origin.model}/{origin.version}"
+    resolved_there = origin.source.startswith(("models:", "runs:", "mlflow-artifacts:"))
+    return resolved_there or copy.source == origin.source  # else the storage location, as the copy carries it
 
 
 def _provenance(info: VersionInfo) -> Any:
