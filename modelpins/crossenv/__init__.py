@@ -15,6 +15,7 @@ Modules: `model` (the data), `registries` (each environment's adapter and creden
 """
 
 from modelpins.crossenv.applying import Applied, apply, copy_version, locked_digest
+from modelpins.crossenv.gating import gate
 from modelpins.crossenv.model import Copy, EnvPlan, Promotions, Source, Wait, duration, stamp
 from modelpins.crossenv.planning import environment_view, find_copy, from_settings, make_plan, source_of
 from modelpins.crossenv.registries import connect, has_default_pins, locate, pinned_environments, uri
@@ -37,6 +38,7 @@ __all__ = [
     "environment_view",
     "find_copy",
     "from_settings",
+    "gate",
     "has_default_pins",
     "held_since",
     "locate",

@@ -7,12 +7,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from modelpins import api
+from modelpins.crossenv.gating import gate_on_apply
 from modelpins.crossenv.model import Copy, EnvPlan, Promotions
 from modelpins.crossenv.planning import find_copy
 from modelpins.crossenv.registries import uri
 from modelpins.errors import InvalidPins, Problem
-from modelpins.pins import AliasPin, PinsFile
+from modelpins.pins import AliasPin
 from modelpins.plan import Change
 from modelpins.registry import MlflowRegistry, VersionInfo
 from modelpins.tags import COPY_SOURCE_TAG, OWN_TAG_PREFIX
@@ -24,11 +24,14 @@ def locked_digest(pins_path: Path, source: MlflowRegistry, c: Copy, info: Versio
     from modelpins.lifecycle import artefact_lock as lock
     from modelpins.lifecycle.artifacts import Reader
 
-    found = lock.read(lock.path_for(pins_path))
-    entry = found.entries.get((info.model, info.version)) if found else None
+    whole = lock.read(lock.path_for(pins_path))
+    key = (info.model, info.version)
+    found = whole.environment(c.source.environment) if whole else None
+    if whole is not None and found is not None and key not in found.entries:
+        found = whole  # locked in the file's own section (the command's registry)
+    entry = found.entries.get(key) if found else None
     if found is None or entry is None:
         return ""
-    key = (info.model, info.version)
     problems = lock.verify(found, [key], {key: info}, Reader(source, source.tracking_uri), lock.verify_mode())
     if problems:
         raise InvalidPins(problems)
@@ -108,7 +111,7 @@ def apply(
             finally:
                 lock.release()
         view = replace(ep.view, models={n: replace(m, aliases=aliases[n]) for n, m in ep.view.models.items()})
-        _gate_changes(ep, view, registries, ctx)
+        gate_on_apply(ep, view, registries, ctx)
         extra = _audit_extra(promos, ep)
         moved = write.move_aliases(
             pins_path,
@@ -168,35 +171,6 @@ def _missing_source_now(pins_path: Path, c: Copy) -> Problem:
         f"{c.model}@{c.alias} in {c.environment}: the source {c.source} was deleted before the copy",
         "pin the source environment to an existing version; nothing was copied",
     )
-
-
-def _gate_changes(ep: EnvPlan, view: PinsFile, registries: Mapping[str, MlflowRegistry], ctx: Any) -> None:
-    """The target's gates on every version an alias of the environment moves to, recorded on it as
-    `modelpins gate` records them; on a copy with the source version's run (it lives in the source's server)."""
-    from modelpins.gates.run import run_gates
-
-    plan = api.make_plan(view, ep.registry)
-    copies = {(c.target, c.alias): c for c in ep.copies}
-    for ch in plan.changes:
-        if ch.after is None or not view.gates_for(ch.model, ch.alias):
-            continue
-        c = copies.get((ch.model, ch.alias))
-        runs = _RunsFrom(ep.registry, registries[c.source.environment]) if c else ep.registry
-        run_gates(view, [ch], plan.actual, plan.versions, runs, tracking_uri=uri(ep.registry), ctx=ctx)
-
-
-class _RunsFrom:
-    """The target registry for everything, but runs read from the source's server (the run lives there)."""
-
-    def __init__(self, target: MlflowRegistry, source: MlflowRegistry):
-        self.target, self.source = target, source
-        self.reads, self.writes = 0, 0
-
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        return self.source.run(run_id)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.target, name)
 
 
 def _audit_extra(promos: Promotions, ep: EnvPlan) -> Callable[[Change], dict[str, object]]:
