@@ -78,7 +78,7 @@ def drift(
     found = Found(f"{s.pins}@{ref}" if ref else str(s.pins), s.shown_uri)
     served_check = _served_check(s, p, ref, environments, context, dockerfile, lock_path) if cluster else None
     registry = _environments(s, p, only, found)
-    found.registry = registry_drift.drift(p, registry.aliases(), only) if registry else []
+    found.registry = registry_drift.drift(p, registry.aliases(), only) if registry else None
     if served_check is not None:
         found.where = served_check.where
         found.served = _only(p, served_check.run(), only)
@@ -158,7 +158,7 @@ class Found:
     environments: list[EnvDrift] | None = None  # None: the file pins nothing in environments' registries
 
     def markdown(self) -> str:
-        text = registry_drift.markdown(self.registry or [], self.source, self.tracking_uri)
+        text = "" if self.registry is None else registry_drift.markdown(self.registry, self.source, self.tracking_uri)
         if self.environments is not None:
             text += "\n" + env_drift.markdown(self.environments, self.source)
         if self.served is not None:
@@ -179,7 +179,7 @@ class Found:
             n = len(found)
             lines += [registry_drift.table(found), f"{n} drifted alias{'es' if n != 1 else ''}: "
                       f"{self.tracking_uri} differs from {self.source}"]  # fmt: skip
-        else:
+        elif self.registry is not None:  # None: the file pins aliases in environments' registries only
             lines.append(f"No {'registry ' if cluster else ''}drift: {self.tracking_uri} matches {self.source}.")
         if self.environments:
             n = len(self.environments)
