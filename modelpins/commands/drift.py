@@ -13,6 +13,8 @@ import click
 from modelpins import envvars, pins
 from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, locked_artefacts, read_dockerfile
 from modelpins.context import from_env
+from modelpins.crossenv import drift as env_drift
+from modelpins.crossenv.drift import EnvDrift
 from modelpins.errors import InvalidInput
 from modelpins.lifecycle import registry_drift, served_drift, yamledit
 from modelpins.lifecycle.registry_drift import Drift
@@ -75,8 +77,8 @@ def drift(
     editing = yamledit.read(s.pins) if fix == "file" else None  # what --fix file edits, as it was read
     found = Found(f"{s.pins}@{ref}" if ref else str(s.pins), s.shown_uri)
     served_check = _served_check(s, p, ref, environments, context, dockerfile, lock_path) if cluster else None
-    registry = s.registry()
-    found.registry = registry_drift.drift(p, registry.aliases(), only)
+    registry = _environments(s, p, only, found)
+    found.registry = registry_drift.drift(p, registry.aliases(), only) if registry else None
     if served_check is not None:
         found.where = served_check.where
         found.served = _only(p, served_check.run(), only)
@@ -89,18 +91,34 @@ def drift(
         click.echo(
             f"wrote the registry's versions into {s.pins}; review with git diff and open a pull request", err=as_json
         )
-    elif found.registry and fix == "apply":
+    elif found.registry and fix == "apply" and registry:
         if not yes:
             raise InvalidInput("--fix apply writes to the registry; pass --yes to confirm")
         _fix_apply(s, p, ref or "HEAD", registry, as_json)
     elif found.registry:
         click.get_current_context().exit(1)  # drift is a finding: exit 1, the report above says what differs
-    if found.served:
-        if fix:
-            click.echo(
-                "--fix changes the registry only; `modelpins rollout` restores what the cluster serves", err=True
-            )
+    _exit_on_others(found, fix)
+
+
+def _exit_on_others(found: Found, fix: str | None) -> None:
+    """Exit 1 for drift --fix does not restore: the environments' registries, what the cluster serves."""
+    if found.environments and fix:
+        click.echo("--fix restores the command's registry; `modelpins apply` restores the environments'", err=True)
+    if found.served and fix:
+        click.echo("--fix changes the registry only; `modelpins rollout` restores what the cluster serves", err=True)
+    if found.environments or found.served:
         click.get_current_context().exit(1)
+
+
+def _environments(s: Settings, p: pins.PinsFile, only: str | None, found: Found) -> MlflowRegistry | None:
+    """Each environment's registry against the file, through the copies (into `found`); the command's
+    registry, or None when the file pins aliases in environments' registries only."""
+    from modelpins import crossenv
+
+    envs = crossenv.from_settings(p, s.tracking_uri, s.registry)
+    if envs is not None:
+        found.environments = env_drift.drift(p, envs[0], only)
+    return s.registry() if envs is None or crossenv.has_default_pins(p) else None
 
 
 def _check_options(fix: str | None, ref: str | None, cluster: bool, cluster_options: tuple[object, ...]) -> None:
@@ -137,15 +155,20 @@ class Found:
     registry: list[Drift] | None = None
     served: list[ServedDrift] | None = None  # None: the cluster was not compared
     where: str = ""
+    environments: list[EnvDrift] | None = None  # None: the file pins nothing in environments' registries
 
     def markdown(self) -> str:
-        text = registry_drift.markdown(self.registry or [], self.source, self.tracking_uri)
+        text = "" if self.registry is None else registry_drift.markdown(self.registry, self.source, self.tracking_uri)
+        if self.environments is not None:
+            text += "\n" + env_drift.markdown(self.environments, self.source)
         if self.served is not None:
             text += "\n" + served_drift.markdown(self.served, self.source, self.where)
         return text
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {"drift": [d.as_json() for d in self.registry or []]}
+        if self.environments is not None:
+            out["environments"] = [d.as_json() for d in self.environments]
         if self.served is not None:
             out["served"] = [d.as_json() for d in self.served]
         return out
@@ -156,8 +179,14 @@ class Found:
             n = len(found)
             lines += [registry_drift.table(found), f"{n} drifted alias{'es' if n != 1 else ''}: "
                       f"{self.tracking_uri} differs from {self.source}"]  # fmt: skip
-        else:
+        elif self.registry is not None:  # None: the file pins aliases in environments' registries only
             lines.append(f"No {'registry ' if cluster else ''}drift: {self.tracking_uri} matches {self.source}.")
+        if self.environments:
+            n = len(self.environments)
+            lines += [env_drift.table(self.environments), f"{n} drifted alias{'es' if n != 1 else ''} in the "
+                      f"environments' registries: they differ from {self.source}"]  # fmt: skip
+        elif self.environments is not None:
+            lines.append(f"No drift in the environments' registries: they match {self.source}.")
         if self.served:
             n = len(self.served)
             lines += [served_drift.table(self.served), f"{n} served difference{'s' if n != 1 else ''}: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ import click
 from modelpins import pins, progress
 from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput
+from modelpins.gates import GateReport
 from modelpins.redact import redact
 from modelpins.settings import Settings
 
@@ -45,26 +47,34 @@ def gate(
     s: Settings, base_ref: str | None, as_json: bool, report_path: Path | None, no_record: bool, gates_from: Path | None
 ) -> None:
     """Run the gates of every alias that moves; exit 1 when any fails (a failing or erroring gate blocks)."""
+    from modelpins import crossenv
     from modelpins.gates import report, run
 
     p = pins.load(s.pins)
     trusted = pins.load(gates_from) if gates_from is not None else None
-    registry = s.registry()
-    changes, actual, versions = run.changes_to_gate(p, registry, base_ref)
-    with progress.shown("gate", len(changes), enabled=not as_json) as step:
-        result = run.run_gates(
-            p,
-            changes,
-            actual,
-            versions,
-            registry,
-            tracking_uri=s.tracking_uri or "",
-            ctx=from_env(os.environ, s.pins.resolve().parent),
-            record=not no_record,
-            base_ref=base_ref,
-            trusted=trusted,
-            progress=step,
-        )
+    ctx = from_env(os.environ, s.pins.resolve().parent)
+    envs = crossenv.from_settings(p, s.tracking_uri, s.registry)
+    result = GateReport(p.path, (), base_ref, ctx.commit)
+    if envs is None or crossenv.has_default_pins(p):
+        registry = s.registry()
+        changes, actual, versions = run.changes_to_gate(p, registry, base_ref)
+        with progress.shown("gate", len(changes), enabled=not as_json) as step:
+            result = run.run_gates(
+                p,
+                changes,
+                actual,
+                versions,
+                registry,
+                tracking_uri=s.tracking_uri or "",
+                ctx=ctx,
+                record=not no_record,
+                base_ref=base_ref,
+                trusted=trusted,
+                progress=step,
+            )
+    if envs is not None:  # each environment's moves, in its own registry (a copy: its source's evidence)
+        found = crossenv.gate(envs[0], envs[1], ctx, record=not no_record)
+        result = replace(result, checks=result.checks + found.checks)
     if report_path is not None:
         try:
             report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from modelpins.settings import Settings
 from modelpins.text import split_target
 
 if TYPE_CHECKING:
-    pass
+    from modelpins.lifecycle.artefact_lock import LockFile
 
 
 def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
@@ -160,41 +160,68 @@ def rollback(
 @click.pass_obj
 def lock(s: Settings, check: bool, refresh: bool) -> None:
     """Write model_pins.lock: each pinned version's run, source and artefact digest (--check: is it current?)."""
+    from modelpins import crossenv
+    from modelpins.crossenv import locking
     from modelpins.lifecycle import artefact_lock
     from modelpins.lifecycle.artifacts import Reader
 
     p = pins.load(s.pins)
     path = artefact_lock.path_for(s.pins)
     previous = artefact_lock.read(path)
+    default = not crossenv.pinned_environments(p) or crossenv.has_default_pins(p)
     if check:
-        if previous is None:
-            raise OperationFailed(f"{path} does not exist; run `modelpins lock` and commit it")
-        differences = artefact_lock.stale(p, previous)
-        if differences:
-            raise OperationFailed(
-                f"{path} is stale:\n" + "\n".join(differences) + "\nRun `modelpins lock` and commit the result."
-            )
-        if s.tracking_uri:
-            registry = s.registry()
-            reader = Reader(registry, s.tracking_uri)
-            moved = artefact_lock.moved(previous, registry, reader, artefact_lock.verify_mode())
-            if moved:
-                raise OperationFailed(f"{path} no longer matches the registry:\n" + "\n".join(map(str, moved)))
-            click.echo(f"{path}: up to date ({len(previous.entries)} versions; digests checked against the registry)")
-            return
-        click.echo(f"{path}: up to date ({len(previous.entries)} versions)")
+        _check_lock(s, p, path, previous, default)
         return
-    registry = s.registry()
-    reader = Reader(registry, s.tracking_uri or "")
-    entries, hashed = artefact_lock.build(p, registry, reader, previous, refresh)
-    text = artefact_lock.render(entries, s.pins.name)
+    envs = crossenv.from_settings(p, s.tracking_uri, s.registry)
+    entries: list[artefact_lock.Entry] = []
+    hashed = bytes_read = 0
+    if default:
+        registry = s.registry()
+        reader = Reader(registry, s.tracking_uri or "")
+        entries, hashed = artefact_lock.build(p, registry, reader, previous, refresh)
+        bytes_read = reader.bytes_read
+    built = locking.build(envs[0], previous, refresh) if envs else locking.Built()
+    for note in built.notes:
+        click.echo(note, err=True)
+    text = artefact_lock.render(entries, s.pins.name, built.entries)
     changed = previous is None or path.read_text(encoding="utf-8") != text
     if changed:
         path.write_text(text, encoding="utf-8")
+    n, hashed = len(entries) + sum(len(v) for v in built.entries.values()), hashed + built.hashed
     click.echo(
-        f"{path}: {len(entries)} versions locked ({hashed} hashed, {len(entries) - hashed} kept; "
-        f"{reader.bytes_read} bytes read){'' if changed else '; unchanged'}"
+        f"{path}: {n} versions locked ({hashed} hashed, {n - hashed} kept; "
+        f"{bytes_read + built.bytes_read} bytes read){'' if changed else '; unchanged'}"
     )
+
+
+def _check_lock(s: Settings, p: pins.PinsFile, path: Path, previous: LockFile | None, default: bool) -> None:
+    """lock --check: the lock lists exactly the pinned versions; with a server, their digests still match."""
+    from modelpins import crossenv
+    from modelpins.crossenv import locking
+    from modelpins.lifecycle import artefact_lock
+    from modelpins.lifecycle.artifacts import Reader
+
+    if previous is None:
+        raise OperationFailed(f"{path} does not exist; run `modelpins lock` and commit it")
+    envs = crossenv.from_settings(p, s.tracking_uri, s.registry) if s.tracking_uri else None
+    differences = artefact_lock.stale(p, previous)
+    differences += locking.stale(envs[0], previous) if envs else locking.stale_offline(p, previous)
+    if differences:
+        raise OperationFailed(
+            f"{path} is stale:\n" + "\n".join(differences) + "\nRun `modelpins lock` and commit the result."
+        )
+    n = locking.count(previous)
+    if not s.tracking_uri:
+        click.echo(f"{path}: up to date ({n} versions)")
+        return
+    mode = artefact_lock.verify_mode()
+    moved = locking.moved(envs[0], previous, mode) if envs else []
+    if default:
+        registry = s.registry()
+        moved = artefact_lock.moved(previous, registry, Reader(registry, s.tracking_uri), mode) + moved
+    if moved:
+        raise OperationFailed(f"{path} no longer matches the registry:\n" + "\n".join(map(str, moved)))
+    click.echo(f"{path}: up to date ({n} versions; digests checked against the registry)")
 
 
 @click.command()

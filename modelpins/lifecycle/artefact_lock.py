@@ -18,8 +18,8 @@ bundle changed, disappeared or appeared since locking, whatever the verify mode 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -40,6 +40,7 @@ HEADER = (
     "# signature: sha256 of the version's signature bundle, when it is signed (`modelpins sign`).\n"
 )
 VERIFY_MODES = ("full", "size", "off")
+FIX = "regenerate it with `modelpins lock`"
 
 
 @dataclass(frozen=True)
@@ -71,21 +72,37 @@ class Entry:
 class LockFile:
     path: str
     entries: dict[tuple[str, int], Entry]
+    environments: dict[str, dict[tuple[str, int], Entry]] = field(default_factory=dict)  # promotion across them
+
+    def environment(self, name: str) -> LockFile:
+        """One environment's section as a lock of its own (its versions live in that environment's registry)."""
+        return LockFile(self.path, self.environments.get(name, {}))
 
 
 def path_for(pins_path: Path) -> Path:
     return pins_path.with_suffix(".lock")
 
 
-def render(entries: Iterable[Entry], pins_name: str) -> str:
-    out = [HEADER.format(pins=pins_name), "version: 1\n", "models:\n"]
+def render(entries: Iterable[Entry], pins_name: str, environments: Mapping[str, Iterable[Entry]] | None = None) -> str:
+    """The lock's text; `environments`: each environment's versions in its own registry (promotion across them)."""
+    listed = _models(entries, "  ")
+    out = [HEADER.format(pins=pins_name), "version: 1\n", "models:\n" if listed else "models: {}\n", *listed]
+    if environments:
+        out.append("environments:\n")
+        for env in sorted(environments):
+            out += [f"  {json.dumps(env)}:\n", "    models:\n", *_models(environments[env], "      ")]
+    return "".join(out)
+
+
+def _models(entries: Iterable[Entry], indent: str) -> list[str]:
     by_model: dict[str, list[Entry]] = {}
     for e in entries:
         by_model.setdefault(e.model, []).append(e)
+    out = []
     for model in sorted(by_model):
-        out.append(f"  {json.dumps(model)}:\n")
-        out += [e.render() for e in sorted(by_model[model], key=lambda e: e.version)]
-    return "".join(out)
+        out.append(f"{indent}{json.dumps(model)}:\n")
+        out += [indent[2:] + e.render() for e in sorted(by_model[model], key=lambda e: e.version)]
+    return out
 
 
 def read(path: Path) -> LockFile | None:
@@ -100,14 +117,28 @@ def read(path: Path) -> LockFile | None:
 def loads(text: str | bytes, path: str) -> LockFile:
     root = parse(text, path)
     problems: list[Problem] = []
-    entries: dict[tuple[str, int], Entry] = {}
-    fix = "regenerate it with `modelpins lock`"
     models = _get(root, "models")
     if not isinstance(models, yaml.MappingNode):
-        raise InvalidPins([Problem(path, 1, "not a modelpins lock file (no 'models:' mapping)", fix)])
+        raise InvalidPins([Problem(path, 1, "not a modelpins lock file (no 'models:' mapping)", FIX)])
+    entries = _entries(models, path, problems)
+    environments: dict[str, dict[tuple[str, int], Entry]] = {}
+    envs = _get(root, "environments")
+    for ekey, section in envs.value if isinstance(envs, yaml.MappingNode) else ():
+        env_models = _get(section, "models")
+        if not isinstance(env_models, yaml.MappingNode):
+            problems.append(Problem(path, line_of(ekey), f"environment '{ekey.value}' needs a 'models:' mapping", FIX))
+            continue
+        environments[str(ekey.value)] = _entries(env_models, path, problems)
+    if problems:
+        raise InvalidPins(problems)
+    return LockFile(path, entries, environments)
+
+
+def _entries(models: yaml.MappingNode, path: str, problems: list[Problem]) -> dict[tuple[str, int], Entry]:
+    entries: dict[tuple[str, int], Entry] = {}
     for mkey, versions in models.value:
         if not isinstance(versions, yaml.MappingNode) or mkey.tag != STR:
-            problems.append(Problem(path, line_of(mkey), "each model must map versions to entries", fix))
+            problems.append(Problem(path, line_of(mkey), "each model must map versions to entries", FIX))
             continue
         for vkey, value in versions.value:
             fields = {k.value: v.value for k, v in value.value} if isinstance(value, yaml.MappingNode) else {}
@@ -129,12 +160,10 @@ def loads(text: str | bytes, path: str) -> LockFile:
                     str(fields.get("signature", "")),
                 )
             except (KeyError, ValueError):
-                problems.append(Problem(path, line_of(vkey), "entry needs run_id, source, digest, files, bytes", fix))
+                problems.append(Problem(path, line_of(vkey), "entry needs run_id, source, digest, files, bytes", FIX))
                 continue
             entries[(entry.model, entry.version)] = entry
-    if problems:
-        raise InvalidPins(problems)
-    return LockFile(path, entries)
+    return entries
 
 
 def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
@@ -192,16 +221,8 @@ def build(
     for (model, version), line in want.items():
         info = infos.get((model, version))
         if info is None:
-            raise InvalidPins(
-                [
-                    Problem(
-                        pins.path,
-                        line,
-                        f"version {version} of '{model}' does not exist in MLflow",
-                        "pin an existing version",
-                    )
-                ]
-            )
+            missing = f"version {version} of '{model}' does not exist in MLflow"
+            raise InvalidPins([Problem(pins.path, line, missing, "pin an existing version")])
         old = previous.entries.get((model, version)) if previous else None
         same = bool(old and not refresh and old.run_id == info.run_id and old.source == info.source)
         signature = signed_digest(reader, info)

@@ -23,6 +23,7 @@ from modelpins.registry import MlflowRegistry
 
 RUNS_RE = re.compile(r"runs:/([0-9A-Za-z_-]+)(?:/(.*))?")
 LOGGED_RE = re.compile(r"models:/(m-[0-9a-f]+)/?(.*)")
+REGISTERED_RE = re.compile(r"models:/([^/]+)/([0-9]+)/?")  # a copy on its source's server names the source so
 
 
 class Reader:
@@ -108,7 +109,13 @@ class Reader:
 
     # -- REST routes --------------------------------------------------------------------------
 
-    def _route(self, source: str) -> tuple[str, str, str] | None:
+    def _route(self, source: str, depth: int = 0) -> tuple[str, str, str] | None:
+        m = REGISTERED_RE.fullmatch(source)
+        if m and depth < 4:  # the files of that registered version, read from this registry
+            named = self.registry.version(m.group(1), int(m.group(2)))
+            if named is None:
+                raise OperationFailed(f"{source}: that version no longer exists in {self.tracking_uri}")
+            return self._route(named.source, depth + 1)
         m = RUNS_RE.fullmatch(source)
         if m:
             return "run", m.group(1), (m.group(2) or "").strip("/")

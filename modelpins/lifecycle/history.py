@@ -274,6 +274,9 @@ def table(history: History) -> str:
         applied = "-"
         if t.applied:
             applied = f"{t.applied.get('at', '?')} by {t.applied.get('actor', '?')}"
+            copied = t.applied.get("copied_from")
+            if isinstance(copied, dict):
+                applied += f" (copy of {copied.get('model')} v{copied.get('version')} in {copied.get('environment')})"
             if t.applied.get("soak_override"):
                 applied += f" (soak override: {t.applied['soak_override']})"
         elif history.registry_read and t.commit:

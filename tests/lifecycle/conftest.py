@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+
+from tests.helpers.envs import pins, register
+from tests.helpers.seed import unique
 
 
 class Repo:
@@ -13,13 +18,15 @@ class Repo:
         self.root = root
         self.pins = root / "model_pins.yaml"
 
-    def git(self, *args: str) -> str:
-        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True).stdout
+    def git(self, *args: str, at: str | None = None) -> str:
+        """`at`: the commit's author and committer date (ISO 8601), as a merge at that time would record."""
+        env = {**os.environ, "GIT_AUTHOR_DATE": at, "GIT_COMMITTER_DATE": at} if at else None
+        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True, env=env).stdout
 
-    def commit(self, text: str, message: str) -> str:
+    def commit(self, text: str, message: str, at: str | None = None) -> str:
         self.pins.write_text(text)
         self.git("add", "model_pins.yaml")
-        self.git("commit", "-qm", message)
+        self.git("commit", "-qm", message, at=at)
         return self.git("rev-parse", "HEAD").strip()
 
     def merge_pr(self, number: int, branch: str, text: str, title: str, trailers: str = "") -> str:
@@ -54,3 +61,13 @@ models:
       champion: {champion}     # promoted by PR
       challenger: {challenger}
 """
+
+
+@pytest.fixture
+def two(mlflow_server, prod_server, tmp_path: Path):
+    """A model in the staging server with three versions; the production server has none of it yet."""
+    model = unique("credit")
+    staging, prod = MlflowClient(mlflow_server.url), MlflowClient(prod_server.url)
+    runs = register(staging, model, [0.86, 0.9, 0.7])
+    path = pins(tmp_path / "model_pins.yaml", model, mlflow_server.url, prod_server.url, champion=2)
+    return model, staging, prod, runs, path
