@@ -226,7 +226,7 @@ def _manylinux_libs() -> set[str]:
 
 
 def _python_rootfs(python: Path, stdlib: Path) -> bytes:
-    """This machine's Python (binary, standard library, shared libraries), pip, a shell and the CA bundle."""
+    """This machine's Python (binary, standard library, shared libraries), pip, sh and bash, and the CA bundle."""
     import pip
 
     libs: set[str] = set()
@@ -247,10 +247,12 @@ def _python_rootfs(python: Path, stdlib: Path) -> bytes:
     with tarfile.open(fileobj=buf, mode="w", dereference=True) as tar:
         sh = Path(shutil.which("sh") or "/bin/sh").resolve()
         tar.add(sh, "bin/sh")
+        bash = Path(shutil.which("bash") or "/bin/bash").resolve()  # mlflow models serve starts uvicorn with bash
+        tar.add(bash, "bin/bash")
         tar.add(python, "usr/bin/python3")
         tar.add(stdlib, f"usr/lib/{stdlib.name}", filter=keep)
         tar.add(Path(pip.__file__).parent, f"usr/local/lib/{stdlib.name}/dist-packages/pip", filter=compiled)
-        for binary in (sh, python, *(stdlib / "lib-dynload").glob("*.so")):
+        for binary in (sh, bash, python, *(stdlib / "lib-dynload").glob("*.so")):
             needs(binary)
         libs.update(_manylinux_libs())  # what PyPI's binary wheels may link against (pydantic-core needs libgcc_s)
         for lib in sorted(libs):
