@@ -268,6 +268,7 @@ print(json.dumps({"class": type(config).__name__, "type": config.peft_type.value
 """
 
 
+@pytest.mark.timeout(2400)  # the first run builds peft_python (torch and peft installed by pip)
 def test_peft_loads_the_adapter_directory_the_pod_gives_vllm(project, peft_python, tmp_path) -> None:
     spec = pod(project, "chat")
     fetch_all(project, spec, tmp_path)
