@@ -65,7 +65,7 @@ def container(client: Any, image: str, pod: dict[str, Any], spec: dict[str, Any]
 
 @pytest.mark.skipif(
     os.environ.get("MODELPINS_CLASSIC_IMAGE_TEST") != "1",
-    reason="opt-in (MODELPINS_CLASSIC_IMAGE_TEST=1): the image build installs mlflow, and vfs copies each layer",
+    reason="opt-in (MODELPINS_CLASSIC_IMAGE_TEST=1): a 900 MB image that vfs copies per step and container, ~15 min",
 )
 @pytest.mark.timeout(SLOW)
 def test_build_makes_mlflows_model_server_image_and_it_answers_invocations(
