@@ -35,6 +35,9 @@ class DevServer:
     proc: subprocess.Popen[bytes] | None = None
     env_extra: dict[str, str] | None = None
     workers: int = 1  # gunicorn workers (`mlflow server --workers`)
+    # True: artefacts go through the server (`mlflow-artifacts:/`, stored under artifact_root), as a cluster's
+    # pods reach them; False: clients read and write artifact_root on this machine's disk directly.
+    serve_artifacts: bool = False
 
     @property
     def url(self) -> str:
@@ -57,8 +60,16 @@ class DevServer:
                 "server",
                 "--backend-store-uri",
                 f"sqlite:///{self.root / 'mlflow.db'}",
-                "--default-artifact-root",
-                str(self.artifact_root),
+                *(
+                    [
+                        "--default-artifact-root",
+                        "mlflow-artifacts:/",
+                        "--artifacts-destination",
+                        str(self.artifact_root),
+                    ]
+                    if self.serve_artifacts
+                    else ["--default-artifact-root", str(self.artifact_root)]
+                ),
                 "--host",
                 "127.0.0.1",
                 "--port",

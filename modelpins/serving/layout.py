@@ -43,6 +43,12 @@ DEFAULTS = {  # what render assumes for a version model_pins.lock does not descr
     "model": Layout("python_function", "."),
     "prompts": Layout("none", CHAT_TEMPLATE),
 }
+LOADED = {  # the file each runtime reads first inside the loaded path (the init container checks it arrived)
+    "base": "config.json",
+    "adapter": "adapter_config.json",
+    "model": "MLmodel",
+    "prompts": "",  # the path is the template file itself
+}
 NEEDED = {
     "base": "an MLmodel with the transformers flavor and model/config.json, weights (*.safetensors or *.bin) under "
     "model/ and a tokenizer under components/tokenizer/ (mlflow.transformers.log_model with save_pretrained=True); "

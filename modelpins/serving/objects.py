@@ -12,7 +12,7 @@ from modelpins.serving import layout
 from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.image_refs import CLASSIC_BUILT, CLASSIC_NOTE, classic_image, image_for, image_note
 from modelpins.serving.layout import Locked
-from modelpins.serving.tracks import MODELS_DIR, Track, route_target, server_command, tracks
+from modelpins.serving.tracks import MODELS_DIR, Pinned, Track, loads, route_target, server_command, tracks
 
 MLFLOW_CONFIG = (
     "modelpins-mlflow"  # ConfigMap (rendered: MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
@@ -23,7 +23,22 @@ SHM = "/dev/shm"  # noqa: S108 - a memory-backed volume for vLLM's worker proces
 UID = 10001  # deploy/Dockerfile's USER: a high UID no host account has
 HOME = "/home/modelpins"  # an emptyDir: vLLM, Triton, torch.compile and Hugging Face write caches under $HOME
 TMP_MIB, HOME_MIB = 1024, 4096  # emptyDir size limits of /tmp and $HOME
-FETCH_COMMAND = ["python3", "-m", "mlflow", "artifacts", "download"]
+# The init container downloads one version with MLflow's CLI, then fails unless the file its runtime loads is
+# there: `mlflow artifacts download` exits 0 with an empty directory when the version's artefact location
+# holds nothing the pod can read (an artifact root that is a path on the MLflow server's disk, not a store
+# or `mlflow-artifacts:` proxy the pod reaches; deleted artefacts), and the server would then fail later with
+# a puzzling error. The values arrive as positional parameters, never as shell text.
+FETCH_SCRIPT = (
+    'python3 -m mlflow artifacts download "$1" "$2" "$3" "$4" || exit 1; [ -e "$5" ] || { echo "modelpins: '
+    "$2 downloaded to $4 holds no $5, which the server loads; fix: check that the artefact store of "
+    'MLFLOW_TRACKING_URI is one this pod reaches (object storage, or mlflow server --serve-artifacts)" >&2; exit 1; }'
+)
+FETCH_COMMAND = ["sh", "-c", FETCH_SCRIPT, "fetch"]
+
+
+def first_read(pins: PinsFile, ref: Pinned, locked: Locked | None) -> str:
+    """The file the runtime reads first for `ref` (its MLmodel, config.json, ...): the init container checks it."""
+    return layout.join(loads(pins, ref, locked), layout.LOADED[pins.models[ref.model].kind])
 
 
 def labels(dep: Deployment, track: Track | None = None) -> dict[str, str]:
@@ -165,7 +180,13 @@ def deployment(
                 "image": image,
                 "imagePullPolicy": "Always",
                 "command": FETCH_COMMAND,
-                "args": ["--artifact-uri", f"models:/{ref.model}/{ref.version}", "--dst-path", ref.path],
+                "args": [
+                    "--artifact-uri",
+                    f"models:/{ref.model}/{ref.version}",
+                    "--dst-path",
+                    ref.path,
+                    first_read(pins, ref, locked),
+                ],
                 "env": [{"name": "HOME", "value": HOME}],
                 "envFrom": [
                     {"configMapRef": {"name": MLFLOW_CONFIG}},

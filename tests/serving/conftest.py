@@ -8,12 +8,18 @@ multi-gigabyte image), and pushed to the local registry so it can be pinned by d
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +30,8 @@ from pathlib import Path
 import pytest
 
 from devkit.devserver import free_port
+
+REPO = Path(__file__).resolve().parents[2]
 
 PYTHON3_STAND_IN = (
     b'#!/bin/sh\n# stands in for the base image\'s python3: records each call\necho "$@" >> /opt/python3-calls\n'
@@ -178,22 +186,30 @@ def _rootfs() -> bytes:
 @pytest.fixture(scope="session")
 def base_image(docker_engine: Engine, registry: Registry) -> str:
     """The test base image, pushed to the local registry: '127.0.0.1:PORT/vllm-base@sha256:...'."""
+    context = _context(
+        {"Dockerfile": b"FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/bin:/bin\n", "rootfs.tar": _rootfs()}
+    )
+    return _push(docker_engine, registry, "vllm-base", context)
+
+
+def _context(files: dict[str, bytes]) -> io.BytesIO:
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (
-            ("Dockerfile", b"FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/bin:/bin\n"),
-            ("rootfs.tar", _rootfs()),
-        ):
+        for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
-    client = docker_engine.client()
-    ref = f"{registry.host}/vllm-base"
-    client.images.build(fileobj=context, custom_context=True, tag=f"{ref}:test", rm=True)
-    client.images.push(ref, tag="test")
-    digest = registry.manifest_digest("vllm-base", "test")
-    assert digest, "the base image did not reach the registry"
+    return context
+
+
+def _push(engine: Engine, registry: Registry, repository: str, context: io.BytesIO) -> str:
+    """Build the context, push it as REPOSITORY:test, return 'HOST/REPOSITORY@sha256:...' as the registry has it."""
+    ref = f"{registry.host}/{repository}"
+    engine.client().images.build(fileobj=context, custom_context=True, tag=f"{ref}:test", rm=True)
+    engine.client().images.push(ref, tag="test")
+    digest = registry.manifest_digest(repository, "test")
+    assert digest, f"the image {repository} did not reach the registry"
     return f"{ref}@{digest}"
 
 
@@ -210,7 +226,7 @@ def _manylinux_libs() -> set[str]:
 
 
 def _python_rootfs(python: Path, stdlib: Path) -> bytes:
-    """This machine's Python (binary, standard library, shared libraries), pip, a shell and the CA bundle."""
+    """This machine's Python (binary, standard library, shared libraries), pip, sh and bash, and the CA bundle."""
     import pip
 
     libs: set[str] = set()
@@ -231,10 +247,12 @@ def _python_rootfs(python: Path, stdlib: Path) -> bytes:
     with tarfile.open(fileobj=buf, mode="w", dereference=True) as tar:
         sh = Path(shutil.which("sh") or "/bin/sh").resolve()
         tar.add(sh, "bin/sh")
+        bash = Path(shutil.which("bash") or "/bin/bash").resolve()  # mlflow models serve starts uvicorn with bash
+        tar.add(bash, "bin/bash")
         tar.add(python, "usr/bin/python3")
         tar.add(stdlib, f"usr/lib/{stdlib.name}", filter=keep)
         tar.add(Path(pip.__file__).parent, f"usr/local/lib/{stdlib.name}/dist-packages/pip", filter=compiled)
-        for binary in (sh, python, *(stdlib / "lib-dynload").glob("*.so")):
+        for binary in (sh, bash, python, *(stdlib / "lib-dynload").glob("*.so")):
             needs(binary)
         libs.update(_manylinux_libs())  # what PyPI's binary wheels may link against (pydantic-core needs libgcc_s)
         for lib in sorted(libs):
@@ -264,17 +282,91 @@ def python_base(docker_engine: Engine, registry: Registry) -> str:
         b"FROM scratch\nADD rootfs.tar /\n"
         b"ENV PATH=/usr/local/bin:/usr/bin:/bin PIP_CERT=/etc/ssl/certs/ca-certificates.crt\n"
     )
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (("Dockerfile", dockerfile), ("rootfs.tar", _python_rootfs(python.resolve(), stdlib))):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    client = docker_engine.client()
-    ref = f"{registry.host}/python"
-    client.images.build(fileobj=context, custom_context=True, tag=f"{ref}:test", rm=True)
-    client.images.push(ref, tag="test")
-    digest = registry.manifest_digest("python", "test")
-    assert digest, "the Python base image did not reach the registry"
-    return f"{ref}@{digest}"
+    context = _context({"Dockerfile": dockerfile, "rootfs.tar": _python_rootfs(python.resolve(), stdlib)})
+    return _push(docker_engine, registry, "python", context)
+
+
+def _dockerfile_requirements(dockerfile: Path) -> list[str]:
+    """What deploy/Dockerfile.mlflow's pip install asks for by default: its MLFLOW_REQUIREMENT and REQUIREMENTS."""
+    args = dict(re.findall(r'^ARG (MLFLOW_REQUIREMENT|REQUIREMENTS)="?([^"\n]*)"?$', dockerfile.read_text(), re.M))
+    return [args["MLFLOW_REQUIREMENT"], *args["REQUIREMENTS"].split()]
+
+
+def _lock_constraints() -> str:
+    """The lock's pins (requirements/dev.txt, with their markers) as a pip constraints file."""
+    lines = (REPO / "requirements" / "dev.txt").read_text().splitlines()
+    return "".join(line.removesuffix("\\").strip() + "\n" for line in lines if re.match(r"^[A-Za-z0-9_.-]+==", line))
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(request: pytest.FixtureRequest) -> Path:
+    """Wheels for deploy/Dockerfile.mlflow's `pip install` on the Python base image, at the lock's versions.
+
+    pip downloads them from PyPI once (binary wheels for the base image's Python) into pytest's cache;
+    a run with the same Dockerfile requirements and lock reuses them.
+    """
+    requirements = _dockerfile_requirements(REPO / "deploy" / "Dockerfile.mlflow")
+    constraints = _lock_constraints()
+    version = subprocess.run(["/usr/bin/python3", "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    key = hashlib.sha256("\n".join([version, *requirements, constraints]).encode()).hexdigest()[:16]
+    wheels = Path(request.config.cache.mkdir(f"classic-wheelhouse-{key}"))
+    if not (wheels / ".complete").exists():
+        (wheels / "constraints.txt").write_text(constraints)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--python-version", version,
+             "--dest", str(wheels), "-c", str(wheels / "constraints.txt"), *requirements],
+            check=True, timeout=1800,
+        )  # fmt: skip
+        (wheels / ".complete").touch()
+    return wheels
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture(scope="session")
+def python_mirror_base(docker_engine: Engine, registry: Registry, python_base: str, wheelhouse: Path) -> Iterator[str]:
+    """`python_base` whose pip installs from a package mirror on loopback (the wheelhouse served over HTTP, no
+    index), as a site's own base image points pip at the site's mirror. Builds on it need `--network host`."""
+    handler = functools.partial(_QuietHandler, directory=str(wheelhouse))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    mirror = f"http://127.0.0.1:{server.server_address[1]}/"
+    dockerfile = f"FROM {python_base}\nENV PIP_NO_INDEX=1 PIP_FIND_LINKS={mirror}\n".encode()
+    yield _push(docker_engine, registry, "python-mirrored", _context({"Dockerfile": dockerfile}))
+    server.shutdown()
+    thread.join()
+
+
+PEFT = "peft==0.21.2"
+TORCH = "torch==2.13.0"  # a CPU build this machine keeps for pip's find-links; PyPI's would be a multi-GB CUDA one
+
+
+@pytest.fixture(scope="session")
+def peft_python(request: pytest.FixtureRequest) -> Path:
+    """A Python with peft (and so torch), apart from the hashed lock: the lock stays free of torch.
+
+    Built once into pytest's cache by plain pip: torch from this machine's local CPU wheel only (`--no-index
+    --no-deps`, so nothing CUDA-sized is ever downloaded), then torch's other requirements and peft from PyPI,
+    at the lock's versions of what they share with it.
+    Skipped where no such wheel is on disk for this Python (in a directory of pip's find-links).
+    """
+    key = hashlib.sha256(f"{sys.version}\n{PEFT}\n{TORCH}\n{_lock_constraints()}".encode()).hexdigest()[:16]
+    venv = Path(request.config.cache.mkdir(f"peft-venv-{key}"))
+    python = venv / "bin" / "python"
+    if (venv / ".complete").exists():
+        return python
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300)
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    local = subprocess.run([*pip, "--no-index", "--no-deps", TORCH], capture_output=True, text=True, timeout=900)
+    if local.returncode != 0:
+        pytest.skip(f"no local CPU wheel of {TORCH} for this Python in pip's find-links: {local.stderr[-300:]}")
+    # torch is installed now, so pip keeps it: only torch's and peft's other requirements come from PyPI
+    (venv / "constraints.txt").write_text(_lock_constraints())
+    subprocess.run([*pip, "-c", str(venv / "constraints.txt"), TORCH, PEFT], check=True, timeout=1800)
+    (venv / ".complete").touch()
+    return python

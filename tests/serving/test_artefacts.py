@@ -4,12 +4,12 @@ downloaded with the init containers' own command, and loaded from the paths the 
 - a tiny Hugging Face model in MLflow's transformers-flavor layout (MLmodel, `model/config.json` and safetensors
   weights written with numpy, a `tokenizers` tokenizer under `components/tokenizer/`): loaded with transformers'
   AutoConfig and AutoTokenizer from the `vllm serve` model and `--tokenizer` arguments;
-- a PEFT LoRA adapter (`peft/adapter_config.json` and `peft/adapter_model.safetensors`). peft imports torch, and
-  torch from PyPI brings the CUDA wheels (the torch wheel alone is 555 MB here, cudnn, cublas and the rest add
-  gigabytes): too heavy for CI on two cores. So the adapter is checked by the narrowest real consumers without
-  torch: transformers' `find_adapter_config_file` (how transformers recognises a PEFT directory), the
-  safetensors reader for the weights, and the LoRA shapes against `r` and the base's hidden size. vLLM's own
-  LoRA loader is not run (it needs torch and a GPU);
+- a PEFT LoRA adapter (`peft/adapter_config.json` and `peft/adapter_model.safetensors`), checked in the test venv
+  by transformers' `find_adapter_config_file` (how transformers recognises a PEFT directory), the safetensors
+  reader and the LoRA shapes against `r` and the base's hidden size; and loaded by peft itself
+  (`PeftConfig.from_pretrained`, `load_peft_weights`) in a separate Python with peft and a CPU build of torch
+  (conftest's `peft_python`: torch is kept out of the hashed lock, since PyPI's torch is a multi-GB CUDA build;
+  skipped only where no local CPU wheel of torch is on disk). vLLM's own LoRA loader is not run (it needs a GPU);
 - two versions of a chat template (kind: prompts): the pod's `--chat-template` is the pinned version's file;
 - a scikit-learn model logged with mlflow.sklearn: the rendered `mlflow models serve` command, run on this
   machine (not in a container: the MLflow server image cannot be made here without pulling a base image),
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -199,15 +200,18 @@ def pod(project: dict[str, Any], deployment: str) -> dict[str, Any]:
     return obj["spec"]["template"]["spec"]
 
 
+def fetch(uri: str, init: dict[str, Any], models_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run one init container's command and args as the pod would, with /models mapped to `models_dir`.
+    The image's `python3` (with mlflow) is this venv's: its bin directory comes first on PATH."""
+    argv = [a.replace(MODELS_DIR, str(models_dir)) for a in init["command"] + init["args"]]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": uri}
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+
 def fetch_all(project: dict[str, Any], spec: dict[str, Any], models_dir: Path) -> None:
-    """Run each init container's command as the pod would, with /models mapped to `models_dir`."""
     for init in spec["initContainers"]:
-        argv = [a.replace(MODELS_DIR, str(models_dir)) for a in init["command"] + init["args"]]
-        assert argv[:3] == ["python3", "-m", "mlflow"]
-        done = subprocess.run(
-            [sys.executable, *argv[1:]], env={**os.environ, "MLFLOW_TRACKING_URI": project["uri"]},
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        done = fetch(project["uri"], init, models_dir)
         assert done.returncode == 0, done.stderr
 
 
@@ -251,6 +255,33 @@ def test_vllm_gets_a_model_tokenizer_and_adapter_its_loaders_read(project, tmp_p
     weights = load_file(str(adapter_dir / "adapter_model.safetensors"))
     lora_a = [w for k, w in weights.items() if k.endswith("lora_A.weight")]
     assert lora_a and all(w.shape == (RANK, config.hidden_size) for w in lora_a)
+
+
+PEFT_LOAD = """import json, sys
+from peft import PeftConfig
+from peft.utils import load_peft_weights
+config = PeftConfig.from_pretrained(sys.argv[1])
+weights = load_peft_weights(sys.argv[1], device="cpu")
+print(json.dumps({"class": type(config).__name__, "type": config.peft_type.value, "r": config.r,
+                  "targets": sorted(config.target_modules),
+                  "lora_A": sorted({tuple(w.shape) for k, w in weights.items() if "lora_A" in k})}))
+"""
+
+
+@pytest.mark.timeout(2400)  # the first run builds peft_python (torch and peft installed by pip)
+def test_peft_loads_the_adapter_directory_the_pod_gives_vllm(project, peft_python, tmp_path) -> None:
+    spec = pod(project, "chat")
+    fetch_all(project, spec, tmp_path)
+    args = spec["containers"][0]["args"]
+    _, _, adapter = args[args.index("--lora-modules") + 1].partition("=")
+
+    done = subprocess.run([str(peft_python), "-c", PEFT_LOAD, str(local(adapter, tmp_path))], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert loaded == {"class": "LoraConfig", "type": "LORA", "r": RANK, "targets": ["q_proj", "v_proj"],
+                      "lora_A": [[RANK, HIDDEN]]}  # fmt: skip
 
 
 def test_the_pod_applies_exactly_the_pinned_chat_template_version(project, tmp_path) -> None:
@@ -327,3 +358,25 @@ def test_a_base_model_without_the_layout_vllm_needs_is_refused_with_found_and_ne
     assert "found flavors python_function, transformers and MLmodel, components/" in result.stderr
     assert "needed: an MLmodel with the transformers flavor and model/config.json" in result.stderr
     assert not (tmp_path / "model_pins.lock").exists()
+
+
+def test_an_init_container_whose_download_holds_nothing_fails_and_names_the_missing_file(project, client, tmp_path):
+    """`mlflow artifacts download` exits 0 with an empty directory when the version's artefacts cannot be read
+    (here: deleted from the server's artifact root; in a cluster: a root only the MLflow server's disk holds).
+    The pod must stop at its init container, not start a server that has nothing to load."""
+    p = project["prefix"]
+    name = f"{p}gone"
+    log_version(client, name, lambda root: (root / "MLmodel").write_text(
+        yaml.safe_dump({"flavors": {"python_function": {"loader_module": "mlflow.sklearn"}}})))  # fmt: skip
+    shutil.rmtree(client.get_run(client.get_model_version(name, "1").run_id).info.artifact_uri)  # a local dir here
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(project["pins"].read_text().replace(f"serve: [{p}scorer@champion]", f"serve: [{name}@champion]")
+                    .replace(f"  {p}scorer:\n", f"  {name}:\n"))  # fmt: skip
+    shutil.copytree(project["root"] / "deploy", tmp_path / "deploy")
+    assert run("--pins", pins, "render", "--out", tmp_path / "manifests").returncode == 0
+    spec = yaml.safe_load((tmp_path / "manifests/base/scoring/deployment-scoring.yaml").read_text())
+
+    done = fetch(project["uri"], spec["spec"]["template"]["spec"]["initContainers"][0], tmp_path / "models")
+
+    assert done.returncode != 0
+    assert f"holds no {tmp_path}/models/{name}/1/MLmodel, which the server loads" in done.stderr

@@ -1,9 +1,12 @@
 """MLflow's model server image, built by `modelpins build` from deploy/Dockerfile.mlflow, run as its pod runs it.
 
 Real parts: the repository's Dockerfile.mlflow, built on a Python base image made from this machine's
-own interpreter (see conftest: nothing can be pulled here), with mlflow and scikit-learn installed by
-its pip from PyPI; the real dockerd and registry; the real MLflow server holding a scikit-learn model.
-The rendered init container downloads the model and the rendered server container answers a real
+own interpreter (see conftest: nothing can be pulled here), whose pip installs mlflow and scikit-learn
+for real, from a package mirror on loopback holding the lock's versions (conftest's `wheelhouse`:
+wheels pip downloads from PyPI once per lock, kept in pytest's cache), as a site's base image points
+pip at its mirror; the real dockerd and registry; a real MLflow server holding a scikit-learn model,
+its artefacts served through the server (`mlflow-artifacts:`), as a cluster's pods reach them. The
+rendered init container downloads the model and the rendered server container answers a real
 POST /invocations, both in the built image, with the pod's user, read-only root filesystem and
 writable emptyDirs. The engine has no bridge network here, so the containers use the host's network
 (the MLflow server is on loopback) and the server's --port is a free port of this machine, not 8000.
@@ -16,18 +19,29 @@ import os
 import shutil
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from devkit.devserver import free_port
+from devkit.devserver import DevServer, free_port
 from tests.helpers.cli import run
 from tests.helpers.seed import log_sklearn, unique
 
 REPO = Path(__file__).resolve().parents[2]
-SLOW = 3600  # seconds: pip installs mlflow in the build, and the vfs storage driver copies each layer
+SLOW = 1800  # seconds: pip installs mlflow in the build, and the vfs storage driver copies each layer
+
+
+@pytest.fixture(scope="module")
+def artifact_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """An MLflow server that serves its artefacts (`mlflow-artifacts:/`): the init container, in its own
+    filesystem, downloads through it. (The session server's artifact root is a directory on this machine,
+    which a container cannot read: its download would be empty, and the init container now says so.)"""
+    server = DevServer(tmp_path_factory.mktemp("mlflow-served"), serve_artifacts=True).start()
+    yield server
+    server.stop()
 
 
 def container(client: Any, image: str, pod: dict[str, Any], spec: dict[str, Any], env: dict[str, str], models: Path):
@@ -51,34 +65,34 @@ def container(client: Any, image: str, pod: dict[str, Any], spec: dict[str, Any]
 
 @pytest.mark.skipif(
     os.environ.get("MODELPINS_CLASSIC_IMAGE_TEST") != "1",
-    reason="opt-in (MODELPINS_CLASSIC_IMAGE_TEST=1): pip installs mlflow inside the build, 10+ minutes here",
+    reason="opt-in (MODELPINS_CLASSIC_IMAGE_TEST=1): a 900 MB image that vfs copies per step and container, ~15 min",
 )
 @pytest.mark.timeout(SLOW)
 def test_build_makes_mlflows_model_server_image_and_it_answers_invocations(
-    tmp_path, mlflow_server, base_image, python_base, registry, docker_engine
+    tmp_path, artifact_server, base_image, python_mirror_base, registry, docker_engine
 ):
     import docker
 
     name = unique("scorer")
-    model, x = log_sklearn(mlflow_server.url, name)
+    model, x = log_sklearn(artifact_server.url, name)
     (tmp_path / "deploy").mkdir()
     for file in ("Dockerfile", "Dockerfile.mlflow"):  # the repository's own, unchanged
         shutil.copy(REPO / "deploy" / file, tmp_path / "deploy" / file)
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(
         f"version: 1\nmodels:\n  {name}:\n    aliases:\n      champion: 1\n"
-        f"images:\n  registry: {registry.host}/serving\n  base: {base_image}\n  classic_base: {python_base}\n"
-        f"environments:\n  prod:\n    namespace: ml-prod\n    tracking_uri: {mlflow_server.url}\n"
+        f"images:\n  registry: {registry.host}/serving\n  base: {base_image}\n  classic_base: {python_mirror_base}\n"
+        f"environments:\n  prod:\n    namespace: ml-prod\n    tracking_uri: {artifact_server.url}\n"
         f"deployments:\n  scoring:\n    environment: prod\n    serve: [{name}@champion]\n"
     )
     env = {"DOCKER_HOST": docker_engine.host}
 
-    built = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", "--network", "host",
+    built = run("--pins", pins, "--tracking-uri", artifact_server.url, "build", "--push", "--network", "host",
                 env=env, timeout=SLOW)  # fmt: skip
 
     assert built.returncode == 0, built.stderr
     classic = json.loads((tmp_path / "deploy" / "images.lock.json").read_text())["classic"]
-    assert classic["basis"] == python_base
+    assert classic["basis"] == python_mirror_base
     ref, _, digest = classic["image"].partition("@")
     assert registry.manifest_digest("serving/mlflow-serve", classic["tag"]) == digest
 

@@ -16,8 +16,10 @@ import pytest
 import yaml
 
 from modelpins import pins as pinsmod
+from modelpins import tags
 from modelpins.commands.serving import locked_artefacts
-from modelpins.serving.image_lock import ImageLock
+from modelpins.serving.image_lock import ImageLock, LockEntry
+from modelpins.serving.image_refs import runtime_tag
 from modelpins.serving.layout import Locked
 from modelpins.serving.render import render, resolved
 from tests.helpers.cli import run
@@ -238,3 +240,29 @@ def test_manifests_hold_no_secrets_only_references_to_them() -> None:
             for source in container.get("envFrom", []):
                 assert source in ({"configMapRef": {"name": "modelpins-mlflow"}},
                                   {"secretRef": {"name": "modelpins-mlflow", "optional": True}})  # fmt: skip
+
+
+def vllm_deployments(files: dict[str, bytes]) -> list[dict]:
+    docs = [yaml.safe_load(v) for k, v in files.items() if k.startswith("base/") and "/deployment-" in k]
+    pods = [(d, d["spec"]["template"]["spec"]) for d in docs]
+    return [d for d, pod in pods if any(c["command"] == ["vllm", "serve"] for c in pod["containers"])]
+
+
+def test_manifests_say_which_runtime_image_they_expect_and_whether_it_was_pushed() -> None:
+    pins = pinsmod.load(GOLDEN / "model_pins.yaml")
+    tag = runtime_tag(pins.images.base or "", DOCKERFILE)
+    digest = "sha256:" + "2" * 64
+    runtime = LockEntry(f"{pins.images.registry}/modelpins-vllm:{tag}@{digest}", tag)
+    pushed = ImageLock(runtime=runtime)
+
+    before = vllm_deployments(render(pins, ImageLock(), DOCKERFILE, golden_sizes()))
+    after = vllm_deployments(render(pins, pushed, DOCKERFILE, golden_sizes()))
+
+    assert before and len(before) == len(after)
+    for dep in before:
+        assert {c["image"] for c in dep["spec"]["template"]["spec"]["containers"]} == {
+            f"{pins.images.registry}/modelpins-vllm:{tag}"}  # fmt: skip
+        assert dep["metadata"]["annotations"][tags.IMAGE].startswith("not pushed yet")
+    for dep in after:
+        assert {c["image"] for c in dep["spec"]["template"]["spec"]["containers"]} == {runtime.image}
+        assert dep["metadata"]["annotations"][tags.IMAGE].startswith("pinned by digest in deploy/images.lock.json")
