@@ -174,26 +174,23 @@ class Found:
         return out
 
     def text(self, cluster: bool) -> str:
-        found, lines = self.registry or [], []
-        if found:
-            n = len(found)
-            lines += [registry_drift.table(found), f"{n} drifted alias{'es' if n != 1 else ''}: "
-                      f"{self.tracking_uri} differs from {self.source}"]  # fmt: skip
-        elif self.registry is not None:  # None: the file pins aliases in environments' registries only
-            lines.append(f"No {'registry ' if cluster else ''}drift: {self.tracking_uri} matches {self.source}.")
-        if self.environments:
-            n = len(self.environments)
-            lines += [env_drift.table(self.environments), f"{n} drifted alias{'es' if n != 1 else ''} in the "
-                      f"environments' registries: they differ from {self.source}"]  # fmt: skip
-        elif self.environments is not None:
-            lines.append(f"No drift in the environments' registries: they match {self.source}.")
-        if self.served:
-            n = len(self.served)
-            lines += [served_drift.table(self.served), f"{n} served difference{'s' if n != 1 else ''}: "
-                      f"{self.where} differs from {self.source}"]  # fmt: skip
-        elif self.served is not None:
-            lines.append(f"No served drift: {self.where} matches {self.source}.")
-        return "\n".join(lines)
+        src, aliases = self.source, ("drifted alias", "drifted aliases")
+        return "\n".join(
+            _section(self.registry, registry_drift.table, aliases, f": {self.tracking_uri} differs from {src}",
+                     f"No {'registry ' if cluster else ''}drift: {self.tracking_uri} matches {src}.")
+            + _section(self.environments, env_drift.table, aliases, f" in the environments' registries: they differ "
+                       f"from {src}", f"No drift in the environments' registries: they match {src}.")
+            + _section(self.served, served_drift.table, ("served difference", "served differences"),
+                       f": {self.where} differs from {src}", f"No served drift: {self.where} matches {src}.")
+        )  # fmt: skip
+
+
+def _section(found: list[Any] | None, table: Any, noun: tuple[str, str], rest: str, clean: str) -> list[str]:
+    """One kind of drift: its table and "N noun<rest>" when some is found, `clean` when it was checked and none
+    is, nothing when it was not checked (None)."""
+    if found:
+        return [table(found), f"{len(found)} {noun[len(found) != 1]}{rest}"]
+    return [] if found is None else [clean]
 
 
 def _models(p: pins.PinsFile, dep: pins.Deployment) -> set[str]:
