@@ -32,7 +32,8 @@ def test_version_deleted_while_apply_runs_stops_cleanly_and_fixed_file_converges
     # hold the first write (the audit tag of `first`) long enough to delete second's version 3 meanwhile
     proxy.faults.append(Fault(status=0, count=1, delay=1.0, match="POST /api/2.0/mlflow/model-versions/set-tag"))
 
-    proc = start("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes")
+    # one change at a time: with changes in flight, second's writes could finish before the deletion
+    proc = start("--pins", pins, "--tracking-uri", proxy.url, "apply", "--yes", "--parallel", "1")
     wait_for(lambda: any(p.endswith("/model-versions/set-tag") for _, p in proxy.log), what="the first write")
     rest.delete_version(mlflow_server.url, second, 3)
     out, err = proc.communicate(timeout=60)
