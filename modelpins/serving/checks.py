@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from modelpins.errors import InvalidPins, Problem
 from modelpins.pins import Deployment, PinsFile
-from modelpins.serving.objects import MLFLOW_CONFIG
-from modelpins.serving.tracks import MAX_NAME, resolve, route_target, track_names, tracks
+from modelpins.serving.tracks import MAX_NAME, MLFLOW_CONFIG, resolve, route_target, track_names, tracks
 
 
 def check(pins: PinsFile) -> None:

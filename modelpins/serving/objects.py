@@ -12,11 +12,17 @@ from modelpins.serving import layout
 from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.image_refs import CLASSIC_BUILT, CLASSIC_NOTE, classic_image, image_for, image_note
 from modelpins.serving.layout import Locked
-from modelpins.serving.tracks import MODELS_DIR, Pinned, Track, loads, route_target, server_command, tracks
-
-MLFLOW_CONFIG = (
-    "modelpins-mlflow"  # ConfigMap (rendered: MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
+from modelpins.serving.tracks import (
+    MLFLOW_CONFIG,
+    MODELS_DIR,
+    Pinned,
+    Track,
+    loads,
+    route_target,
+    server_command,
+    tracks,
 )
+
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 STARTUP_SECONDS = 1800  # loading a large checkpoint onto GPUs can take many minutes
 SHM = "/dev/shm"  # noqa: S108 - a memory-backed volume for vLLM's worker processes, not a temp file

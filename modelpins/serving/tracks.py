@@ -12,6 +12,7 @@ from modelpins.serving.layout import Locked
 
 MODELS_DIR = "/models"
 MAX_NAME = 63 - len("-candidate")
+MLFLOW_CONFIG = "modelpins-mlflow"  # ConfigMap (MLFLOW_TRACKING_URI) and optional Secret (token) per namespace
 VLLM_COMMAND = ["vllm", "serve"]  # the model directory is the first argument
 MLFLOW_COMMAND = ["mlflow", "models", "serve"]  # MLflow's model server (pyfunc), for classic models
 
