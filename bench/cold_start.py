@@ -23,6 +23,9 @@ from common import ROOT, machine
 
 HEAVY = ("mlflow", "docker", "kubernetes", "requests")
 PINS = str(ROOT / "model_pins.yaml")
+# an installed tool's start: its bytecode is written once and read after (a shell with
+# PYTHONDONTWRITEBYTECODE would have every process compile again the modules changed since)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 PROBE = f"""
 import atexit, sys
 atexit.register(lambda: print("IMPORTED", sorted({{m.split(".")[0] for m in sys.modules}} & set({HEAVY!r})),
@@ -60,7 +63,7 @@ def timed(argv: list[str], runs: int) -> tuple[float, float, str]:
     walls, cpus, imported = [], [], ""
     for _ in range(runs):
         start, start_cpu = time.perf_counter(), cpu()
-        out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120)
+        out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=120)
         walls.append(time.perf_counter() - start)
         cpus.append(cpu() - start_cpu)
         imported = next((line for line in out.stderr.splitlines() if line.startswith("IMPORTED")), out.stderr[-200:])
@@ -71,7 +74,7 @@ def instructions(argv: list[str]) -> int:
     """Machine instructions the process executes (valgrind's count): unlike time, the same under any load."""
     out = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *argv],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=600,
     )  # fmt: skip
     found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
     return int(found.group(1).replace(",", "")) if found else 0

@@ -124,7 +124,10 @@ def main() -> int:
         for model in MODELS:
             seed_model(server.url, model, [dict.fromkeys(METRICS, 0.85), dict.fromkeys(METRICS, 0.9)], {"champion": 1})
         repo = repository(work)
+        # a runner's environment: no virtualenv, uv or pip settings of this shell, and bytecode written
+        # (a shell with PYTHONDONTWRITEBYTECODE would compile every module again in every step)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_", "PIP_"))}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(github.env(), MLFLOW_TRACKING_URI=server.url, GITHUB_STEP_SUMMARY=str(work / "summary.md"))
         cache = work / "uv-cache"
         rows = {way: job(way, args.python, work, cache, repo, env) for way in ("cold", "cached")}
