@@ -1,8 +1,9 @@
 """model_pins.yaml, version 1: the desired registry state, parsed strictly into typed data.
 
-The typed data (`PinsFile` and the rest) is in `data`; the schema is declared once, by
-section, as pydantic models (`models`, `gates`, `serving`, `document`), from which the
-JSON Schema (`modelpins schema`) is generated. pydantic is imported only when a file is read.
+The typed data (`PinsFile` and the rest) is in `data`, the patterns and limits of names in
+`names`; the schema is declared once, by section, as pydantic models (`models`, `gates`,
+`serving`, `document`), from which the JSON Schema (`modelpins schema`) is generated.
+pydantic is imported only when a file is read.
 """
 
 from __future__ import annotations
@@ -10,19 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelpins.pins.data import (
-    ALIAS_RE,
-    ANY_ALIAS,
-    ARTIFACT_MODES,
-    GATE_KINDS,
-    GATE_NAME_RE,
-    K8S_NAME_RE,
-    MAX_VERSION,
-    MODEL_KINDS,
-    MODEL_RE,
-    OWNER_RE,
-    RESERVED_ALIAS_RE,
-    SCHEMA_VERSION,
-    STRATEGIES,
     AliasPin,
     Deployment,
     Environment,
@@ -40,6 +28,21 @@ from modelpins.pins.data import (
     ServeEntry,
     Strategy,
     Waiver,
+)
+from modelpins.pins.names import (
+    ALIAS_RE,
+    ANY_ALIAS,
+    ARTIFACT_MODES,
+    GATE_KINDS,
+    GATE_NAME_RE,
+    K8S_NAME_RE,
+    MAX_VERSION,
+    MODEL_KINDS,
+    MODEL_RE,
+    OWNER_RE,
+    RESERVED_ALIAS_RE,
+    SCHEMA_VERSION,
+    STRATEGIES,
     alias_problem,
 )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelpins.errors import Problem
-from modelpins.pins.data import ANY_ALIAS, EnvPin, Gate, ModelPins, ModelRef, PinsFile
+from modelpins.pins.data import EnvPin, Gate, ModelPins, ModelRef, PinsFile
+from modelpins.pins.names import ANY_ALIAS
 
 Report = Callable[[int, str, str], None]  # (line, message, fix)
 

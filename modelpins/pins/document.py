@@ -5,10 +5,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from modelpins.pins.data import SCHEMA_VERSION, PinsFile, Promotion
+from modelpins.pins.data import PinsFile, Promotion
 from modelpins.pins.fields import NOT_GIVEN, Duration, K8sName, ModelName, Owners, Spec, refuse, seconds
 from modelpins.pins.gates import GateTable, gate_table
 from modelpins.pins.models import ModelSpec
+from modelpins.pins.names import SCHEMA_VERSION
 from modelpins.pins.serving import DeploymentSpec, EnvironmentSpec, ImagesSpec, images
 from modelpins.yamlsrc import Tree
 

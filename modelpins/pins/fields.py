@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from modelpins.pins.data import (
+from modelpins.pins.names import (
     GATEWAY_RE,
     HOSTNAME_RE,
     MAX_VERSION,

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 from pydantic import AfterValidator, Discriminator, Field, Tag
 from pydantic_core import InitErrorDetails
 
-from modelpins.pins.data import ANY_ALIAS, Gate, alias_problem, default_gate_name
+from modelpins.pins.data import Gate
 from modelpins.pins.fields import NOT_GIVEN, Says, Spec, Text, problem, refuse
+from modelpins.pins.names import ANY_ALIAS, alias_problem, default_gate_name
 from modelpins.yamlsrc import Loc, Tree
 
 GateName = Annotated[

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from modelpins.errors import Problem
-from modelpins.pins.data import GATE_KINDS
 from modelpins.pins.document import Document
 from modelpins.pins.fields import ERROR, Says, Spec
 from modelpins.pins.gates import GateSpec
+from modelpins.pins.names import GATE_KINDS
 from modelpins.yamlsrc import FLOAT, INT, STR, Loc, Tree, Unreadable, kind_of, line_of
 
 # How a value is named in messages, by its path ('*' stands for any key or index).
