@@ -43,8 +43,13 @@ class Problem:
     fix: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.path}:{self.line}: {self.message}"
-        return f"{text}\n  fix: {self.fix}" if self.fix else text
+        text = f"{self.path}:{self.line}: {visible(self.message)}"
+        return f"{text}\n  fix: {visible(self.fix)}" if self.fix else text
+
+
+def visible(text: str) -> str:
+    """`text` on one line, what cannot be seen in it (a line break, a tab, a zero-width space) written as escapes."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class InvalidPins(InvalidInput):

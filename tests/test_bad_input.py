@@ -33,6 +33,17 @@ CASES = {
     "missing models": ("version: 1\n", 1, "missing required field 'models'"),
     "empty file": ("", 1, "empty"),
     "look-alike model name": (HEAD.replace("{m}", "{m}-\u0441") + "      champion: 1\n", 3, "not allowed"),
+    # a pattern's `$` must not let a trailing line break through; the message shows it as an escape, on one line
+    "model name ending in a line break": (
+        HEAD.replace("{m}:", '"{m}\\n":') + "      champion: 1\n",
+        3,
+        "\\n' is not allowed",
+    ),
+    "owner ending in a line break": (
+        HEAD.replace("aliases:", 'owners: ["@acme/risk-ml\\n"]\n    aliases:') + "      champion: 1\n",
+        4,
+        "'@acme/risk-ml\\n' in owners",
+    ),
 }
 
 

@@ -35,7 +35,7 @@ class Spec(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra="forbid", strict=True, allow_inf_nan=False, frozen=True, regex_engine="python-re", defer_build=True
+        extra="forbid", strict=True, allow_inf_nan=False, frozen=True, regex_engine="rust-regex", defer_build=True
     )
     missing: ClassVar[str] = "{what} is missing required field '{field}'"
 
