@@ -13,9 +13,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from modelpins.pins.names import (
+    ALIAS_RE,
     GATEWAY_RE,
     HOSTNAME_RE,
+    K8S_NAME_RE,
     MAX_VERSION,
+    MODEL_RE,
+    OWNER_RE,
     PATH_RE,
     QUANTITY_RE,
     TRACKING_URI_RE,
@@ -83,7 +87,7 @@ Text = Annotated[str, Field(min_length=1)]
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION, description="a registered model version")]
 AliasName = Annotated[
     str,
-    Field(pattern=r"^[A-Za-z0-9_-]{1,255}$"),
+    Field(pattern=f"^{ALIAS_RE.pattern}$"),
     Field(json_schema_extra={"not": {"pattern": "^([Ll][Aa][Tt][Ee][Ss][Tt]|[Vv][0-9]+)$"}}),
     AfterValidator(_alias),
     Says("alias '{value}' is not allowed", "use 1 to 255 ASCII letters, digits, '_' or '-'"),
@@ -92,7 +96,7 @@ AliasName = Annotated[
 # approve a change to a different model than the one they read.
 ModelName = Annotated[
     str,
-    Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$"),
+    Field(min_length=1, pattern=f"^{MODEL_RE.pattern}$"),
     Says(
         "model name '{value}' is not allowed",
         "use ASCII letters, digits, '.', '_' and '-' (up to 256), starting with a letter or digit",
@@ -100,7 +104,7 @@ ModelName = Annotated[
 ]
 K8sName = Annotated[
     str,
-    Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"),
+    Field(min_length=1, pattern=f"^{K8S_NAME_RE.pattern}$"),
     Says(
         "{what} '{value}' is not a valid Kubernetes name",
         "use lower-case letters, digits and '-', at most 63 characters",
@@ -115,7 +119,7 @@ Ref = Annotated[
 ]
 Owner = Annotated[
     str,
-    Field(min_length=1, pattern=r"^(@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9._-]+)?|[^@\s]+@[^@\s]+\.[^@\s]+)$"),
+    Field(min_length=1, pattern=f"^({OWNER_RE.pattern})$"),
     Says(
         "owner '{value}' in {parent} is not a GitHub @user, @org/team or e-mail",
         "write it as it would stand in CODEOWNERS, e.g. '@acme/risk-ml'",
@@ -186,7 +190,7 @@ EnvAlias = Annotated[
     str,
     Field(
         min_length=1,
-        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?@[A-Za-z0-9_-]{1,255}$",
+        pattern=f"^{K8S_NAME_RE.pattern}@{ALIAS_RE.pattern}$",
         description="`environment@alias`: the same model's alias in another environment",
     ),
     Says("promote_from '{value}' must be written 'environment@alias'", "e.g. 'promote_from: staging@champion'"),

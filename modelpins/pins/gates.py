@@ -12,14 +12,14 @@ from pydantic_core import InitErrorDetails
 
 from modelpins.pins.data import Gate
 from modelpins.pins.fields import NOT_GIVEN, Says, Spec, Text, problem, refuse
-from modelpins.pins.names import ANY_ALIAS, alias_problem, default_gate_name
+from modelpins.pins.names import ANY_ALIAS, GATE_NAME_RE, alias_problem, default_gate_name
 from modelpins.yamlsrc import Loc, Tree
 
 GateName = Annotated[
     str,
     Field(
         min_length=1,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        pattern=f"^{GATE_NAME_RE.pattern}$",
         description="unique per model and alias; default `<kind>-<metric>` or the script's name",
     ),
     Says("gate name '{value}' is not allowed", "use up to 64 ASCII letters, digits, '.', '_', '-'"),
