@@ -110,7 +110,7 @@ def write_tree(out: Path, files: dict[str, bytes]) -> TreeChanges:
         if not new and _same(path, data, digests[rel] == previous.files.get(rel), checked):
             changes.unchanged.append(rel)
             continue
-        _write(path, data)
+        path.write_bytes(data)
         changes.written.append(rel)
     _remove_empty_dirs(out, created - needed)
     _write_index(out, Index(digests, frozenset(created & needed)).text())
@@ -121,17 +121,6 @@ def _parents(files: dict[str, bytes]) -> set[str]:
     """Every directory below the output directory that `files` live in, each once."""
     dirs = {PurePosixPath(rel).parent for rel in files}
     return {p.as_posix() for d in dirs for p in (d, *d.parents) if p.parts}
-
-
-def _write(path: Path, data: bytes) -> None:
-    """`path.write_bytes(data)` in three system calls (no buffer, no terminal check, no seek)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
 
 
 def _remove_stale(out: Path, stale: set[str]) -> list[str]:
