@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -185,7 +186,12 @@ class Found:
         )  # fmt: skip
 
 
-def _section(found: list[Any] | None, table: Any, noun: tuple[str, str], rest: str, clean: str) -> list[str]:
+T = TypeVar("T")  # what one kind of drift finds
+
+
+def _section(
+    found: list[T] | None, table: Callable[[list[T]], str], noun: tuple[str, str], rest: str, clean: str
+) -> list[str]:
     """One kind of drift: its table and "N noun<rest>" when some is found, `clean` when it was checked and none
     is, nothing when it was not checked (None)."""
     if found:
