@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from modelpins.approvals import Approval
 from modelpins.errors import Problem
 from modelpins.escape import code, text
-from modelpins.lifecycle.card import CARD_TAG, ui_url
-from modelpins.lifecycle.signing import status as signature_status
+from modelpins.integrity.signing import status as signature_status
 from modelpins.plan import Change
+from modelpins.provenance.card import CARD_TAG, ui_url
 from modelpins.registry import VersionInfo
 from modelpins.text import version
 

@@ -16,7 +16,7 @@ MLflow Model Registry, version tags (on the version an alias moves to, or from f
   (modelpins.gates.evidence), at most 4,900 characters.
 - `modelpins.card` (format 1): the URI of the version's model card, `runs:/<run>/model_card/<file>`.
 - `modelpins.signature` (format 1): the version's signature, JSON {"bundle", "digest", "method", "signer",
-  "at"} (modelpins.lifecycle.signing).
+  "at"} (modelpins.integrity.signing).
 - `modelpins.copy.source` (format 1): on a version copied across environments, JSON {"registry", "model",
   "version"} of its source (found again by it). Tags under `modelpins.` are modelpins' own records and are
   never copied with a version.

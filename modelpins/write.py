@@ -38,7 +38,7 @@ def preflight(
 
     `check_lock` False: the targets are copies in an environment's registry, checked against the lock by their
     source (modelpins.crossenv)."""
-    from modelpins.lifecycle import artefact_lock  # model_pins.lock: refuse targets whose artefacts changed
+    from modelpins.integrity import artefact_lock  # model_pins.lock: refuse targets whose artefacts changed
 
     if check_lock:
         artefact_lock.enforce(

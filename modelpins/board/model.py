@@ -31,11 +31,11 @@ from modelpins.board.views import (
     Serving,
     Track,
 )
+from modelpins.drift.registry import drift
 from modelpins.gates import evidence
-from modelpins.lifecycle import card
-from modelpins.lifecycle.registry_drift import drift
 from modelpins.pins import PinsFile
 from modelpins.plan import diff
+from modelpins.provenance import card
 from modelpins.redact import public_url
 from modelpins.serving import tracks as serving_tracks
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from modelpins.errors import InvalidInput
-from modelpins.lifecycle import lineage
 from modelpins.pins import PinsFile
+from modelpins.provenance import lineage
 from modelpins.registry import VersionInfo
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelpins.lifecycle.lineage import Node
 from modelpins.plan import Change
+from modelpins.provenance.lineage import Node
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import click
 from modelpins import markdown, pins
 from modelpins.completion import complete_target
 from modelpins.errors import GateFailed, InvalidInput
-from modelpins.lifecycle import proposal, yamledit
 from modelpins.plan import Change
+from modelpins.proposals import proposal, yamledit
 from modelpins.registry import MlflowRegistry, VersionInfo
 from modelpins.settings import Settings
 
@@ -30,7 +30,7 @@ from modelpins.settings import Settings
 @click.pass_obj
 def import_cmd(s: Settings, globs: tuple[str, ...], out: Path | None) -> None:
     """Write the pins file from the registry's current aliases (every model, or those matching --model)."""
-    from modelpins.lifecycle import importer
+    from modelpins.proposals import importer
 
     path = out or s.pins
     if not path.parent.is_dir():
@@ -76,7 +76,7 @@ def _models(n: int) -> str:
 def promote(s: Settings, target: str, version: int, branch: str | None, open_pr: bool, run_gates: bool) -> None:
     """Point MODEL@ALIAS at VERSION in the pins file (a one-line diff), once the version is READY in MLflow."""
     from modelpins.commands.lifecycle import parse_target
-    from modelpins.lifecycle import promote as promote_mod
+    from modelpins.proposals import promote as promote_mod
 
     model, alias = parse_target(target)
     assert alias is not None

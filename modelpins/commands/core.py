@@ -123,7 +123,7 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
     """
     ttl = envvars.number("MODELPINS_LOCK_TTL", 600, MIN_LOCK_TTL, 86400)  # settings first: nothing read yet
     from_env(os.environ, s.pins.resolve().parent)  # MODELPINS_ACTOR, _COMMIT, _PR checked before any request
-    from modelpins.lifecycle.artefact_lock import verify_mode
+    from modelpins.integrity.artefact_lock import verify_mode
 
     verify_mode()
     desired = pins.load(s.pins)

@@ -16,10 +16,12 @@ from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_optio
 from modelpins.context import from_env
 from modelpins.crossenv import drift as env_drift
 from modelpins.crossenv.drift import EnvDrift
+from modelpins.drift import registry as registry_drift
+from modelpins.drift import served as served_drift
+from modelpins.drift.registry import Drift
+from modelpins.drift.served import ServedDrift
 from modelpins.errors import InvalidInput
-from modelpins.lifecycle import registry_drift, served_drift, yamledit
-from modelpins.lifecycle.registry_drift import Drift
-from modelpins.lifecycle.served_drift import ServedDrift
+from modelpins.proposals import yamledit
 from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.registry_mutex import MIN_TTL as MIN_LOCK_TTL
@@ -245,7 +247,7 @@ def _served_check(
     else:
         current = image_lock.load(lock_file)
     docker_bytes = (_at_ref(s, docker_file, ref) if ref and not dockerfile else None) or read_dockerfile(docker_file)
-    from modelpins.lifecycle import artefact_lock
+    from modelpins.integrity import artefact_lock
 
     model_lock_path = artefact_lock.path_for(s.pins)
     if ref:

@@ -1,4 +1,7 @@
-"""history, rollback, lineage, lock, card: thin commands over modelpins.lifecycle (drift: commands/drift.py)."""
+"""history, rollback, lineage, lock, card: thin commands over audit, proposals, provenance and integrity.
+
+Drift has its own commands (commands/drift.py).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +12,21 @@ from typing import TYPE_CHECKING
 import click
 
 from modelpins import pins
+from modelpins.audit import history as history_mod
 from modelpins.commands.adopt import propose
 from modelpins.completion import complete_target
 from modelpins.errors import InvalidInput, OperationFailed
-from modelpins.lifecycle import history as history_mod
-from modelpins.lifecycle import rollback as rollback_mod
-from modelpins.lifecycle import yamledit
 from modelpins.markdown import plan_markdown
 from modelpins.plan import Change
+from modelpins.proposals import rollback as rollback_mod
+from modelpins.proposals import yamledit
 from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.settings import Settings
 from modelpins.text import split_target
 
 if TYPE_CHECKING:
-    from modelpins.lifecycle.artefact_lock import LockFile
+    from modelpins.integrity.artefact_lock import LockFile
 
 
 def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
@@ -162,8 +165,8 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
     """Write model_pins.lock: each pinned version's run, source and artefact digest (--check: is it current?)."""
     from modelpins import crossenv
     from modelpins.crossenv import locking
-    from modelpins.lifecycle import artefact_lock
-    from modelpins.lifecycle.artifacts import Reader
+    from modelpins.integrity import artefact_lock
+    from modelpins.integrity.artifacts import Reader
 
     p = pins.load(s.pins)
     path = artefact_lock.path_for(s.pins)
@@ -198,8 +201,8 @@ def _check_lock(s: Settings, p: pins.PinsFile, path: Path, previous: LockFile | 
     """lock --check: the lock lists exactly the pinned versions; with a server, their digests still match."""
     from modelpins import crossenv
     from modelpins.crossenv import locking
-    from modelpins.lifecycle import artefact_lock
-    from modelpins.lifecycle.artifacts import Reader
+    from modelpins.integrity import artefact_lock
+    from modelpins.integrity.artifacts import Reader
 
     if previous is None:
         raise OperationFailed(f"{path} does not exist; run `modelpins lock` and commit it")
@@ -232,7 +235,7 @@ def _check_lock(s: Settings, p: pins.PinsFile, path: Path, previous: LockFile | 
 def lineage(s: Settings, target: str | None, as_json: bool, environment: str | None) -> None:
     """Run, params, dataset, code commit and base/teacher chain of MODEL@ALIAS (default: every pin)."""
     from modelpins import crossenv
-    from modelpins.lifecycle import lineage as lineage_mod
+    from modelpins.provenance import lineage as lineage_mod
 
     p = pins.load(s.pins)
     located = crossenv.locate(p, parse_target(target)[0], environment) if target else None
@@ -270,9 +273,9 @@ def lineage(s: Settings, target: str | None, as_json: bool, environment: str | N
 @click.pass_obj
 def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: bool) -> None:
     """Write a markdown model card for MODEL@ALIAS and attach it to the version (run artefact + tag)."""
-    from modelpins.lifecycle import artefact_lock
-    from modelpins.lifecycle import card as card_mod
-    from modelpins.lifecycle import lineage as lineage_mod
+    from modelpins.integrity import artefact_lock
+    from modelpins.provenance import card as card_mod
+    from modelpins.provenance import lineage as lineage_mod
 
     model, alias = parse_target(target)
     assert alias is not None
@@ -301,9 +304,9 @@ def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: b
 
 def _attach(s: Settings, registry: MlflowRegistry, node: object, path: Path) -> str | None:
     """Log the card to the version's run under model_card/ and point the version tag at it."""
-    from modelpins.lifecycle import card as card_mod
-    from modelpins.lifecycle.artifacts import RUNS_RE
-    from modelpins.lifecycle.lineage import Node
+    from modelpins.integrity.artifacts import RUNS_RE
+    from modelpins.provenance import card as card_mod
+    from modelpins.provenance.lineage import Node
 
     assert isinstance(node, Node)
     m = RUNS_RE.fullmatch(node.source)

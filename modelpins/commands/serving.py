@@ -23,7 +23,7 @@ def deploy_dir(s: Settings) -> Path:
 
 def locked_artefacts(pins_path: Path, data: bytes | None = None, where: str = "") -> Locked | None:
     """Sizes and layouts from model_pins.lock next to the pins file (or its `data` at a git ref); None: no lock."""
-    from modelpins.lifecycle import artefact_lock
+    from modelpins.integrity import artefact_lock
     from modelpins.serving.layout import Locked
 
     path = artefact_lock.path_for(pins_path)
@@ -36,7 +36,7 @@ def locked_artefacts(pins_path: Path, data: bytes | None = None, where: str = ""
 
 def _locked_digests(pins_path: Path) -> dict[tuple[str, int], str] | None:
     """The artefact digest of each version in model_pins.lock next to the pins file; None: no lock."""
-    from modelpins.lifecycle import artefact_lock
+    from modelpins.integrity import artefact_lock
 
     locked = artefact_lock.read(artefact_lock.path_for(pins_path))
     return {key: e.digest for key, e in locked.entries.items()} if locked else None
@@ -164,13 +164,13 @@ def build(
     lock_path = lock_path or deploy_dir(s) / "images.lock.json"
     baked = [d for d in p.deployments.values() if d.artifacts == "image"]
     if s.tracking_uri:  # before anything is built: every served version has the layout its runtime loads
-        from modelpins.lifecycle import artefact_lock
-        from modelpins.lifecycle.artifacts import Reader
+        from modelpins.integrity import artefact_lock
+        from modelpins.integrity.artifacts import Reader
 
         artefact_lock.check_layouts(p, s.registry(), Reader(s.registry(), s.tracking_uri), artefact_lock.served(p))
     fetch, run_ids, signatures = None, None, None
     if baked and s.tracking_uri:
-        from modelpins.lifecycle.signing import recorded
+        from modelpins.integrity.signing import recorded
 
         models = {r.model for d in baked for t in tracks(p, d) for r in t.refs()}
         versions = s.registry().versions(models)

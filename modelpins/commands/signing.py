@@ -1,4 +1,4 @@
-"""sign and verify: thin commands over modelpins.lifecycle.signing."""
+"""sign and verify: thin commands over modelpins.integrity.signing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from modelpins.registry import MlflowRegistry, VersionInfo
 from modelpins.settings import Settings
 
 if TYPE_CHECKING:
-    from modelpins.lifecycle.signing import Signer
+    from modelpins.integrity.signing import Signer
 
 PEM = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -28,7 +28,7 @@ def version_of(s: Settings, registry: MlflowRegistry, target: str) -> VersionInf
         version = int(number)
     else:
         from modelpins.commands.lifecycle import parse_target
-        from modelpins.lifecycle.lineage import resolve
+        from modelpins.provenance.lineage import resolve
 
         model, alias = parse_target(target)
         assert alias is not None
@@ -57,8 +57,8 @@ def sign(
     as_json: bool,
 ) -> None:
     """Sign the artefacts of MODEL@ALIAS or MODEL/VERSION; store the bundle next to them and tag its digest."""
-    from modelpins.lifecycle import signing
-    from modelpins.lifecycle.artifacts import Reader
+    from modelpins.integrity import signing
+    from modelpins.integrity.artifacts import Reader
 
     if (certificate or chain) and not key:
         raise InvalidInput("--certificate and --chain need --key, the certificate's private key")
@@ -98,8 +98,8 @@ def verify(
     as_json: bool,
 ) -> None:
     """Check the signature of MODEL@ALIAS (or MODEL/VERSION); without options, against the alias's signature gates."""
-    from modelpins.lifecycle import signing
-    from modelpins.lifecycle.artifacts import Reader
+    from modelpins.integrity import signing
+    from modelpins.integrity.artifacts import Reader
 
     given = [x for x in (public_key, certificate_chain, identity) if x]
     if len(given) > 1:

@@ -35,7 +35,7 @@ def validate(s: Settings, offline: bool) -> None:
 
         registry = s.registry()
         api.validate_live(p, registry)
-        from modelpins.lifecycle import artefact_lock  # model_pins.lock, when present: artefacts still match
+        from modelpins.integrity import artefact_lock  # model_pins.lock, when present: artefacts still match
 
         artefact_lock.enforce(s.pins, p, registry, [(m, pin.version) for m, pin in p.pins()])
         click.echo(f"{s.pins}: valid; {count} pins across {len(p.models)} models exist in {s.shown_uri}")

@@ -1,4 +1,4 @@
-"""webhook serve: the drift webhook receiver, a thin command over modelpins.lifecycle.receiver."""
+"""webhook serve: the drift webhook receiver, a thin command over modelpins.drift.receiver."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from modelpins import envvars
+from modelpins.drift import receiver
+from modelpins.drift import webhook as webhook_mod
 from modelpins.errors import InvalidInput
-from modelpins.lifecycle import receiver
-from modelpins.lifecycle import webhook as webhook_mod
 from modelpins.settings import Settings
 
 SECRET_VAR = "MODELPINS_WEBHOOK_SECRET"  # noqa: S105 - the name of the variable, not a secret

@@ -21,8 +21,8 @@ from modelpins.tags import COPY_SOURCE_TAG, OWN_TAG_PREFIX
 def locked_digest(pins_path: Path, source: MlflowRegistry, c: Copy, info: VersionInfo) -> str:
     """The source version's digest in model_pins.lock, checked against its artefacts now, to carry onto
     the copy; "" when the lock does not hold the source. InvalidPins (exit 2) when they no longer match."""
-    from modelpins.lifecycle import artefact_lock as lock
-    from modelpins.lifecycle.artifacts import Reader
+    from modelpins.integrity import artefact_lock as lock
+    from modelpins.integrity.artifacts import Reader
 
     whole = lock.read(lock.path_for(pins_path))
     key = (info.model, info.version)

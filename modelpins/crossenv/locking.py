@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 
 from modelpins.crossenv.model import EnvPlan, Promotions
 from modelpins.errors import Problem
-from modelpins.lifecycle import artefact_lock
-from modelpins.lifecycle.artefact_lock import Entry, LockFile
-from modelpins.lifecycle.artifacts import Reader
+from modelpins.integrity import artefact_lock
+from modelpins.integrity.artefact_lock import Entry, LockFile
+from modelpins.integrity.artifacts import Reader
 from modelpins.pins import PinsFile
 
 

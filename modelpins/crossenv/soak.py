@@ -87,7 +87,7 @@ class GitEvidence:
 
 def _read_history(path: Path) -> list[tuple[float, PinsFile]]:
     """The file at each commit that changed it on HEAD's first-parent line, newest first, with its commit time."""
-    from modelpins.lifecycle import history
+    from modelpins.audit import history
 
     try:
         repo, rel, log = history.commits(path)

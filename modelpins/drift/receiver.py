@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import pins, proc
+from modelpins.drift import webhook
 from modelpins.errors import ModelPinsError, RegistryUnavailable
-from modelpins.lifecycle import webhook
 from modelpins.registry import MlflowRegistry
 
 LENGTH_DIGITS = 10

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from modelpins.errors import InvalidInput, InvalidPins
 from modelpins.escape import code, markdown_table, text
-from modelpins.lifecycle import yamledit
 from modelpins.pins import PinsFile, loads
 from modelpins.plan import diff
+from modelpins.proposals import yamledit
 from modelpins.text import columns, version
 
 

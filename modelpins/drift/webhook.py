@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from modelpins.lifecycle.registry_drift import drift
+from modelpins.drift.registry import drift
 from modelpins.pins import PinsFile
 
 SIGNATURE_HEADER = "X-MLflow-Signature"

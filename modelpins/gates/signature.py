@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelpins.gates import GateResult, Target
-from modelpins.lifecycle import signing
-from modelpins.lifecycle.artifacts import Reader
+from modelpins.integrity import signing
+from modelpins.integrity.artifacts import Reader
 from modelpins.pins import Gate
 from modelpins.registry import MlflowRegistry, VersionInfo
 

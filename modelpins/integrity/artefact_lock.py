@@ -10,7 +10,7 @@ moves an alias to; validate verifies every pinned version. MODELPINS_LOCK_VERIFY
 compares the server's listing (file count and total bytes) instead, one list request per
 directory and no content read; =off skips the check.
 
-A signed version (modelpins.lifecycle.signing) also has `signature`: the sha256 of its
+A signed version (modelpins.integrity.signing) also has `signature`: the sha256 of its
 signature bundle. The checks read the bundle (a few kilobytes) and refuse a version whose
 bundle changed, disappeared or appeared since locking, whatever the verify mode but off.
 """
@@ -26,8 +26,8 @@ import yaml
 
 from modelpins import envvars
 from modelpins.errors import InvalidPins, Problem
-from modelpins.lifecycle import signing
-from modelpins.lifecycle.artifacts import Reader
+from modelpins.integrity import signing
+from modelpins.integrity.artifacts import Reader
 from modelpins.pins import PinsFile
 from modelpins.registry import MlflowRegistry, VersionInfo
 from modelpins.serving import layout

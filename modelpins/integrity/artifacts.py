@@ -5,7 +5,7 @@ the server's REST routes (no local copy, whatever store sits behind the server);
 other URI (`s3://`, `mlflow-artifacts:/`, a path) is downloaded to a temporary directory
 with `mlflow.artifacts.download_artifacts`, hashed and deleted.
 
-The digest is modelpins.digest's: one scheme for the lock, the build and every check.
+The digest is modelpins.integrity.digest's: one scheme for the lock, the build and every check.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from modelpins.digest import CHUNK, Digest, FileDigest, digest_of, local_digest
 from modelpins.errors import OperationFailed
+from modelpins.integrity.digest import CHUNK, Digest, FileDigest, digest_of, local_digest
 from modelpins.registry import MlflowRegistry
 
 RUNS_RE = re.compile(r"runs:/([0-9A-Za-z_-]+)(?:/(.*))?")
@@ -157,7 +157,7 @@ class Reader:
             return self._hash_local(local)
 
     def _hash_local(self, local: Path) -> Digest:
-        """The digest of a local file or directory (modelpins.digest), its bytes counted as read."""
+        """The digest of a local file or directory (modelpins.integrity.digest), its bytes counted as read."""
         found = local_digest(local)
         self.bytes_read += found.size
         return found

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins.errors import InvalidInput, OperationFailed
-from modelpins.lifecycle.artifacts import RUNS_RE, Reader
+from modelpins.integrity.artifacts import RUNS_RE, Reader
 from modelpins.registry import MlflowRegistry, VersionInfo
 from modelpins.tags import SIGNATURE_TAG
 

@@ -1,4 +1,4 @@
-"""Lifecycle of pinned versions: history, rollback, drift, lineage, lock and model cards.
+"""Proposals: in-place edits of model_pins.yaml (promote, rollback, import) and the branch and PR that carry them.
 
-Pure functions returning typed data; the commands in `modelpins.commands.lifecycle` print them.
+Imports the core, audit and the git and GitHub adapters.
 """

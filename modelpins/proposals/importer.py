@@ -16,7 +16,7 @@ import yaml
 
 from modelpins import pins
 from modelpins.errors import InvalidInput, InvalidPins
-from modelpins.lifecycle import yamledit
+from modelpins.proposals import yamledit
 
 
 @dataclass(frozen=True)

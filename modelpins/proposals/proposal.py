@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from modelpins import gitrepo, pins
 from modelpins.errors import InvalidInput, InvalidPins, OperationFailed
-from modelpins.lifecycle import yamledit
+from modelpins.proposals import yamledit
 
 if TYPE_CHECKING:
     from modelpins.github_api import GitHubAPI
@@ -30,7 +30,7 @@ def retarget(
 ) -> list[yamledit.Splice]:
     """Splices pointing `model@alias` at `version`; the alias's waiver goes (its block too, unless `keep_waivers`)."""
     if model not in p.models:
-        from modelpins.lifecycle.importer import add_models
+        from modelpins.proposals.importer import add_models
 
         entry = pins.ModelPins(name=model, aliases={alias: pins.AliasPin(alias=alias, version=version)})
         return [yamledit.Splice(0, len(doc.text), add_models(doc.text, doc.path, {model: entry}))]

@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass
 
 from modelpins.api import audit_entries
+from modelpins.audit.history import Transition
 from modelpins.errors import InvalidInput
-from modelpins.lifecycle import proposal, yamledit
-from modelpins.lifecycle.history import Transition
 from modelpins.pins import AliasPin, PinsFile
+from modelpins.proposals import proposal, yamledit
 from modelpins.registry import VersionInfo
 
 

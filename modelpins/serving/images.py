@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import tags
-from modelpins.digest import local_digest
 from modelpins.errors import InvalidInput, OperationFailed
+from modelpins.integrity.digest import local_digest
 from modelpins.pins import Deployment, PinsFile
 from modelpins.progress import Step, noop
 from modelpins.serving import layout, sbom

@@ -11,7 +11,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from modelpins.lifecycle import webhook
+from modelpins.drift import webhook
 from tests.helpers.cli import start
 
 SECRET = "s3cret-" + uuid.uuid4().hex

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from modelpins import pins
+from modelpins.audit.history import Transition
+from modelpins.drift.registry import Drift, fix_file
 from modelpins.errors import InvalidInput
-from modelpins.lifecycle import rollback
-from modelpins.lifecycle.history import Transition
-from modelpins.lifecycle.registry_drift import Drift, fix_file
-from modelpins.lifecycle.yamledit import set_version_text
+from modelpins.proposals import rollback
+from modelpins.proposals.yamledit import set_version_text
 
 TEXT = """version: 1   # schema
 models:

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 from mlflow import MlflowClient
 
-from modelpins.lifecycle import artefact_lock
+from modelpins.integrity import artefact_lock
 from tests.helpers.cli import run
 from tests.helpers.envs import ENV, pins, versions
 from tests.helpers.seed import seed_model, unique

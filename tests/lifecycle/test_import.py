@@ -13,7 +13,7 @@ import requests
 
 from devkit.devserver import DevServer
 from modelpins import pins
-from modelpins.lifecycle import importer
+from modelpins.proposals import importer
 from tests.helpers import rest
 from tests.helpers.cli import run
 from tests.helpers.proxy import Proxy

@@ -126,7 +126,7 @@ def test_logged_model_source_is_locked_and_checked(repo, client, mlflow_server, 
 
 def test_a_hand_edited_lock_is_reported_with_its_line(tmp_path):
     from modelpins.errors import InvalidPins
-    from modelpins.lifecycle import artefact_lock as lock
+    from modelpins.integrity import artefact_lock as lock
 
     text = 'version: 1\nmodels:\n  "m":\n    2: {run_id: "r", source: "runs:/r/model", digest: "sha256:x", files: 1}\n'
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devkit.devserver import DevServer
-from modelpins.lifecycle import webhook
+from modelpins.drift import webhook
 from tests.helpers.receiver import SECRET, serve, stop, wait_for_lines
 from tests.helpers.receiver import post as receiver_post
 from tests.helpers.seed import seed_model, unique

@@ -16,7 +16,7 @@ import yaml
 
 from modelpins import pins as pinsmod
 from modelpins.commands.serving import locked_artefacts
-from modelpins.lifecycle import artefact_lock as model_lock
+from modelpins.integrity import artefact_lock as model_lock
 from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.layout import Locked
 from modelpins.serving.render import render

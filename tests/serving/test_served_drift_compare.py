@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import pins
-from modelpins.lifecycle.served_drift import check, key
+from modelpins.drift.served import check, key
 from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.render import resolved
 
