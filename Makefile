@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements/tools.txt
 ifeq ($(DEPS),newest)
-	$(UV) pip install -q --python $(BIN)/python --upgrade -e '.[dev]'
+	$(UV) pip install -q --python $(BIN)/python --upgrade -e '.[dev,docs]'
 else
 	$(UV) pip install -q --python $(BIN)/python --require-hashes -r $(LOCK)
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
@@ -60,7 +60,7 @@ test: $(STAMP) sysdeps
 lock: $(STAMP)
 	$(UV) pip compile $(COMPILE) requirements/tools.in -o requirements/tools.txt
 	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -o requirements/serving.txt
-	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev -o requirements/dev.txt
+	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev --extra docs -o requirements/dev.txt
 	$(UV) pip compile $(COMPILE) requirements/policy.in -o requirements/policy.txt
 
 # The lock is current: re-resolving it from pyproject.toml changes nothing.
@@ -68,7 +68,7 @@ lock-check: $(STAMP)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp requirements/*.txt "$$tmp"/ && \
 	$(UV) pip compile $(COMPILE) requirements/tools.in -o "$$tmp/tools.txt" && \
 	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -o "$$tmp/serving.txt" && \
-	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev -o "$$tmp/dev.txt" && \
+	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev --extra docs -o "$$tmp/dev.txt" && \
 	$(UV) pip compile $(COMPILE) requirements/policy.in -o "$$tmp/policy.txt" && \
 	for f in tools serving dev policy; do \
 	  diff <(tail -n +3 "requirements/$$f.txt") <(tail -n +3 "$$tmp/$$f.txt") >/dev/null || { \
