@@ -87,6 +87,8 @@ sysdeps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m devkit.layers --check
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from modelpins import layout
+from modelpins.layout import Layout
 from modelpins.pins import PinsFile
-from modelpins.serving import layout
-from modelpins.serving.layout import Layout
 from modelpins.text import columns, version
 
 Action = Literal["set", "move", "delete"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modelpins.errors import InvalidInput
+
 
 def columns(rows: Sequence[Sequence[str]]) -> str:
     """Rows as left-aligned columns two spaces apart (the first row is the header)."""
@@ -20,3 +22,11 @@ def split_target(value: str) -> tuple[str, str | None]:
     """`MODEL@ALIAS` as (model, alias); alias None without an '@', '' for a trailing '@'."""
     model, at, alias = value.partition("@")
     return model, alias if at else None
+
+
+def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
+    """`MODEL@ALIAS` (or `MODEL` when not `need_alias`) as (model, alias), else InvalidInput with an example."""
+    model, alias = split_target(value)
+    if not model or alias == "" or (need_alias and not alias):
+        raise InvalidInput(f"'{value}' is not MODEL@ALIAS (e.g. credit-risk-classifier@champion)")
+    return model, alias or None

@@ -1,14 +1,14 @@
-"""import and promote, and the branch/pull-request step that promote and rollback share."""
+"""import and promote: thin commands over modelpins.proposals."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from modelpins import markdown, pins
+from modelpins.commands.proposing import propose
 from modelpins.completion import complete_target
 from modelpins.errors import GateFailed, InvalidInput
 from modelpins.plan import Change
@@ -75,8 +75,8 @@ def _models(n: int) -> str:
 @click.pass_obj
 def promote(s: Settings, target: str, version: int, branch: str | None, open_pr: bool, run_gates: bool) -> None:
     """Point MODEL@ALIAS at VERSION in the pins file (a one-line diff), once the version is READY in MLflow."""
-    from modelpins.commands.lifecycle import parse_target
     from modelpins.proposals import promote as promote_mod
+    from modelpins.text import parse_target
 
     model, alias = parse_target(target)
     assert alias is not None
@@ -137,34 +137,3 @@ def _gate(
     click.echo(gate_report.summary(result))
     if not result.passed:
         raise GateFailed(f"{change.model}@{change.alias} v{change.after}: gates failed; nothing was written")
-
-
-def propose(
-    s: Settings,
-    source: yamledit.Source,
-    new_text: str,
-    branch: str | None,
-    open_pr: bool,
-    message: str,
-    title: str,
-    body: Callable[[str], str],
-) -> None:
-    """Write the edit in place, or commit it on `branch`; then open the pull request, or say how to."""
-    base = proposal.current_branch(s.pins) if branch else ""
-    token = os.environ.get("GITHUB_TOKEN", "")
-    api = proposal.github_client(s.pins, os.environ) if open_pr and token else None  # checked before any write
-    if branch:
-        sha = proposal.commit_on_branch(source, branch, message, new_text)
-    else:
-        yamledit.write(source, new_text)
-    click.echo(proposal.diff(source.text, new_text, s.pins.name), nl=False)
-    if not branch:
-        return
-    pr = proposal.PullRequest(title, body(base), branch, base)
-    click.echo(f"committed {sha[:12]} on branch '{branch}'")
-    if api is not None:
-        click.echo(f"opened pull request {proposal.open_pr(api, s.pins, pr)}")
-        return
-    why = " (GITHUB_TOKEN is not set)" if open_pr else ""
-    click.echo(f"open the pull request with{why}:")
-    click.echo(f"  {pr.gh_command()}")

@@ -13,7 +13,7 @@ import click
 
 from modelpins import pins
 from modelpins.audit import history as history_mod
-from modelpins.commands.adopt import propose
+from modelpins.commands.proposing import propose
 from modelpins.completion import complete_target
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.markdown import plan_markdown
@@ -23,17 +23,10 @@ from modelpins.proposals import yamledit
 from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.settings import Settings
-from modelpins.text import split_target
+from modelpins.text import parse_target
 
 if TYPE_CHECKING:
     from modelpins.integrity.artefact_lock import LockFile
-
-
-def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:
-    model, alias = split_target(value)
-    if not model or alias == "" or (need_alias and not alias):
-        raise InvalidInput(f"'{value}' is not MODEL@ALIAS (e.g. credit-risk-classifier@champion)")
-    return model, alias or None
 
 
 @click.command()

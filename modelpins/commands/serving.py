@@ -14,7 +14,7 @@ from modelpins.settings import Settings
 from modelpins.yamlsrc import read_limited
 
 if TYPE_CHECKING:
-    from modelpins.serving.layout import Locked
+    from modelpins.layout import Locked
 
 
 def deploy_dir(s: Settings) -> Path:
@@ -24,7 +24,7 @@ def deploy_dir(s: Settings) -> Path:
 def locked_artefacts(pins_path: Path, data: bytes | None = None, where: str = "") -> Locked | None:
     """Sizes and layouts from model_pins.lock next to the pins file (or its `data` at a git ref); None: no lock."""
     from modelpins.integrity import artefact_lock
-    from modelpins.serving.layout import Locked
+    from modelpins.layout import Locked
 
     path = artefact_lock.path_for(pins_path)
     locked = artefact_lock.read(path) if data is None else artefact_lock.loads(data, where or str(path))

@@ -27,8 +27,8 @@ def version_of(s: Settings, registry: MlflowRegistry, target: str) -> VersionInf
     if slash and model and number.isdigit():
         version = int(number)
     else:
-        from modelpins.commands.lifecycle import parse_target
         from modelpins.provenance.lineage import resolve
+        from modelpins.text import parse_target
 
         model, alias = parse_target(target)
         assert alias is not None

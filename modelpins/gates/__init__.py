@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelpins.pins import PinsFile
 
 
 class GateError(Exception):
@@ -106,3 +110,10 @@ class GateReport:
     @property
     def failed(self) -> tuple[AliasCheck, ...]:
         return tuple(c for c in self.checks if not c.passed)
+
+
+def waived(pins: PinsFile, model: str, alias: str, version: int) -> str | None:
+    """The reason gates are waived for moving `model@alias` to `version`, or None when they are not."""
+    m = pins.models.get(model)
+    waiver = m.waiver_for(alias, version) if m else None
+    return waiver.reason if waiver else None

@@ -24,14 +24,13 @@ from pathlib import Path
 
 import yaml
 
-from modelpins import envvars
+from modelpins import envvars, layout
 from modelpins.errors import InvalidPins, Problem
 from modelpins.integrity import signing
 from modelpins.integrity.artifacts import Reader
+from modelpins.layout import Layout
 from modelpins.pins import PinsFile
 from modelpins.registry import MlflowRegistry, VersionInfo
-from modelpins.serving import layout
-from modelpins.serving.layout import Layout
 from modelpins.yamlsrc import INT, STR, line_of, parse, read_limited
 
 HEADER = (
@@ -53,7 +52,7 @@ class Entry:
     files: int
     bytes: int
     line: int = 0
-    layout: Layout | None = None  # what serves it and from which directory (modelpins.serving.layout)
+    layout: Layout | None = None  # what serves it and from which directory (modelpins.layout)
     signature: str = ""  # sha256 of the version's signature bundle; "" when unsigned
 
     def render(self) -> str:

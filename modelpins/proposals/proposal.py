@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -152,3 +152,42 @@ def repository_of(repo: Path) -> str:
             "fix: set GITHUB_REPOSITORY=OWNER/NAME"
         )
     return f"{m.group(1)}/{m.group(2)}"
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """What `propose` did: the diff, and the commit and pull request when it made them (or how to open one)."""
+
+    diff: str
+    branch: str | None = None
+    sha: str = ""
+    pr_url: str = ""
+    gh_command: str = ""
+    no_token: bool = False
+
+
+def propose(
+    pins_path: Path,
+    source: yamledit.Source,
+    new_text: str,
+    branch: str | None,
+    want_pr: bool,
+    env: Mapping[str, str],
+    message: str,
+    title: str,
+    body: Callable[[str], str],
+) -> Proposed:
+    """Write the edit in place, or commit it on `branch`; then open the pull request when asked and possible."""
+    base = current_branch(pins_path) if branch else ""
+    api = github_client(pins_path, env) if want_pr and env.get("GITHUB_TOKEN") else None  # checked before any write
+    if branch:
+        sha = commit_on_branch(source, branch, message, new_text)
+    else:
+        yamledit.write(source, new_text)
+    shown = diff(source.text, new_text, pins_path.name)
+    if not branch:
+        return Proposed(shown)
+    pr = PullRequest(title, body(base), branch, base)
+    if api is not None:
+        return Proposed(shown, branch, sha, pr_url=open_pr(api, pins_path, pr))
+    return Proposed(shown, branch, sha, gh_command=pr.gh_command(), no_token=want_pr)

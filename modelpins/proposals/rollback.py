@@ -2,7 +2,7 @@
 
 The edit replaces the version's characters only (a one-line diff). With a waiver, the
 model gains `waivers: {alias: {version, reason}}`, allowed only for a version that served
-the alias before (in the file's git history or in an audit tag); `waived()` is what gate
+the alias before (in the file's git history or in an audit tag); `gates.waived()` is what gate
 checks ask.
 """
 
@@ -17,13 +17,6 @@ from modelpins.errors import InvalidInput
 from modelpins.pins import AliasPin, PinsFile
 from modelpins.proposals import proposal, yamledit
 from modelpins.registry import VersionInfo
-
-
-def waived(pins: PinsFile, model: str, alias: str, version: int) -> str | None:
-    """The reason gates are waived for moving `model@alias` to `version`, or None when they are not."""
-    m = pins.models.get(model)
-    waiver = m.waiver_for(alias, version) if m else None
-    return waiver.reason if waiver else None
 
 
 @dataclass(frozen=True)

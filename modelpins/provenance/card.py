@@ -15,10 +15,10 @@ from typing import Any
 
 from modelpins.api import audit_entries
 from modelpins.escape import guard, text
+from modelpins.gates import waived
 from modelpins.integrity.artefact_lock import Entry
 from modelpins.integrity.signing import status as signature_status
 from modelpins.pins import Gate, PinsFile
-from modelpins.proposals.rollback import waived
 from modelpins.provenance.lineage import Node, render
 from modelpins.redact import public_url
 from modelpins.tags import CARD, GATES_PREFIX

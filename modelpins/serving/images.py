@@ -28,12 +28,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from modelpins import tags
+from modelpins import layout, tags
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.integrity.digest import local_digest
 from modelpins.pins import Deployment, PinsFile
 from modelpins.progress import Step, noop
-from modelpins.serving import layout, sbom
+from modelpins.serving import sbom
 from modelpins.serving.checks import check
 from modelpins.serving.image_lock import ImageLock, LockEntry
 from modelpins.serving.image_refs import CLASSIC_REPOSITORY, RUNTIME_REPOSITORY, classic_image, runtime_tag

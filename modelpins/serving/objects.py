@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from modelpins import tags
+from modelpins import layout, tags
 from modelpins.errors import InvalidInput
+from modelpins.layout import Locked
 from modelpins.pins import Deployment, PinsFile
-from modelpins.serving import layout
 from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.image_refs import CLASSIC_BUILT, CLASSIC_NOTE, classic_image, image_for, image_note
-from modelpins.serving.layout import Locked
 from modelpins.serving.tracks import (
     MLFLOW_CONFIG,
     MODELS_DIR,

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelpins.layout import Locked
 from modelpins.pins import PinsFile
 from modelpins.progress import Step, noop
 from modelpins.serving.checks import check
 from modelpins.serving.emit import dump
 from modelpins.serving.image_lock import ImageLock
-from modelpins.serving.layout import Locked
 from modelpins.serving.objects import environment_objects, namespace, objects
 
 KUSTOMIZE = "kustomize.config.k8s.io/v1beta1"

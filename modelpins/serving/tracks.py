@@ -6,9 +6,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from modelpins import layout
+from modelpins.layout import Locked
 from modelpins.pins import Deployment, ModelRef, PinsFile, Route, ServeEntry
-from modelpins.serving import layout
-from modelpins.serving.layout import Locked
 
 MODELS_DIR = "/models"
 MAX_NAME = 63 - len("-candidate")

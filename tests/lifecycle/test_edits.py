@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelpins import pins
+from modelpins import gates, pins
 from modelpins.audit.history import Transition
 from modelpins.drift.registry import Drift, fix_file
 from modelpins.errors import InvalidInput
@@ -42,8 +42,8 @@ def test_rollback_adds_and_replaces_waivers_in_block_style() -> None:
     assert r.target == 2 and r.basis.startswith("pinned before commit c1")
     assert 'champion: {version: 2, reason: "bad release"}' in r.new_text
     again = pins.loads(r.new_text, "p.yaml")
-    assert rollback.waived(again, "m", "champion", 2) == "bad release"
-    assert rollback.waived(again, "m", "challenger", 5) == "rollback"
+    assert gates.waived(again, "m", "champion", 2) == "bad release"
+    assert gates.waived(again, "m", "challenger", 5) == "rollback"
 
     # rolling challenger back without a waiver drops its now stale one
     r2 = rollback.plan(p, text, "m", "challenger", 3, served())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from modelpins import pins
-from modelpins.proposals.rollback import waived
+from modelpins.gates import waived
 from tests.helpers.cli import run
 from tests.helpers.seed import audit, seed_model, unique
 from tests.lifecycle.conftest import pins_text

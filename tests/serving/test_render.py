@@ -18,9 +18,9 @@ import yaml
 from modelpins import pins as pinsmod
 from modelpins import tags
 from modelpins.commands.serving import locked_artefacts
+from modelpins.layout import Locked
 from modelpins.serving.image_lock import ImageLock, LockEntry
 from modelpins.serving.image_refs import runtime_tag
-from modelpins.serving.layout import Locked
 from modelpins.serving.render import render, resolved
 from tests.helpers.cli import run
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from modelpins import layout
 from modelpins import pins as pinsmod
 from modelpins.errors import InvalidInput
+from modelpins.layout import Layout
 from modelpins.plan import Change, served_by
-from modelpins.serving import layout
 from modelpins.serving.image_lock import ImageLock, LockEntry
-from modelpins.serving.layout import Layout
 from modelpins.serving.render import render
 from tests.helpers.cli import run
 

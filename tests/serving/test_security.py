@@ -17,8 +17,8 @@ import yaml
 from modelpins import pins as pinsmod
 from modelpins.commands.serving import locked_artefacts
 from modelpins.integrity import artefact_lock as model_lock
+from modelpins.layout import Locked
 from modelpins.serving.image_lock import ImageLock
-from modelpins.serving.layout import Locked
 from modelpins.serving.render import render
 from tests.helpers.cli import run
 
