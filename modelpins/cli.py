@@ -7,6 +7,7 @@ Commands are imported only when run, so `modelpins --help` and an offline
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -129,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     show_traceback = "--traceback" in (argv if argv is not None else sys.argv[1:])
+    if os.environ.get("_MODELPINS_COMPLETE", "").startswith("bash_"):  # bash: the word under the cursor whole
+        from click.shell_completion import add_completion_class
+
+        from modelpins.completion import Bash
+
+        add_completion_class(Bash, "bash")
     try:
         code = cli.main(args=argv, prog_name="modelpins", standalone_mode=False)
     except ModelPinsError as exc:

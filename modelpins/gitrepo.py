@@ -9,9 +9,13 @@ from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.yamlsrc import MAX_BYTES, too_large
 
 
-def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def git(
+    repo: Path, *args: str, check: bool = True, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
-        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=120, input=stdin, env=env
+        )
     except FileNotFoundError:
         raise OperationFailed("git is not installed; install git to compare against a ref") from None
     if check and out.returncode != 0:

@@ -30,6 +30,11 @@ def propose(
     if done.pr_url:
         click.echo(f"opened pull request {done.pr_url}")
         return
-    why = " (GITHUB_TOKEN is not set)" if done.no_token else ""
-    click.echo(f"open the pull request with{why}:")
+    click.echo("your checkout is unchanged: the commit is on the branch only")
+    if done.no_origin:
+        click.echo("this repository has no remote 'origin', so there is nowhere to push the branch yet; add one")
+        click.echo("  (git remote add origin URL), then open the pull request with:")
+    else:
+        why = " (GITHUB_TOKEN is not set)" if done.no_token else ""
+        click.echo(f"open the pull request with{why}:")
     click.echo(f"  {done.gh_command}")

@@ -10,8 +10,10 @@ names reach git and gh as separate arguments, never through a shell.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shlex
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,27 +80,40 @@ def current_branch(path: Path) -> str:
 
 
 def commit_on_branch(source: yamledit.Source, branch: str, message: str, new_text: str) -> str:
-    """Create `branch` from HEAD, write the file and commit it there; return the new commit.
+    """Commit `new_text` as the pins file on a new `branch` made from HEAD; return the new commit.
 
-    The write is `yamledit.write`'s: line endings kept, refused if the file changed since `source`."""
-    path = source.path
-    repo, rel = gitrepo.locate(path)
+    Plumbing only (a blob, a tree from a private index, a commit, a new ref): the checkout, its branch, its index
+    and every file in the working tree stay as they were."""
+    repo, rel = gitrepo.locate(source.path)
     if branch.startswith("-") or gitrepo.git(repo, "check-ref-format", "--branch", branch, check=False).returncode:
         raise InvalidInput(f"'{branch}' is not a valid branch name")
     if gitrepo.git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0:
         raise InvalidInput(f"branch '{branch}' already exists; choose another name or delete it")
-    dirty = gitrepo.git(repo, "status", "--porcelain", "--", rel).stdout.strip()
-    if dirty:
-        raise InvalidInput(f"{rel} has uncommitted changes; commit or stash them before using --branch")
-    gitrepo.git(repo, "switch", "--quiet", "-c", branch)
-    yamledit.write(source, new_text)
-    gitrepo.git(repo, "add", "--", rel)
-    out = gitrepo.git(repo, "commit", "--quiet", "-m", message, "--", rel, check=False)
-    if out.returncode != 0:
-        raise OperationFailed(
-            f"git commit failed on branch '{branch}' (the file is edited there): {out.stderr.strip()[:300]}"
+    if gitrepo.git(repo, "status", "--porcelain", "--", rel).stdout.strip():
+        raise InvalidInput(
+            f"{rel} has uncommitted changes; commit or stash them first (the pull request's branch starts at HEAD)"
         )
-    return gitrepo.git(repo, "rev-parse", "HEAD").stdout.strip()
+    head = gitrepo.git(repo, "rev-parse", "--verify", "HEAD^{commit}").stdout.strip()
+    blob = gitrepo.git(repo, "hash-object", "-w", "--stdin", f"--path={rel}", stdin=new_text).stdout.strip()
+    mode = (gitrepo.git(repo, "ls-tree", "HEAD", "--", rel).stdout.split() or ["100644"])[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        gitrepo.git(repo, "read-tree", head, env=env)
+        gitrepo.git(repo, "update-index", "--add", "--cacheinfo", f"{mode},{blob},{rel}", env=env)
+        tree = gitrepo.git(repo, "write-tree", env=env).stdout.strip()
+    made = gitrepo.git(repo, "commit-tree", tree, "-p", head, "-F", "-", stdin=message, check=False)
+    if made.returncode != 0:
+        raise OperationFailed(f"git commit-tree failed; nothing was changed: {made.stderr.strip()[:300]}")
+    commit = made.stdout.strip()
+    # the empty old value makes the ref update fail, rather than move, a branch made meanwhile
+    gitrepo.git(repo, "update-ref", "-m", "modelpins: propose", f"refs/heads/{branch}", commit, "")
+    return commit
+
+
+def has_origin(path: Path) -> bool:
+    """Whether the pins file's repository has a remote named origin (where the branch would be pushed)."""
+    repo, _ = gitrepo.locate(path)
+    return gitrepo.git(repo, "remote", "get-url", "origin", check=False).returncode == 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,7 @@ class Proposed:
     pr_url: str = ""
     gh_command: str = ""
     no_token: bool = False
+    no_origin: bool = False
 
 
 def propose(
@@ -177,8 +193,15 @@ def propose(
     title: str,
     body: Callable[[str], str],
 ) -> Proposed:
-    """Write the edit in place, or commit it on `branch`; then open the pull request when asked and possible."""
+    """Write the edit in place, or commit it on `branch`; then open the pull request when asked and possible.
+
+    With a branch the working tree is never touched: the commit is made with git's plumbing."""
     base = current_branch(pins_path) if branch else ""
+    if branch and want_pr and env.get("GITHUB_TOKEN") and not has_origin(pins_path):
+        raise InvalidInput(
+            "--open-pr pushes to the remote 'origin', which this repository does not have; add it "
+            "(git remote add origin URL) or leave out --open-pr to commit on a branch only"
+        )
     api = github_client(pins_path, env) if want_pr and env.get("GITHUB_TOKEN") else None  # checked before any write
     if branch:
         sha = commit_on_branch(source, branch, message, new_text)
@@ -190,4 +213,6 @@ def propose(
     pr = PullRequest(title, body(base), branch, base)
     if api is not None:
         return Proposed(shown, branch, sha, pr_url=open_pr(api, pins_path, pr))
-    return Proposed(shown, branch, sha, gh_command=pr.gh_command(), no_token=want_pr)
+    return Proposed(
+        shown, branch, sha, gh_command=pr.gh_command(), no_token=want_pr, no_origin=not has_origin(pins_path)
+    )

@@ -55,12 +55,13 @@ def test_rollback_is_a_one_line_diff_keeping_comments(repo, client, mlflow_serve
 
     assert result.returncode == 0, result.stderr
     assert "4 -> 2" in result.stdout
-    assert repo.git("branch", "--show-current").strip() == "rb"
+    assert repo.git("branch", "--show-current").strip() == "main"  # the checkout is not moved
+    assert repo.pins.read_text() == before
     diff = repo.git("diff", "main", "rb", "--unified=0", "--", "model_pins.yaml").splitlines()
     changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == ["-      champion: 4     # promoted by PR", "+      champion: 2     # promoted by PR"]
-    assert repo.pins.read_text() == before.replace("champion: 4 ", "champion: 2 ")
-    assert "Roll back" in repo.git("log", "-1", "--format=%s")
+    assert repo.git("show", "rb:model_pins.yaml") == before.replace("champion: 4 ", "champion: 2 ")
+    assert "Roll back" in repo.git("log", "-1", "--format=%s", "rb")
     assert repo.git("status", "--porcelain").strip() == ""
 
 

@@ -44,14 +44,18 @@ def test_promote_to_a_branch_is_a_one_line_diff(repo, client, mlflow_server):
     )
 
     assert result.returncode == 0, result.stderr
-    assert repo.git("branch", "--show-current").strip() == "p4"
+    # the checkout is not moved: the commit is on the new branch only
+    assert repo.git("branch", "--show-current").strip() == "main"
+    assert repo.pins.read_text() == before
     assert changed_lines(repo, "main", "p4") == [
         "-      champion: 2     # promoted by PR",
         "+      champion: 4     # promoted by PR",
     ]
-    assert repo.pins.read_text() == before.replace("champion: 2 ", "champion: 4 ")
-    assert repo.git("log", "-1", "--format=%s").strip() == f"Promote {model}@champion to version 4 (from 2)"
+    assert repo.git("show", "p4:model_pins.yaml") == before.replace("champion: 2 ", "champion: 4 ")
+    assert repo.git("log", "-1", "--format=%s", "p4").strip() == f"Promote {model}@champion to version 4 (from 2)"
+    assert repo.git("rev-parse", "p4~1") == repo.git("rev-parse", "main")
     assert repo.git("status", "--porcelain").strip() == ""
+    assert "your checkout is unchanged" in result.stdout
     assert "gh pr create --base main --head p4" in result.stdout
     # the registry is not touched: promotion happens when the pull request is merged and applied
     assert client.get_registered_model(model).aliases == {}
@@ -109,8 +113,95 @@ def test_open_pr_pushes_and_opens_the_pull_request(repo, client, mlflow_server, 
     pushed = subprocess.run(
         ["git", "--git-dir", str(bare), "rev-parse", f"refs/heads/{branch}"], capture_output=True, text=True
     )
-    assert pushed.stdout.strip() == repo.git("rev-parse", "HEAD").strip()
+    assert pushed.stdout.strip() == repo.git("rev-parse", branch).strip()
     assert github.token not in result.stdout + result.stderr
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def test_open_pr_leaves_the_working_tree_byte_identical(repo, client, mlflow_server, github, tmp_path):
+    model = unique("promote-tree")
+    seed_model(client, model, 4)
+    repo.commit(pins_text(model, 2), "Pin")
+    with_origin(repo, tmp_path)
+    repo.git("switch", "-q", "-c", "feature")  # the user is on a branch of their own ...
+    (repo.root / "notes.txt").write_text("work in progress\n")  # ... with an untracked file
+    (repo.root / "tracked.txt").write_text("v1\n")
+    repo.git("add", "tracked.txt")
+    repo.git("commit", "-qm", "tracked")
+    (repo.root / "tracked.txt").write_text("v2, not committed\n")  # ... and an uncommitted edit
+    (repo.root / "staged.txt").write_text("staged\n")
+    repo.git("add", "staged.txt")  # ... and something staged
+    before, status, index = tree_bytes(repo.root), repo.git("status", "--porcelain"), repo.git("ls-files", "-s")
+
+    result = run(
+        "--tracking-uri",
+        mlflow_server.url,
+        "promote",
+        f"{model}@champion",
+        "4",
+        "--open-pr",
+        cwd=repo.root,
+        env=github.env(),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert tree_bytes(repo.root) == before
+    assert repo.git("branch", "--show-current").strip() == "feature"
+    assert (repo.git("status", "--porcelain"), repo.git("ls-files", "-s")) == (status, index)
+    (pull,) = github.pulls
+    assert (pull["head"]["ref"], pull["base"]["ref"]) == (f"promote/{model}-champion-v4", "feature")
+    shown = repo.git("show", f"promote/{model}-champion-v4:model_pins.yaml")
+    assert "champion: 4 " in shown and "staged" not in repo.git("show", "--stat", f"promote/{model}-champion-v4")
+
+
+def test_a_branch_without_origin_says_there_is_nowhere_to_push(repo, client, mlflow_server):
+    model = unique("promote-noorigin")
+    seed_model(client, model, 4)
+    repo.commit(pins_text(model, 2), "Pin")
+
+    result = run(
+        "--tracking-uri",
+        mlflow_server.url,
+        "promote",
+        f"{model}@champion",
+        "4",
+        "--open-pr",
+        cwd=repo.root,
+        env={"GITHUB_TOKEN": ""},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "this repository has no remote 'origin', so there is nowhere to push the branch yet" in result.stdout
+    assert "git remote add origin URL" in result.stdout
+
+
+def test_open_pr_with_a_token_but_no_origin_exits_2_and_commits_nothing(repo, client, mlflow_server, github):
+    model = unique("promote-noorigin-token")
+    seed_model(client, model, 4)
+    repo.commit(pins_text(model, 2), "Pin")
+    refs = repo.git("for-each-ref")
+
+    result = run(
+        "--tracking-uri",
+        mlflow_server.url,
+        "promote",
+        f"{model}@champion",
+        "4",
+        "--open-pr",
+        cwd=repo.root,
+        env=github.env(),
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "does not have" in result.stderr and "git remote add origin URL" in result.stderr
+    assert repo.git("for-each-ref") == refs and github.pulls == []
 
 
 def test_open_pr_without_a_token_prints_the_gh_line(repo, client, mlflow_server, tmp_path):
