@@ -43,7 +43,8 @@ class Problem:
     fix: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.path}:{self.line}: {visible(self.message)}"
+        where = f"{self.path}:{self.line}" if self.line else self.path  # line 0: the file as a whole
+        text = f"{where}: {visible(self.message)}"
         return f"{text}\n  fix: {visible(self.fix)}" if self.fix else text
 
 

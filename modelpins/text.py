@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
 from modelpins.errors import InvalidInput
 
@@ -22,6 +23,17 @@ def split_target(value: str) -> tuple[str, str | None]:
     """`MODEL@ALIAS` as (model, alias); alias None without an '@', '' for a trailing '@'."""
     model, at, alias = value.partition("@")
     return model, alias if at else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """ "; did you mean 'X'?" for the choice closest to a misspelled `name`, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 model', '2 models': a number with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def parse_target(value: str, need_alias: bool = True) -> tuple[str, str | None]:

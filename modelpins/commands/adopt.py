@@ -49,7 +49,9 @@ def import_cmd(s: Settings, globs: tuple[str, ...], out: Path | None) -> None:
         click.echo(f"left out {skipped}", err=True)
     if result.without_aliases:
         names = ", ".join(result.without_aliases[:10]) + (" ..." if len(result.without_aliases) > 10 else "")
-        click.echo(f"note: {len(result.without_aliases)} models have no aliases, nothing to pin: {names}", err=True)
+        n = len(result.without_aliases)
+        have = "model has" if n == 1 else "models have"
+        click.echo(f"note: {n} {have} no aliases, nothing to pin: {names}", err=True)
     kept = f"; kept {_models(len(result.kept))} already in the file as they are" if result.kept else ""
     left = f"; left out {_models(len({x.model for x in result.skipped}))} (see above)" if result.skipped else ""
     verb = "added" if existing is not None else "wrote"

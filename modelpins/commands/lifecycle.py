@@ -23,7 +23,7 @@ from modelpins.proposals import yamledit
 from modelpins.redact import redact
 from modelpins.registry import MlflowRegistry
 from modelpins.settings import Settings
-from modelpins.text import parse_target
+from modelpins.text import did_you_mean, parse_target
 
 if TYPE_CHECKING:
     from modelpins.integrity.artefact_lock import LockFile
@@ -46,6 +46,8 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
         raise InvalidInput(f"{target} is not pinned in environment '{environment}' in {s.pins}")
     # the git history of the file pins the command's registry; an environment's has its audit tags
     found = history_mod.History([]) if located else history_mod.git_transitions(s.pins, model, alias)
+    if p and model and model not in p.models and not found.transitions and did_you_mean(model, p.models):
+        raise InvalidInput(f"model '{model}' is not in {s.pins} nor in its history{did_you_mean(model, p.models)}")
     if p and model and located and not offline:  # a model in an environment's registry: its audit records there
         registry = crossenv.connect(p, s.registry() if s.tracking_uri else None)[located[0]]
         found = history_mod.join(found, history_mod.audit_records(registry.versions({model}), alias))

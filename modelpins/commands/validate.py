@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from modelpins import pins
+from modelpins import pins, text
 from modelpins.settings import Settings
 
 
@@ -14,7 +14,7 @@ from modelpins.settings import Settings
 def validate(s: Settings, offline: bool) -> None:
     """Check the pins file; with a tracking server, also that every pinned version exists and is READY."""
     p = pins.load(s.pins)
-    count = len(p.pins())
+    counted = f"{text.count(len(p.pins()), 'pin')} across {text.count(len(p.models), 'model')}"
     from modelpins.serving import checks  # serving rules beyond the schema (pure, offline)
 
     checks.check(p)
@@ -38,6 +38,6 @@ def validate(s: Settings, offline: bool) -> None:
         from modelpins.integrity import artefact_lock  # model_pins.lock, when present: artefacts still match
 
         artefact_lock.enforce(s.pins, p, registry, [(m, pin.version) for m, pin in p.pins()])
-        click.echo(f"{s.pins}: valid; {count} pins across {len(p.models)} models exist in {s.shown_uri}")
+        click.echo(f"{s.pins}: valid; {counted} exist in {s.shown_uri}")
     else:
-        click.echo(f"{s.pins}: valid ({count} pins across {len(p.models)} models; registry not checked)")
+        click.echo(f"{s.pins}: valid ({counted}; registry not checked)")

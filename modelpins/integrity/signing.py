@@ -15,6 +15,7 @@ differ (named), or another signer are each a `Verdict` with the reason.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -250,8 +251,8 @@ def _verify_files(reader: Reader, info: VersionInfo, want: Signer, data: bytes, 
         try:
             _config(want).verify(files, bundle)
         except Exception as exc:  # noqa: BLE001 - a failed check of any kind refuses (fail closed)
-            text = _reason(exc)
-            differing = differing_files(text)
+            raw = f"{type(exc).__name__}: {exc}"
+            text, differing = readable(raw), differing_files(raw)
             reason = (
                 f"artefact files differ from the signature: {', '.join(differing)} ({text})"
                 if differing
@@ -344,4 +345,27 @@ def _sha256(data: bytes) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".strip()
+    return readable(f"{type(exc).__name__}: {exc}".strip())
+
+
+DIGEST_REPR = re.compile(r"""Digest\(algorithm='([\w.-]+)', digest_value=(b'(?:[^'\\]|\\.)*'|b"(?:[^"\\]|\\.)*")\)""")
+HASH_MISMATCH = re.compile(r"Hash mismatch for '([^']*)': Expected '([^']*)', Actual '([^']*)'")
+
+
+def readable(message: str) -> str:
+    """model_signing's mismatch text (a Python list of reprs) as `FILE: expected sha256:<hex>, got sha256:<hex>`."""
+    head, sep, listed = message.partition("Signature mismatch: ")
+    try:
+        items = ast.literal_eval(listed) if sep else None
+    except (ValueError, SyntaxError):
+        items = None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        return message
+
+    def hexed(m: re.Match[str]) -> str:
+        value = ast.literal_eval(m.group(2))
+        return f"{m.group(1)}:{value.hex()}" if isinstance(value, bytes) else m.group(0)
+
+    lines = [DIGEST_REPR.sub(hexed, item) for item in items]
+    lines = [HASH_MISMATCH.sub(lambda m: f"{m.group(1)}: expected {m.group(2)}, got {m.group(3)}", x) for x in lines]
+    return f"{head}Signature mismatch: {'; '.join(lines)}"

@@ -130,8 +130,11 @@ def _words(kind: str, ctx: dict[str, Any], what: str, value: Any, node: yaml.Nod
     if kind == ERROR:
         message, fix = str(ctx["message"]), str(ctx["fix"])
     elif kind == "literal_error" and _is_text(node):
-        choices = ", ".join(re.findall(r"'([^']*)'", str(ctx["expected"])))
-        message, fix = f"{what} '{value}' is not one of: {choices}", f"use one of: {choices}"
+        allowed = re.findall(r"'([^']*)'", str(ctx["expected"]))
+        choices = ", ".join(allowed)
+        close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.75)
+        message = f"{what} '{value}' is not one of: {choices}"
+        fix = f"did you mean '{close[0]}'?" if close else f"use one of: {choices}"
     elif kind == "literal_error":
         message, fix = f"{what} must be non-empty text, not {kind_of(node)}", "quote the value"
     elif kind in ("string_pattern_mismatch", "string_too_long") and says.message:  # names, references, hostnames

@@ -9,6 +9,7 @@ from modelpins.errors import InvalidPins, Problem
 from modelpins.pins import PinsFile
 from modelpins.plan import Change
 from modelpins.registry import VersionInfo
+from modelpins.text import did_you_mean
 
 
 def check_target(
@@ -17,12 +18,13 @@ def check_target(
     """The version to promote, from `versions` (all of the model's); InvalidPins unless it exists and is READY."""
     m = p.models.get(model)
     pin = m.aliases.get(alias) if m else None
-    line = pin.line if pin else (m.line if m else 1)
+    line = pin.line if pin else (m.line if m else 0)  # a model not yet in the file has no line
     info = versions.get((model, version))
     have = sorted(n for name, n in versions if name == model)
     if info is None:
         if not have:
-            message, fix = f"registered model '{model}' has no versions in MLflow", "register it first, or fix the name"
+            message = f"registered model '{model}' has no versions in MLflow{did_you_mean(model, p.models)}"
+            fix = "register it first, or fix the name"
         else:
             message = f"version {version} of '{model}' does not exist in MLflow"
             fix = f"promote an existing version (newest: {', '.join(map(str, have[-10:]))})"

@@ -17,6 +17,7 @@ from modelpins.errors import InvalidInput
 from modelpins.pins import AliasPin, PinsFile
 from modelpins.proposals import proposal, yamledit
 from modelpins.registry import VersionInfo
+from modelpins.text import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def plan(
 def _pin(pins: PinsFile, model: str, alias: str) -> AliasPin:
     m = pins.models.get(model)
     if m is None:
-        raise InvalidInput(f"{pins.path}: model '{model}' is not pinned in this file; models: {', '.join(pins.models)}")
+        hint = did_you_mean(model, pins.models) or f"; models: {', '.join(pins.models)}"
+        raise InvalidInput(f"{pins.path}: model '{model}' is not pinned in this file{hint}")
     pin = m.aliases.get(alias)
     if pin is None:
         raise InvalidInput(

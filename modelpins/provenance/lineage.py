@@ -17,6 +17,7 @@ from modelpins.crossenv import source_of
 from modelpins.errors import InvalidInput
 from modelpins.pins import PinsFile
 from modelpins.registry import VersionInfo
+from modelpins.text import did_you_mean
 
 MAX_DEPTH = 8
 
@@ -76,7 +77,8 @@ def resolve(pins: PinsFile, model: str, alias: str) -> int:
     m = pins.models.get(model)
     if m is None or alias not in m.aliases:
         pinned = ", ".join(f"{n}@{a}" for n, p in pins.models.items() for a in p.aliases)
-        raise InvalidInput(f"{model}@{alias} is not pinned in {pins.path}; pinned: {pinned or '(none)'}")
+        hint = did_you_mean(f"{model}@{alias}", (f"{n}@{a}" for n, p in pins.models.items() for a in p.aliases))
+        raise InvalidInput(f"{model}@{alias} is not pinned in {pins.path}{hint or '; pinned: ' + (pinned or '(none)')}")
     return m.aliases[alias].version
 
 
