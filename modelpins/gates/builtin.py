@@ -149,7 +149,9 @@ def measure(gate: Gate, target: Target) -> list[float]:
             raise GateError(f"request {n} of {gate.requests} to {url} failed: {reason}") from None
         elapsed = (time.perf_counter() - start) * 1000
         if not 200 <= status < 300:
-            raise GateError(f"request {n} of {gate.requests} to {url} answered HTTP {status}{_redirect(status, location)}")
+            raise GateError(
+                f"request {n} of {gate.requests} to {url} answered HTTP {status}{_redirect(status, location)}"
+            )
         samples.append(elapsed)
     return samples
 
