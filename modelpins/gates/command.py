@@ -12,7 +12,9 @@ Contract (documented in the README):
   wrong type fails the gate, saying which.
 - exit status other than 0, no or malformed JSON, or running past `timeout` seconds
   is an error: the gate fails, with stderr's tail shown. At the timeout the process, its
-  group and its descendants are killed and reading stops, whoever holds the pipes.
+  group and its descendants are killed and reading stops, whoever holds the pipes. On Linux
+  that includes a descendant that double-forked out of the tree, and what the process leaves
+  running when it exits is killed then (modelpins.proc, docs/explanation/gate-processes.md).
 - output is bounded: the last MiB of stdout (the verdict is its last line, after any
   amount of log) and the last 64 KiB of stderr are kept.
 - the environment is inherited, with MLFLOW_TRACKING_URI set to the server under test.
