@@ -114,7 +114,9 @@ FIXED = sorted(case for case, expected in EXPECTED.items() if "fixed" in expecte
 @pytest.mark.parametrize("case", FIXED)
 def test_the_fix_given_makes_the_file_valid(case: str, tmp_path: Path) -> None:
     """Where the corpus records it, following the printed fix (`old` -> `new`, shown as `shown`) validates."""
-    old, new, shown = EXPECTED[case]["fixed"]  # type: ignore[misc]
+    fix = EXPECTED[case]["fixed"]
+    assert isinstance(fix, list)
+    old, new, shown = (str(part) for part in fix)
     with pytest.raises(InvalidPins) as caught:
         pins.load(BAD / case)
     assert any(shown in p.fix for p in caught.value.problems), [p.fix for p in caught.value.problems]
