@@ -14,6 +14,10 @@ class NotFound(OperationFailed):
     """The registry has no such model or version."""
 
 
+class Rejected(OperationFailed):
+    """The registry refused the request as invalid (HTTP 400, e.g. a name it does not accept): a retry cannot help."""
+
+
 class Conflict(OperationFailed):
     """The registry already has what we tried to create (RESOURCE_ALREADY_EXISTS)."""
 
@@ -59,4 +63,5 @@ def http_error(resp: Any, endpoint: str) -> OperationFailed:
         return NotFound(f"MLflow: {detail}")
     if detail.startswith("RESOURCE_ALREADY_EXISTS"):
         return Conflict(f"MLflow: {detail}")
-    return OperationFailed(f"MLflow rejected {endpoint} (HTTP {resp.status_code}): {detail}")
+    kind = Rejected if resp.status_code == 400 else OperationFailed
+    return kind(f"MLflow rejected {endpoint} (HTTP {resp.status_code}): {detail}")

@@ -1,8 +1,12 @@
 """Child processes with a deadline and bounded output (gate scripts, drift hooks).
 
-The child runs in its own session (`start_new_session=True` in Popen). At the deadline the
-child, every descendant still linked to it (also one that called setsid) and its process
-group get SIGKILL, and reading stops even if something still holds the pipes open.
+The child runs in its own session (`start_new_session=True` in Popen). On Linux it runs under
+modelpins/reaper.py, a child subreaper: a descendant that escapes with setsid and a second fork
+is re-parented to the reaper, so it stays in the tree; when the command exits, the reaper
+kills what it left behind. At the deadline every process of that tree and the process group
+get SIGKILL (the reaper last), and reading stops even if something still holds the pipes open.
+Elsewhere (no prctl) the command runs directly and only the descendants still linked to it
+and its group are reached. docs/explanation/gate-processes.md says what is guaranteed where.
 Only the last bytes of each stream are kept, so a chatty child cannot grow our memory.
 """
 
@@ -13,6 +17,7 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import IO
 
 STDERR_KEEP = 64 * 1024  # bytes of stderr kept
 CHUNK = 64 * 1024
+KILL_ROUNDS = 100  # listings of the tree at the deadline, at most (each kills all it lists)
 EXIT_GRACE = 1.0  # seconds to drain output after the child exits (a detached grandchild may hold the pipe)
 
 
@@ -84,8 +90,38 @@ def collect(
     return out.bytes(), err.bytes(), finished
 
 
+REAPER = Path(__file__).with_name("reaper.py")
+REAPS = sys.platform.startswith("linux")  # PR_SET_CHILD_SUBREAPER is Linux's (since 3.4)
+
+
 def start(argv: list[str], cwd: Path | str | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start `argv` (no shell) in its own session with all three streams piped; OSError if it cannot run."""
+    """Start `argv` (no shell) in its own session with all three streams piped; OSError if it cannot run.
+
+    On Linux the process returned is the reaper, which runs `argv` as its child (see the module docstring).
+    """
+    if not REAPS:
+        return _popen(argv, cwd, env, ())
+    report, status = os.pipe()
+    try:
+        proc = _popen([sys.executable, "-I", "-S", str(REAPER), str(status), *argv], cwd, env, (status,))
+    finally:
+        os.close(status)
+    with os.fdopen(report, "rb") as reader:
+        failed = reader.read()  # empty once the command runs (the reaper closed its end)
+    if failed:
+        _kill(proc)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+        code = int(failed)
+        raise OSError(code, os.strerror(code), argv[0])
+    return proc
+
+
+def _popen(
+    argv: list[str], cwd: Path | str | None, env: dict[str, str] | None, fds: tuple[int, ...]
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         argv,
         cwd=cwd,
@@ -94,6 +130,7 @@ def start(argv: list[str], cwd: Path | str | None = None, env: dict[str, str] | 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        pass_fds=fds,
     )
 
 
@@ -105,12 +142,32 @@ def _feed(stdin: IO[bytes], data: bytes) -> None:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the process, its descendants (also those that left its group) and its group."""
-    for pid in [*_descendants(proc.pid), proc.pid]:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
+    """SIGKILL the process's descendants (also those that left its group), then it and its group.
+
+    Rounds repeat until no descendant is left: one forked between a listing and its kill is
+    re-parented to the reaper (still alive until the end) and found in the next round.
+    """
+    for _ in range(KILL_ROUNDS):
+        pids = [pid for pid in _descendants(proc.pid) if not _zombie(pid)]
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)  # the reaper reaps them
+    with contextlib.suppress(OSError):
+        os.kill(proc.pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has ended and waits to be reaped (or is gone): nothing left to kill."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] in ("Z", "X")
 
 
 def _descendants(pid: int) -> list[int]:

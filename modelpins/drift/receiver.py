@@ -15,8 +15,13 @@ connection; every limit below is enforced here):
 - connections: at most `max_connections` at once; the next one gets 503 at once and is closed;
 - hooks: run one at a time on their own thread with their own timeout (process group killed),
   never on the request path; a full hook queue answers 503 before anything is recorded;
-- failures: a registry or pins error answers 5xx (503 when the registry is unavailable) and
-  releases the delivery id, so MLflow's retry of that delivery is processed.
+- models: an event for a model the pins file does not manage is acknowledged (200, "ignored")
+  without reading the registry: the receiver reads nothing on behalf of names it does not own;
+- failures: MLflow retries a delivery answered 429, 500, 502, 503 or 504 (up to
+  MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES times, 3 by default, with backoff; see mlflow/webhooks/delivery.py)
+  and no other. A failure a retry can mend (the registry unavailable: 503; a pins or other error:
+  500) releases the delivery id, so that retry is processed; a delivery the registry refuses for
+  good (HTTP 400, e.g. a name MLflow rejects) is answered 422, which MLflow does not retry.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 from modelpins import pins, proc
 from modelpins.drift import webhook
 from modelpins.errors import ModelPinsError, RegistryUnavailable
+from modelpins.mlflow_http import Rejected
 from modelpins.registry import MlflowRegistry
 
 LENGTH_DIGITS = 10
@@ -133,6 +139,9 @@ class Receiver:
             if isinstance(exc, RegistryUnavailable):
                 log(f"error: {exc}")
                 return 503, {"error": f"registry unavailable: {exc}"}
+            if isinstance(exc, Rejected):  # for good: MLflow does not retry a 422
+                log(f"refused delivery: {exc}")
+                return 422, {"error": f"the registry refused to read this model: {exc}"}
             log(f"error: {type(exc).__name__}: {exc}" if not isinstance(exc, ModelPinsError) else f"error: {exc}")
             return 500, {"error": "the delivery could not be processed; see the receiver's log"}
         self.verifier.done(delivery)
@@ -151,8 +160,10 @@ class Receiver:
         p = pins.load_at(c.pins, c.ref) if c.ref else pins.load(c.pins)
         if p is None:
             raise ModelPinsError(f"{c.pins} does not exist at {c.ref}")
-        found = self.registry.registered_model(event.model)
         source = f"{c.pins}@{c.ref}" if c.ref else str(c.pins)
+        if event.model not in p.models:  # acknowledged, so MLflow does not retry; nothing read for it
+            return 200, {"ignored": f"model not managed by {source}", "managed": False}
+        found = self.registry.registered_model(event.model)
         result = webhook.report(event, p, dict(found.aliases) if found else {}, source)
         line = json.dumps(result, sort_keys=True)
         with self._reporting:

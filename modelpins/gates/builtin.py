@@ -125,6 +125,9 @@ def endpoint_url(gate: Gate, target: Target) -> str:
 def measure(gate: Gate, target: Target) -> list[float]:
     """Milliseconds per request, sequentially; any failed request or the `timeout` budget fails the gate.
 
+    Fails closed: an answer other than 2xx fails the gate, a redirect too (a redirect loop, a
+    redirect to a slow endpoint or an auth proxy's login page would otherwise time only the 3xx).
+
     `timeout` bounds the whole gate and so every request in it (connect, headers and body
     together, not each read): a server that trickles bytes is cut off at the deadline.
     """
@@ -137,7 +140,7 @@ def measure(gate: Gate, target: Target) -> list[float]:
             raise GateError(f"timed out after {fmt(gate.timeout)}s with {n - 1} of {gate.requests} requests done")
         start = time.perf_counter()
         try:
-            status = request(url, gate.body, left)
+            status, location = request(url, gate.body, left)
         except TimeoutError:
             budget = fmt(gate.timeout)
             raise GateError(f"request {n} of {gate.requests} to {url} timed out (budget {budget}s)") from None
@@ -145,14 +148,29 @@ def measure(gate: Gate, target: Target) -> list[float]:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise GateError(f"request {n} of {gate.requests} to {url} failed: {reason}") from None
         elapsed = (time.perf_counter() - start) * 1000
-        if status >= 400:
-            raise GateError(f"request {n} of {gate.requests} to {url} answered HTTP {status}")
+        if not 200 <= status < 300:
+            raise GateError(
+                f"request {n} of {gate.requests} to {url} answered HTTP {status}{_redirect(status, location)}"
+            )
         samples.append(elapsed)
     return samples
 
 
-def request(url: str, body: str | None, seconds: float) -> int:
-    """One GET (or POST of `body`), read to the end; its status. TimeoutError past `seconds` in all."""
+def _redirect(status: int, location: str) -> str:
+    """Why a redirect fails the gate: the time measured would be the redirect's, not the model's."""
+    if not 300 <= status < 400:
+        return ""
+    return (
+        f" (a redirect to {location[:200]!r}); redirects are not followed, as the time would be the redirect's: "
+        "set 'endpoint' to the URL that serves the model"
+    )
+
+
+def request(url: str, body: str | None, seconds: float) -> tuple[int, str]:
+    """One GET (or POST of `body`), read to the end; its status and Location header (for a redirect).
+
+    TimeoutError past `seconds` in all. Only a 2xx counts as an answer (see `measure`).
+    """
     parts = urlsplit(url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = kind(parts.hostname or "", parts.port, timeout=seconds)
@@ -178,7 +196,7 @@ def request(url: str, body: str | None, seconds: float) -> int:
             pass
         if expired.is_set():
             raise TimeoutError
-        return resp.status
+        return resp.status, resp.getheader("Location") or ""
     except (OSError, http.client.HTTPException):
         if expired.is_set():
             raise TimeoutError from None

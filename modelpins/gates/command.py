@@ -7,10 +7,14 @@ Contract (documented in the README):
 - stdin: {"model", "version", "alias", "previous_version", "run_id", "metrics", "params",
   "tags", "source", "tracking_uri", "commit", "gate": {name, kind, min, max}}.
 - stdout: {"passed": bool, "value": number|null, "threshold": number|string|null,
-  "detail": string}; the object may follow log lines, as the last line.
+  "detail": string}; the object may follow log lines, as the last line. It is read as
+  strictly as the pins file: a key given twice, NaN or Infinity, or a known key of the
+  wrong type fails the gate, saying which.
 - exit status other than 0, no or malformed JSON, or running past `timeout` seconds
   is an error: the gate fails, with stderr's tail shown. At the timeout the process, its
-  group and its descendants are killed and reading stops, whoever holds the pipes.
+  group and its descendants are killed and reading stops, whoever holds the pipes. On Linux
+  that includes a descendant that double-forked out of the tree, and what the process leaves
+  running when it exits is killed then (modelpins.proc, docs/explanation/gate-processes.md).
 - output is bounded: the last MiB of stdout (the verdict is its last line, after any
   amount of log) and the last 64 KiB of stderr are kept.
 - the environment is inherited, with MLFLOW_TRACKING_URI set to the server under test.
@@ -19,6 +23,7 @@ Contract (documented in the README):
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from typing import Any
@@ -83,13 +88,37 @@ def _tail(err: bytes) -> str:
     return f"; stderr:\n{text}"
 
 
+class Refused(ValueError):
+    """JSON that parses but that a verdict may not hold: the message says why."""
+
+
+def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise Refused(f"gives '{key[:40]}' more than once; give each key once")
+        out[key] = value
+    return out
+
+
+def _not_finite(text: str) -> Any:
+    raise Refused(f"holds {text[:20]}, which is not a finite number; print a plain number or null")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    return number if math.isfinite(number) else _not_finite(text)
+
+
 def _verdict(stdout: str, err: bytes) -> dict[str, Any]:
     lines = [line for line in stdout.strip().splitlines() if line.strip()]
     if not lines:
         raise GateError(f"printed nothing on stdout; expected a JSON verdict{_tail(err)}")
     for text in (stdout, lines[-1]):
         try:
-            found = json.loads(text)
+            found = json.loads(text, object_pairs_hook=_strict_object, parse_constant=_not_finite, parse_float=_finite)
+        except Refused as exc:
+            raise GateError(f"the JSON verdict {exc}") from None
         except ValueError:
             continue
         if isinstance(found, dict):
@@ -97,14 +126,21 @@ def _verdict(stdout: str, err: bytes) -> dict[str, Any]:
     raise GateError(f"stdout is not a JSON object: {lines[-1][:200]!r}{_tail(err)}")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _checked(v: dict[str, Any]) -> dict[str, Any]:
     if "passed" in v and not isinstance(v["passed"], bool):
         raise GateError(f"'passed' must be true or false, not {v['passed']!r:.40}")
     value = v.get("value")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+    if value is not None and not _is_number(value):
         raise GateError(f"'value' must be a number or null, not {value!r:.40}")
+    threshold = v.get("threshold")
+    if threshold is not None and not (_is_number(threshold) or isinstance(threshold, str)):
+        raise GateError(f"'threshold' must be a number, text or null, not {threshold!r:.40}")
     if "detail" in v and not isinstance(v["detail"], str):
-        raise GateError("'detail' must be text")
+        raise GateError(f"'detail' must be text, not {v['detail']!r:.40}")
     return v
 
 

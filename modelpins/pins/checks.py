@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 
 from modelpins.errors import Problem
 from modelpins.pins.data import EnvPin, Gate, ModelPins, ModelRef, PinsFile
@@ -28,8 +29,16 @@ def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> li
 
     for model in pins.models.values():
         check_ref(model.base, f"base of '{model.name}'")
+        _check_base_cycle(pins, model, problem)
         _check_waivers(model, problem)
         _check_gates(pins, model, problem)
+        _check_baselines(
+            f"{model.name} does not pin", _pinned(model), [g for gs in model.gates.values() for g in gs], problem
+        )
+    everywhere = {a for m in pins.models.values() for a in _pinned(m)}
+    _check_baselines(
+        "no model of this file pins", everywhere, [g for gs in pins.defaults.values() for g in gs], problem
+    )
     for dep in pins.deployments.values():
         if (
             dep.environment
@@ -92,6 +101,49 @@ def _check_gates(pins: PinsFile, model: ModelPins, problem: Report) -> None:
                     "give one of them a distinct 'name:'",
                 )
             seen.setdefault(gate.name, gate)
+
+
+def _check_base_cycle(pins: PinsFile, model: ModelPins, problem: Report) -> None:
+    """A model's base is another model, and following bases never comes back to it."""
+    chain, step = [model.name], model.base
+    while step is not None and step.model in pins.models:
+        if step.model == model.name:
+            assert model.base is not None
+            others = sorted(m.name for m in pins.models.values() if m.kind == "base" and m.name != model.name)
+            example = f"{others[0]}@{next(iter(pins.models[others[0]].aliases), 'production')}" if others else ""
+            what = "itself" if len(chain) == 1 else "a model based on it: " + " -> ".join([*chain, model.name])
+            problem(
+                model.base.line,
+                f"{model.kind} '{model.name}' names as its base {what}",
+                f"name the base model it runs on, e.g. 'base: {example}'"
+                if example
+                else "pin the base model (kind: base) under models and name it: 'base: <base-model>@<alias>'",
+            )
+            return
+        if step.model in chain:
+            return  # a cycle that does not pass through this model: reported at its own models
+        chain.append(step.model)
+        step = pins.models[step.model].base
+
+
+def _pinned(model: ModelPins) -> set[str]:
+    """The aliases the file pins for `model`, in its own registry or in any environment's."""
+    return set(model.aliases).union(*(env.keys() for env in model.environments.values()))
+
+
+def _check_baselines(unpinned: str, pinned: set[str], gates: Iterable[Gate], problem: Report) -> None:
+    """A regression gate's `against` names an alias the file pins: otherwise it would pass with "no baseline"."""
+    for gate in gates:
+        if gate.kind != "regression" or not gate.against or gate.against in pinned:
+            continue
+        close = difflib.get_close_matches(gate.against, sorted(pinned), n=1, cutoff=0.6)
+        hint = f"did you mean 'against: {close[0]}'? Otherwise " if close else ""
+        problem(
+            gate.line,
+            f"regression gate '{gate.name}' compares against '{gate.against}', an alias {unpinned} "
+            "(it would always pass with no baseline)",
+            f"{hint}name a pinned alias ({', '.join(sorted(pinned)) or 'none'}), or pin '{gate.against}'",
+        )
 
 
 def _check_promotion(pins: PinsFile, problem: Report) -> None:

@@ -161,7 +161,8 @@ RoutePath = Annotated[
     Field(min_length=1, pattern=f"^{PATH_RE.pattern}$", description="a path prefix, e.g. `/credit-risk`"),
     Says(
         "route path '{value}' is not a path prefix",
-        "write it as '/<segment>[/<segment>...]' without a trailing '/', e.g. '/credit-risk'",
+        "write it as '/<segment>[/<segment>...]' without a trailing '/' and with no '.' or '..' segment, "
+        "e.g. '/credit-risk'",
     ),
 ]
 GatewayRef = Annotated[

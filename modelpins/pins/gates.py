@@ -4,9 +4,13 @@ Adding a gate kind: a `GateSpec` subclass with its `kind` literal and fields, li
 `GATE_SPECS`; the runtime in modelpins.gates runs it.
 """
 
+import json
+import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
+import yaml
 from pydantic import AfterValidator, Discriminator, Field, Tag
 from pydantic_core import InitErrorDetails
 
@@ -31,8 +35,37 @@ Argv = Annotated[
     Field(min_length=1),
     Says("run is empty", "give the command as a list, e.g. [python, scripts/gates/x.py]"),
 ]
+PLAIN_ARG = re.compile(r"-{0,2}[A-Za-z0-9_./][A-Za-z0-9_./=+-]*")
+
+
+def _flow_item(word: str) -> str:
+    """`word` as an item of a YAML flow list that reads back as that text (quoted unless plain text)."""
+    plain = PLAIN_ARG.fullmatch(word) and yaml.safe_load(f"[{word}]") == [word]
+    return word if plain else json.dumps(word)
+
+
+def _one_program(value: str) -> str:
+    """`run` as text names one program: 'python x.py' would run a program called "python x.py"."""
+    if not any(c.isspace() for c in value):
+        return value
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        words = value.split()
+    listed = ", ".join(_flow_item(w) for w in words) or "PROGRAM"
+    raise refuse(
+        f"run '{value[:80]}' is text with spaces: it would run one program named so, without a shell",
+        f"write the command as a list, one argument each: 'run: [{listed}]'",
+    )
+
+
+Program = Annotated[
+    Text,
+    AfterValidator(_one_program),
+    Field(json_schema_extra={"pattern": r"^\S+$"}, description="one program, without arguments"),
+]
 Run = Annotated[
-    Annotated[Text, Tag("command line")] | Annotated[Argv, Tag("argv")],
+    Annotated[Program, Tag("command line")] | Annotated[Argv, Tag("argv")],
     Discriminator(lambda v: "argv" if isinstance(v, list) else "command line"),
     Field(description="argv, run without a shell in the pins file's directory; JSON on stdin and stdout"),
 ]

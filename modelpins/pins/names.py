@@ -25,7 +25,11 @@ LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 HOSTNAME_RE = re.compile(rf"(\*\.)?{LABEL}(\.{LABEL})*", re.ASCII)
 # a Gateway reference '<namespace>/<name>': a namespace label and a DNS-subdomain name
 GATEWAY_RE = re.compile(rf"{LABEL}/{LABEL}(\.{LABEL})*", re.ASCII)
-PATH_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+# a path prefix: '/'-separated segments, none of them '.' or '..' (a segment may start with a dot: '/.well-known')
+SEGMENT = r"([A-Za-z0-9_~-]|\.[A-Za-z0-9_~-]|\.\.[A-Za-z0-9._~-])[A-Za-z0-9._~-]*"
+PATH_RE = re.compile(rf"(/{SEGMENT})+")
+# an image pinned by its full digest: 'name[:tag]@sha256:' and 64 lower-case hex digits
+DIGEST_RE = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 TRACKING_URI_RE = re.compile(r"(https?://|databricks(://)?)[^\s]*")
 ANY_ALIAS = "*"
 

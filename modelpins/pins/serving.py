@@ -34,6 +34,7 @@ from modelpins.pins.fields import (
     problem,
 )
 from modelpins.pins.models import ref
+from modelpins.pins.names import DIGEST_RE
 from modelpins.yamlsrc import Loc, Tree
 
 
@@ -90,9 +91,11 @@ class ImagesSpec(Spec):
     registry: Annotated[Text, Field(description="where `modelpins build` pushes serving images")] = NOT_GIVEN
     base: Annotated[
         str,
-        Field(min_length=1, pattern="@sha256:", description="vLLM base image, pinned by digest, for LLMs"),
+        Field(
+            min_length=1, pattern=f"^{DIGEST_RE.pattern}$", description="vLLM base image, pinned by digest, for LLMs"
+        ),
         Says(
-            "images.base '{value}' is not pinned by digest",
+            "images.base '{value}' is not pinned by digest (@sha256: and 64 lower-case hex digits)",
             "write it as 'vllm/vllm-openai@sha256:<digest>' so builds and pods are reproducible",
         ),
     ] = NOT_GIVEN
@@ -100,11 +103,11 @@ class ImagesSpec(Spec):
         str,
         Field(
             min_length=1,
-            pattern="@sha256:",
+            pattern=f"^{DIGEST_RE.pattern}$",
             description="MLflow model server image (mlflow + flavors' libraries) by digest, for kind: model",
         ),
         Says(
-            "images.classic '{value}' is not pinned by digest",
+            "images.classic '{value}' is not pinned by digest (@sha256: and 64 lower-case hex digits)",
             "write it as 'REGISTRY/mlflow-serve@sha256:<digest>' so builds and pods are reproducible",
         ),
     ] = NOT_GIVEN
@@ -112,12 +115,12 @@ class ImagesSpec(Spec):
         str,
         Field(
             min_length=1,
-            pattern="@sha256:",
+            pattern=f"^{DIGEST_RE.pattern}$",
             description="Python image by digest that `modelpins build` makes the MLflow model server image on "
             "(deploy/Dockerfile.mlflow), when `classic` is not given",
         ),
         Says(
-            "images.classic_base '{value}' is not pinned by digest",
+            "images.classic_base '{value}' is not pinned by digest (@sha256: and 64 lower-case hex digits)",
             "write it as 'python:3.12-slim@sha256:<digest>' so builds and pods are reproducible",
         ),
     ] = NOT_GIVEN

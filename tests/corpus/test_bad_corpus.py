@@ -108,6 +108,25 @@ def test_apply_exits_2_and_sends_nothing_to_the_registry(case, tmp_path, proxy, 
     assert after == before
 
 
+FIXED = sorted(case for case, expected in EXPECTED.items() if "fixed" in expected)
+
+
+@pytest.mark.parametrize("case", FIXED)
+def test_the_fix_given_makes_the_file_valid(case: str, tmp_path: Path) -> None:
+    """Where the corpus records it, following the printed fix (`old` -> `new`, shown as `shown`) validates."""
+    fix = EXPECTED[case]["fixed"]
+    assert isinstance(fix, list)
+    old, new, shown = (str(part) for part in fix)
+    with pytest.raises(InvalidPins) as caught:
+        pins.load(BAD / case)
+    assert any(shown in p.fix for p in caught.value.problems), [p.fix for p in caught.value.problems]
+    text = (BAD / case).read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    fixed = tmp_path / case
+    fixed.write_text(text.replace(old, new), encoding="utf-8")
+    pins.load(fixed)  # no InvalidPins
+
+
 SERVING = [
     "resources_cpu_not_quantity.yaml",
     "resources_memory_with_space.yaml",
@@ -116,6 +135,8 @@ SERVING = [
     "gateway_path_traversal.yaml",
     "gateway_without_namespace.yaml",
     "replicas_hex.yaml",
+    "route_path_dot_segments.yaml",
+    "image_base_short_digest.yaml",
 ]
 
 

@@ -52,7 +52,8 @@ gate_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", fullmatch=True)
 
 
 @st.composite
-def gates(draw: st.DrawFn) -> Gate:
+def gates(draw: st.DrawFn, baselines: tuple[str, ...] = ()) -> Gate:
+    """A valid gate; a regression gate's `against` is one of `baselines` (aliases the file pins) or none."""
     kind = draw(st.sampled_from(["threshold", "safety", "regression", "latency", "command"]))
     name = draw(gate_names)
     if kind in ("threshold", "safety"):
@@ -74,7 +75,7 @@ def gates(draw: st.DrawFn) -> Gate:
             name,
             metric=draw(text),
             tolerance=draw(st.floats(0, 1e6)),
-            against=draw(st.none() | alias_names),
+            against=draw(st.none() | st.sampled_from(baselines)) if baselines else None,
             higher_is_better=draw(st.booleans()),
         )
     if kind == "latency":
@@ -122,7 +123,9 @@ def pins_files(draw: st.DrawFn) -> PinsFile:
             owners=tuple(draw(owners)),
             description=draw(st.just("") | text),
             limitations=draw(st.just("") | text),
-            gates=numbered({k: tuple(draw(st.lists(gates(), max_size=2))) for k in gate_keys}, f"m{len(models)}"),
+            gates=numbered(
+                {k: tuple(draw(st.lists(gates(tuple(aliases)), max_size=2))) for k in gate_keys}, f"m{len(models)}"
+            ),
             waivers={
                 a: Waiver(a, pinned[a].version, draw(text))
                 for a in draw(
@@ -168,7 +171,10 @@ def pins_files(draw: st.DrawFn) -> PinsFile:
         classic_base=draw(st.none() | st.just("python:3.12-slim@sha256:" + "b" * 64)),
     )
     defaults = numbered(
-        {k: tuple(draw(st.lists(gates(), max_size=2))) for k in draw(st.lists(alias_names, max_size=2, unique=True))},
+        {
+            k: tuple(draw(st.lists(gates(tuple(r.alias for r in refs)), max_size=2)))
+            for k in draw(st.lists(alias_names, max_size=2, unique=True))
+        },
         "d",
     )
     return PinsFile("model_pins.yaml", models, tuple(draw(owners)), defaults, envs, deployments, images)

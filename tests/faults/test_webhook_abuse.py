@@ -287,3 +287,37 @@ def test_mlflow_retries_a_delivery_that_met_a_registry_outage_and_the_drift_is_r
 
     assert line["drift"] == [{"model": model, "alias": "champion", "expected": 2, "actual": 1}]
     assert sum(1 for m, p in registry.log if f"{m} {p}" == GET_MODEL) == 2  # refused once, read on the retry
+
+
+@pytest.mark.parametrize("name", ["not-in-the-pins-file", "team/model", "a:b"])
+def test_an_event_for_a_model_the_pins_file_does_not_manage_is_acknowledged_without_a_registry_read(
+    proxy, tmp_path, name
+):
+    """'team/model' and 'a:b' are names MLflow itself rejects (HTTP 400): they were answered 500, which MLflow
+    retries (mlflow/webhooks/delivery.py retries 429, 500, 502, 503 and 504 only)."""
+    report = tmp_path / "drift.jsonl"
+    proc, url = serve(write_pins(tmp_path, unique("managed")), proxy.url, report)
+    body = alias_event(name)
+    try:
+        status, answer = post(url, body, signed(body))
+    finally:
+        stop(proc)
+
+    assert status == 200 and answer["managed"] is False and "not managed" in answer["ignored"]
+    assert proxy.log == []  # nothing read for a name the file does not own
+    assert not report.exists() or report.read_text() == ""
+
+
+def test_a_managed_model_the_registry_refuses_to_read_gets_a_4xx_mlflow_does_not_retry(proxy, tmp_path):
+    model = unique("refused")
+    report = tmp_path / "drift.jsonl"
+    proc, url = serve(write_pins(tmp_path, model), proxy.url, report, env={"MODELPINS_HTTP_RETRIES": "0"})
+    proxy.faults.append(Fault(status=400, match=GET_MODEL))
+    body = alias_event(model)
+    try:
+        status, answer = post(url, body, signed(body))
+    finally:
+        log = stop(proc)
+
+    assert status == 422 and "refused" in answer["error"]  # was 500: retried by MLflow to no end
+    assert "HTTP 400" in log
