@@ -11,11 +11,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 Step = Callable[[str], None]
+T = TypeVar("T")
 
 FEW = 3
 SLOW = 1.0
@@ -23,6 +24,13 @@ SLOW = 1.0
 
 def noop(label: str = "") -> None:
     """The default `progress`: report nothing."""
+
+
+def each(items: Iterable[T], step: Step, label: Callable[[T], str] = str) -> Iterator[T]:
+    """`items`, calling `step` after each one's work is done (when the loop asks for the next, `continue` too)."""
+    for item in items:
+        yield item
+        step(label(item))
 
 
 @contextmanager

@@ -117,3 +117,22 @@ def test_render_on_a_terminal_counts_deployments(tmp_path: Path) -> None:
     assert code == 0, shown
     assert f"Rendered {count} deployments" in shown
     assert f"{count}/{count}" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+
+
+def test_lock_shows_progress_on_a_terminal_and_plain_lines_in_a_log(client, mlflow_server, workdir):
+    model = unique("progress-lock")
+    seed_model(client, model, 10)
+    write_pins(workdir / "model_pins.yaml", {model: {f"a{n}": n for n in range(1, 11)}})
+
+    code, shown = run_on_pty("--tracking-uri", mlflow_server.url, "lock", "--refresh", cwd=workdir)
+    assert code == 0, shown
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+    bar = [line for line in plain.replace("\r", "\n").splitlines() if line.startswith("lock ")]
+    assert bar and "10/10" in bar[-1], shown
+
+    logged = run("--tracking-uri", mlflow_server.url, "lock", "--refresh", cwd=workdir)
+    assert logged.returncode == 0, logged.stderr
+    lines = [line for line in logged.stderr.splitlines() if line.startswith("lock: ")]
+    assert lines and lines[-1].startswith("lock: 100% (10/10), "), logged.stderr
+    assert "\x1b[" not in logged.stderr + logged.stdout
+    assert logged.stdout.count("\n") == 1 and "10 versions locked (10 hashed" in logged.stdout  # piped: the result only

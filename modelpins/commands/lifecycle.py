@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelpins import pins
+from modelpins import pins, progress
 from modelpins.audit import history as history_mod
 from modelpins.commands.proposing import propose
 from modelpins.completion import complete_target
@@ -176,7 +176,8 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
     if default:
         registry = s.registry()
         reader = Reader(registry, s.tracking_uri or "")
-        entries, hashed = artefact_lock.build(p, registry, reader, previous, refresh)
+        with progress.shown("lock", len(artefact_lock.pinned(p))) as step:
+            entries, hashed = artefact_lock.build(p, registry, reader, previous, refresh, progress=step)
         bytes_read = reader.bytes_read
     built = locking.build(envs[0], previous, refresh) if envs else locking.Built()
     for note in built.notes:

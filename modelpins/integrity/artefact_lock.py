@@ -30,6 +30,7 @@ from modelpins.integrity import signing
 from modelpins.integrity.artifacts import Reader
 from modelpins.layout import Layout
 from modelpins.pins import PinsFile
+from modelpins.progress import Step, each, noop
 from modelpins.registry import MlflowRegistry, VersionInfo
 from modelpins.yamlsrc import INT, STR, line_of, parse, read_limited
 
@@ -208,7 +209,12 @@ def stale(pins: PinsFile, lock: LockFile) -> list[str]:
 
 
 def build(
-    pins: PinsFile, registry: MlflowRegistry, reader: Reader, previous: LockFile | None, refresh: bool = False
+    pins: PinsFile,
+    registry: MlflowRegistry,
+    reader: Reader,
+    previous: LockFile | None,
+    refresh: bool = False,
+    progress: Step = noop,
 ) -> tuple[list[Entry], int]:
     """Entries for every pinned version; those already locked from the same run and source are kept
     as they are unless `refresh`. Returns the entries and how many were hashed now."""
@@ -217,7 +223,7 @@ def build(
     entries, hashed = [], 0
     problems: list[Problem] = []
     serving = served(pins)
-    for (model, version), line in want.items():
+    for (model, version), line in each(want.items(), progress, lambda item: f"{item[0][0]} v{item[0][1]}"):
         info = infos.get((model, version))
         if info is None:
             missing = f"version {version} of '{model}' does not exist in MLflow"
