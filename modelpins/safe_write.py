@@ -34,7 +34,8 @@ class Tree:
             root.mkdir(parents=True, exist_ok=True)
             self._fds: dict[str, int | None] = {".": os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)}
         except OSError as exc:
-            raise InvalidInput(f"--out {root}: cannot use it as a directory ({exc.strerror}); fix: pass a directory")
+            why = f"cannot use it as a directory ({exc.strerror})"
+            raise InvalidInput(f"--out {root}: {why}; fix: pass a directory") from None
         self.made: list[str] = []  # directories created, in order
 
     def __enter__(self) -> Tree:

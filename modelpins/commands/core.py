@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import actions, api, crossenv, envvars, markdown, pins, progress, write
+from modelpins import actions, api, crossenv, envvars, markdown, pins, progress, safe_write, write
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.plan import Change, served_by, summary, table
@@ -41,7 +41,7 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown_file: str | None
         text = markdown.plan_markdown(changes, str(s.pins), base, registry)
         text += "\n\n" + crossenv.markdown(envs[0]) if envs else ""
         if markdown_file:
-            Path(markdown_file).write_text(redact(text) + "\n", encoding="utf-8")
+            safe_write.write_file(Path(markdown_file), redact(text) + "\n", "--markdown-file")
         if to_summary:
             actions.step_summary(text)
     if as_json:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelpins import pins, progress
+from modelpins import pins, progress, safe_write
 from modelpins.errors import InvalidInput
 from modelpins.settings import Settings
 from modelpins.yamlsrc import read_limited
@@ -209,7 +209,7 @@ def build(
         ]
         subjects.unlink(missing_ok=True)  # no file when nothing was pushed: the attest step is skipped
         if lines:
-            subjects.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            safe_write.write_file(subjects, "\n".join(lines) + "\n")
     if push:
         image_lock.save(current, lock_path)
         click.echo(f"Recorded {len(results)} images in {lock_path}.")
