@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from modelpins import actions, api, crossenv, envvars, markdown, pins, progress, safe_write, write
+from modelpins.commands.params import FiniteFloat
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.plan import Change, served_by, summary, table
@@ -98,7 +99,7 @@ def _show_plan(
 @click.option("--skip-gates", is_flag=True, help="Apply even where gates have not passed; recorded in the audit tags.")
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=300,
     show_default=True,
     help="Seconds to wait while another apply holds the registry's apply lock.",

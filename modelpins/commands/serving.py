@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from modelpins import pins, progress, safe_write
+from modelpins.commands.params import FiniteFloat
 from modelpins.errors import InvalidInput
 from modelpins.settings import Settings
 from modelpins.yamlsrc import read_limited
@@ -219,7 +220,7 @@ def build(
 
 @click.command()
 @click.option("--wait", is_flag=True, help="Wait until every Deployment is ready; roll back if one is not.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait.")
+@click.option("--timeout", type=FiniteFloat(min=1), default=1800, show_default=True, help="Seconds to wait.")
 @click.option("--environment", "-e", "environments", multiple=True, help="Only this environment (repeatable).")
 @click.option("--context", default=None, help="kubeconfig context (default: the current one).")
 @click.option("--prune/--no-prune", default=True, show_default=True, help="Delete managed objects no longer rendered.")
