@@ -103,7 +103,7 @@ def split_command(on_drift: str | None) -> tuple[str, ...]:
     except ValueError as exc:
         raise InvalidInput(
             f"--on-drift {on_drift!r}: {exc} (the quotes are not closed); fix: close every quote, "
-            "e.g. --on-drift \"python notify.py\""
+            'e.g. --on-drift "python notify.py"'
         ) from None
 
 
