@@ -120,13 +120,13 @@ class Tree:
             os.unlink(name, dir_fd=fd)
 
     def rmdir(self, rel: str) -> bool:
-        """Remove the directory `rel` when it is empty (and not a link); whether it was removed."""
-        fd, name = self.where(rel)
-        if fd is None:
-            return False
+        """Remove the directory `rel` when it is empty (and neither it nor a parent is a link); whether it was."""
         try:
+            fd, name = self.where(rel)
+            if fd is None:
+                return False
             os.rmdir(name, dir_fd=fd)
-        except OSError:
+        except (OSError, InvalidInput):
             return False
         self._close(rel)
         return True
