@@ -36,7 +36,8 @@ from modelpins.errors import InvalidInput
 
 DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 COMMIT = re.compile(r"[0-9a-fA-F]{7,64}", re.ASCII)
-REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}", re.ASCII)
+# OWNER starts with a letter or digit (so never '.' or '..'); NAME is never '.' or '..': no path can climb out
+REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}/(?!\.\.?$)[A-Za-z0-9_.-]{1,100}", re.ASCII)
 TOKEN = re.compile(r"[\x21-\x7e]{1,4096}", re.ASCII)  # printable ASCII, no space: it goes into an HTTP header
 HTTP_URL = re.compile(r"https?://[\x21-\x7e]{1,2000}", re.ASCII)
 SECRET = re.compile(r"[\x20-\x7e]{16,1024}", re.ASCII)

@@ -33,7 +33,7 @@ class GitHubAPI:
     def __init__(self, token: str, repository: str, api_url: str = "https://api.github.com", timeout: float = 30):
         import requests  # deferred: only the GitHub commands need it
 
-        if "/" not in repository:
+        if not envvars.REPOSITORY.fullmatch(repository):
             raise InvalidInput(f"repository '{repository}' must be written OWNER/NAME (set GITHUB_REPOSITORY)")
         self.repository = repository
         self.api_url = api_url.rstrip("/")

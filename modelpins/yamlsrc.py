@@ -10,13 +10,15 @@ located by its path of keys can name the line.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from modelpins.errors import InvalidPins, Problem
+from modelpins.errors import InvalidInput, InvalidPins, Problem
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -55,8 +57,13 @@ def parse(text: str | bytes, path: str) -> yaml.Node | None:
 
 def read_limited(path: Path, limit: int = MAX_BYTES) -> bytes:
     """A file's bytes, reading at most `limit` + 1 of them: a larger file, stream or device
-    (`/dev/zero`) is refused with InvalidPins (exit 2), never read whole."""
-    with open(path, "rb") as fh:
+    (`/dev/zero`) is refused with InvalidPins (exit 2), never read whole. A named pipe or socket
+    is refused without waiting for a writer (InvalidInput): reading one could block forever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # opening a pipe does not wait
+    with open(fd, "rb") as fh:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) or stat.S_ISSOCK(os.fstat(fd).st_mode):
+            raise InvalidInput(f"{path} is a named pipe, not a file; fix: pass the file itself (e.g. --pins PATH)")
+        os.set_blocking(fd, True)
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise too_large(str(path), limit)

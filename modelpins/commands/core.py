@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from modelpins import actions, api, crossenv, envvars, markdown, pins, progress, write
+from modelpins import actions, api, crossenv, envvars, markdown, pins, progress, safe_write, write
+from modelpins.commands.params import FiniteFloat
 from modelpins.context import from_env
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.plan import Change, served_by, summary, table
@@ -41,7 +42,7 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown_file: str | None
         text = markdown.plan_markdown(changes, str(s.pins), base, registry)
         text += "\n\n" + crossenv.markdown(envs[0]) if envs else ""
         if markdown_file:
-            Path(markdown_file).write_text(redact(text) + "\n", encoding="utf-8")
+            safe_write.write_file(Path(markdown_file), redact(text) + "\n", "--markdown-file")
         if to_summary:
             actions.step_summary(text)
     if as_json:
@@ -98,7 +99,7 @@ def _show_plan(
 @click.option("--skip-gates", is_flag=True, help="Apply even where gates have not passed; recorded in the audit tags.")
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=300,
     show_default=True,
     help="Seconds to wait while another apply holds the registry's apply lock.",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import pins, progress
+from modelpins import pins, progress, safe_write
 from modelpins.context import from_env
 from modelpins.errors import GateFailed, InvalidInput
 from modelpins.gates import GateReport
@@ -78,7 +78,7 @@ def gate(
     if report_path is not None:
         try:
             report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(redact(report.markdown(result)), encoding="utf-8")
+            safe_write.write_file(report_path, redact(report.markdown(result)), "the report path")
         except OSError as exc:
             raise InvalidInput(f"cannot write the report to {report_path}: {exc.strerror}") from None
     if as_json:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelpins import pins, progress
+from modelpins import pins, progress, safe_write
 from modelpins.audit import history as history_mod
 from modelpins.commands.proposing import propose
 from modelpins.completion import complete_target
@@ -185,7 +185,7 @@ def lock(s: Settings, check: bool, refresh: bool) -> None:
     text = artefact_lock.render(entries, s.pins.name, built.entries)
     changed = previous is None or path.read_text(encoding="utf-8") != text
     if changed:
-        path.write_text(text, encoding="utf-8")
+        safe_write.write_file(path, text, "the lock file")
     n, hashed = len(entries) + sum(len(v) for v in built.entries.values()), hashed + built.hashed
     click.echo(
         f"{path}: {n} versions locked ({hashed} hashed, {n - hashed} kept; "
@@ -284,7 +284,7 @@ def card(s: Settings, target: str, out: Path | None, no_attach: bool, as_json: b
     text = card_mod.build(p, alias, node, s.tracking_uri or "", entry)
     path = out or Path("cards") / card_mod.file_name(model, version)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(redact(text), encoding="utf-8")
+    safe_write.write_file(path, redact(text), "--out")
     artifact = None
     if not no_attach:
         artifact = _attach(s, registry, node, path)

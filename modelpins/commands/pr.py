@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import actions, api, markdown, pins
+from modelpins import actions, api, markdown, pins, safe_write
 from modelpins import approvals as approvals_core
 from modelpins import codeowners as codeowners_core
 from modelpins.context import from_env
@@ -63,7 +63,7 @@ def report_cmd(s: Settings, base: str, gates_file: str | None, gates_outcome: st
                 r.registry_note = f"registry not read: {exc}"
         _environments(s, head, r)
     body = markdown.pr_comment(r)
-    Path(out).write_text(redact(body), encoding="utf-8")
+    safe_write.write_file(Path(out), redact(body), "--out")
     actions.step_summary(body)
     actions.set_output("report", out)
     click.echo(f"wrote {out}: {'ready' if r.ready else 'not ready'}, {len(r.changes)} alias changes")
@@ -163,7 +163,7 @@ def codeowners(s: Settings, check: bool, path: Path, manifests: str) -> None:
         click.echo("\n".join(diff))
         raise OperationFailed(f"{path} is out of date with {s.pins}: run `modelpins codeowners` and commit the result")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(wanted, encoding="utf-8")
+    safe_write.write_file(path, wanted)
     click.echo(f"{path}: written")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from modelpins import safe_write
 from modelpins.errors import InvalidInput, OperationFailed
 
 
@@ -38,7 +39,7 @@ def schema(out: Path | None, check: Path | None, markdown: bool) -> None:
         click.echo(f"{check}: up to date")
     elif out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        safe_write.write_file(out, text, "--out")
         click.echo(f"{out}: written")
     else:
         click.echo(text, nl=False)

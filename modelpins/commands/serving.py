@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelpins import pins, progress
+from modelpins import pins, progress, safe_write
+from modelpins.commands.params import FiniteFloat
 from modelpins.errors import InvalidInput
 from modelpins.settings import Settings
 from modelpins.yamlsrc import read_limited
@@ -209,7 +210,7 @@ def build(
         ]
         subjects.unlink(missing_ok=True)  # no file when nothing was pushed: the attest step is skipped
         if lines:
-            subjects.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            safe_write.write_file(subjects, "\n".join(lines) + "\n")
     if push:
         image_lock.save(current, lock_path)
         click.echo(f"Recorded {len(results)} images in {lock_path}.")
@@ -219,7 +220,7 @@ def build(
 
 @click.command()
 @click.option("--wait", is_flag=True, help="Wait until every Deployment is ready; roll back if one is not.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds to wait.")
+@click.option("--timeout", type=FiniteFloat(min=1), default=1800, show_default=True, help="Seconds to wait.")
 @click.option("--environment", "-e", "environments", multiple=True, help="Only this environment (repeatable).")
 @click.option("--context", default=None, help="kubeconfig context (default: the current one).")
 @click.option("--prune/--no-prune", default=True, show_default=True, help="Delete managed objects no longer rendered.")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from modelpins import envvars
+from modelpins.commands.params import FiniteFloat
 from modelpins.drift import receiver
 from modelpins.drift import webhook as webhook_mod
 from modelpins.errors import InvalidInput
@@ -30,7 +31,7 @@ def webhook() -> None:
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Append one JSON line per event.")
 @click.option("--on-drift", help="Command run (no shell) with the report line on stdin when a model drifted.")
 @click.option(
-    "--on-drift-timeout", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True, help="Seconds per run."
+    "--on-drift-timeout", type=FiniteFloat(0.1, 3600), default=60.0, show_default=True, help="Seconds per run."
 )
 @click.option(
     "--max-body", type=click.IntRange(1, 64 * 1024 * 1024), default=1024 * 1024, show_default=True, help="Bytes."
@@ -38,7 +39,7 @@ def webhook() -> None:
 @click.option("--max-connections", type=click.IntRange(1, 1024), default=32, show_default=True)
 @click.option(
     "--request-timeout",
-    type=click.FloatRange(0.1, 300),
+    type=FiniteFloat(0.1, 300),
     default=10.0,
     show_default=True,
     help="Seconds a client has to send a whole request.",
@@ -66,7 +67,7 @@ def serve(
     if not secret:
         raise InvalidInput(f"{SECRET_VAR} is not set; set it to the secret the webhook was registered with")
     verifier = webhook_mod.Verifier(secret)
-    hook = tuple(shlex.split(on_drift)) if on_drift else ()
+    hook = split_command(on_drift)
     if on_drift is not None:
         check_program(hook)
     config = receiver.Config(
@@ -93,6 +94,17 @@ def serve(
         pass
     finally:
         server.server_close()
+
+
+def split_command(on_drift: str | None) -> tuple[str, ...]:
+    """--on-drift's words, split as a shell would (no shell runs them); InvalidInput when the quoting is unclosed."""
+    try:
+        return tuple(shlex.split(on_drift)) if on_drift else ()
+    except ValueError as exc:
+        raise InvalidInput(
+            f"--on-drift {on_drift!r}: {exc} (the quotes are not closed); fix: close every quote, "
+            'e.g. --on-drift "python notify.py"'
+        ) from None
 
 
 def check_program(argv: tuple[str, ...]) -> None:

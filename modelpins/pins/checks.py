@@ -55,7 +55,7 @@ def cross_check(pins: PinsFile, known: set[tuple[str, str]] | None = None) -> li
                 check_ref(ref, f"deployment '{dep.name}' serves")
     _check_promotion(pins, problem)
     for model in pins.models.values():
-        _check_env_pins(pins, model, problem)
+        _check_env_pins(pins, model, problem, known)
     return problems
 
 
@@ -157,10 +157,12 @@ def _check_promotion(pins: PinsFile, problem: Report) -> None:
             problem(line, f"soak time for '{env}', which is not in the promotion order", "add it to 'order' or drop it")
 
 
-def _check_env_pins(pins: PinsFile, model: ModelPins, problem: Report) -> None:
+def _check_env_pins(pins: PinsFile, model: ModelPins, problem: Report, known: set[tuple[str, str]]) -> None:
     """Environment pins: declared environments with a registry, sources that exist, no cycle, the order kept."""
     for env, env_pins in model.environments.items():
         declared = pins.environments.get(env)
+        if declared is None and ("environments", env) in known:
+            continue  # declared, but invalid: its own problem is reported
         first = next(iter(env_pins.values()), None)
         line = first.line if first else model.line
         if declared is None:

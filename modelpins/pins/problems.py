@@ -99,8 +99,9 @@ def _explain(err: ErrorDetails, at: Tree) -> tuple[str, str, int]:
         owner = _schema_at(loc, at.data)[1]
         verb, fix = Spec.missing, f"add '{field}: ...'"
         if isinstance(owner, type) and issubclass(owner, Spec):
-            fixes = [m.fix for m in owner.model_fields[field].metadata if isinstance(m, Says) and m.fix]
-            verb, fix = owner.missing, (fixes or [fix])[0]
+            # a field's Says fix is for a malformed value; only its example helps with a missing one
+            examples = [m.fix for m in owner.model_fields[field].metadata if isinstance(m, Says) and m.fix]
+            verb, fix = owner.missing, fix + ("; " + examples[0] if examples and examples[0].startswith("e.g.") else "")
         return verb.format(what=describe(loc, at.data), field=field), fix, at.line(loc)
     node = at.keys[loc] if is_key or kind == "extra_forbidden" else at.nodes[loc]
     value: Any = loc[-1] if is_key else _value(loc, at.data)
@@ -140,7 +141,7 @@ def _words(kind: str, ctx: dict[str, Any], what: str, value: Any, node: yaml.Nod
     elif kind in ("string_pattern_mismatch", "string_too_long") and says.message:  # names, references, hostnames
         message, fix = says.message, says.fix
     elif kind == "too_short":
-        message, fix = says.message or f"{what} is empty", says.fix or "add at least one entry"
+        message, fix = _too_short(what, value, ctx, says)
     elif kind in RANGE:
         message, fix = _out_of_range(what, value, node, meta)
     elif kind == "finite_number":
@@ -153,6 +154,13 @@ def _words(kind: str, ctx: dict[str, Any], what: str, value: Any, node: yaml.Nod
     else:
         message, fix = f"{what}: {ctx['msg']}", "see `modelpins schema` for what this field takes"
     return message, fix
+
+
+def _too_short(what: str, value: Any, ctx: dict[str, Any], says: Says) -> tuple[str, str]:
+    if value:  # some entries, but fewer than needed
+        least = ctx.get("min_length", 1)
+        return f"{what} has {len(value)} entries, fewer than {least}", f"list at least {least} entries"
+    return says.message or f"{what} is empty", says.fix or "add at least one entry"
 
 
 def _out_of_range(what: str, value: Any, node: yaml.Node, meta: list[Any]) -> tuple[str, str]:
@@ -174,6 +182,8 @@ def _wrong_type(kind: str, what: str, node: yaml.Node) -> tuple[str, str]:
     quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
     if kind == "int_type" and quoted:
         fix = "write it without quotes, e.g. 3"
+    elif kind in ("int_type", "float_type") and not quoted and _is_text(node):  # unquoted, yet text: 1e12, 1_000
+        fix = "write it as plain digits with at most one '.', e.g. 30 or 0.9 (YAML reads 1e12 as text)"
     shown = f"'{node.value[:40]}'" if kind == "int_type" and _is_text(node) else kind_of(node)
     return f"{what} must be {must}, not {shown}", fix
 

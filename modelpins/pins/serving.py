@@ -49,10 +49,10 @@ class RegistrySpec(Spec):
         str,
         Field(
             min_length=1,
-            pattern=r"^[A-Za-z0-9._{}-]*\{model\}[A-Za-z0-9._{}-]*$",
+            pattern=r"^[A-Za-z0-9._-]*\{model\}[A-Za-z0-9._-]*$",
             description="registered-model name template, e.g. `prod.{model}` (default `{model}`)",
         ),
-        Says("registry model '{value}' must contain '{{model}}'", "e.g. 'model: prod.{{model}}'"),
+        Says("registry model '{value}' must contain '{model}' once", "e.g. 'model: prod.{model}'"),
     ] = NOT_GIVEN
 
     def to_registry(self, line: int) -> EnvRegistry:

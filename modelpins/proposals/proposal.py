@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelpins import gitrepo, pins
+from modelpins import envvars, gitrepo, pins
 from modelpins.errors import InvalidInput, InvalidPins, OperationFailed
 from modelpins.proposals import yamledit
 
@@ -161,7 +161,7 @@ def repository_of(repo: Path) -> str:
     """OWNER/NAME from the origin remote's URL; InvalidInput saying to set GITHUB_REPOSITORY otherwise."""
     url = gitrepo.git(repo, "remote", "get-url", "origin", check=False).stdout.strip()
     m = GITHUB_REMOTE_RE.search(url) if "github" in url else None
-    if not m:
+    if not m or not envvars.REPOSITORY.fullmatch(f"{m.group(1)}/{m.group(2)}"):
         raise InvalidInput(
             f"cannot tell the GitHub repository from origin ({url or 'no origin remote'}); "
             "fix: set GITHUB_REPOSITORY=OWNER/NAME"

@@ -6,17 +6,18 @@ only the lines that changed. Only block-style mappings are edited structurally
 (inserted or removed lines); a flow mapping (`{a: 1}`) is refused with a fix.
 
 Files are read and written as bytes (`read`, `write`): line endings stay as they are
-(CRLF included), and `write` refuses to replace a file that changed since it was read.
+(CRLF included), and `write` refuses to replace a file that changed since it was read, or a
+symbolic link (it is never replaced by a regular file nor written through: pass its target).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from modelpins import safe_write
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.yamlsrc import line_of, parse
 
@@ -43,6 +44,7 @@ def read(path: Path) -> Source:
 def write(source: Source, new_text: str) -> None:
     """Replace the file with `new_text` unless someone changed it since `source` was read (OperationFailed)."""
     path = source.path
+    safe_write.check_plain_file(path, "--pins or --out")  # a link is refused, never replaced by a regular file
     try:
         current = path.read_bytes()
     except FileNotFoundError:
@@ -52,11 +54,7 @@ def write(source: Source, new_text: str) -> None:
             f"{path} changed while modelpins was working on it (since it was read); nothing was written. "
             "Keep or commit your edit, then run the command again"
         )
-    tmp = path.with_name(f".{path.name}.modelpins-{os.getpid()}")
-    tmp.write_bytes(new_text.encode("utf-8"))
-    if path.exists():
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-    os.replace(tmp, path)
+    safe_write.write_file(path, new_text.encode("utf-8"), "--pins or --out")
 
 
 @dataclass(frozen=True)

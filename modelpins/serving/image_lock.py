@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelpins import safe_write
 from modelpins.errors import InvalidInput
 from modelpins.yamlsrc import read_limited
 
@@ -81,7 +82,7 @@ def loads(text: str | bytes, path: str) -> ImageLock:
 
 def save(lock: ImageLock, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(lock.dumps())
+    safe_write.write_file(path, lock.dumps(), "--lock")
 
 
 def _entry(value: dict[str, Any]) -> LockEntry:

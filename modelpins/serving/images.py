@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from modelpins import layout, tags
+from modelpins import layout, safe_write, tags
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.integrity.digest import local_digest
 from modelpins.pins import Deployment, PinsFile
@@ -259,7 +259,7 @@ class Builder:
             if self.sbom_dir is not None:
                 self.sbom_dir.mkdir(parents=True, exist_ok=True)
                 path = self.sbom_dir / f"{slug(dep)}-{track.key}.cdx.json"
-                path.write_text(text, encoding="utf-8")
+                safe_write.write_file(path, text, "the SBOM path")  # never through a link
                 written = str(path)
             built = self._ensure(image, labels, lambda ctx: shutil.copytree(models, ctx / "models"))
             return replace(built, sbom=written)

@@ -200,3 +200,23 @@ def test_added_models_follow_the_file_indentation_and_an_empty_models_mapping() 
     assert importer.merge(state, empty, "p.yaml").text == (
         "# top\nversion: 1\nmodels:\n  a:\n    aliases:\n      x: 2\n  b:\n    aliases:\n      champion: 1\n# tail\n"
     )
+
+
+def test_import_out_a_link_is_refused_and_the_link_and_its_target_kept(mlflow_server, workdir):
+    # issue 29, item 6: a link is neither replaced by a regular file nor written through; pass its target
+    prefix = unique("linked")
+    rest.seed(mlflow_server.url, [f"{prefix}-a"], 1, {"champion": 1})
+    target = workdir / "real.yaml"
+    target.write_bytes(b"version: 1\nmodels: {}\n")
+    (workdir / "link.yaml").symlink_to("real.yaml")
+
+    result = run("--tracking-uri", mlflow_server.url, "import", "--model", f"{prefix}-*", "--out", "link.yaml",
+                 cwd=workdir)  # fmt: skip
+
+    assert result.returncode == 2, result.stderr
+    assert "link.yaml is a symbolic link (to real.yaml)" in result.stderr and "real.yaml" in result.stderr
+    assert (workdir / "link.yaml").is_symlink() and target.read_bytes() == b"version: 1\nmodels: {}\n"
+    direct = run("--tracking-uri", mlflow_server.url, "import", "--model", f"{prefix}-*", "--out", "real.yaml",
+                 cwd=workdir)  # fmt: skip
+    assert direct.returncode == 0, direct.stderr
+    assert f"{prefix}-a" in target.read_text()

@@ -128,3 +128,109 @@ def test_an_index_naming_files_outside_the_directory_deletes_nothing_there(tmp_p
     assert run("--pins", pins, "render", "--out", out).returncode == 0
 
     assert victim.exists()
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    """Every regular file under root (links not followed) and its bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_users_file_of_a_rendered_name_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    # issue 29, item 1: `echo mine > u/prod/kustomization.yaml; modelpins render --out u`
+    pins = project(tmp_path)
+    out = tmp_path / "u"
+    (out / "prod").mkdir(parents=True)
+    (out / "prod" / "kustomization.yaml").write_bytes(b"mine\n")
+    before = snapshot(out)
+
+    result = run("--pins", pins, "render", "--out", out)
+
+    assert result.returncode == 2, result.stderr
+    assert f"{out}/prod/kustomization.yaml exists and was not written by modelpins render" in result.stderr
+    assert "Fix: move or remove" in result.stderr
+    assert snapshot(out) == before  # the user's bytes, and no base/ or index beside them
+
+
+def test_a_linked_subdirectory_is_refused_and_its_files_kept(tmp_path: Path) -> None:
+    # item 2: `ln -s /elsewhere out/prod`; rendered once before, so the index lists every file there
+    pins = project(tmp_path)
+    out = tmp_path / "m"
+    assert run("--pins", pins, "render", "--out", out).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    (out / "prod").rename(elsewhere)
+    (out / "prod").symlink_to(elsewhere)
+    for f in elsewhere.iterdir():
+        f.write_bytes(b"the user's\n")
+    before = files_under(elsewhere)
+
+    result = run("--pins", pins, "render", "--out", out)
+
+    assert result.returncode == 2, result.stderr
+    assert f"{out}/prod is a symbolic link" in result.stderr
+    assert files_under(elsewhere) == before
+
+
+def test_a_rendered_file_that_is_a_link_is_not_written_through(tmp_path: Path) -> None:
+    pins = project(tmp_path)
+    out = tmp_path / "m"
+    assert run("--pins", pins, "render", "--out", out).returncode == 0
+    target = tmp_path / "precious.yaml"
+    target.write_bytes(b"precious\n")
+    (out / "prod" / "kustomization.yaml").unlink()
+    (out / "prod" / "kustomization.yaml").symlink_to(target)
+    before = snapshot(out)
+
+    result = run("--pins", pins, "render", "--out", out)
+
+    assert result.returncode == 2, result.stderr
+    assert "kustomization.yaml is a symbolic link" in result.stderr
+    assert target.read_bytes() == b"precious\n" and snapshot(out) == before
+
+
+def test_a_linked_index_is_refused_and_its_target_kept(tmp_path: Path) -> None:
+    pins = project(tmp_path)
+    out = tmp_path / "m"
+    out.mkdir()
+    target = tmp_path / "notes.txt"
+    target.write_bytes(b"my notes\n")
+    (out / INDEX).symlink_to(target)
+
+    result = run("--pins", pins, "render", "--out", out)
+
+    assert result.returncode == 2, result.stderr
+    assert INDEX in result.stderr and "never written through" in result.stderr
+    assert target.read_bytes() == b"my notes\n"
+    assert sorted(p.name for p in out.iterdir()) == [INDEX]
+
+
+def test_an_index_entry_through_a_linked_directory_deletes_nothing_outside(tmp_path: Path) -> None:
+    # item 3: the entry `away/victim.yaml`, with `away` a link to a directory outside --out
+    pins = project(tmp_path)
+    out = tmp_path / "m"
+    assert run("--pins", pins, "render", "--out", out).returncode == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.yaml"
+    victim.write_bytes(HEADER + b"kind: ConfigMap\n")
+    (out / "away").symlink_to(outside)
+    with (out / INDEX).open("a") as fh:
+        fh.write("away/victim.yaml\naway/\n")
+
+    assert run("--pins", pins, "render", "--out", out).returncode == 0
+
+    assert victim.read_bytes() == HEADER + b"kind: ConfigMap\n"
+    assert (out / "away").is_symlink()
+
+
+def test_an_index_line_naming_a_users_empty_directory_keeps_it(tmp_path: Path) -> None:
+    # item 5: `userempty/` in the index; render never created it for a file it wrote
+    pins = project(tmp_path)
+    out = tmp_path / "m"
+    assert run("--pins", pins, "render", "--out", out).returncode == 0
+    (out / "userempty").mkdir()
+    with (out / INDEX).open("a") as fh:
+        fh.write("userempty/\n")
+
+    assert run("--pins", pins, "render", "--out", out).returncode == 0
+
+    assert (out / "userempty").is_dir()
