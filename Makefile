@@ -56,19 +56,20 @@ demo: $(STAMP)
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest
 
-# Re-resolve the lock after a change to pyproject.toml; pins that still fit are kept (uv prefers them).
+# Re-resolve the lock after a change to pyproject.toml; pins that still fit are kept (uv prefers them). serving.txt
+# (what the workflows install) is resolved within dev.txt, so the two never name different versions of a package.
 lock: $(STAMP)
 	$(UV) pip compile $(COMPILE) requirements/tools.in -o requirements/tools.txt
-	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -o requirements/serving.txt
 	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev --extra docs -o requirements/dev.txt
+	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -c requirements/dev.txt -o requirements/serving.txt
 	$(UV) pip compile $(COMPILE) requirements/policy.in -o requirements/policy.txt
 
 # The lock is current: re-resolving it from pyproject.toml changes nothing.
 lock-check: $(STAMP)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp requirements/*.txt "$$tmp"/ && \
 	$(UV) pip compile $(COMPILE) requirements/tools.in -o "$$tmp/tools.txt" && \
-	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -o "$$tmp/serving.txt" && \
 	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving --extra dev --extra docs -o "$$tmp/dev.txt" && \
+	$(UV) pip compile $(COMPILE) pyproject.toml --extra serving -c requirements/dev.txt -o "$$tmp/serving.txt" && \
 	$(UV) pip compile $(COMPILE) requirements/policy.in -o "$$tmp/policy.txt" && \
 	for f in tools serving dev policy; do \
 	  diff <(tail -n +3 "requirements/$$f.txt") <(tail -n +3 "$$tmp/$$f.txt") >/dev/null || { \
