@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from modelpins.audit.records import audit_key, audit_record
 from modelpins.context import Context
 from modelpins.errors import InvalidPins, OperationFailed, Problem
 from modelpins.pins import PinsFile
 from modelpins.plan import Change, between, diff
 from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
-from modelpins.tags import AUDIT_PREFIX
 
 
 class Registry(Protocol):
@@ -136,49 +134,6 @@ def plan_against_base(
         return changes, None, {}
     actual = registry.aliases()
     return changes, actual, resolve_targets(head, changes, actual, registry)
-
-
-def audit_key(alias: str, now: float | None = None) -> str:
-    """The tag key of one move's record: never reused, so no record overwrites another; sorts by time."""
-    import time
-
-    now = time.time() if now is None else now
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}Z"
-    return f"{AUDIT_PREFIX}{alias}.{stamp}-{secrets.token_hex(3)}"
-
-
-def audit_entries(tags: Mapping[str, str], alias: str | None = None) -> list[tuple[str, dict[str, object]]]:
-    """(alias, record) of every audit record in a version's tags, oldest first.
-
-    Reads both the per-move keys and the single `modelpins.audit.<alias>` tag older versions
-    of modelpins wrote (one per version and alias, overwritten by each move).
-    """
-    found = []
-    for key, value in tags.items():
-        if not key.startswith(AUDIT_PREFIX):
-            continue
-        name = key.removeprefix(AUDIT_PREFIX).split(".", 1)[0]
-        if alias and name != alias:
-            continue
-        try:
-            record = json.loads(value)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            found.append((str(record.get("at", "")), key, name, record))
-    return [(name, record) for _, _, name, record in sorted(found, key=lambda f: (f[0], f[1]))]
-
-
-def audit_record(change: Change, ctx: Context, extra: dict[str, object] | None = None) -> str:
-    record: dict[str, object] = {
-        "action": change.action,
-        "alias": change.alias,
-        "from": change.before,
-        "to": change.after,
-        **ctx.as_dict(),
-        **(extra or {}),
-    }
-    return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
 def apply_plan(
