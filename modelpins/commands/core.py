@@ -150,21 +150,18 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
             raise InvalidInput(f"refusing to apply {len(result.changes)} changes without confirmation; pass --yes")
         click.confirm("Apply these changes?", abort=True)
     with progress.shown("apply", len(result.changes)) as step:
-        moved = write.move_aliases(
+        request = write.MoveRequest(
             s.pins,
             desired,
-            registry,
-            from_env(os.environ, s.pins.resolve().parent, pins=s.pins),
             confirmed=result.changes,
             accept_changed=yes,
             skip_gates=skip_gates,
             lock_timeout=lock_timeout,
             lock_ttl=ttl,
-            notify=lambda message: click.echo(message, err=True),
-            show=click.echo,
-            progress=step,
             parallel=parallel,
+            report=write.Report(notify=lambda message: click.echo(message, err=True), show=click.echo, progress=step),
         )
+        moved = write.move_aliases(request, registry, from_env(os.environ, s.pins.resolve().parent, pins=s.pins))
     outcome = moved.result
     actions.step_summary(markdown.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
     report_moves(outcome, "applied ")
