@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from modelpins import api
 from modelpins.context import Context
@@ -56,6 +57,15 @@ def preflight(
     return refused
 
 
+class Guard(Protocol):
+    """A check made under the lock before the plan (apply's head-only rule, modelpins.audit.head), the fields
+    it adds to each audit record, and its record once every change took effect."""
+
+    def check(self) -> None: ...
+    def audit_fields(self) -> dict[str, object]: ...
+    def record(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Report:
     """How a move reports: `notify` for warnings and waits (stderr), `show` for a changed plan (default:
@@ -75,6 +85,7 @@ class MoveRequest:
     environment's registry (modelpins.crossenv checks them against the lock by their source); `parallel`
     changes in flight at once (api.apply_plan keeps their order guarantees); the apply lock's timeout and ttl.
     Why: `skip_gates`, a `reason` and `audit_extra` fields, all recorded in each move's audit record.
+    `guard`: checked under the lock before anything is planned, recorded once every change took effect.
     """
 
     pins_path: Path
@@ -89,6 +100,7 @@ class MoveRequest:
     reason: str | None = None
     audit_extra: Callable[[Change], dict[str, object]] | None = None
     report: Report = field(default_factory=Report)
+    guard: Guard | None = None
 
 
 def move_aliases(request: MoveRequest, registry: MlflowRegistry, ctx: Context) -> Moved:
@@ -102,13 +114,16 @@ def move_aliases(request: MoveRequest, registry: MlflowRegistry, ctx: Context) -
     mutex = ApplyLock(registry, ctx.actor, timeout=r.lock_timeout, ttl=r.lock_ttl, notify=notify)
     mutex.acquire()
     try:
+        if r.guard:
+            r.guard.check()
         plan, replanned = _plan_again(r, registry)
         refused = preflight(r.pins_path, plan, registry, r.skip_gates, r.check_lock)
         if replanned:
             for refusal in refused:
                 notify(f"warning: gates skipped for {refusal} (recorded in the audit tag)")
         gates = evidence.audit_fields(plan, refused)
-        extra = {"reason": r.reason} if r.reason else {}
+        extra: dict[str, object] = {"reason": r.reason} if r.reason else {}
+        extra |= r.guard.audit_fields() if r.guard else {}
         more = r.audit_extra or (lambda c: {})
         result = api.apply_plan(
             plan,
@@ -118,6 +133,8 @@ def move_aliases(request: MoveRequest, registry: MlflowRegistry, ctx: Context) -
             progress=r.report.progress,
             parallel=r.parallel,
         )
+        if r.guard and not result.failures:
+            r.guard.record()
     finally:
         _release(mutex, notify)
     return Moved(plan, result, refused, replanned)
