@@ -111,7 +111,7 @@ def _show_plan(
     default=DEFAULT_PARALLEL,
     show_default=True,
     help="Changes in flight at once (1: one after the other, in plan order). Each change still writes its audit "
-    "tag before its alias, every set and move finishes before the first delete, and the first failure stops "
+    "record once its alias moved, every set and move finishes before the first delete, and the first failure stops "
     "new changes from starting.",
 )
 @click.option(
