@@ -134,7 +134,7 @@ def move_aliases(request: MoveRequest, registry: MlflowRegistry, ctx: Context) -
             parallel=r.parallel,
         )
         if r.guard and not result.failures:
-            r.guard.record()
+            _record(r.guard, notify)
     finally:
         _release(mutex, notify)
     return Moved(plan, result, refused, replanned)
@@ -152,6 +152,14 @@ def _plan_again(r: MoveRequest, registry: MlflowRegistry) -> tuple[api.Plan, boo
         show("\n".join(["The registry changed while waiting for the apply lock; the plan now is:", *shown]))
         show(summary(plan.changes))
     return plan, replanned
+
+
+def _record(guard: Guard, notify: Callable[[str], None]) -> None:
+    """The guard's record of a complete apply; a failure to write it is a warning, the moves are made."""
+    try:
+        guard.record()
+    except OperationFailed as exc:
+        notify(f"warning: every change is applied, but the applied commit could not be recorded ({exc})")
 
 
 def _release(mutex: ApplyLock, notify: Callable[[str], None]) -> None:
