@@ -91,8 +91,8 @@ def silent() -> Iterator[int]:
     listener.close()
 
 
-def failure(uri: str, **kw: float) -> str:
-    registry = MlflowRegistry(uri, retries=0, backoff=0, **kw)
+def failure(uri: str, timeout: float | None = None) -> str:
+    registry = MlflowRegistry(uri, retries=0, backoff=0, timeout=timeout)
     with pytest.raises(RegistryUnavailable) as caught:
         registry.aliases()
     return str(caught.value)

@@ -27,9 +27,9 @@ models:
 """
 
 
-def records(client, model: str) -> list[tuple[str, int, int | None]]:
+def records(client, model: str) -> list[tuple[str, object, object]]:
     """(alias, from, to) of every audit record on every version of `model`."""
-    found = []
+    found: list[tuple[str, object, object]] = []
     for number in ("1", "2", "3"):
         for alias, r in audit_entries(client.get_model_version(model, number).tags):
             found.append((alias, r["from"], r["to"]))
