@@ -170,8 +170,9 @@ def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-a
                 f"{r[5]}+{r[6]} ({same})"
             )
     print_cpu(rows)
-    print("\nGrowth: plan reads vs ceil(models/1000) + 1, apply writes vs 2 x changes + 4 (the lock's create, and its")
-    print("guarded delete: the guard's create, the lock's delete, the guard's delete):")
+    print("\nGrowth: plan reads vs ceil(models/1000) + 1, apply writes vs 2 x changes (alias, then its record)")
+    print("+ 4 (the lock's create, and its guarded delete: the guard's create, the lock's delete, the guard's delete)")
+    print("+ 1 when the branch's applied commit changes (head only: 2 more reads, before the plan and under the lock):")
     for r in rows:
         if r[2] != "modelpins":
             continue

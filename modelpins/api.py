@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from modelpins.audit.records import audit_key, audit_record
 from modelpins.context import Context
 from modelpins.errors import InvalidPins, OperationFailed, Problem
 from modelpins.pins import PinsFile
 from modelpins.plan import Change, between, diff
 from modelpins.progress import Step, noop
 from modelpins.registry import VersionInfo
-from modelpins.tags import AUDIT_PREFIX
+from modelpins.text import version
 
 
 class Registry(Protocol):
@@ -36,20 +35,36 @@ class Plan:
     versions: dict[tuple[str, int], VersionInfo]
 
 
+@dataclass(frozen=True)
+class Failure:
+    change: Change
+    error: str
+
+
 @dataclass
 class ApplyResult:
+    """What an apply did, each change in exactly one state: applied (its alias moved and its audit record is
+    written), failed (it was started, including those in flight when another failed, and did not take effect
+    as a whole), or not started. Each list is in plan order, whatever order the changes finished in."""
+
     plan: Plan
-    applied: list[Change] = field(default_factory=list)  # in plan order, whatever order they finished in
-    failed: Change | None = None  # the first change that failed
-    error: str = ""
-    not_done: list[Change] | None = None  # set when stopped: every change neither applied nor `failed`, in plan order
+    applied: list[Change] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    not_started: list[Change] = field(default_factory=list)
+
+    @property
+    def failed(self) -> Change | None:
+        """The first change (in plan order) that failed."""
+        return self.failures[0].change if self.failures else None
+
+    @property
+    def error(self) -> str:
+        return self.failures[0].error if self.failures else ""
 
     @property
     def pending(self) -> list[Change]:
-        if self.not_done is not None:
-            return self.not_done
-        done = len(self.applied) + (1 if self.failed else 0)
-        return self.plan.changes[done:]
+        """The changes not started (kept for callers of the earlier name)."""
+        return self.not_started
 
 
 def check_versions(
@@ -138,49 +153,6 @@ def plan_against_base(
     return changes, actual, resolve_targets(head, changes, actual, registry)
 
 
-def audit_key(alias: str, now: float | None = None) -> str:
-    """The tag key of one move's record: never reused, so no record overwrites another; sorts by time."""
-    import time
-
-    now = time.time() if now is None else now
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}Z"
-    return f"{AUDIT_PREFIX}{alias}.{stamp}-{secrets.token_hex(3)}"
-
-
-def audit_entries(tags: Mapping[str, str], alias: str | None = None) -> list[tuple[str, dict[str, object]]]:
-    """(alias, record) of every audit record in a version's tags, oldest first.
-
-    Reads both the per-move keys and the single `modelpins.audit.<alias>` tag older versions
-    of modelpins wrote (one per version and alias, overwritten by each move).
-    """
-    found = []
-    for key, value in tags.items():
-        if not key.startswith(AUDIT_PREFIX):
-            continue
-        name = key.removeprefix(AUDIT_PREFIX).split(".", 1)[0]
-        if alias and name != alias:
-            continue
-        try:
-            record = json.loads(value)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            found.append((str(record.get("at", "")), key, name, record))
-    return [(name, record) for _, _, name, record in sorted(found, key=lambda f: (f[0], f[1]))]
-
-
-def audit_record(change: Change, ctx: Context, extra: dict[str, object] | None = None) -> str:
-    record: dict[str, object] = {
-        "action": change.action,
-        "alias": change.alias,
-        "from": change.before,
-        "to": change.after,
-        **ctx.as_dict(),
-        **(extra or {}),
-    }
-    return json.dumps(record, sort_keys=True, separators=(",", ":"))
-
-
 def apply_plan(
     plan: Plan,
     registry: Registry,
@@ -189,40 +161,63 @@ def apply_plan(
     progress: Step = noop,
     parallel: int = 1,
 ) -> ApplyResult:
-    """Carry out the plan with up to `parallel` changes at a time; stop at the first failure and say what is pending.
+    """Carry out the plan with up to `parallel` changes at a time; stop at the first failure.
 
-    For each change its audit record (a tag of its own) is written before the alias moves: an
-    interrupted run leaves at worst a record of a move that has not happened yet, which the
-    re-run repeats with a record of its own. Sets and moves all finish before the first delete
-    starts, a plan names each alias once (so no two changes of one alias ever run together),
-    and after a failure no further change starts: those still running finish, then the result
-    lists what was applied, the failure, and the rest as pending. `parallel=1`: one change
+    Each change moves its alias first, then writes its audit record (see `carry_out`), so a record exists only
+    for a move that took effect. Sets and moves all finish before the first delete starts, a plan names each
+    alias once (so no two changes of one alias ever run together), and after a failure no further change
+    starts: those in flight finish (applied or failed), the rest are not started. `parallel=1`: one change
     after the other, in plan order.
     """
-    result = ApplyResult(plan)
     keys = [(c.model, c.alias) for c in plan.changes]
     assert len(set(keys)) == len(keys), "a plan names each alias once"
-    finished: set[int] = set()
+    outcome: dict[int, str | None] = {}  # plan index -> None (applied) or the error
 
     def one(change: Change) -> None:
-        tagged = change.after if change.after is not None else change.before
-        assert tagged is not None
-        record = audit_record(change, ctx, extra_audit(change) if extra_audit else None)
-        registry.set_version_tag(change.model, tagged, audit_key(change.alias), record)
-        if change.after is None:
-            registry.delete_alias(change.model, change.alias)
-        else:
-            registry.set_alias(change.model, change.alias, change.after)
+        carry_out(registry, change, audit_record(change, ctx, extra_audit(change) if extra_audit else None))
 
     moves = [i for i, c in enumerate(plan.changes) if c.after is not None]
     deletes = [i for i, c in enumerate(plan.changes) if c.after is None]
     for phase in (moves, deletes):
-        if result.failed is None:
-            _run_bounded(plan.changes, phase, one, max(1, parallel), result, finished, progress)
-    result.applied = [c for i, c in enumerate(plan.changes) if i in finished]
-    if result.failed is not None:
-        result.not_done = [c for i, c in enumerate(plan.changes) if i not in finished and c is not result.failed]
-    return result
+        if all(e is None for e in outcome.values()):
+            _run_bounded(plan.changes, phase, one, max(1, parallel), outcome, progress)
+    return ApplyResult(
+        plan,
+        applied=[c for i, c in enumerate(plan.changes) if i in outcome and outcome[i] is None],
+        failures=[Failure(c, e) for i, c in enumerate(plan.changes) if (e := outcome.get(i)) is not None],
+        not_started=[c for i, c in enumerate(plan.changes) if i not in outcome],
+    )
+
+
+def carry_out(registry: Registry, change: Change, record: str) -> None:
+    """Move one alias, then write its audit record on the version moved to (from, for a delete).
+
+    The record follows the alias so that it never claims a move that did not happen. When the record cannot
+    be written, the alias is put back where it was, so the change failed as a whole; if even that fails, the
+    error says the alias moved without its record.
+    """
+    tagged = change.after if change.after is not None else change.before
+    assert tagged is not None
+    _move(registry, change.model, change.alias, change.after)
+    try:
+        registry.set_version_tag(change.model, tagged, audit_key(change.alias), record)
+    except OperationFailed as exc:
+        try:
+            _move(registry, change.model, change.alias, change.before)
+        except OperationFailed as undo:
+            raise OperationFailed(
+                f"{change.model}@{change.alias} moved to {version(change.after)} but its audit record could not "
+                f"be written ({exc}) and moving it back to {version(change.before)} failed too ({undo}); "
+                "the alias is unrecorded: set it back by hand, or record it"
+            ) from None
+        raise OperationFailed(f"audit record not written, so the alias was moved back: {exc}") from None
+
+
+def _move(registry: Registry, model: str, alias: str, to: int | None) -> None:
+    if to is None:
+        registry.delete_alias(model, alias)
+    else:
+        registry.set_alias(model, alias, to)
 
 
 def _run_bounded(
@@ -230,18 +225,19 @@ def _run_bounded(
     order: list[int],
     one: Callable[[Change], None],
     parallel: int,
-    result: ApplyResult,
-    finished: set[int],
+    outcome: dict[int, str | None],
     progress: Step,
 ) -> None:
-    """Run changes[i] for i in `order`, at most `parallel` at once; none starts once one has failed."""
+    """Run changes[i] for i in `order`, at most `parallel` at once; none starts once one has failed.
+
+    `outcome[i]`: None once changes[i] is applied, its error once it failed (in flight or not)."""
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
     todo = iter(order)
     running: dict[Future[None], int] = {}
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="modelpins-apply") as pool:
         while True:
-            while result.failed is None and len(running) < parallel:
+            while all(e is None for e in outcome.values()) and len(running) < parallel:
                 i = next(todo, None)
                 if i is None:
                     break
@@ -253,11 +249,10 @@ def _run_bounded(
                 i = running.pop(future)
                 exc = future.exception()
                 if exc is None:
-                    finished.add(i)
+                    outcome[i] = None
                     progress(f"{changes[i].model}@{changes[i].alias}")
                 elif isinstance(exc, OperationFailed):
-                    if result.failed is None:
-                        result.failed, result.error = changes[i], str(exc)
+                    outcome[i] = str(exc)
                 else:
                     for other in running:
                         other.cancel()

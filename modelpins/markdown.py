@@ -185,28 +185,27 @@ def approvals_markdown(results: list[Approval]) -> str:
     return "\n".join(out)
 
 
-def apply_markdown(applied: list[Change], failed: Change | None, error: str, pending: list[Change]) -> str:
-    """The job summary of an apply: what was written, what failed, what was not attempted."""
+def apply_markdown(applied: list[Change], failures: list[tuple[Change, str]], not_started: list[Change]) -> str:
+    """The job summary of an apply: what was written, what failed (in flight included), what was not started."""
+    total = len(applied) + len(failures) + len(not_started)
     head = "### modelpins apply: " + (
-        f"❌ stopped after {len(applied)} of {len(applied) + 1 + len(pending)} changes"
-        if failed
+        f"❌ stopped: {len(applied)} of {total} changes applied, {len(failures)} failed"
+        if failures
         else f"✅ {len(applied)} change{'s' if len(applied) != 1 else ''} applied"
     )
     rows = [("✅ applied", c) for c in applied]
-    if failed:
-        rows.append(("❌ failed", failed))
-    rows += [("⏸️ not applied", c) for c in pending if c is not failed]
+    rows += [("❌ failed", c) for c, _ in failures]
+    rows += [("⏸️ not started", c) for c in not_started]
     out = [head, "", "| Result | Model | Alias | From | To |", "|---|---|---|---|---|"]
     out += [
         f"| {r} | {code(c.model)} | {code(c.alias)} | {version(c.before, UNSET)} | {version(c.after, UNSET)} |"
         for r, c in rows
     ]
-    if failed:
+    if failures:
+        out += ["", *(f"Error ({code(c.model + '@' + c.alias)}): {text(e)}" for c, e in failures)]
         out += [
             "",
-            f"Error: {text(error)}",
-            "",
-            "Run the workflow again once the cause is fixed: apply continues "
-            "from the registry's state and writes only what still differs.",
+            "A failed change did not take effect and has no audit record. Once the cause is fixed, run apply "
+            "again on the branch head: it continues from the registry's state and writes only what still differs.",
         ]
     return "\n".join(out) + "\n"

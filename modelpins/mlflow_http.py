@@ -46,6 +46,71 @@ class UrlTooLong(OperationFailed):
     pass
 
 
+def unreachable(exc: Exception, timeout: float) -> str:
+    """Why a request got no HTTP answer, from the exception requests raised once urllib3's retries were used up:
+    each cause its own words (a refused connection is not a timeout, although urllib3's NewConnectionError
+    subclasses ConnectTimeoutError)."""
+    import errno
+    import ssl
+
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NameResolutionError,
+        NewConnectionError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
+    cause = exc.args[0] if exc.args else None
+    cause = cause.reason if isinstance(cause, MaxRetryError) else cause
+    if isinstance(cause, NameResolutionError):
+        return f"the host name '{cause.conn.host}' does not resolve (DNS lookup failed); check the tracking URI's host"
+    if isinstance(cause, NewConnectionError):
+        if _errno(cause) == errno.ECONNREFUSED:
+            return "connection refused: nothing listens at that host and port; check the URI's port and the server"
+        return f"cannot connect: {_strerror(cause)}"
+    if isinstance(cause, ConnectTimeoutError):
+        return f"no connection within {timeout:g}s (a firewall, or a host that does not answer)"
+    if isinstance(cause, SSLError) or type(exc).__name__ == "SSLError":
+        return tls_failure(cause if isinstance(cause, BaseException) else exc, ssl)
+    if isinstance(cause, ReadTimeoutError) or type(exc).__name__ in ("ReadTimeout", "Timeout"):
+        return f"no answer within {timeout:g}s (MODELPINS_HTTP_TIMEOUT)"
+    return f"the connection was lost ({type(cause or exc).__name__})"
+
+
+def tls_failure(exc: BaseException, ssl: Any) -> str:
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    if isinstance(inner, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        why = getattr(inner, "verify_message", "") or "not trusted"
+        return (
+            f"TLS failed: the server's certificate cannot be verified ({why}); trust its CA with "
+            "MLFLOW_TRACKING_SERVER_CERT_PATH"
+        )
+    if "WRONG_VERSION_NUMBER" in str(exc) or "wrong version number" in str(exc):
+        return "TLS failed: the server does not speak TLS on that port (is the URI http:// rather than https://?)"
+    return f"TLS failed: {getattr(inner, 'reason', None) or inner}"
+
+
+def _errno(exc: BaseException) -> int | None:
+    """The OS error number under a urllib3 connection error, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return seen.errno
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _strerror(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
+
+
 def http_error(resp: Any, endpoint: str) -> OperationFailed:
     if resp.status_code in (414, 431):
         return UrlTooLong(f"request to {endpoint} too long for the server (HTTP {resp.status_code})")
@@ -54,14 +119,15 @@ def http_error(resp: Any, endpoint: str) -> OperationFailed:
         detail = f"{body.get('error_code', '')}: {body.get('message', '')}".strip(": ")
     except ValueError:
         detail = resp.text[:200]
+    detail = detail.strip()
     if resp.status_code in (401, 403):
         return OperationFailed(
-            f"MLflow refused {endpoint} (HTTP {resp.status_code}, {detail}); "
+            f"MLflow refused {endpoint} (HTTP {resp.status_code}{', ' + detail if detail else ''}); "
             "check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD"
         )
     if resp.status_code == 404:
-        return NotFound(f"MLflow: {detail}")
+        return NotFound(f"MLflow: {detail or 'not found'} ({endpoint})")
     if detail.startswith("RESOURCE_ALREADY_EXISTS"):
         return Conflict(f"MLflow: {detail}")
     kind = Rejected if resp.status_code == 400 else OperationFailed
-    return kind(f"MLflow rejected {endpoint} (HTTP {resp.status_code}): {detail}")
+    return kind(f"MLflow rejected {endpoint} (HTTP {resp.status_code}){': ' + detail if detail else ''}")

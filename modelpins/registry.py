@@ -27,7 +27,7 @@ from typing import Any
 
 from modelpins import envvars
 from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
-from modelpins.mlflow_http import RETRY_STATUSES, Conflict, UrlTooLong, http_error, retry_policy
+from modelpins.mlflow_http import RETRY_STATUSES, Conflict, UrlTooLong, http_error, retry_policy, unreachable
 from modelpins.redact import public_url
 from modelpins.tags import is_lock_model
 
@@ -130,7 +130,7 @@ class MlflowRegistry:
         try:
             resp = self._session.request(method, url, timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:  # retries used up end in a ConnectionError
-            last = self._why(exc)
+            last = unreachable(exc, self.timeout)
         else:
             if resp.status_code not in RETRY_STATUSES:
                 return resp
@@ -138,19 +138,8 @@ class MlflowRegistry:
             resp.close()
         raise RegistryUnavailable(
             f"MLflow server at {public_url(self.tracking_uri)} failed {self.retries + 1} times on "
-            f"{method} {what}: {last}. The command stopped there; run it again once the server "
-            "is healthy (apply resumes from the registry's state)"
+            f"{method} {what}: {last}. The command stopped there; run it again once the server is reachable"
         )
-
-    def _why(self, exc: Exception) -> str:
-        import requests
-        from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
-
-        reason = exc.args[0] if exc.args else None
-        cause = reason.reason if isinstance(reason, MaxRetryError) else reason
-        if isinstance(exc, requests.Timeout) or isinstance(cause, (ReadTimeoutError, ConnectTimeoutError)):
-            return f"no answer within {self.timeout:g}s"
-        return f"cannot connect ({type(exc).__name__})"
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -5,10 +5,11 @@ Change a name or a value's format only with a new format version, and keep readi
 MLflow Model Registry, version tags (on the version an alias moves to, or from for a delete):
 
 - `modelpins.audit.<alias>.<UTC time>-<random>` (format 2): one record per alias move, written by
-  `apply` before the move; compact JSON {"action", "alias", "from", "to", "actor", "at", "commit",
-  "pr", "run_url", ...; "gates": "passed" | "waived" | "skipped", "waiver", "reason"}. The key is
-  never reused (the time is `%Y%m%dT%H%M%S` + milliseconds + `Z`, the random part 6 hex digits), so
-  keys sort by time and no record overwrites another.
+  `apply` after the alias moved (a move that did not take effect has no record); compact JSON
+  {"action", "alias", "from", "to", "actor", "at", "commit", "pr", "run_url", ...; "gates": "passed" |
+  "waived" | "skipped", "waiver", "reason"; "allow_older", "last_applied" when an older commit was applied
+  on purpose}. The key is never reused (the time is `%Y%m%dT%H%M%S` + milliseconds + `Z`, the random part
+  6 hex digits), so keys sort by time and no record overwrites another.
   `modelpins.audit.<alias>` (format 1, read only): the same record, one per version and alias,
   overwritten by each move.
 - `modelpins.gates.<alias>` (format 1): the gate evidence of the candidate for that alias, compact
@@ -27,6 +28,11 @@ MLflow Model Registry, registered models (the apply lock, modelpins.registry_mut
   + `token`, `actor`, `host`, `pid`, `acquired`, `expires` (seconds since the epoch, whole).
 - `modelpins.lock.break.<token>`: the guard of a compare-and-delete of the lock held by `token`,
   with the same tags. Alias reads skip `modelpins.lock` and every name under it.
+- `modelpins.applied` (format 1): what each repository's branch last applied (modelpins.audit.head), one tag
+  each, `modelpins.applied.<OWNER/NAME or checkout path>/<branch>` (characters other than `A-Za-z0-9_./-`
+  written as `_`; past 200 characters `sha256-<32 hex digits>` of it): JSON {"commit", "at", "actor",
+  "branch", "repository"}. Written by `apply` under the apply lock once every change of that commit took
+  effect; alias reads skip it too.
 
 Kubernetes manifests (modelpins.serving): labels `app.kubernetes.io/` + `name` (the deployment),
 `instance` (deployment or track), `component` (`model-server`), `part-of` (the deployment),
@@ -57,6 +63,9 @@ OWN_TAG_PREFIX = "modelpins."  # modelpins' own records (audit, gate evidence) s
 LOCK_MODEL = "modelpins.lock"
 LOCK_TAG = "modelpins.lock."
 LOCK_GUARD = LOCK_MODEL + ".break."
+# registry: what each branch last applied (modelpins.audit.head)
+APPLIED_MODEL = "modelpins.applied"
+APPLIED_TAG = "modelpins.applied."
 
 # manifests
 K8S = "app.kubernetes.io/"
@@ -83,5 +92,5 @@ IMAGE_LABEL = "io.modelpins."
 
 
 def is_lock_model(name: str) -> bool:
-    """The apply lock or one of its guards: never a model of the pins file."""
-    return name == LOCK_MODEL or name.startswith(LOCK_MODEL + ".")
+    """The apply lock, one of its guards, or the applied-commit record: never a model of the pins file."""
+    return name in (LOCK_MODEL, APPLIED_MODEL) or name.startswith(LOCK_MODEL + ".")

@@ -66,19 +66,19 @@ class FakeRegistry:
         self.tags.setdefault((model, version), {})[key] = value
 
 
-def test_apply_writes_each_audit_record_before_its_move_and_converges() -> None:
+def test_apply_writes_each_audit_record_after_its_move_and_converges() -> None:
     registry = FakeRegistry({"scorer": {"champion": 2, "old": 1}}, {"scorer": [1, 2, 3, 4]})
 
     result = api.apply_plan(api.make_plan(pins.loads(FILE), registry), registry, CTX)
 
     assert registry.state == {"scorer": {"champion": 3, "challenger": 4}}
     assert registry.log == [
-        "tag scorer/3",
         "set scorer@champion=3",
-        "tag scorer/4",
+        "tag scorer/3",
         "set scorer@challenger=4",
-        "tag scorer/1",
+        "tag scorer/4",
         "delete scorer@old",
+        "tag scorer/1",
     ]
     assert result.failed is None and len(result.applied) == 3
     ((key, value),) = registry.tags[("scorer", 3)].items()
@@ -98,8 +98,9 @@ def test_apply_stops_at_the_first_failure_and_names_what_is_pending() -> None:
     assert result.applied == []
     assert result.failed is not None and result.failed.alias == "champion"
     assert result.error == "refused set scorer@champion=3"
-    assert [c.alias for c in result.pending] == ["challenger"]
+    assert [c.alias for c in result.not_started] == ["challenger"]
     assert registry.state == {"scorer": {"champion": 2}}  # nothing moved after the failure
+    assert registry.tags == {}  # and the failed move has no audit record
 
 
 def test_a_missing_version_is_invalid_input_at_its_line_and_nothing_is_written() -> None:
@@ -121,3 +122,16 @@ def test_a_model_missing_from_the_registry_is_named() -> None:
         api.validate_live(pins.loads(FILE), registry)
 
     assert [p.message for p in caught.value.problems] == ["registered model 'scorer' does not exist in MLflow"]
+
+
+def test_a_record_that_cannot_be_written_moves_the_alias_back_and_the_change_fails() -> None:
+    registry = FakeRegistry({"scorer": {"champion": 2}}, {"scorer": [2, 3, 4]}, fail_on="tag scorer/3")
+
+    result = api.apply_plan(api.make_plan(pins.loads(FILE), registry), registry, CTX)
+
+    assert registry.state == {"scorer": {"champion": 2}}  # moved to 3, then back: no unrecorded move stays
+    assert registry.log == ["set scorer@champion=3", "set scorer@champion=2"]
+    assert [(f.change.alias, f.error) for f in result.failures] == [
+        ("champion", "audit record not written, so the alias was moved back: refused tag scorer/3")
+    ]
+    assert result.applied == [] and [c.alias for c in result.not_started] == ["challenger"]

@@ -51,18 +51,18 @@ def test_parallel_apply_keeps_the_order_guarantees_and_the_request_counts(mlflow
     assert rest.state(mlflow_server.url, names) == desired
     sent = writes(proxy)
     assert len(sent) == 2 * 36, "one audit tag and one alias request per change, none repeated"
-    tag_done: dict[tuple[str, str], float] = {}
+    alias_done: dict[tuple[str, str], float] = {}
     for start, end, _, path, body, _ in sent:
-        if path == TAG:
-            tag_done[(body["name"], json.loads(body["value"])["alias"])] = end
+        if path == ALIAS:
+            alias_done[(body["name"], body["alias"])] = end
         else:
-            key = (body["name"], body["alias"])
-            assert key in tag_done and tag_done[key] <= start, f"{key}: alias written before its audit tag"
+            key = (body["name"], json.loads(body["value"])["alias"])
+            assert key in alias_done and alias_done[key] <= start, f"{key}: audit tag written before its alias moved"
     moves_end = max(end for _, end, method, path, _, _ in sent if path == ALIAS and method == "POST")
     deletes = [(start, body) for start, _, method, path, body, _ in sent if path == ALIAS and method == "DELETE"]
     assert len(deletes) == 12
-    first_delete_tag = min(tag_done[(b["name"], b["alias"])] for _, b in deletes)
-    assert moves_end <= first_delete_tag, "a delete started before every set and move had finished"
+    first_delete = min(start for start, _ in deletes)
+    assert moves_end <= first_delete, "a delete started before every set and move had finished"
     per_alias: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for start, end, _, _, body, _ in sent:
         alias = body.get("alias") or json.loads(body["value"])["alias"]

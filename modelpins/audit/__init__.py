@@ -1,4 +1,6 @@
-"""The audit trail: what each alias move records on its version, and reading it back (`history`).
+"""The audit trail, the core record: what each alias move records on its version (`records`), what each branch
+last applied (`head`), and reading it back (`history`).
 
-Imports the core (pins, plan, registry types) and the base modules only.
+A core package below `api`, whose write path writes the records: imports plan, pins, context, the adapters and
+the base modules only.
 """

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import gitrepo
-from modelpins.api import audit_entries
+from modelpins.audit.records import audit_entries
 from modelpins.context import _pr_from_message
 from modelpins.errors import InvalidPins, OperationFailed
 from modelpins.pins import PinsFile, loads

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import api
-from modelpins.api import audit_entries
+from modelpins.audit.records import audit_entries
 from modelpins.board.reads import Reads
 from modelpins.board.views import (
     Board,

@@ -10,9 +10,11 @@ from pathlib import Path
 import click
 
 from modelpins import actions, api, crossenv, envvars, markdown, pins, progress, safe_write, write
+from modelpins.audit import head
+from modelpins.audit.head import HeadGuard
 from modelpins.commands.params import FiniteFloat
-from modelpins.context import from_env
-from modelpins.errors import InvalidInput, OperationFailed
+from modelpins.context import Context, from_env
+from modelpins.errors import InvalidInput, ModelPinsError, OperationFailed
 from modelpins.plan import Change, served_by, summary, table
 from modelpins.redact import redact
 from modelpins.registry import DEFAULT_PARALLEL, MAX_PARALLEL, MlflowRegistry
@@ -110,18 +112,36 @@ def _show_plan(
     default=DEFAULT_PARALLEL,
     show_default=True,
     help="Changes in flight at once (1: one after the other, in plan order). Each change still writes its audit "
-    "tag before its alias, every set and move finishes before the first delete, and the first failure stops "
+    "record once its alias moved, every set and move finishes before the first delete, and the first failure stops "
     "new changes from starting.",
 )
+@click.option(
+    "--allow-older",
+    is_flag=True,
+    help="Apply a commit older than (or unrelated to) the one the branch last applied: a deliberate emergency "
+    "only, with --reason (recorded in each audit record). A rollback is normally a new commit (`rollback`).",
+)
+@click.option("--reason", metavar="TEXT", help="Why --allow-older is used; recorded in the audit records.")
 @click.pass_obj
-def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout: float, parallel: int) -> None:
+def apply(
+    s: Settings,
+    dry_run: bool,
+    yes: bool,
+    skip_gates: bool,
+    lock_timeout: float,
+    parallel: int,
+    allow_older: bool,
+    reason: str | None,
+) -> None:
     """Make the registry's aliases match the pins file; writes only what differs.
 
     A move onto a version needs passing results of that alias's gates on the version
     (`modelpins gate`), unless --skip-gates. Writes happen under the registry's apply lock,
     and the plan is made (and checked) again once it is held, so two applies never
-    interleave and the second one starts from the first one's result.
+    interleave and the second one starts from the first one's result. A commit older than
+    (or unrelated to) the one the branch last applied is refused: apply the branch head.
     """
+    _older_needs_reason(allow_older, reason)
     ttl = envvars.number("MODELPINS_LOCK_TTL", 600, MIN_LOCK_TTL, 86400)  # settings first: nothing read yet
     from_env(os.environ, s.pins.resolve().parent)  # MODELPINS_ACTOR, _COMMIT, _PR checked before any request
     from modelpins.integrity.artefact_lock import verify_mode
@@ -133,9 +153,15 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
         apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
         return
     registry = s.registry()
+    ctx = from_env(os.environ, s.pins.resolve().parent, pins=s.pins)
+    guard = head_guard(s, registry, ctx, reason if allow_older else None)
+    if guard:
+        guard.check()  # a stale run stops here, before it plans or writes anything
     result = api.make_plan(desired, registry)
     if not result.changes:
         click.echo(summary(result.changes))
+        if guard and not dry_run:
+            guard.record()
         if envs:
             apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
         return
@@ -146,32 +172,58 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
     if dry_run:
         click.echo("Dry run: nothing written.")
         return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise InvalidInput(f"refusing to apply {len(result.changes)} changes without confirmation; pass --yes")
-        click.confirm("Apply these changes?", abort=True)
+    _confirm(yes, len(result.changes))
     with progress.shown("apply", len(result.changes)) as step:
-        moved = write.move_aliases(
+        request = write.MoveRequest(
             s.pins,
             desired,
-            registry,
-            from_env(os.environ, s.pins.resolve().parent, pins=s.pins),
             confirmed=result.changes,
             accept_changed=yes,
             skip_gates=skip_gates,
             lock_timeout=lock_timeout,
             lock_ttl=ttl,
-            notify=lambda message: click.echo(message, err=True),
-            show=click.echo,
-            progress=step,
             parallel=parallel,
+            reason=reason if allow_older else None,
+            report=write.Report(notify=lambda message: click.echo(message, err=True), show=click.echo, progress=step),
+            guard=guard,
         )
+        moved = write.move_aliases(request, registry, ctx)
     outcome = moved.result
-    actions.step_summary(markdown.apply_markdown(outcome.applied, outcome.failed, outcome.error, outcome.pending))
+    actions.step_summary(
+        markdown.apply_markdown(outcome.applied, [(f.change, f.error) for f in outcome.failures], outcome.not_started)
+    )
     report_moves(outcome, "applied ")
     click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
     if envs:
         apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
+
+
+def _older_needs_reason(allow_older: bool, reason: str | None) -> None:
+    if allow_older and not (reason or "").strip():
+        raise InvalidInput("--allow-older needs --reason TEXT: say why an older commit is applied (it is recorded)")
+    if reason and not allow_older:
+        raise InvalidInput("--reason goes with --allow-older (it records why an older commit is applied)")
+
+
+def _confirm(yes: bool, count: int) -> None:
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput(f"refusing to apply {count} changes without confirmation; pass --yes")
+        click.confirm("Apply these changes?", abort=True)
+
+
+def head_guard(s: Settings, registry: MlflowRegistry, ctx: Context, allow_older: str | None) -> HeadGuard | None:
+    """apply's head-only rule for the pins file's branch; None outside a git repository or on no branch."""
+    from modelpins import gitrepo
+
+    try:
+        repo, _ = gitrepo.locate(s.pins)
+    except ModelPinsError:
+        return None
+    name = head.branch(os.environ, repo)
+    if not name or not ctx.commit:
+        return None
+    return HeadGuard(registry, repo, head.repository(os.environ, repo), name, ctx, allow_older)
 
 
 def apply_environments(
@@ -223,11 +275,15 @@ def report_moves(outcome: api.ApplyResult, verb: str, err: bool = False) -> None
     """Print each move made; raise OperationFailed naming the failed and pending ones."""
     for c in outcome.applied:
         click.echo(f"{verb} {c.model}@{c.alias}: {version(c.before)} -> {version(c.after)}", err=err)
-    if outcome.failed:
-        lines = [f"failed   {outcome.failed.model}@{outcome.failed.alias}: {outcome.error}"]
-        lines += [f"pending  {c.model}@{c.alias}: {version(c.before)} -> {version(c.after)}" for c in outcome.pending]
+    if outcome.failures:
+        lines = [f"failed   {f.change.model}@{f.change.alias}: {f.error}" for f in outcome.failures]
+        lines += [
+            f"pending  {c.model}@{c.alias}: {version(c.before)} -> {version(c.after)} (not started)"
+            for c in outcome.not_started
+        ]
         raise OperationFailed(
-            f"applied {len(outcome.applied)} of {len(outcome.plan.changes)} changes, then stopped:\n"
+            f"applied {len(outcome.applied)} of {len(outcome.plan.changes)} changes, then stopped: "
+            f"{len(outcome.failures)} failed, {len(outcome.not_started)} not started\n"
             + "\n".join(lines)
             + "\nRun apply again once the cause is fixed; it continues from the registry's state."
         )

@@ -280,13 +280,12 @@ def _fix_apply(s: Settings, p: pins.PinsFile, ref: str, registry: MlflowRegistry
 
     repo, _ = gitrepo.locate(s.pins)
     ctx = from_env(os.environ, s.pins.resolve().parent, commit=gitrepo.resolve(repo, ref))
-    moved = write.move_aliases(
+    request = write.MoveRequest(
         s.pins,
         p,
-        registry,
-        ctx,
         lock_ttl=envvars.number("MODELPINS_LOCK_TTL", 600, MIN_LOCK_TTL, 86400),
         reason="drift-fix",
-        notify=lambda message: click.echo(message, err=True),
+        report=write.Report(notify=lambda message: click.echo(message, err=True)),
     )
+    moved = write.move_aliases(request, registry, ctx)
     report_moves(moved.result, "restored", err=as_json)

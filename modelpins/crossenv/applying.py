@@ -113,18 +113,17 @@ def apply(
         view = replace(ep.view, models={n: replace(m, aliases=aliases[n]) for n, m in ep.view.models.items()})
         gate_on_apply(ep, view, registries, ctx)
         extra = _audit_extra(promos, ep)
-        moved = write.move_aliases(
+        request = write.MoveRequest(
             pins_path,
             view,
-            ep.registry,
-            ctx,
-            skip_gates=skip_gates,
+            check_lock=False,
             lock_timeout=lock_timeout,
             lock_ttl=lock_ttl,
-            notify=notify,
+            skip_gates=skip_gates,
             audit_extra=extra,
-            check_lock=False,
+            report=write.Report(notify=notify),
         )
+        moved = write.move_aliases(request, ep.registry, ctx)
         done.append(Applied(ep.environment, copied, moved))
         if moved.result.failed:
             break

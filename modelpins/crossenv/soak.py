@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from modelpins import api
+from modelpins.audit.records import audit_entries
 from modelpins.crossenv.model import EnvPlan, Promotions, Source, Wait
 from modelpins.errors import GateFailed, InvalidPins, ModelPinsError
 from modelpins.pins import EnvPin, ModelPins, PinsFile, loads
@@ -113,7 +113,7 @@ def _timestamp(at: str) -> float:
 
 def held_since(info: VersionInfo, alias: str) -> float | None:
     """When the version last took `alias`, from its audit records; None when no record says it holds it."""
-    records = api.audit_entries(info.tags, alias)
+    records = audit_entries(info.tags, alias)
     last = records[-1][1] if records else None
     if not last or last.get("to") != info.version or last.get("action") == "delete":
         return None

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelpins.api import audit_entries
+from modelpins.audit.records import audit_entries
 from modelpins.gates import AliasCheck
 from modelpins.pins import Gate
 from modelpins.tags import GATES_PREFIX

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from modelpins.api import audit_entries
 from modelpins.audit.history import Transition
+from modelpins.audit.records import audit_entries
 from modelpins.errors import InvalidInput
 from modelpins.pins import AliasPin, PinsFile
 from modelpins.proposals import proposal, yamledit

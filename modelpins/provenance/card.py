@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from modelpins.api import audit_entries
+from modelpins.audit.records import audit_entries
 from modelpins.escape import guard, text
 from modelpins.gates import waived
 from modelpins.integrity.artefact_lock import Entry

@@ -21,10 +21,10 @@ def test_partial_apply_summary_lists_applied_failed_and_pending(client, proxy, t
     assert result.returncode == 1
     assert alias_state(client, [model]) == {model: {"champion": 2, "old-a": 1, "old-b": 2}}
     text = summary.read_text()
-    assert "### modelpins apply: ❌ stopped after 1 of 3 changes" in text
+    assert "### modelpins apply: ❌ stopped: 1 of 3 changes applied, 1 failed" in text
     assert f"| ✅ applied | `{model}` | `champion` | 1 | 2 |" in text
     assert f"| ❌ failed | `{model}` | `old-a` | 1 | – |" in text
-    assert f"| ⏸️ not applied | `{model}` | `old-b` | 2 | – |" in text
+    assert f"| ⏸️ not started | `{model}` | `old-b` | 2 | – |" in text
     assert f"pending  {model}@old-b: 2 -> -" in result.stderr
     assert "::error::applied 1 of 3 changes, then stopped" in result.stdout
 

@@ -29,7 +29,7 @@ def alias_state(client: MlflowClient, names: Sequence[str]) -> dict[str, dict[st
 
 def audit(client: MlflowClient, model: str, version: int | str, alias: str = "champion") -> dict:
     """The newest audit record for `alias` on the version (read back through MLflow's own client)."""
-    from modelpins.api import audit_entries
+    from modelpins.audit.records import audit_entries
 
     records = audit_entries(client.get_model_version(model, str(version)).tags, alias)
     assert records, f"no audit record for {alias} on {model} v{version}"

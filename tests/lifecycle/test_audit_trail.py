@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from modelpins.api import audit_entries
+from modelpins.audit.records import audit_entries
 from tests.helpers.cli import run
 from tests.helpers.seed import alias_state, seed_model, unique
 from tests.lifecycle.conftest import pins_text

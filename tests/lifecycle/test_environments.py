@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from modelpins.api import audit_entries, audit_key
+from modelpins.audit.records import audit_entries, audit_key
 from modelpins.tags import COPY_SOURCE_TAG
 from tests.helpers.cli import run
 from tests.helpers.envs import ENV, line_of, pins, register, versions

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from modelpins import api, pins
+from modelpins import pins
+from modelpins.audit import records
 from modelpins.board import reads
 from modelpins.registry import MlflowRegistry
 from tests.helpers.cli import run
@@ -23,7 +24,7 @@ def test_hostile_registry_and_pins_text_is_escaped(client, mlflow_server, tmp_pa
     record = {"action": "set", "alias": "champion", "from": None, "to": 1, "at": "2026-01-02T03:04:05Z",
               "actor": '<img src=x onerror="alert(1)">', "pr": '7"><script>alert(2)</script>',
               "run_url": "javascript:alert(3)"}  # fmt: skip
-    client.set_model_version_tag(name, "1", api.audit_key("champion"), json.dumps(record))
+    client.set_model_version_tag(name, "1", records.audit_key("champion"), json.dumps(record))
     gates = {
         "passed": True,
         "at": "2026-01-02T03:00:00Z",
