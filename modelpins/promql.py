@@ -80,9 +80,8 @@ def structure_problem(query: str) -> str | None:
     for i, ch in enumerate(text):
         if ch in "([{":
             stack.append(ch)
-        elif ch in _PAIRS:
-            if not stack or stack.pop() != _PAIRS[ch]:
-                return f"'{ch}' at character {i + 1} closes nothing"
+        elif ch in _PAIRS and (not stack or stack.pop() != _PAIRS[ch]):
+            return f"'{ch}' at character {i + 1} closes nothing"
     if stack:
         return f"'{stack[-1]}' is not closed"
     bare = text.replace(SELECTOR, "").replace(WINDOW, "")

@@ -200,7 +200,7 @@ class StrategySpec(Spec):
         steps = step_weights(self.steps or [])
         if steps != sorted(set(steps)):
             out.append(problem("canary steps must increase", "e.g. [5, 25, 50, 100]", "steps"))
-        if self.weight is not None and steps and self.weight not in steps:
+        if self.weight and steps and self.weight not in steps:  # 0: rolled back
             out.append(
                 problem(
                     f"weight {self.weight} is not one of the steps {steps}",
