@@ -75,13 +75,14 @@ lock-check: $(STAMP)
 	    echo "ERROR - requirements/$$f.txt is stale against pyproject.toml: run 'make lock' and commit it"; exit 1; }; \
 	done && echo "lock is current: requirements/{tools,serving,dev,policy}.txt"
 
-# The image tests need a docker engine and registry, the site tests a headless browser; as root with apt, install them.
+# The image tests need a docker engine and registry, the site tests a headless browser, the canary tests a
+# Prometheus server; as root with apt, install them.
 sysdeps:
-	@if ! command -v dockerd >/dev/null || ! command -v docker-registry >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! command -v dockerd >/dev/null || ! command -v docker-registry >/dev/null || ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io docker-registry chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io docker-registry chromium prometheus; \
 	  else \
-	    echo "note: dockerd, docker-registry or chromium is missing; the image and browser tests will be skipped (apt-get install docker.io docker-registry chromium)"; \
+	    echo "note: dockerd, docker-registry, chromium or prometheus is missing; the image, browser and canary tests will be skipped (apt-get install docker.io docker-registry chromium prometheus)"; \
 	  fi; \
 	fi
 

@@ -37,6 +37,11 @@ def canary_of(p: PinsFile, name: str) -> Deployment:
             f"{p.path}:{dep.line}: deployment '{name}' is not a canary with an 'analysis:' block; "
             "add 'strategy: {type: canary, steps: [...], analysis: {...}}'"
         )
+    if dep.strategy.engine != "modelpins":
+        raise InvalidInput(
+            f"{p.path}:{dep.strategy.line}: the canary of '{name}' is moved by {dep.strategy.engine} "
+            "(strategy.engine); modelpins canary does not judge it"
+        )
     return dep
 
 

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from modelpins import pins
+from modelpins import gitrepo, pins
 from modelpins.audit import canary as audit_canary
 from modelpins.canary import edits, run
 from modelpins.canary.decide import PROMOTE, Decision
@@ -15,7 +15,7 @@ from modelpins.canary.prometheus import Prometheus, url_for
 from modelpins.commands.adopt import propose
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.markdown import plan_markdown
-from modelpins.proposals import yamledit
+from modelpins.proposals import proposal, yamledit
 from modelpins.settings import Settings
 
 
@@ -95,20 +95,23 @@ def _advance_one(s: Settings, name: str, commit: bool, open_pr: bool) -> Decisio
     out = run.outcome(d, source.text, p, dep)
     if out is None:
         return d
-    if d.action == PROMOTE or open_pr:
+    if d.action == PROMOTE or open_pr:  # the alias move is always reviewed: a branch and its pull request
         branch = f"canary/{name}-{d.action}-{d.evidence.at[:19].replace(':', '').replace('-', '')}"
         changes = list(out.changes)
         body = out.message.split("\n\n", 1)[1]
+        back = proposal.current_branch(s.pins) if (commit or open_pr) else ""
         propose(
             s,
             source,
             out.new_text,
-            branch if (commit or open_pr) else None,
-            open_pr,
+            branch if back else None,
+            bool(back),
             out.message,
             out.title,
             lambda base: body + ("\n" + plan_markdown(changes, s.pins.name, base, None) if changes else ""),
         )
+        if back:  # the next canary's weight move goes on the branch it started from
+            gitrepo.git(gitrepo.locate(s.pins)[0], "switch", "--quiet", back)
     elif commit:
         sha = run.commit_here(source, out.new_text, out.message)
         click.echo(f"committed {sha[:12]}: {out.title}")

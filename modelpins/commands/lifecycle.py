@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from modelpins import pins
+from modelpins.audit import canary as audit_canary
 from modelpins.audit import history as history_mod
 from modelpins.commands.adopt import propose
 from modelpins.completion import complete_target
@@ -52,6 +53,7 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
     if environment and not located:
         raise InvalidInput(f"{target} is not pinned in environment '{environment}' in {s.pins}")
     # the git history of the file pins the command's registry; an environment's has its audit tags
+    canary: list[dict[str, object]] = []
     found = history_mod.History([]) if located else history_mod.git_transitions(s.pins, model, alias)
     if p and model and located and not offline:  # a model in an environment's registry: its audit records there
         registry = crossenv.connect(p, s.registry() if s.tracking_uri else None)[located[0]]
@@ -61,11 +63,13 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
         models = {model} if model else {t.model for t in found.transitions}
         versions = registry.versions(models)
         found = history_mod.join(found, history_mod.audit_records(versions, alias))
+        canary = [r for info in versions.values() for r in audit_canary.records(info.tags)]
     if as_json:
         out = {
             "transitions": [t.as_json() for t in found.transitions],
             "unreadable": found.unreadable,
             "shallow": found.shallow,
+            "canary": canary,
         }
         click.echo(json.dumps(out, indent=2))
         return
@@ -73,6 +77,8 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
         click.echo(f"No alias transitions for {target or 'any model'} in {s.pins}'s history.")
     else:
         click.echo(history_mod.table(found))
+    if canary:
+        click.echo("\nCanary decisions (modelpins canary advance):\n" + audit_canary.table(canary))
     for note in found.unreadable:
         click.echo(f"note: skipped a commit whose file did not parse: {note}", err=True)
     if found.shallow:

@@ -40,12 +40,13 @@ def setup(mlflow_server, prometheus, standin, repo: Repo):
         found = audit_canary.records(tags, dep)
         return [r for r in found if action is None or r["action"] == action]
 
+    advance.history = lambda: run("--pins", repo.pins, "--tracking-uri", mlflow_server.url, "history", model)  # type: ignore[attr-defined]
     return model, dep, advance, records
 
 
-def weight_diff(repo: Repo) -> list[str]:
-    """The changed lines of the last commit's diff of the pins file."""
-    diff = repo.git("show", "--format=", "-U0", "HEAD", "--", "model_pins.yaml").splitlines()
+def weight_diff(repo: Repo, ref: str = "HEAD") -> list[str]:
+    """The changed lines of the diff of the pins file by the commit `ref`."""
+    diff = repo.git("show", "--format=", "-U0", ref, "--", "model_pins.yaml").splitlines()
     return [ln for ln in diff if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
 
 
@@ -68,10 +69,12 @@ def test_a_healthy_candidate_advances_through_every_step_then_proposes_the_alias
     last = advance("--commit")
     assert last.returncode == 0, last.stdout + last.stderr
     assert "PROMOTE at 100%" in last.stdout
-    branch = repo.git("branch", "--show-current").strip()
-    assert branch.startswith(f"canary/{dep}-promote-")  # the alias move goes to review, never straight in
-    assert weight_diff(repo) == ["-      champion: 1", "+      champion: 2"]
-    assert f"Promote {model}@champion 1 -> 2 after canary {dep}" in repo.git("log", "-1", "--format=%B")
+    assert repo.git("branch", "--show-current").strip() == "main"  # back where it started, main untouched
+    assert "weight: 100" in repo.pins.read_text() and "champion: 1" in repo.pins.read_text()
+    [branch] = repo.git("branch", "--list", f"canary/{dep}-promote-*", "--format=%(refname:short)").split()
+    assert weight_diff(repo, branch) == ["-      champion: 1", "+      champion: 2"]  # the alias move, for review
+    assert f"Promote {model}@champion 1 -> 2 after canary {dep}" in repo.git("log", "-1", "--format=%B", branch)
+    assert "open the pull request with (GITHUB_TOKEN is not set):" in last.stdout
 
     actions = [(r["action"], r["weight"], r["to_weight"]) for r in records()]
     assert actions == [("advance", 10, 50), ("advance", 50, 100), ("promote", 100, 100)]
@@ -81,6 +84,9 @@ def test_a_healthy_candidate_advances_through_every_step_then_proposes_the_alias
     assert readings["error-ratio"]["candidate"] == 0 and readings["error-ratio"]["stable"] == 0
     assert 0.5 < readings["e2e-p95"]["candidate"] < 1.0  # the 0.8 s requests, from the histogram's buckets
     assert records()[0]["actor"] == "canary-bot"
+    shown = advance.history()
+    assert shown.returncode == 0, shown.stderr
+    assert "Canary decisions" in shown.stdout and f"{dep}  promote   100 -> 100" in shown.stdout
 
 
 def test_an_error_spike_rolls_back_with_the_failing_values(setup, standin, repo):
