@@ -13,6 +13,7 @@ from typing import Any
 from modelpins.pins import Strategy
 
 ADVANCE, PROMOTE, ROLLBACK, HOLD = "advance", "promote", "rollback", "hold"
+NO_EVIDENCE = ("no evidence:", "no data")  # holds that need a person, not time
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Decision:
     @property
     def needs_attention(self) -> bool:
         """A rollback, or a hold no amount of waiting fixes (Prometheus unreachable, no data)."""
-        return self.action == ROLLBACK or (self.action == HOLD and self.evidence.unreachable is not None)
+        return self.action == ROLLBACK or (self.action == HOLD and self.reason.startswith(NO_EVIDENCE))
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

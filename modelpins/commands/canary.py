@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -24,12 +25,16 @@ def canary() -> None:
     """Canary steps on live evidence: `status` judges the current step, `advance` acts on the judgement."""
 
 
+@functools.cache
 def _prometheus(environment: str) -> tuple[Prometheus | None, str]:
+    """One client (and one connection pool) per environment for the whole command."""
     url = url_for(environment)
     if url is None:
         var = f"MODELPINS_ENV_{environment.upper().replace('-', '_')}_PROMETHEUS_URL"
         return None, f"no Prometheus configured: set {var} or MODELPINS_PROMETHEUS_URL"
-    return Prometheus(url), ""
+    import requests
+
+    return Prometheus(url, session=requests.Session()), ""
 
 
 def _judge(s: Settings, name: str) -> tuple[yamledit.Source, pins.PinsFile, Decision]:
