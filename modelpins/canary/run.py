@@ -19,12 +19,8 @@ TRAILER = "Modelpins-Canary"
 
 
 def canaries(p: PinsFile) -> list[str]:
-    """Deployments whose canary `modelpins canary advance` moves (an analysis, not Argo Rollouts)."""
-    return [
-        n
-        for n, d in p.deployments.items()
-        if d.strategy.type == "canary" and d.strategy.analysis and d.strategy.engine == "modelpins"
-    ]
+    """Deployments whose canary `modelpins canary advance` moves: those with an analysis."""
+    return [n for n, d in p.deployments.items() if d.strategy.type == "canary" and d.strategy.analysis]
 
 
 def canary_of(p: PinsFile, name: str) -> Deployment:
@@ -36,11 +32,6 @@ def canary_of(p: PinsFile, name: str) -> Deployment:
         raise InvalidInput(
             f"{p.path}:{dep.line}: deployment '{name}' is not a canary with an 'analysis:' block; "
             "add 'strategy: {type: canary, steps: [...], analysis: {...}}'"
-        )
-    if dep.strategy.engine != "modelpins":
-        raise InvalidInput(
-            f"{p.path}:{dep.strategy.line}: the canary of '{name}' is moved by {dep.strategy.engine} "
-            "(strategy.engine); modelpins canary does not judge it"
         )
     return dep
 

@@ -183,7 +183,6 @@ class Strategy:
     line: int = field(default=0, compare=False)
     min_times: tuple[float, ...] = ()  # seconds a canary stays at each step at least (parallel to steps)
     analysis: Analysis | None = None
-    engine: str = "modelpins"  # modelpins | argo-rollouts
 
 
 @dataclass(frozen=True)

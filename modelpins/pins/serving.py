@@ -158,7 +158,7 @@ def serve_list(items: list[str | ServeSpec], loc: Loc, at: Tree) -> tuple[ServeE
 STRATEGY_FIELDS = {
     "rolling": (),
     "blue-green": ("candidate", "active"),
-    "canary": ("candidate", "weight", "steps", "analysis", "engine"),
+    "canary": ("candidate", "weight", "steps", "analysis"),
     "shadow": ("candidate",),
     "ab": ("candidate", "weight"),
 }
@@ -175,10 +175,6 @@ class StrategySpec(Spec):
     ] = NOT_GIVEN
     analysis: Annotated[
         AnalysisSpec, Field(description="PromQL checks `modelpins canary advance` makes at each step")
-    ] = NOT_GIVEN
-    engine: Annotated[
-        Literal["modelpins", "argo-rollouts"],
-        Field(description="who moves the weight: `modelpins canary advance` (default) or Argo Rollouts"),
     ] = NOT_GIVEN
     active: Annotated[Literal["blue", "green"], Field(description="the blue-green track taking traffic")] = NOT_GIVEN
 
@@ -231,7 +227,6 @@ class StrategySpec(Spec):
             at.line(loc),
             times if any(times) else (),
             analysis,
-            self.engine or "modelpins",
         )
 
 

@@ -140,8 +140,6 @@ def _dump_strategy(s: Strategy) -> dict[str, object]:
         ]
     if s.analysis:
         strategy["analysis"] = _dump_analysis(s.analysis)
-    if s.engine != "modelpins":
-        strategy["engine"] = s.engine
     if s.type == "blue-green" and s.active != "blue":
         strategy["active"] = s.active
     return strategy
