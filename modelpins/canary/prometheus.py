@@ -50,7 +50,8 @@ class Prometheus:
         body = _json(r, self.url)
         if body.get("status") != "success":
             raise Unreachable(f"Prometheus refused the query: {body.get('error', r.status_code)}")
-        data = body.get("data") or {}
+        data = body.get("data")
+        data = data if isinstance(data, dict) else {}
         result = data.get("result")
         if data.get("resultType") == "scalar":
             return _number(result[1]) if isinstance(result, list) else None

@@ -30,6 +30,7 @@ def test_steps_with_minimum_times_and_an_analysis_are_read_into_typed_data(tmp_p
     assert validate(tmp_path, GOOD).returncode == 0
     s = pins.loads(GOOD).deployments["assistant"].strategy
     assert (s.steps, s.min_times, s.weight) == ((10, 50, 100), (), 10)  # 0s everywhere: no minimum
+    assert s.analysis is not None
     assert [q.name for q in s.analysis.queries] == ["error-ratio", "e2e-p95", "tokens-per-second"]
     assert s.analysis.queries[1].tolerance == 0.5 and s.analysis.window == "4s"
     timed = pins.loads(pins_text("chat", "assistant", min_time="30m")).deployments["assistant"].strategy
