@@ -57,6 +57,23 @@ def records(tags: Mapping[str, str], deployment: str | None = None) -> list[dict
     return sorted(out, key=lambda r: str((r.get("evidence") or {}).get("at", "")))
 
 
+def promoted_by(tags: Mapping[str, str]) -> dict[str, Any] | None:
+    """The newest `promote` decision on a version, compact (for the gate evidence tag), or None."""
+    found = [r for r in records(tags) if r.get("action") == "promote"]
+    if not found:
+        return None
+    r, evidence = found[-1], found[-1].get("evidence") or {}
+    keep = ("name", "candidate", "stable", "threshold", "direction", "tolerance")
+    return {
+        "deployment": r.get("deployment"),
+        "weight": r.get("weight"),
+        "window": evidence.get("window"),
+        "at": evidence.get("at"),
+        "requests": {"candidate": evidence.get("requests_candidate"), "stable": evidence.get("requests_stable")},
+        "readings": [{k: q.get(k) for k in keep} for q in evidence.get("readings") or []],
+    }
+
+
 def table(found: list[dict[str, Any]]) -> str:
     rows = [("WHEN", "DEPLOYMENT", "DECISION", "WEIGHT", "WHY")]
     for r in found:
