@@ -77,8 +77,8 @@ lock-check: $(STAMP)
 	done && echo "lock is current: requirements/{tools,serving,dev,policy}.txt"
 
 # The image tests need a docker engine and registry, the site tests a headless browser, the completion tests zsh and
-# fish; as root with apt, install them.
-SYSDEPS := dockerd:docker.io docker-registry:docker-registry chromium:chromium zsh:zsh fish:fish
+# fish, the canary tests a Prometheus server; as root with apt, install them.
+SYSDEPS := dockerd:docker.io docker-registry:docker-registry chromium:chromium zsh:zsh fish:fish prometheus:prometheus
 sysdeps:
 	@missing=$$(for t in $(SYSDEPS); do command -v "$${t%%:*}" >/dev/null || echo "$${t#*:}"; done); \
 	if [ -n "$$missing" ]; then \

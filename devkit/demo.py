@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devkit import serving_demo, signing_demo
+from devkit import canary_demo, serving_demo, signing_demo
 from devkit.devserver import DevServer, seed_model
 
 CREDIT_FEATURES = ["income_k", "debt_to_income", "credit_history_years", "late_payments_12m", "loan_to_income"]
@@ -186,6 +186,8 @@ def main() -> int:
         blocked_promotion(env)
         step("Serving: render Kubernetes manifests (canary and blue-green)")
         serving_demo.show(env)
+        step("Canary on live metrics: one step forward, then a rollback when the error ratio rises")
+        canary_demo.show(env)
         step("Lifecycle: lineage of what serves, and drift after a change made by hand in MLflow")
         lifecycle(env)
         step("Across environments: staging and production on two MLflow servers, in order, with soak time")

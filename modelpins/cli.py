@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "modelpins.commands.board:site",
         "Write the promotion board as a static site (HTML, CSS, SVG) to --out DIR.",
     ),
+    "canary": (
+        "modelpins.commands.canary:canary",
+        "Canary steps on live Prometheus evidence: status, advance (weight, alias move or rollback).",
+    ),
     "history": (
         "modelpins.commands.lifecycle:history",
         "Every alias transition: git history joined with MLflow audit tags.",

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 # registry: version tags
 AUDIT_PREFIX = "modelpins.audit."
+CANARY_PREFIX = "modelpins.canary."  # + <deployment>.<time>: one canary decision (audit.canary)
 GATES_PREFIX = "modelpins.gates."
 CARD = "modelpins.card"
 SIGNATURE_TAG = "modelpins.signature"

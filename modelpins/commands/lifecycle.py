@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from modelpins import pins, progress, safe_write
+from modelpins.audit import canary as audit_canary
 from modelpins.audit import history as history_mod
 from modelpins.commands.proposing import propose
 from modelpins.completion import complete_target
@@ -48,19 +49,15 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
     found = history_mod.History([]) if located else history_mod.git_transitions(s.pins, model, alias)
     if p and model and model not in p.models and not found.transitions and did_you_mean(model, p.models):
         raise InvalidInput(f"model '{model}' is not in {s.pins} nor in its history{did_you_mean(model, p.models)}")
-    if p and model and located and not offline:  # a model in an environment's registry: its audit records there
-        registry = crossenv.connect(p, s.registry() if s.tracking_uri else None)[located[0]]
-        found = history_mod.join(found, history_mod.audit_records(registry.versions({model}), alias))
-    elif s.tracking_uri and not offline:
-        registry = s.registry()
-        models = {model} if model else {t.model for t in found.transitions}
-        versions = registry.versions(models)
-        found = history_mod.join(found, history_mod.audit_records(versions, alias))
+    canary: list[dict[str, object]] = []
+    if not offline:
+        found, canary = _with_registry(s, p, model, alias, located, found)
     if as_json:
         out = {
             "transitions": [t.as_json() for t in found.transitions],
             "unreadable": found.unreadable,
             "shallow": found.shallow,
+            "canary": canary,
         }
         click.echo(json.dumps(out, indent=2))
         return
@@ -68,6 +65,8 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
         click.echo(f"No alias transitions for {target or 'any model'} in {s.pins}'s history.")
     else:
         click.echo(history_mod.table(found))
+    if canary:
+        click.echo("\nCanary decisions (modelpins canary advance):\n" + audit_canary.table(canary))
     for note in found.unreadable:
         click.echo(f"note: skipped a commit whose file did not parse: {note}", err=True)
     if found.shallow:
@@ -76,6 +75,28 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
         )
     if not found.registry_read:
         click.echo("(registry not read: pass --tracking-uri to join MLflow's audit tags)", err=True)
+
+
+def _with_registry(
+    s: Settings,
+    p: pins.PinsFile | None,
+    model: str | None,
+    alias: str | None,
+    located: tuple[str, str] | None,
+    found: history_mod.History,
+) -> tuple[history_mod.History, list[dict[str, object]]]:
+    """`found` joined with the audit records in the registry, and the canary decisions recorded there."""
+    from modelpins import crossenv
+
+    if p and model and located:  # a model in an environment's registry: its audit records there
+        registry = crossenv.connect(p, s.registry() if s.tracking_uri else None)[located[0]]
+        return history_mod.join(found, history_mod.audit_records(registry.versions({model}), alias)), []
+    if not s.tracking_uri:
+        return found, []
+    models = {model} if model else {t.model for t in found.transitions}
+    versions = s.registry().versions(models)
+    canary = [r for info in versions.values() for r in audit_canary.records(info.tags)]
+    return history_mod.join(found, history_mod.audit_records(versions, alias)), canary
 
 
 def _current(path: Path) -> pins.PinsFile | None:

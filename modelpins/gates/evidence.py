@@ -2,7 +2,7 @@
 
 Tag `modelpins.gates.<alias>` on the candidate version holds compact JSON:
 {"passed", "version", "digest", "baselines": {alias: version|null}, "commit", "at",
-"results": [{"name", "kind", "value", "threshold", "passed"}]}.
+"results": [{"name", "kind", "value", "threshold", "passed"}], "canary": {...} when a canary proposed the move}.
 
 `digest` hashes the gate definitions for that model and alias (and the bytes of any
 script they run from the repository), so evidence from other gates does not count.
@@ -57,8 +57,9 @@ def digest(gates: tuple[Gate, ...], base_dir: Path) -> str:
     return "sha256:" + h.hexdigest()[:32]
 
 
-def record(check: AliasCheck, commit: str | None, at: str) -> str:
-    """The tag value for one alias check, kept under MLflow's size limit."""
+def record(check: AliasCheck, commit: str | None, at: str, canary: dict[str, object] | None = None) -> str:
+    """The tag value for one alias check, kept under MLflow's size limit; with the canary's evidence when
+    `modelpins canary advance` proposed this move (its queries' values, window and requests on both tracks)."""
     results = [
         {"name": r.name, "kind": r.kind, "value": r.value, "threshold": r.threshold, "passed": r.passed}
         for r in check.results
@@ -72,7 +73,12 @@ def record(check: AliasCheck, commit: str | None, at: str) -> str:
         "at": at,
         "results": results,
     }
+    if canary:
+        body["canary"] = canary
     text = _dump(body)
+    if len(text) > MAX_TAG and canary:
+        body["canary"] = {k: v for k, v in canary.items() if k != "readings"}
+        text = _dump(body)
     if len(text) > MAX_TAG:
         body["results"] = [r for r in results if not r["passed"]][:20]
         body["truncated"] = len(results)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modelpins.api import Registry, make_plan, plan_against_base
+from modelpins.audit import canary as audit_canary
 from modelpins.context import Context
 from modelpins.gates import AliasCheck, GateError, GateReport, GateResult, Subject, Target, builtin, command, evidence
 from modelpins.pins import ANY_ALIAS, Gate, PinsFile, load_at
@@ -142,9 +143,9 @@ def run_gates(
             {a: now.get(a) for a in against},
         )
         if record:
-            registry.set_version_tag(
-                change.model, change.after, evidence.tag_key(change.alias), evidence.record(check, ctx.commit, ctx.at)
-            )
+            canary = audit_canary.promoted_by(target.candidate.tags)
+            value = evidence.record(check, ctx.commit, ctx.at, canary)
+            registry.set_version_tag(change.model, change.after, evidence.tag_key(change.alias), value)
             check = replace(check, recorded=True)
         checks.append(check)
         progress(f"{change.model}@{change.alias}")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from modelpins.pins.data import (
     AliasPin,
+    Analysis,
+    CanaryQuery,
     Deployment,
     Environment,
     EnvPin,
@@ -61,6 +63,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "STRATEGIES",
     "AliasPin",
+    "Analysis",
+    "CanaryQuery",
     "Deployment",
     "Environment",
     "EnvPin",

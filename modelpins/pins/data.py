@@ -149,6 +149,29 @@ class ServeEntry:
 
 
 @dataclass(frozen=True)
+class CanaryQuery:
+    """One named PromQL query of a canary's analysis: the candidate passes while its value stays on `direction`'s
+    side of `threshold` and, with `tolerance`, no more than that fraction worse than the stable track's."""
+
+    name: str
+    query: str
+    threshold: float
+    direction: str  # below | above
+    tolerance: float | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The checks a canary step must pass: its queries over `window`, with at least `min_requests` per track."""
+
+    window: str = "5m"
+    min_requests: int = 100
+    queries: tuple[CanaryQuery, ...] = ()
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class Strategy:
     """How a deployment's candidate track takes traffic from its stable track (`serve`)."""
 
@@ -158,6 +181,8 @@ class Strategy:
     steps: tuple[int, ...] = ()
     active: str = "blue"
     line: int = field(default=0, compare=False)
+    min_times: tuple[float, ...] = ()  # seconds a canary stays at each step at least (parallel to steps)
+    analysis: Analysis | None = None
 
 
 @dataclass(frozen=True)

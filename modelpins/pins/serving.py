@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag
 from pydantic_core import InitErrorDetails
 
+from modelpins.pins.canary import AnalysisSpec, Step, step_times, step_weights
 from modelpins.pins.data import (
     MODEL_SLOT,
     Deployment,
@@ -160,7 +161,7 @@ def serve_list(items: list[str | ServeSpec], loc: Loc, at: Tree) -> tuple[ServeE
 STRATEGY_FIELDS = {
     "rolling": (),
     "blue-green": ("candidate", "active"),
-    "canary": ("candidate", "weight", "steps"),
+    "canary": ("candidate", "weight", "steps", "analysis"),
     "shadow": ("candidate",),
     "ab": ("candidate", "weight"),
 }
@@ -172,9 +173,12 @@ class StrategySpec(Spec):
     type: Annotated[Literal["rolling", "blue-green", "canary", "shadow", "ab"], Field(description="the strategy")]
     candidate: Annotated[ServeList, Field(description="what the second track serves")] = NOT_GIVEN
     weight: Annotated[int, Field(ge=0, le=100, description="percent of traffic to the candidate")] = NOT_GIVEN
-    steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(description="canary weights, increasing")] = (
-        NOT_GIVEN
-    )
+    steps: Annotated[
+        list[Step], Field(description="canary weights, increasing; each a weight or `{weight, min_time}`")
+    ] = NOT_GIVEN
+    analysis: Annotated[
+        AnalysisSpec, Field(description="PromQL checks `modelpins canary advance` makes at each step")
+    ] = NOT_GIVEN
     active: Annotated[Literal["blue", "green"], Field(description="the blue-green track taking traffic")] = NOT_GIVEN
 
     def rules(self) -> list[InitErrorDetails]:
@@ -192,10 +196,10 @@ class StrategySpec(Spec):
                     "add 'candidate: [model@challenger]'",
                 )
             )
-        steps = self.steps or []
+        steps = step_weights(self.steps or [])
         if steps != sorted(set(steps)):
             out.append(problem("canary steps must increase", "e.g. [5, 25, 50, 100]", "steps"))
-        if self.weight is not None and steps and self.weight not in steps:
+        if self.weight and steps and self.weight not in steps:  # 0: rolled back
             out.append(
                 problem(
                     f"weight {self.weight} is not one of the steps {steps}",
@@ -203,6 +207,8 @@ class StrategySpec(Spec):
                     "weight",
                 )
             )
+        if self.analysis is not None and not steps:
+            out.append(problem("a canary 'analysis' needs 'steps' to advance through", "add 'steps: [10, 50, 100]'"))
         if kind in ("canary", "ab") and self.weight is None and not steps:
             out.append(
                 problem(f"a {kind} strategy needs 'weight' (percent of traffic to the candidate)", "add 'weight: 10'")
@@ -210,10 +216,21 @@ class StrategySpec(Spec):
         return out
 
     def to_strategy(self, loc: Loc, at: Tree) -> Strategy:
-        steps = tuple(self.steps or ())
+        steps = tuple(step_weights(self.steps or []))
         weight = self.weight if self.weight is not None else (steps[0] if steps else 0)
         candidate = serve_list(self.candidate, (*loc, "candidate"), at) if self.candidate else ()
-        return Strategy(self.type, candidate, weight, steps, self.active or "blue", at.line(loc))
+        times = step_times(self.steps or [])
+        analysis = self.analysis.to_analysis((*loc, "analysis"), at) if self.analysis else None
+        return Strategy(
+            self.type,
+            candidate,
+            weight,
+            steps,
+            self.active or "blue",
+            at.line(loc),
+            times if any(times) else (),
+            analysis,
+        )
 
 
 class ResourcesSpec(Spec):

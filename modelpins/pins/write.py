@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import yaml
 
-from modelpins.pins.data import Deployment, Environment, Gate, ModelPins, PinsFile, Resources, ServeEntry, Strategy
+from modelpins.pins.data import (
+    Analysis,
+    Deployment,
+    Environment,
+    Gate,
+    ModelPins,
+    PinsFile,
+    Resources,
+    ServeEntry,
+    Strategy,
+)
 
 
 def gate_fields(kind: str) -> tuple[str, ...]:
@@ -124,7 +134,22 @@ def _dump_strategy(s: Strategy) -> dict[str, object]:
     if s.type in ("canary", "ab"):
         strategy["weight"] = s.weight
     if s.steps:
-        strategy["steps"] = list(s.steps)
+        times = s.min_times or (0.0,) * len(s.steps)
+        strategy["steps"] = [
+            {"weight": w, "min_time": f"{int(t)}s"} if t else w for w, t in zip(s.steps, times, strict=True)
+        ]
+    if s.analysis:
+        strategy["analysis"] = _dump_analysis(s.analysis)
     if s.type == "blue-green" and s.active != "blue":
         strategy["active"] = s.active
     return strategy
+
+
+def _dump_analysis(a: Analysis) -> dict[str, object]:
+    queries: dict[str, object] = {}
+    for q in a.queries:
+        entry: dict[str, object] = {"query": q.query, "threshold": q.threshold, "direction": q.direction}
+        if q.tolerance is not None:
+            entry["tolerance"] = q.tolerance
+        queries[q.name] = entry
+    return {"window": a.window, "min_requests": a.min_requests, "queries": queries}
