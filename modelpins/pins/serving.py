@@ -72,6 +72,13 @@ class EnvironmentSpec(Spec):
     owners: Annotated[
         Owners, Field(description="reviewers of every change to the pins in this environment, copies included")
     ] = []
+    pull_secret: Annotated[
+        K8sName,
+        Field(description="Secret (type kubernetes.io/dockerconfigjson) in the namespace the pods pull images with"),
+    ] = NOT_GIVEN
+    service_account: Annotated[
+        K8sName, Field(description="ServiceAccount in the namespace the pods run as (default: the namespace's default)")
+    ] = NOT_GIVEN
 
     def to_environment(self, name: str, line: int) -> Environment:
         return Environment(
@@ -83,6 +90,8 @@ class EnvironmentSpec(Spec):
             line=line,
             registry=self.registry.to_registry(line) if self.registry else None,
             owners=tuple(self.owners),
+            pull_secret=self.pull_secret,
+            service_account=self.service_account,
         )
 
 
@@ -157,10 +166,31 @@ def serve_list(items: list[str | ServeSpec], loc: Loc, at: Tree) -> tuple[ServeE
 STRATEGY_FIELDS = {
     "rolling": (),
     "blue-green": ("candidate", "active"),
-    "canary": ("candidate", "weight", "steps"),
+    "canary": ("candidate", "weight", "steps", "affinity"),
     "shadow": ("candidate",),
-    "ab": ("candidate", "weight"),
+    "ab": ("candidate", "weight", "affinity"),
 }
+
+SESSION_NAME = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"),
+    Says("session name '{value}' is not an HTTP token", "use letters, digits and '-', e.g. 'X-Session-Id'"),
+]
+
+
+class AffinitySpec(Spec):
+    """Session persistence of a traffic split: the Gateway keeps a client on the track it first reached."""
+
+    cookie: Annotated[SESSION_NAME, Field(description="the cookie the Gateway sets and reads")] = NOT_GIVEN
+    header: Annotated[SESSION_NAME, Field(description="the request header the Gateway keys on")] = NOT_GIVEN
+
+    def rules(self) -> list[InitErrorDetails]:
+        if len(self.model_fields_set) != 1:
+            return [problem("affinity takes one of 'cookie' or 'header'", "e.g. 'affinity: {cookie: modelpins-track}'")]
+        return []
+
+    def to_affinity(self) -> tuple[str, str]:
+        return ("cookie", self.cookie) if self.cookie else ("header", self.header or "")
 
 
 class StrategySpec(Spec):
@@ -173,6 +203,10 @@ class StrategySpec(Spec):
         NOT_GIVEN
     )
     active: Annotated[Literal["blue", "green"], Field(description="the blue-green track taking traffic")] = NOT_GIVEN
+    affinity: Annotated[
+        AffinitySpec,
+        Field(description="canary or ab: keep each client on one track, by a `cookie` or a `header` it sends"),
+    ] = NOT_GIVEN
 
     def rules(self) -> list[InitErrorDetails]:
         """The fields the strategy's type takes, and the weights of a canary."""
@@ -210,11 +244,17 @@ class StrategySpec(Spec):
         steps = tuple(self.steps or ())
         weight = self.weight if self.weight is not None else (steps[0] if steps else 0)
         candidate = serve_list(self.candidate, (*loc, "candidate"), at) if self.candidate else ()
-        return Strategy(self.type, candidate, weight, steps, self.active or "blue", at.line(loc))
+        affinity = self.affinity.to_affinity() if self.affinity else None
+        return Strategy(self.type, candidate, weight, steps, self.active or "blue", at.line(loc), affinity)
 
 
 class ResourcesSpec(Spec):
-    gpu: Annotated[int, Field(ge=0, le=64)] = 0
+    """What one pod gets, split between its containers."""
+
+    gpu: Annotated[
+        int,
+        Field(ge=0, le=64, description="GPUs per pod (default: 1 per vLLM process, 0 without one); vLLM needs one"),
+    ] = NOT_GIVEN
     memory: Memory = "16Gi"
     cpu: Cpu = "4"
 
@@ -241,8 +281,17 @@ class DeploymentSpec(Spec):
         StrategySpec, Field(description="rolling (default), blue-green, canary, shadow or ab, with a candidate track")
     ] = NOT_GIVEN
     replicas: Annotated[int, Field(ge=1, le=1000, description="pods per track")] = 1
-    resources: Annotated[ResourcesSpec, Field(description="`gpu`, `memory`, `cpu` of each pod")] = NOT_GIVEN
-    vllm_args: Annotated[list[Text], Field(description="extra arguments of the vLLM server")] = []
+    resources: Annotated[
+        ResourcesSpec, Field(description="`gpu`, `memory`, `cpu` of each pod, split between its containers")
+    ] = NOT_GIVEN
+    vllm_args: Annotated[
+        list[Text],
+        Field(description="extra arguments of the vLLM server (not the flags modelpins renders from other fields)"),
+    ] = []
+    tensor_parallel_size: Annotated[
+        int,
+        Field(ge=1, le=64, description="GPUs each vLLM process shards the model over (default: its share of `gpu`)"),
+    ] = NOT_GIVEN
     artifacts: Annotated[
         Literal["image", "init"], Field(description="weights baked into the image, or fetched by an init container")
     ] = "init"
@@ -263,6 +312,9 @@ class DeploymentSpec(Spec):
             port=self.port,
             route=self.route.to_route(at.line((*loc, "route"))) if self.route else None,
             line=at.key_line(loc),
+            tensor_parallel_size=self.tensor_parallel_size,
+            vllm_args_line=at.key_line((*loc, "vllm_args")) if self.vllm_args else 0,
+            resources_line=at.key_line((*loc, "resources")) if res else 0,
         )
 
 
