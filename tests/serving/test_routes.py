@@ -121,18 +121,6 @@ COLLIDING = {
         lambda t: t.replace("  fraud-ab:\n", "  fraud-ab:\n    route: {hostnames: [fraud-shadow.models.example]}\n"),
         "route: {hostnames: [fraud-shadow.models.example]}",
     ),
-    "nested path prefix on one hostname": (
-        lambda t: (
-            t.replace("  fraud-ab:\n", "  fraud-ab:\n    route: {hostnames: [shared.example], path: /fraud/ab}\n")
-            + "  fraud-ab2:\n    environment: prod\n    serve: [churn@champion]\n"
-            "    route: {hostnames: [shared.example], path: /fraud}\n"
-        ),
-        "route: {hostnames: [shared.example], path: /fraud}",
-    ),
-    "wildcard covering another deployment's hostname": (
-        lambda t: t.replace("  fraud-ab:\n", "  fraud-ab:\n    route: {hostnames: ['*.models.example']}\n"),
-        "route: {hostnames: ['*.models.example']}",
-    ),
 }
 
 
@@ -150,6 +138,9 @@ def test_validate_refuses_two_routes_that_match_the_same_requests(case: str, tmp
     assert f"{pins}:{line}" in result.stderr
     assert "would match the same requests" in result.stderr
     assert "fix" in result.stderr
+
+
+# Pairs that only look like ties (nested prefixes, a wildcard covering an exact name): tests/serving/test_serving_rules.py
 
 
 def test_distinct_path_prefixes_on_one_hostname_are_valid(tmp_path: Path) -> None:
