@@ -6,7 +6,7 @@ import json
 
 from modelpins.errors import InvalidPins, Problem
 from modelpins.pins import Deployment, PinsFile
-from modelpins.serving.shares import pod_gpus, quantity, vllm_processes
+from modelpins.serving.shares import is_vllm, pod_gpus, quantity, vllm_processes
 from modelpins.serving.tracks import MAX_NAME, MLFLOW_CONFIG, resolve, route_target, track_names, tracks
 
 # vLLM flags modelpins renders from other fields: given in vllm_args as well, vLLM would take the last one and
@@ -31,7 +31,7 @@ def check(pins: PinsFile) -> None:
     """Serving rules the schema alone cannot see; InvalidPins with file:line and the fix."""
     problems: list[Problem] = []
     for dep in pins.deployments.values():
-        for rule in (_placement, _kinds, _adapter_bases, _tracks, _gpus, _split, _vllm_args):
+        for rule in (_placement, _kinds, _adapter_bases, _tracks, _gpus, _split, _vllm_args, _baked):
             problems += [Problem(pins.path, line or dep.line, message, fix) for message, fix, line in rule(pins, dep)]
     problems += _route_conflicts(pins) + _mlflow_config_problems(pins)
     if problems:
@@ -209,6 +209,21 @@ def _split(pins: PinsFile, dep: Deployment) -> Found:
             f"{res.memory}: too little for each",
             f"write 'resources: {{memory: {_flow(f'{n}Gi')}, cpu: {_flow(str(n))}}}' or more",
             dep.resources_line,
+        )
+    return out
+
+
+def _baked(pins: PinsFile, dep: Deployment) -> Found:
+    """A baked pod has one image: vLLM's for LLMs, MLflow's model server's for classic models, not both."""
+    out: Found = []
+    mixed = any(len({is_vllm(pins, s) for s in t.servers}) > 1 for t in tracks(pins, dep))
+    if dep.artifacts == "image" and mixed:
+        _add(
+            out,
+            f"deployment '{dep.name}' bakes LLMs and classic models into one image ('artifacts: image'), but vLLM "
+            "and MLflow's model server are built on different images",
+            "write 'artifacts: init' (each runtime's image, the models fetched at start), or serve them in "
+            "separate deployments",
         )
     return out
 

@@ -10,9 +10,16 @@ from modelpins.errors import InvalidInput
 from modelpins.pins import Deployment, PinsFile
 from modelpins.serving import layout
 from modelpins.serving.image_lock import ImageLock
-from modelpins.serving.image_refs import CLASSIC_BUILT, CLASSIC_NOTE, classic_image, image_for, image_note
+from modelpins.serving.image_refs import (
+    CLASSIC_BUILT,
+    CLASSIC_NOTE,
+    CLASSIC_UNPUSHED,
+    classic_image,
+    image_for,
+    image_note,
+)
 from modelpins.serving.layout import Locked
-from modelpins.serving.shares import pod_gpus, shares, tensor_parallel
+from modelpins.serving.shares import is_vllm, pod_gpus, shares, tensor_parallel
 from modelpins.serving.tracks import (
     MLFLOW_CONFIG,
     MODELS_DIR,
@@ -127,6 +134,7 @@ def deployment(
     image: str,
     locked: Locked | None = None,
     lock: ImageLock | None = None,
+    classic: str | None = None,
 ) -> dict[str, Any]:
     """The Deployment of one track. Restricted Pod Security: non-root UID, no capabilities, RuntimeDefault
     seccomp, read-only root filesystem with emptyDirs for /tmp, $HOME (caches) and the models."""
@@ -155,7 +163,9 @@ def deployment(
         container: dict[str, Any] = {
             "name": prefix if len(track.servers) == 1 else f"{prefix}-{len(containers) + 1}",
             # baked ('artifacts: image'): the image holds the models and the server; else each runtime's image
-            "image": classic_image(pins, dep, lock) if init and layout.runtime(kind) == layout.MLFLOW else image,
+            "image": (classic or classic_image(pins, dep, lock))
+            if init and layout.runtime(kind) == layout.MLFLOW
+            else image,
             "imagePullPolicy": "Always",
             "command": command,
             "args": args,
@@ -366,10 +376,12 @@ def objects(
     dockerfile: bytes,
     dep: Deployment,
     locked: Locked | None = None,
+    classic_dockerfile: bytes | None = None,
 ) -> list[dict[str, Any]]:
     """Every object of one deployment, without a namespace (the environment overlay sets it).
 
     `locked`: model_pins.lock's artefact sizes (the model volume's size) and layouts (what each runtime loads).
+    `classic_dockerfile`: deploy/Dockerfile.mlflow, which names MLflow's model server image before its first push.
     """
     ts = tracks(pins, dep)
     count = len(ts[0].servers)
@@ -377,9 +389,11 @@ def objects(
     for t in ts:
         llm = dep.artifacts == "image" or any(layout.runtime(pins.models[s.base.model].kind) == layout.VLLM
                                               for s in t.servers)  # fmt: skip
-        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep, lock)
-        obj = deployment(pins, dep, t, image, locked, lock)
-        note = CLASSIC_NOTE if pins.images.classic else CLASSIC_BUILT
+        serves_classic = dep.artifacts == "init" and not all(is_vllm(pins, s) for s in t.servers)
+        classic = classic_image(pins, dep, lock, classic_dockerfile) if serves_classic else None
+        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic or ""
+        obj = deployment(pins, dep, t, image, locked, lock, classic)
+        note = CLASSIC_NOTE if pins.images.classic else CLASSIC_BUILT if "@sha256:" in image else CLASSIC_UNPUSHED
         obj["metadata"]["annotations"][tags.IMAGE] = image_note(image) if llm else note
         out.append(obj)
     base = {tags.NAME: dep.name}

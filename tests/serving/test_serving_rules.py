@@ -421,3 +421,31 @@ def test_a_deployment_with_hostnames_is_never_told_to_add_hostnames(tmp_path: Pa
 
     (p,) = refused_then_fixed(path, "path: /two")
     assert "hostnames: [\"a.example\"]" in p["fix"]
+
+
+# Images ------------------------------------------------------------------------------------------------------
+
+
+def test_the_committed_example_pins_a_real_classic_base_and_its_pods_name_the_image_build_makes() -> None:
+    from modelpins.serving.image_refs import classic_tag
+
+    text = (REPO / "model_pins.yaml").read_text()
+    pins = pinsmod.load(REPO / "model_pins.yaml")
+    base = pins.images.classic_base
+    assert "0" * 64 not in text and not pins.images.classic
+    assert base and re.fullmatch(r"python:3\.\d+-slim@sha256:[0-9a-f]{64}", base) and set(base[-64:]) != {"0"}
+
+    deployment = yaml.safe_load((REPO / "manifests/base/credit-risk/deployment-credit-risk-blue.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    tag = classic_tag(base, (REPO / "deploy" / "Dockerfile.mlflow").read_bytes())  # what `modelpins build` tags
+    assert {c["image"] for c in pod["containers"] + pod["initContainers"]} == {
+        f"{pins.images.registry}/mlflow-serve:{tag}"
+    }
+
+
+def test_a_baked_pod_cannot_mix_vllm_and_a_classic_model(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "  mixed:\n    environment: prod\n    serve: [llm-base@production, fraud@champion]\n    artifacts: image\n",
+    )
+    refused_then_fixed(path, "different images", "artifacts: init")
