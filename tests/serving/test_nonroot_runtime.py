@@ -45,7 +45,7 @@ print("runtime imported", user, os.getuid(), root)
 
 def build(engine: Any, base: str) -> str:
     """deploy/Dockerfile on `base`, with the stand-in runtime in the build context's models/. Its pip step runs
-    `pip install --version` (MLFLOW_REQUIREMENT): nothing to install offline, the MLflow client is not under test."""
+    `pip install --help` (MLFLOW_REQUIREMENT): nothing to install offline, the MLflow client is not under test."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         for name, data in (("Dockerfile", (REPO / "deploy" / "Dockerfile").read_bytes()),
@@ -60,7 +60,7 @@ def build(engine: Any, base: str) -> str:
         image, _ = engine.client().images.build(
             fileobj=context,
             custom_context=True,
-            buildargs={"BASE_IMAGE": base, "MLFLOW_REQUIREMENT": "--version"},
+            buildargs={"BASE_IMAGE": base, "MLFLOW_REQUIREMENT": "--help"},
             network_mode="none",
             rm=True,
         )

@@ -140,7 +140,8 @@ def test_validate_refuses_two_routes_that_match_the_same_requests(case: str, tmp
     assert "fix" in result.stderr
 
 
-# Pairs that only look like ties (nested prefixes, a wildcard covering an exact name): tests/serving/test_serving_rules.py
+# Pairs that only look like ties (nested prefixes, a wildcard covering an exact name):
+# tests/serving/test_serving_rules.py
 
 
 def test_distinct_path_prefixes_on_one_hostname_are_valid(tmp_path: Path) -> None:

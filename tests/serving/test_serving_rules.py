@@ -385,9 +385,16 @@ TIES = {
 }
 NOT_TIES = {
     # the staging route without hostnames serves every host the production routes do not name
-    "no hostname against hostnames, same path": ("stg", "    route: {path: /x}\n", "prod", "    route: {hostnames: [a.example], path: /x}\n"),
-    "exact hostname against a wildcard covering it": ("prod", "    route: {hostnames: ['*.example']}\n", "prod", "    route: {hostnames: [a.example]}\n"),
-    "nested path prefixes on one hostname": ("prod", "    route: {hostnames: [a.example], path: /x}\n", "prod", "    route: {hostnames: [a.example], path: /x/y}\n"),
+    "no hostname against hostnames, same path": (
+        "stg", "    route: {path: /x}\n", "prod", "    route: {hostnames: [a.example], path: /x}\n"
+    ),
+    "exact hostname against a wildcard covering it": (
+        "prod", "    route: {hostnames: ['*.example']}\n", "prod", "    route: {hostnames: [a.example]}\n"
+    ),
+    "nested path prefixes on one hostname": (
+        "prod", "    route: {hostnames: [a.example], path: /x}\n",
+        "prod", "    route: {hostnames: [a.example], path: /x/y}\n",
+    ),
     "default hostname against a path on the environment's hostnames": ("prod", "", "prod", "    route: {path: /two}\n"),
 }  # fmt: skip
 
@@ -417,10 +424,11 @@ def test_what_only_looks_like_a_tie_is_valid(tmp_path: Path, case: str) -> None:
 
 
 def test_a_deployment_with_hostnames_is_never_told_to_add_hostnames(tmp_path: Path) -> None:
-    path = write(tmp_path, two("prod", "    route: {hostnames: [a.example]}\n", "prod", "    route: {hostnames: [a.example]}\n"))
+    route = "    route: {hostnames: [a.example]}\n"
+    path = write(tmp_path, two("prod", route, "prod", route))
 
     (p,) = refused_then_fixed(path, "path: /two")
-    assert "hostnames: [\"a.example\"]" in p["fix"]
+    assert 'hostnames: ["a.example"]' in p["fix"]
 
 
 # Images ------------------------------------------------------------------------------------------------------
