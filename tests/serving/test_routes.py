@@ -22,6 +22,7 @@ from tests.serving import gateway
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 DOCKERFILE = (REPO / "deploy" / "Dockerfile").read_bytes()
+CLASSIC_DOCKERFILE = (REPO / "deploy" / "Dockerfile.mlflow").read_bytes()
 PINS = {"repository": REPO / "model_pins.yaml", "every strategy": HERE / "golden" / "model_pins.yaml"}
 API_PATH = "/v1/chat/completions"
 
@@ -66,7 +67,7 @@ def test_each_deployment_and_each_track_receives_its_declared_share(which: str) 
     for env in pins.environments.values():
         if not env.gateway:
             continue
-        objs = resolved(pins, ImageLock(), DOCKERFILE, env.name)
+        objs = resolved(pins, ImageLock(), DOCKERFILE, env.name, classic_dockerfile=CLASSIC_DOCKERFILE)
         routes = [o for o in objs if o["kind"] == "HTTPRoute"]
         for dep in (d for d in pins.deployments.values() if d.environment == env.name):
             hosts, prefix = route_target(pins, dep)
