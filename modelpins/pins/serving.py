@@ -281,13 +281,8 @@ class DeploymentSpec(Spec):
         StrategySpec, Field(description="rolling (default), blue-green, canary, shadow or ab, with a candidate track")
     ] = NOT_GIVEN
     replicas: Annotated[int, Field(ge=1, le=1000, description="pods per track")] = 1
-    resources: Annotated[
-        ResourcesSpec, Field(description="`gpu`, `memory`, `cpu` of each pod, split between its containers")
-    ] = NOT_GIVEN
-    vllm_args: Annotated[
-        list[Text],
-        Field(description="extra arguments of the vLLM server (not the flags modelpins renders from other fields)"),
-    ] = []
+    resources: Annotated[ResourcesSpec, Field(description="`gpu`, `memory`, `cpu` of each pod")] = NOT_GIVEN
+    vllm_args: Annotated[list[Text], Field(description="extra arguments of the vLLM server")] = []
     tensor_parallel_size: Annotated[
         int,
         Field(ge=1, le=64, description="GPUs each vLLM process shards the model over (default: its share of `gpu`)"),
