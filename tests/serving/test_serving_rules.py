@@ -99,6 +99,7 @@ def apply_fixes(path: Path, found: list[re.Match[str]]) -> None:
     """Apply each fix as written: every quoted `key: value` in it is set on the deployment the problem's line is in."""
     data = yaml.safe_load(path.read_text())
     root = yaml.compose(path.read_text())
+    assert isinstance(root, yaml.MappingNode)
     deployments = next(v for k, v in root.value if k.value == "deployments")
     starts = sorted((k.start_mark.line + 1, k.value) for k, _ in deployments.value)
     for p in found:
