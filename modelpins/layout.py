@@ -13,11 +13,13 @@
 | prompts   | vLLM's `--chat-template FILE`            | `chat_template.jinja` at the root                       |
 
 `modelpins lock` reads each pinned version's file list and MLmodel, applies these rules and
-records the result (flavor, path, tokenizer) in model_pins.lock, so render stays offline.
+records the result (flavor, path, tokenizer; an adapter's LoRA rank `r` from its
+adapter_config.json) in model_pins.lock, so render stays offline.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,7 @@ class Layout:
     flavor: str  # the MLmodel's main flavor ('transformers', 'sklearn', ...), or 'none' without an MLmodel
     path: str  # what the runtime loads, relative to the version's artefact root ('.': the root)
     tokenizer: str = ""  # vLLM's --tokenizer, relative, when it is not `path`
+    rank: int = 0  # an adapter's LoRA rank (`r` in its adapter_config.json); 0: not recorded
 
 
 DEFAULTS = {  # what render assumes for a version model_pins.lock does not describe (MLflow's own layouts)
@@ -146,6 +149,16 @@ def _adapter(files: set[str], found: Flavors, flavor: str) -> Layout | None:
     if not found and _adapter_dir(files, "."):
         return Layout("none", ".")
     return None
+
+
+def lora_rank(config: bytes | str | None) -> int:
+    """`r` of a PEFT adapter_config.json (0 when it is missing or not a positive integer)."""
+    try:
+        data = json.loads(config) if config else None
+    except ValueError:
+        return 0
+    r = data.get("r") if isinstance(data, dict) else None
+    return r if isinstance(r, int) and not isinstance(r, bool) and r > 0 else 0
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from modelpins import envvars, pins
-from modelpins.commands.serving import deploy_dir, dockerfile_option, lock_option, locked_artefacts, read_dockerfile
+from modelpins.commands.serving import (
+    classic_dockerfile,
+    deploy_dir,
+    dockerfile_option,
+    lock_option,
+    locked_artefacts,
+    read_dockerfile,
+)
 from modelpins.context import from_env
 from modelpins.crossenv import drift as env_drift
 from modelpins.crossenv.drift import EnvDrift
@@ -247,6 +254,8 @@ def _served_check(
     else:
         current = image_lock.load(lock_file)
     docker_bytes = (_at_ref(s, docker_file, ref) if ref and not dockerfile else None) or read_dockerfile(docker_file)
+    classic_file = docker_file.with_name("Dockerfile.mlflow")
+    classic = (_at_ref(s, classic_file, ref) if ref and not dockerfile else None) or classic_dockerfile(docker_file)
     from modelpins.integrity import artefact_lock
 
     model_lock_path = artefact_lock.path_for(s.pins)
@@ -256,7 +265,8 @@ def _served_check(
     else:
         locked = locked_artefacts(s.pins)
     rendered = {
-        name: (env.namespace, resolved(p, current, docker_bytes, name, locked)) for name, env in p.environments.items()
+        name: (env.namespace, resolved(p, current, docker_bytes, name, locked, classic))
+        for name, env in p.environments.items()
     }
     return _ServedCheck(Cluster(context), rendered, environments or tuple(p.environments))
 

@@ -53,6 +53,15 @@ def read_dockerfile(path: Path) -> bytes:
         ) from None
 
 
+def classic_dockerfile(serving: Path) -> bytes | None:
+    """deploy/Dockerfile.mlflow next to the serving Dockerfile (None without one): it names MLflow's model server
+    image before `build --push` records its digest."""
+    try:
+        return serving.with_name("Dockerfile.mlflow").read_bytes()
+    except OSError:
+        return None
+
+
 dockerfile_option = click.option(
     "--dockerfile",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -88,9 +97,11 @@ def render(s: Settings, out: Path, dockerfile: Path | None, lock_path: Path | No
 
     p = pins.load(s.pins)
     current = image_lock.load(lock_path or deploy_dir(s) / "images.lock.json")
-    docker_bytes = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
+    docker_path = dockerfile or deploy_dir(s) / "Dockerfile"
+    docker_bytes = read_dockerfile(docker_path)
+    classic = classic_dockerfile(docker_path)
     with progress.shown("render", len(p.deployments)) as step:
-        files = render_files(p, current, docker_bytes, locked_artefacts(s.pins), progress=step)
+        files = render_files(p, current, docker_bytes, locked_artefacts(s.pins), step, classic)
     changes = write_tree(out, files)
     if verbose:
         for rel in changes.written:
@@ -248,10 +259,12 @@ def rollout(
     if unknown:
         raise InvalidInput(f"unknown environment {', '.join(unknown)}; the pins file has: {', '.join(p.environments)}")
     current = image_lock.load(lock_path or deploy_dir(s) / "images.lock.json")
-    docker_file = read_dockerfile(dockerfile or deploy_dir(s) / "Dockerfile")
+    docker_path = dockerfile or deploy_dir(s) / "Dockerfile"
+    docker_file = read_dockerfile(docker_path)
+    classic = classic_dockerfile(docker_path)
     chosen = environments or tuple(p.environments)
     locked = locked_artefacts(s.pins)
-    objects = [o for env in chosen for o in resolved(p, current, docker_file, env, locked)]
+    objects = [o for env in chosen for o in resolved(p, current, docker_file, env, locked, classic)]
     # Prune only namespaces that no environment left out of this rollout shares.
     others = {e.namespace for name, e in p.environments.items() if name not in chosen}
     namespaces = tuple(

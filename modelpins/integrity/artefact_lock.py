@@ -65,6 +65,7 @@ class Entry:
         if self.layout:
             parts = {"flavor": self.layout.flavor, "path": self.layout.path, "tokenizer": self.layout.tokenizer}
             served = "".join(f", {k}: {json.dumps(v)}" for k, v in parts.items() if v)
+            served += f", rank: {self.layout.rank}" if self.layout.rank else ""
         return f"    {self.version}: {{{quoted}, files: {self.files}, bytes: {self.bytes}{served}}}\n"
 
 
@@ -154,7 +155,12 @@ def _entries(models: yaml.MappingNode, path: str, problems: list[Problem]) -> di
                     int(fields["files"]),
                     int(fields["bytes"]),
                     line_of(vkey),
-                    Layout(str(fields["flavor"]), str(fields["path"]), str(fields.get("tokenizer", "")))
+                    Layout(
+                        str(fields["flavor"]),
+                        str(fields["path"]),
+                        str(fields.get("tokenizer", "")),
+                        int(fields.get("rank", 0)),
+                    )
                     if "flavor" in fields and "path" in fields
                     else None,
                     str(fields.get("signature", "")),
@@ -231,10 +237,11 @@ def build(
         old = previous.entries.get((model, version)) if previous else None
         same = bool(old and not refresh and old.run_id == info.run_id and old.source == info.source)
         signature = signed_digest(reader, info)
-        if old and same and (old.layout or (model, version) not in serving):
+        unranked = pins.models[model].kind == "adapter" and old is not None and old.layout and not old.layout.rank
+        if old and same and (old.layout or (model, version) not in serving) and not unranked:
             entries.append(replace(old, signature=signature))
             continue
-        if same and old:  # served, locked before layouts were recorded: list the files, no re-hash
+        if same and old:  # served, locked before layouts (or ranks) were recorded: list the files, no re-hash
             digest, files, size = old.digest, old.files, old.bytes
             paths = [rel for rel, _ in reader.listing(info.source)]
         else:
@@ -248,11 +255,20 @@ def build(
             if isinstance(found, str):
                 problems.append(layout_problem(pins.path, line, model, version, kind, found))
                 continue
-            loads = found
+            loads = with_rank(reader, info.source, kind, found)
         entries.append(Entry(model, version, info.run_id, info.source, digest, files, size, 0, loads, signature))
     if problems:
         raise InvalidPins(problems)
     return entries, hashed
+
+
+def with_rank(reader: Reader, source: str, kind: str, found: Layout) -> Layout:
+    """An adapter's layout with its LoRA rank (`r` of its adapter_config.json), which vLLM's --max-lora-rank
+    must reach; other kinds as they are."""
+    if kind != "adapter":
+        return found
+    config = reader.read(source, layout.join(found.path, "adapter_config.json").removeprefix("./"))
+    return replace(found, rank=layout.lora_rank(config))
 
 
 def layout_problem(path: str, line: int, model: str, version: int, kind: str, found: str) -> Problem:

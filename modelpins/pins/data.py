@@ -183,11 +183,14 @@ class Strategy:
     line: int = field(default=0, compare=False)
     min_times: tuple[float, ...] = ()  # seconds a canary stays at each step at least (parallel to steps)
     analysis: Analysis | None = None
+    affinity: tuple[str, str] | None = None  # ("cookie" | "header", name): one client stays on one track
 
 
 @dataclass(frozen=True)
 class Resources:
-    gpu: int = 0
+    """Per pod: split between the pod's containers (GPUs go to its vLLM processes). gpu None: the default."""
+
+    gpu: int | None = None
     memory: str = "16Gi"
     cpu: str = "4"
 
@@ -214,6 +217,9 @@ class Deployment:
     port: int = 8000
     route: Route | None = None
     line: int = field(default=0, compare=False)
+    tensor_parallel_size: int | None = None  # GPUs per vLLM process (None: its share of the pod's GPUs)
+    vllm_args_line: int = field(default=0, compare=False)
+    resources_line: int = field(default=0, compare=False)
 
 
 MODEL_SLOT = "{model}"
@@ -241,6 +247,8 @@ class Environment:
     line: int = field(default=0, compare=False)
     registry: EnvRegistry | None = None
     owners: tuple[str, ...] = ()  # reviewers of every change to the pins in this environment's registry
+    pull_secret: str | None = None  # Secret (kubernetes.io/dockerconfigjson) the pods pull their images with
+    service_account: str | None = None  # ServiceAccount the pods run as (None: the namespace's default)
 
 
 @dataclass(frozen=True)

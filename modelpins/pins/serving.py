@@ -74,6 +74,13 @@ class EnvironmentSpec(Spec):
     owners: Annotated[
         Owners, Field(description="reviewers of every change to the pins in this environment, copies included")
     ] = []
+    pull_secret: Annotated[
+        K8sName,
+        Field(description="Secret (type kubernetes.io/dockerconfigjson) in the namespace the pods pull images with"),
+    ] = NOT_GIVEN
+    service_account: Annotated[
+        K8sName, Field(description="ServiceAccount in the namespace the pods run as (default: the namespace's default)")
+    ] = NOT_GIVEN
 
     def to_environment(self, name: str, line: int) -> Environment:
         return Environment(
@@ -85,6 +92,8 @@ class EnvironmentSpec(Spec):
             line=line,
             registry=self.registry.to_registry(line) if self.registry else None,
             owners=tuple(self.owners),
+            pull_secret=self.pull_secret,
+            service_account=self.service_account,
         )
 
 
@@ -161,10 +170,31 @@ def serve_list(items: list[str | ServeSpec], loc: Loc, at: Tree) -> tuple[ServeE
 STRATEGY_FIELDS = {
     "rolling": (),
     "blue-green": ("candidate", "active"),
-    "canary": ("candidate", "weight", "steps", "analysis"),
+    "canary": ("candidate", "weight", "steps", "analysis", "affinity"),
     "shadow": ("candidate",),
-    "ab": ("candidate", "weight"),
+    "ab": ("candidate", "weight", "affinity"),
 }
+
+SESSION_NAME = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"),
+    Says("session name '{value}' is not an HTTP token", "use letters, digits and '-', e.g. 'X-Session-Id'"),
+]
+
+
+class AffinitySpec(Spec):
+    """Session persistence of a traffic split: the Gateway keeps a client on the track it first reached."""
+
+    cookie: Annotated[SESSION_NAME, Field(description="the cookie the Gateway sets and reads")] = NOT_GIVEN
+    header: Annotated[SESSION_NAME, Field(description="the request header the Gateway keys on")] = NOT_GIVEN
+
+    def rules(self) -> list[InitErrorDetails]:
+        if len(self.model_fields_set) != 1:
+            return [problem("affinity takes one of 'cookie' or 'header'", "e.g. 'affinity: {cookie: modelpins-track}'")]
+        return []
+
+    def to_affinity(self) -> tuple[str, str]:
+        return ("cookie", self.cookie) if self.cookie else ("header", self.header or "")
 
 
 class StrategySpec(Spec):
@@ -180,6 +210,10 @@ class StrategySpec(Spec):
         AnalysisSpec, Field(description="PromQL checks `modelpins canary advance` makes at each step")
     ] = NOT_GIVEN
     active: Annotated[Literal["blue", "green"], Field(description="the blue-green track taking traffic")] = NOT_GIVEN
+    affinity: Annotated[
+        AffinitySpec,
+        Field(description="canary or ab: keep each client on one track, by a `cookie` or a `header` it sends"),
+    ] = NOT_GIVEN
 
     def rules(self) -> list[InitErrorDetails]:
         """The fields the strategy's type takes, and the weights of a canary."""
@@ -221,6 +255,7 @@ class StrategySpec(Spec):
         candidate = serve_list(self.candidate, (*loc, "candidate"), at) if self.candidate else ()
         times = step_times(self.steps or [])
         analysis = self.analysis.to_analysis((*loc, "analysis"), at) if self.analysis else None
+        affinity = self.affinity.to_affinity() if self.affinity else None
         return Strategy(
             self.type,
             candidate,
@@ -228,13 +263,19 @@ class StrategySpec(Spec):
             steps,
             self.active or "blue",
             at.line(loc),
-            times if any(times) else (),
-            analysis,
+            min_times=times if any(times) else (),
+            analysis=analysis,
+            affinity=affinity,
         )
 
 
 class ResourcesSpec(Spec):
-    gpu: Annotated[int, Field(ge=0, le=64)] = 0
+    """What one pod gets, split between its containers."""
+
+    gpu: Annotated[
+        int,
+        Field(ge=0, le=64, description="GPUs per pod (default: 1 per vLLM process, 0 without one); vLLM needs one"),
+    ] = NOT_GIVEN
     memory: Memory = "16Gi"
     cpu: Cpu = "4"
 
@@ -263,6 +304,10 @@ class DeploymentSpec(Spec):
     replicas: Annotated[int, Field(ge=1, le=1000, description="pods per track")] = 1
     resources: Annotated[ResourcesSpec, Field(description="`gpu`, `memory`, `cpu` of each pod")] = NOT_GIVEN
     vllm_args: Annotated[list[Text], Field(description="extra arguments of the vLLM server")] = []
+    tensor_parallel_size: Annotated[
+        int,
+        Field(ge=1, le=64, description="GPUs each vLLM process shards the model over (default: its share of `gpu`)"),
+    ] = NOT_GIVEN
     artifacts: Annotated[
         Literal["image", "init"], Field(description="weights baked into the image, or fetched by an init container")
     ] = "init"
@@ -283,6 +328,9 @@ class DeploymentSpec(Spec):
             port=self.port,
             route=self.route.to_route(at.line((*loc, "route"))) if self.route else None,
             line=at.key_line(loc),
+            tensor_parallel_size=self.tensor_parallel_size,
+            vllm_args_line=at.key_line((*loc, "vllm_args")) if self.vllm_args else 0,
+            resources_line=at.key_line((*loc, "resources")) if res else 0,
         )
 
 

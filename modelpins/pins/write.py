@@ -90,6 +90,10 @@ def _dump_environment(e: Environment) -> dict[str, object]:
         out["hostnames"] = list(e.hostnames)
     if e.tracking_uri:
         out["tracking_uri"] = e.tracking_uri
+    if e.pull_secret:
+        out["pull_secret"] = e.pull_secret
+    if e.service_account:
+        out["service_account"] = e.service_account
     return out
 
 
@@ -113,9 +117,12 @@ def _dump_deployment(d: Deployment) -> dict[str, object]:
     if d.replicas != 1:
         out["replicas"] = d.replicas
     if d.resources != Resources():
-        out["resources"] = {"gpu": d.resources.gpu, "memory": d.resources.memory, "cpu": d.resources.cpu}
+        res = {"gpu": d.resources.gpu, "memory": d.resources.memory, "cpu": d.resources.cpu}
+        out["resources"] = {k: v for k, v in res.items() if v is not None}
     if d.vllm_args:
         out["vllm_args"] = list(d.vllm_args)
+    if d.tensor_parallel_size is not None:
+        out["tensor_parallel_size"] = d.tensor_parallel_size
     if d.artifacts != "init":
         out["artifacts"] = d.artifacts
     if d.port != 8000:
@@ -142,6 +149,8 @@ def _dump_strategy(s: Strategy) -> dict[str, object]:
         strategy["analysis"] = _dump_analysis(s.analysis)
     if s.type == "blue-green" and s.active != "blue":
         strategy["active"] = s.active
+    if s.affinity:
+        strategy["affinity"] = {s.affinity[0]: s.affinity[1]}
     return strategy
 
 

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import json
+
 from modelpins.errors import InvalidPins, Problem
 from modelpins.pins import Deployment, PinsFile
+from modelpins.serving.shares import is_vllm, pod_gpus, quantity, vllm_processes
 from modelpins.serving.tracks import MAX_NAME, MLFLOW_CONFIG, resolve, route_target, track_names, tracks
+
+# vLLM flags modelpins renders from other fields: given in vllm_args as well, vLLM would take the last one and
+# the probes, Service, routes or GPU requests would no longer match the server. flag -> where to set it.
+RENDERED_FLAGS = {
+    "--port": "the deployment's 'port' (probes, Service, NetworkPolicy and routes follow it)",
+    "--served-model-name": "each serve entry's 'name'",
+    "--tensor-parallel-size": "the deployment's 'tensor_parallel_size'",
+    "-tp": "the deployment's 'tensor_parallel_size'",
+    "--enable-lora": "a serve entry's 'adapter'",
+    "--lora-modules": "a serve entry's 'adapter'",
+    "--max-loras": "the adapters listed under 'serve' (one slot per adapter)",
+    "--max-lora-rank": "model_pins.lock ('modelpins lock' records each adapter's r from its adapter_config.json)",
+    "--chat-template": "a serve entry's 'prompts'",
+    "--tokenizer": "model_pins.lock ('modelpins lock' records where each base's tokenizer is)",
+    "--model": "a serve entry's 'model'",
+}
+BOOLEAN_FLAGS = {"--enable-lora"}
 
 
 def check(pins: PinsFile) -> None:
     """Serving rules the schema alone cannot see; InvalidPins with file:line and the fix."""
     problems: list[Problem] = []
     for dep in pins.deployments.values():
-        for rule in (_placement, _kinds, _adapter_bases, _tracks):
+        for rule in (_placement, _kinds, _adapter_bases, _tracks, _gpus, _split, _vllm_args, _baked):
             problems += [Problem(pins.path, line or dep.line, message, fix) for message, fix, line in rule(pins, dep)]
     problems += _route_conflicts(pins) + _mlflow_config_problems(pins)
     if problems:
@@ -138,6 +158,109 @@ def _tracks(pins: PinsFile, dep: Deployment) -> Found:
     return out
 
 
+def _flow(value: object) -> str:
+    """`value` as YAML flow text (JSON is YAML): what a fix tells the user to write."""
+    return json.dumps(value)
+
+
+def _resources_fix(dep: Deployment, gpu: int) -> str:
+    res = dep.resources
+    return f"'resources: {{gpu: {gpu}, memory: {_flow(res.memory)}, cpu: {_flow(res.cpu)}}}'"
+
+
+def _gpus(pins: PinsFile, dep: Deployment) -> Found:
+    """vLLM runs on GPUs: each vLLM process of a pod gets the same whole number of them, its tensor parallel size."""
+    out: Found = []
+    n, gpus, tp = vllm_processes(pins, dep), pod_gpus(pins, dep), dep.tensor_parallel_size
+    line = dep.resources_line
+    if not n:
+        if tp:
+            _add(out, f"deployment '{dep.name}' sets 'tensor_parallel_size' but serves no LLM", "remove it")
+        return out
+    want = n * (tp or max(1, gpus // n))
+    if gpus == 0:
+        _add(
+            out,
+            f"deployment '{dep.name}' serves an LLM with vLLM, which needs a GPU, but sets 'gpu: 0'",
+            f"write {_resources_fix(dep, want)}",
+            line,
+        )
+    elif gpus != want or gpus % n:
+        each = f"{tp} GPU(s) ('tensor_parallel_size: {tp}')" if tp else "the same whole number of GPUs"
+        _add(
+            out,
+            f"deployment '{dep.name}' runs {n} vLLM process(es) per pod, each on {each}, "
+            f"but its pods get 'gpu: {gpus}'",
+            f"write {_resources_fix(dep, want)}",
+            line,
+        )
+    return out
+
+
+def _split(pins: PinsFile, dep: Deployment) -> Found:
+    """Each container's share of the pod's CPU and memory is at least 1m and 1Mi."""
+    out: Found = []
+    n = max(len(t.servers) for t in tracks(pins, dep))
+    res = dep.resources
+    if n > 1 and (quantity(res.cpu) * 1000 < n or quantity(res.memory) < n * 2**20):
+        _add(
+            out,
+            f"deployment '{dep.name}' runs {n} containers per pod, which share its cpu {res.cpu} and memory "
+            f"{res.memory}: too little for each",
+            f"write 'resources: {{memory: {_flow(f'{n}Gi')}, cpu: {_flow(str(n))}}}' or more",
+            dep.resources_line,
+        )
+    return out
+
+
+def _baked(pins: PinsFile, dep: Deployment) -> Found:
+    """A baked pod has one image: vLLM's for LLMs, MLflow's model server's for classic models, not both."""
+    out: Found = []
+    mixed = any(len({is_vllm(pins, s) for s in t.servers}) > 1 for t in tracks(pins, dep))
+    if dep.artifacts == "image" and mixed:
+        _add(
+            out,
+            f"deployment '{dep.name}' bakes LLMs and classic models into one image ('artifacts: image'), but vLLM "
+            "and MLflow's model server are built on different images",
+            "write 'artifacts: init' (each runtime's image, the models fetched at start), or serve them in "
+            "separate deployments",
+        )
+    return out
+
+
+def _vllm_args(pins: PinsFile, dep: Deployment) -> Found:
+    """vllm_args adds flags; it cannot replace the ones modelpins renders from other fields."""
+    out: Found = []
+    args, keep, i = list(dep.vllm_args), [], 0
+    found: list[tuple[str, str | None]] = []
+    while i < len(args):
+        flag, eq, value = args[i].partition("=")
+        if flag not in RENDERED_FLAGS:
+            keep.append(args[i])
+            i += 1
+            continue
+        takes = not eq and flag not in BOOLEAN_FLAGS and i + 1 < len(args) and not args[i + 1].startswith("-")
+        found.append((flag, value if eq else (args[i + 1] if takes else None)))
+        i += 2 if takes else 1
+    extra = ""
+    port = next((v for f, v in found if f == "--port" and v and v.isdigit()), None)
+    if port and 1 <= int(port) <= 65535:
+        extra = f" and 'port: {int(port)}'"
+    size = next((v for f, v in found if f in ("--tensor-parallel-size", "-tp") and v and v.isdigit()), None)
+    if size and 1 <= int(size) <= 64:
+        gpus = vllm_processes(pins, dep) * int(size)
+        extra += f" and 'tensor_parallel_size: {int(size)}' and {_resources_fix(dep, gpus)}"
+    for flag, _ in found:
+        _add(
+            out,
+            f"deployment '{dep.name}': vllm_args sets {flag}, which modelpins renders from {RENDERED_FLAGS[flag]}; "
+            "vLLM would take the later one and the pods would no longer match what is rendered around them",
+            f"write 'vllm_args: {_flow(keep)}'{extra}",
+            dep.vllm_args_line,
+        )
+    return out
+
+
 def needs_mlflow(pins: PinsFile, env_name: str) -> bool:
     """Whether pods of the environment download artefacts from MLflow (so reference ConfigMap modelpins-mlflow)."""
     return any(d.artifacts == "init" for d in pins.deployments.values() if d.environment == env_name)
@@ -171,61 +294,79 @@ def _mlflow_config_problems(pins: PinsFile) -> list[Problem]:
     return problems
 
 
-def _hosts_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Whether some request hostname matches both lists (empty: any hostname; `*.d` any name below d)."""
-    if not a or not b:
-        return True
-
-    def meet(x: str, y: str) -> bool:
-        if x.startswith("*.") and y.startswith("*."):
-            return x.endswith(y[1:]) or y.endswith(x[1:])
-        if x.startswith("*."):
-            return y.endswith(x[1:])
-        if y.startswith("*."):
-            return x.endswith(y[1:])
-        return x == y
-
-    return any(meet(x, y) for x in a for y in b)
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(p for p in path.split("/") if p)
 
 
-def _paths_overlap(a: str, b: str) -> bool:
-    """Whether some path matches both PathPrefix values (prefixes match whole segments)."""
-    sa, sb = [p for p in a.split("/") if p], [p for p in b.split("/") if p]
-    n = min(len(sa), len(sb))
-    return sa[:n] == sb[:n]
+def rule_paths(pins: PinsFile, dep: Deployment, path: str | None = None) -> tuple[tuple[str, ...], ...]:
+    """The PathPrefix of each rule of the deployment's HTTPRoute, as segments (a bundle has one per server)."""
+    prefix = _segments(path if path is not None else route_target(pins, dep)[1])
+    servers = tracks(pins, dep)[0].servers
+    if len(servers) == 1:
+        return (prefix,)
+    return tuple((*prefix, s.served()[0]) for s in servers)
+
+
+Target = tuple[frozenset[str], tuple[tuple[str, ...], ...]]  # (hostnames, each rule's path segments)
+
+
+def ties(a: Target, b: Target) -> bool:
+    """Whether some request matches a rule of each route with equal Gateway API precedence.
+
+    Precedence: the most specific matching hostname first (an exact name, then the longest wildcard, then a
+    route without hostnames), then the longest path prefix, then method, headers and query parameters (rendered
+    routes match on none of these). So two routes tie only where they list the same hostname (or both list
+    none) and have a rule with the same path prefix; where one is more specific, each still serves its part.
+    """
+    (hosts_a, paths_a), (hosts_b, paths_b) = a, b
+    same_host = bool(hosts_a & hosts_b) or (not hosts_a and not hosts_b)
+    return same_host and bool(set(paths_a) & set(paths_b))
+
+
+def _target(pins: PinsFile, dep: Deployment) -> Target:
+    return frozenset(route_target(pins, dep)[0]), rule_paths(pins, dep)
+
+
+def _untied_fix(pins: PinsFile, dep: Deployment, taken: list[Target]) -> str:
+    """A `route:` for `dep` that ties with none of `taken`: its own path prefix, its own hostnames kept."""
+    own = list(dep.route.hostnames) if dep.route else []
+    hosts = frozenset(own or pins.environments[dep.environment].hostnames)
+    for n in range(1, 100):
+        path = f"/{dep.name}" + (f"-{n}" if n > 1 else "")
+        if not any(ties((hosts, rule_paths(pins, dep, path)), t) for t in taken):
+            break
+    route = f"{{hostnames: {_flow(own)}, path: {path}}}" if own else f"{{path: {path}}}"
+    return f"write 'route: {route}' (or any path prefix or hostname no other deployment on the gateway has)"
+
+
+def _where(pins: PinsFile, dep: Deployment) -> str:
+    hosts, path = route_target(pins, dep)
+    return f"{', '.join(hosts) or 'any hostname'} {path}"
 
 
 def _route_conflicts(pins: PinsFile) -> list[Problem]:
-    """Two HTTPRoutes on one Gateway that match the same requests: Gateway API would give them all to one.
-
-    Routes are bucketed by gateway and first path segment: only routes in one bucket, or under `/`, can meet.
-    """
+    """Two HTTPRoutes on one Gateway that tie for some request: Gateway API would give it to the older one."""
     problems: list[Problem] = []
-    buckets: dict[tuple[str, str], list[tuple[Deployment, tuple[str, ...], str]]] = {}
+    seen: dict[str, list[tuple[Deployment, Target]]] = {}
     for dep in pins.deployments.values():
         env = pins.environments.get(dep.environment)
         if not env or not env.gateway:
             continue
-        hosts, path = route_target(pins, dep)
-        first = next((p for p in path.split("/") if p), "")
-        if first:
-            others = buckets.get((env.gateway, first), []) + buckets.get((env.gateway, ""), [])
-        else:
-            others = [o for (gw, _), group in buckets.items() if gw == env.gateway for o in group]
-        for other, other_hosts, other_path in sorted(others, key=lambda o: o[0].line):
-            if _hosts_overlap(hosts, other_hosts) and _paths_overlap(path, other_path):
-                where = lambda h, p: f"{', '.join(h) or 'any hostname'} {p}"  # noqa: E731
+        mine = _target(pins, dep)
+        others = seen.setdefault(env.gateway, [])
+        for other, theirs in others:
+            if ties(mine, theirs):
                 problems.append(
                     Problem(
                         pins.path,
                         (dep.route.line if dep.route else 0) or dep.line,
                         f"deployments '{other.name}' (line {other.line}) and '{dep.name}' would match the same "
-                        f"requests on gateway {env.gateway} ({where(other_hosts, other_path)} and "
-                        f"{where(hosts, path)}): Gateway API gives a tie to the oldest route, so one of them "
+                        f"requests with equal precedence on gateway {env.gateway} ({_where(pins, other)} and "
+                        f"{_where(pins, dep)}): Gateway API gives a tie to the oldest route, so one of them "
                         "would receive no traffic",
-                        f"give '{dep.name}' its own 'route: {{hostnames: [HOST]}}' or 'route: {{path: /PREFIX}}', "
-                        "or give the environment 'hostnames' so each deployment gets '<deployment>.<hostname>'",
+                        _untied_fix(pins, dep, [t for _, t in others]),
                     )
                 )
-        buckets.setdefault((env.gateway, first), []).append((dep, hosts, path))
+                break
+        others.append((dep, mine))
     return problems

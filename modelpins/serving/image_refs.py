@@ -12,19 +12,35 @@ from modelpins.serving.tracks import Track
 RUNTIME_REPOSITORY = "modelpins-vllm"
 CLASSIC_REPOSITORY = "mlflow-serve"  # MLflow's model server image for classic models (deploy/Dockerfile.mlflow)
 CLASSIC_NOTE = "images.classic of model_pins.yaml: MLflow's model server image, built from deploy/Dockerfile.mlflow"
+CLASSIC_UNPUSHED = (
+    "not pushed yet: the content-addressed tag of images.classic_base and deploy/Dockerfile.mlflow; 'modelpins build "
+    "--push' builds it and records its digest in deploy/images.lock.json, and render then pins it"
+)
 CLASSIC_BUILT = (
     "pinned by digest in deploy/images.lock.json (classic), written by 'modelpins build --push' from "
     "deploy/Dockerfile.mlflow on images.classic_base"
 )
 
 
-def classic_image(pins: PinsFile, dep: Deployment, lock: ImageLock | None = None) -> str:
-    """MLflow's model server image: images.classic as given, else the one build made on images.classic_base."""
+def classic_tag(base: str, dockerfile: bytes) -> str:
+    """The content-addressed tag of MLflow's model server image (images.classic_base + deploy/Dockerfile.mlflow)."""
+    return "classic-" + hashlib.sha256(base.encode() + b"\0" + hashlib.sha256(dockerfile).digest()).hexdigest()[:12]
+
+
+def classic_image(
+    pins: PinsFile, dep: Deployment, lock: ImageLock | None = None, dockerfile: bytes | None = None
+) -> str:
+    """MLflow's model server image: images.classic as given, else the one build made on images.classic_base
+    (by digest from deploy/images.lock.json; before the first push, its content-addressed tag, from
+    deploy/Dockerfile.mlflow's bytes)."""
     if pins.images.classic:
         return pins.images.classic
     built = lock.classic if lock else None
-    if pins.images.classic_base and built and built.basis == pins.images.classic_base:
+    base = pins.images.classic_base
+    if base and built and built.basis == base and (dockerfile is None or built.tag == classic_tag(base, dockerfile)):
         return built.image
+    if base and dockerfile is not None and pins.images.registry:
+        return f"{pins.images.registry}/{CLASSIC_REPOSITORY}:{classic_tag(base, dockerfile)}"
     if pins.images.classic_base:
         raise InvalidInput(
             f"deployment '{dep.name}' ({pins.path}:{dep.line}) serves a classic model on MLflow's model server, "

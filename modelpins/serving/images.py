@@ -36,7 +36,13 @@ from modelpins.progress import Step, noop
 from modelpins.serving import sbom
 from modelpins.serving.checks import check
 from modelpins.serving.image_lock import ImageLock, LockEntry
-from modelpins.serving.image_refs import CLASSIC_REPOSITORY, RUNTIME_REPOSITORY, classic_image, runtime_tag
+from modelpins.serving.image_refs import (
+    CLASSIC_REPOSITORY,
+    RUNTIME_REPOSITORY,
+    classic_image,
+    classic_tag,
+    runtime_tag,
+)
 from modelpins.serving.tracks import Pinned, Track, tracks
 
 # (model, version, destination) -> None: creates the directory `destination` holding the version's artefacts
@@ -213,21 +219,45 @@ class Builder:
             for track in tracks(self.pins, dep):
                 key = f"{dep.name}/{track.key}"
                 known = lock.images.get(key)
-                if self.push and known and known.models == track.models() and known.basis == basis:
+                track_basis = runtime_tag(*self._track_basis(dep.name, track, base, dockerfile)[:2])
+                if self.push and known and known.models == track.models() and known.basis == track_basis:
                     ref = known.image.split("@")[0]
                     if self.images.registry_digest(ref):
                         out.append(Built(key, known.image, "exists"))
                         progress(key)
                         continue
-                built = self._track(dep.name, track, base, dockerfile)
+                built = self._track(dep.name, track, *self._track_basis(dep.name, track, base, dockerfile))
                 if self.push:
                     tag = built.image.split("@")[0].rpartition(":")[2]
-                    lock.images[key] = LockEntry(built.image, tag, track.models(), basis)
+                    lock.images[key] = LockEntry(built.image, tag, track.models(), track_basis)
                 out.append(Built(key, built.image, built.status, built.sbom))
                 progress(key)
         return out
 
-    def _track(self, dep: str, track: Track, base: str, dockerfile: bytes) -> Built:
+    def _track_basis(self, dep: str, track: Track, base: str, dockerfile: bytes) -> tuple[str, bytes, Path | None]:
+        """(base image, Dockerfile bytes, Dockerfile path) a baked track builds from: deploy/Dockerfile on
+        images.base for vLLM, deploy/Dockerfile.mlflow on images.classic_base (or images.classic) for a track of
+        classic models only, so `mlflow models serve` runs with the flavors' libraries."""
+        if any(layout.runtime(self.pins.models[s.base.model].kind) == layout.VLLM for s in track.servers):
+            return base, dockerfile, None
+        classic_base = self.pins.images.classic_base or self.pins.images.classic
+        if not classic_base:
+            raise InvalidInput(
+                f"deployment '{dep}' bakes a classic model into its image, which MLflow's model server runs; fix: "
+                "add 'images: {classic_base: python:3.12-slim@sha256:...}' (deploy/Dockerfile.mlflow is built on it)"
+            )
+        path = self.classic_dockerfile or self.dockerfile.with_name("Dockerfile.mlflow")
+        try:
+            return classic_base, path.read_bytes(), path
+        except OSError as exc:
+            raise InvalidInput(
+                f"{path}: cannot read MLflow's model server Dockerfile ({exc.strerror}); fix: keep it at "
+                "deploy/Dockerfile.mlflow next to the serving Dockerfile"
+            ) from None
+
+    def _track(
+        self, dep: str, track: Track, base: str, dockerfile: bytes, dockerfile_path: Path | None = None
+    ) -> Built:
         if self.fetch is None:
             raise InvalidInput(f"deployment '{dep}' bakes models into its image; pass --tracking-uri to fetch them")
         with tempfile.TemporaryDirectory(prefix="modelpins-build-") as tmp:
@@ -261,7 +291,8 @@ class Builder:
                 path = self.sbom_dir / f"{slug(dep)}-{track.key}.cdx.json"
                 safe_write.write_file(path, text, "the SBOM path")  # never through a link
                 written = str(path)
-            built = self._ensure(image, labels, lambda ctx: shutil.copytree(models, ctx / "models"))
+            fill = lambda ctx: shutil.copytree(models, ctx / "models")  # noqa: E731
+            built = self._ensure(image, labels, fill, dockerfile_path, base)
             return replace(built, sbom=written)
 
     def _checked(self, ref: Pinned, digest: str) -> str:
@@ -306,7 +337,7 @@ class Builder:
                 f"{dockerfile}: cannot read MLflow's model server Dockerfile ({exc.strerror}); fix: keep it at "
                 "deploy/Dockerfile.mlflow next to the serving Dockerfile"
             ) from None
-        tag = "classic-" + hashlib.sha256(base.encode() + b"\0" + hashlib.sha256(content).digest()).hexdigest()[:12]
+        tag = classic_tag(base, content)
         labels = self._labels("classic", [], base=base)
         built = self._ensure(f"{self.registry}/{CLASSIC_REPOSITORY}:{tag}", labels, lambda ctx: None, dockerfile, base)
         if self.push:

@@ -10,7 +10,15 @@ from modelpins.errors import InvalidInput
 from modelpins.layout import Locked
 from modelpins.pins import Deployment, PinsFile
 from modelpins.serving.image_lock import ImageLock
-from modelpins.serving.image_refs import CLASSIC_BUILT, CLASSIC_NOTE, classic_image, image_for, image_note
+from modelpins.serving.image_refs import (
+    CLASSIC_BUILT,
+    CLASSIC_NOTE,
+    CLASSIC_UNPUSHED,
+    classic_image,
+    image_for,
+    image_note,
+)
+from modelpins.serving.shares import is_vllm, pod_gpus, shares, tensor_parallel
 from modelpins.serving.tracks import (
     MLFLOW_CONFIG,
     MODELS_DIR,
@@ -27,6 +35,21 @@ STARTUP_SECONDS = 1800  # loading a large checkpoint onto GPUs can take many min
 SHM = "/dev/shm"  # noqa: S108 - a memory-backed volume for vLLM's worker processes, not a temp file
 UID = 10001  # deploy/Dockerfile's USER: a high UID no host account has
 HOME = "/home/modelpins"  # an emptyDir: vLLM, Triton, torch.compile and Hugging Face write caches under $HOME
+CACHE = f"{HOME}/.cache"
+# UID 10001 has no passwd entry: USER makes getpass.getuser() (torch's default cache path) work without one,
+# and every cache a runtime writes at import or start goes under the writable $HOME emptyDir.
+RUNTIME_ENV = (
+    ("HOME", HOME),
+    ("USER", "modelpins"),
+    ("XDG_CACHE_HOME", CACHE),
+    ("HF_HOME", f"{CACHE}/huggingface"),
+    ("TORCHINDUCTOR_CACHE_DIR", f"{CACHE}/torchinductor"),
+    ("TRITON_CACHE_DIR", f"{CACHE}/triton"),
+    ("VLLM_CACHE_ROOT", f"{CACHE}/vllm"),
+    ("NUMBA_CACHE_DIR", f"{CACHE}/numba"),
+    ("MPLCONFIGDIR", f"{CACHE}/matplotlib"),
+)
+PSA = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 TMP_MIB, HOME_MIB = 1024, 4096  # emptyDir size limits of /tmp and $HOME
 # The init container downloads one version with MLflow's CLI, then fails unless the file its runtime loads is
 # there: `mlflow artifacts download` exits 0 with an empty directory when the version's artefact location
@@ -110,19 +133,14 @@ def deployment(
     image: str,
     locked: Locked | None = None,
     lock: ImageLock | None = None,
+    classic: str | None = None,
 ) -> dict[str, Any]:
     """The Deployment of one track. Restricted Pod Security: non-root UID, no capabilities, RuntimeDefault
     seccomp, read-only root filesystem with emptyDirs for /tmp, $HOME (caches) and the models."""
     init = dep.artifacts == "init"
-    res = dep.resources
     model_mib = model_volume_mib(dep, track, locked) if init else None
     scratch = TMP_MIB + HOME_MIB + (model_mib or 0)
-    requests: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory, "ephemeral-storage": mib(scratch)}
-    # Requests equal to limits for CPU and memory: the Guaranteed QoS class, last to be evicted.
-    limits: dict[str, Any] = {"cpu": res.cpu, "memory": res.memory}
-    if res.gpu:
-        requests["nvidia.com/gpu"] = res.gpu
-        limits["nvidia.com/gpu"] = res.gpu
+    env_ = pins.environments[dep.environment]
     hardened = {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
@@ -133,9 +151,10 @@ def deployment(
     }
     writable = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "home", "mountPath": HOME}]  # noqa: S108
     containers: list[dict[str, Any]] = []
-    for (port_name, port), server in zip(_ports(dep, len(track.servers)), track.servers, strict=True):
+    parts = shares(pins, dep, track)
+    for (port_name, port), server, part in zip(_ports(dep, len(track.servers)), track.servers, parts, strict=True):
         kind = pins.models[server.base.model].kind
-        command, args = server_command(pins, server, port, locked)
+        command, args = server_command(pins, server, port, locked, tensor_parallel(pins, dep))
         if layout.runtime(kind) == layout.VLLM:
             args += list(dep.vllm_args)
         probe = {"httpGet": {"path": "/health", "port": port_name}}
@@ -143,24 +162,30 @@ def deployment(
         container: dict[str, Any] = {
             "name": prefix if len(track.servers) == 1 else f"{prefix}-{len(containers) + 1}",
             # baked ('artifacts: image'): the image holds the models and the server; else each runtime's image
-            "image": classic_image(pins, dep, lock) if init and layout.runtime(kind) == layout.MLFLOW else image,
+            "image": (classic or classic_image(pins, dep, lock))
+            if init and layout.runtime(kind) == layout.MLFLOW
+            else image,
             "imagePullPolicy": "Always",
             "command": command,
             "args": args,
         }
-        env = [{"name": "HOME", "value": HOME}]
+        env = [{"name": k, "value": v} for k, v in RUNTIME_ENV]
         first = not containers
+        # `resources` are per pod: each container gets its share. Requests equal limits for CPU and memory
+        # (the Guaranteed QoS class, last to be evicted); the pod's scratch space (emptyDirs) is requested once.
+        requests: dict[str, Any] = {"cpu": part.cpu, "memory": part.memory}
+        if first:
+            requests["ephemeral-storage"] = mib(scratch)
+        limits: dict[str, Any] = {"cpu": part.cpu, "memory": part.memory}
+        if part.gpu:
+            requests["nvidia.com/gpu"] = limits["nvidia.com/gpu"] = part.gpu
         container |= {
             "env": env,
             "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
             "startupProbe": {**probe, "periodSeconds": 10, "failureThreshold": STARTUP_SECONDS // 10},
             "readinessProbe": {**probe, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
             "livenessProbe": {**probe, "periodSeconds": 15, "timeoutSeconds": 5, "failureThreshold": 4},
-            # The pod's scratch space (emptyDirs) is requested once, on the first container.
-            "resources": {
-                "requests": requests if first else {k: v for k, v in requests.items() if k != "ephemeral-storage"},
-                "limits": limits,
-            },
+            "resources": {"requests": requests, "limits": limits},
             "securityContext": hardened,
             "volumeMounts": ([{"name": "models", "mountPath": MODELS_DIR, "readOnly": True}] if init else [])
             + [{"name": "shm", "mountPath": SHM}, *writable],
@@ -178,6 +203,10 @@ def deployment(
         },
         "terminationGracePeriodSeconds": 60,
     }
+    if env_.service_account:
+        pod["serviceAccountName"] = env_.service_account
+    if env_.pull_secret:
+        pod["imagePullSecrets"] = [{"name": env_.pull_secret}]
     if init:
         pod["initContainers"] = [
             {
@@ -192,7 +221,7 @@ def deployment(
                     ref.path,
                     first_read(pins, ref, locked),
                 ],
-                "env": [{"name": "HOME", "value": HOME}],
+                "env": [{"name": k, "value": v} for k, v in RUNTIME_ENV],
                 "envFrom": [
                     {"configMapRef": {"name": MLFLOW_CONFIG}},
                     {"secretRef": {"name": MLFLOW_CONFIG, "optional": True}},
@@ -207,7 +236,7 @@ def deployment(
             for i, ref in enumerate(dict.fromkeys(track.refs()))
         ]
     pod["containers"] = containers
-    if res.gpu:
+    if pod_gpus(pins, dep):
         pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     models_dir: dict[str, Any] = {"sizeLimit": mib(model_mib)} if model_mib else {}
     pod["volumes"] = ([{"name": "models", "emptyDir": models_dir}] if init else []) + [
@@ -234,8 +263,16 @@ def deployment(
     }
 
 
-def network_policy(dep: Deployment, count: int) -> dict[str, Any]:
-    """Ingress to the deployment's pods only on their server ports (egress stays open: MLflow and its store)."""
+def network_policy(pins: PinsFile, dep: Deployment, count: int) -> dict[str, Any]:
+    """Ingress to the deployment's pods only on their server ports, and behind a Gateway only from the Gateway's
+    namespace, so no client reaches a track's Service around the Gateway's split (egress stays open: MLflow and
+    its store)."""
+    gateway = pins.environments[dep.environment].gateway
+    rule: dict[str, Any] = {}
+    if gateway:
+        gw_ns = gateway.partition("/")[0]
+        rule["from"] = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gw_ns}}}]
+    rule["ports"] = [{"port": p, "protocol": "TCP"} for _, p in _ports(dep, count)]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -243,7 +280,7 @@ def network_policy(dep: Deployment, count: int) -> dict[str, Any]:
         "spec": {
             "podSelector": {"matchLabels": {tags.NAME: dep.name}},
             "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"port": p, "protocol": "TCP"} for _, p in _ports(dep, count)]}],
+            "ingress": [rule],
         },
     }
 
@@ -292,6 +329,8 @@ def httproute(pins: PinsFile, dep: Deployment, ts: tuple[Track, ...]) -> dict[st
                     {"name": ts[1].name, "port": port, "weight": s.weight},
                 ]
             }
+            if s.affinity:  # Gateway API session persistence: a client stays on the track it first reached
+                rule["sessionPersistence"] = {"sessionName": s.affinity[1], "type": s.affinity[0].capitalize()}
         elif s.type == "shadow":
             rule = {
                 "filters": [
@@ -336,10 +375,12 @@ def objects(
     dockerfile: bytes,
     dep: Deployment,
     locked: Locked | None = None,
+    classic_dockerfile: bytes | None = None,
 ) -> list[dict[str, Any]]:
     """Every object of one deployment, without a namespace (the environment overlay sets it).
 
     `locked`: model_pins.lock's artefact sizes (the model volume's size) and layouts (what each runtime loads).
+    `classic_dockerfile`: deploy/Dockerfile.mlflow, which names MLflow's model server image before its first push.
     """
     ts = tracks(pins, dep)
     count = len(ts[0].servers)
@@ -347,9 +388,11 @@ def objects(
     for t in ts:
         llm = dep.artifacts == "image" or any(layout.runtime(pins.models[s.base.model].kind) == layout.VLLM
                                               for s in t.servers)  # fmt: skip
-        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic_image(pins, dep, lock)
-        obj = deployment(pins, dep, t, image, locked, lock)
-        note = CLASSIC_NOTE if pins.images.classic else CLASSIC_BUILT
+        serves_classic = dep.artifacts == "init" and not all(is_vllm(pins, s) for s in t.servers)
+        classic = classic_image(pins, dep, lock, classic_dockerfile) if serves_classic else None
+        image = image_for(pins, lock, dockerfile, dep, t) if llm else classic or ""
+        obj = deployment(pins, dep, t, image, locked, lock, classic)
+        note = CLASSIC_NOTE if pins.images.classic else CLASSIC_BUILT if "@sha256:" in image else CLASSIC_UNPUSHED
         obj["metadata"]["annotations"][tags.IMAGE] = image_note(image) if llm else note
         out.append(obj)
     base = {tags.NAME: dep.name}
@@ -364,8 +407,8 @@ def objects(
     else:
         stable = {**base, tags.INSTANCE: ts[0].name}
         out.append(service(dep, dep.name, stable, count, labels(dep)))
-    out += [pdb(dep, t) for t in ts]
-    out.append(network_policy(dep, count))
+    out += [pdb(dep, t) for t in ts if t.replicas > 1]  # with 1 pod, a budget can only block drains
+    out.append(network_policy(pins, dep, count))
     route = httproute(pins, dep, ts)
     if route:
         out.append(route)
@@ -374,7 +417,7 @@ def objects(
 
 def namespace(pins: PinsFile, env_name: str) -> dict[str, Any]:
     env = pins.environments[env_name]
-    lbls = {tags.MANAGED_BY: tags.MANAGER, tags.ENVIRONMENT: env_name}
+    lbls = {tags.MANAGED_BY: tags.MANAGER, tags.ENVIRONMENT: env_name, **PSA}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace, "labels": lbls}}
 
 

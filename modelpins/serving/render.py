@@ -41,13 +41,18 @@ def file_name(obj: dict[str, Any]) -> str:
 
 
 def render(
-    pins: PinsFile, lock: ImageLock, dockerfile: bytes, locked: Locked | None = None, progress: Step = noop
+    pins: PinsFile,
+    lock: ImageLock,
+    dockerfile: bytes,
+    locked: Locked | None = None,
+    progress: Step = noop,
+    classic_dockerfile: bytes | None = None,
 ) -> dict[str, bytes]:
     """{path relative to the manifests dir: bytes}, sorted by path."""
     check(pins)
     files: dict[str, bytes] = {}
     for dep in pins.deployments.values():
-        objs = objects(pins, lock, dockerfile, dep, locked)
+        objs = objects(pins, lock, dockerfile, dep, locked, classic_dockerfile)
         for obj in objs:
             files[f"base/{dep.name}/{file_name(obj)}"] = dump(obj)
         files[f"base/{dep.name}/kustomization.yaml"] = dump(
@@ -78,6 +83,7 @@ def resolved(
     dockerfile: bytes,
     env_name: str,
     locked: Locked | None = None,
+    classic_dockerfile: bytes | None = None,
 ) -> list[dict[str, Any]]:
     """The objects `kubectl kustomize manifests/<env>` yields: the environment's own, then each deployment's,
     namespaced."""
@@ -89,6 +95,6 @@ def resolved(
         for o in environment_objects(pins, env_name)[1:]
     ]
     for name in sorted(d.name for d in pins.deployments.values() if d.environment == env_name):
-        for obj in objects(pins, lock, dockerfile, pins.deployments[name], locked):
+        for obj in objects(pins, lock, dockerfile, pins.deployments[name], locked, classic_dockerfile):
             out.append({**obj, "metadata": {**obj["metadata"], "namespace": env.namespace}})
     return out

@@ -78,19 +78,36 @@ def loads(pins: PinsFile, ref: Pinned, locked: Locked | None) -> str:
     return layout.join(ref.path, (found or layout.DEFAULTS[pins.models[ref.model].kind]).path)
 
 
-def server_command(pins: PinsFile, server: Server, port: int, locked: Locked | None) -> tuple[list[str], list[str]]:
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
+
+
+def max_lora_rank(pins: PinsFile, server: Server, locked: Locked | None) -> int:
+    """The smallest rank vLLM accepts that holds every adapter's `r` (model_pins.lock); 0: none recorded."""
+    found = [locked.layouts.get((p.model, p.version)) if locked else None for _, p in server.adapters]
+    largest = max((f.rank for f in found if f), default=0)
+    return next((r for r in LORA_RANKS if r >= largest), largest) if largest else 0
+
+
+def server_command(
+    pins: PinsFile, server: Server, port: int, locked: Locked | None, tensor_parallel: int = 1
+) -> tuple[list[str], list[str]]:
     """(command, args) of one server: `vllm serve` for LLMs, `mlflow models serve` for classic models."""
     base = server.base
     if layout.runtime(pins.models[base.model].kind) == layout.MLFLOW:
         args = ["-m", loads(pins, base, locked), "--host", "0.0.0.0", "--port", str(port)]  # noqa: S104
         return MLFLOW_COMMAND, [*args, "--env-manager", "local", "--workers", "1"]
     args = [loads(pins, base, locked), "--served-model-name", *server.names, "--port", str(port)]
+    args += ["--tensor-parallel-size", str(tensor_parallel)]
     found = locked.layouts.get((base.model, base.version)) if locked else None
     tokenizer = (found or layout.DEFAULTS["base"]).tokenizer
     if tokenizer:
         args += ["--tokenizer", layout.join(base.path, tokenizer)]
     if server.adapters:
         args += ["--enable-lora", "--lora-modules", *(f"{n}={loads(pins, p, locked)}" for n, p in server.adapters)]
+        args += ["--max-loras", str(len(server.adapters))]
+        rank = max_lora_rank(pins, server, locked)
+        if rank:
+            args += ["--max-lora-rank", str(rank)]
     if server.prompts:
         args += ["--chat-template", loads(pins, server.prompts[0][1], locked)]
     return VLLM_COMMAND, args
@@ -122,11 +139,23 @@ def tracks(pins: PinsFile, dep: Deployment) -> tuple[Track, ...]:
             Track("stable", f"{dep.name}-blue", "blue", stable, dep.replicas),
             Track("candidate", f"{dep.name}-green", "green", candidate, dep.replicas),
         )
-    small = max(1, math.ceil(dep.replicas * s.weight / 100))
+    if s.type == "shadow":  # the candidate receives a mirror of all traffic
+        return (
+            Track("stable", f"{dep.name}-stable", None, stable, dep.replicas),
+            Track("candidate", f"{dep.name}-candidate", None, candidate, dep.replicas),
+        )
+    stable_pods, candidate_pods = split_replicas(dep.replicas, s.weight)
     return (
-        Track("stable", f"{dep.name}-stable", None, stable, dep.replicas),
-        Track("candidate", f"{dep.name}-candidate", None, candidate, dep.replicas if s.type == "shadow" else small),
+        Track("stable", f"{dep.name}-stable", None, stable, stable_pods),
+        Track("candidate", f"{dep.name}-candidate", None, candidate, candidate_pods),
     )
+
+
+def split_replicas(replicas: int, weight: int) -> tuple[int, int]:
+    """(stable, candidate) pods of a weighted split: each track gets its weight's share of `replicas` (the pods
+    that carry all traffic), rounded up, at least 1; so a pod of either track carries at most one pod's share more
+    than an exact split would give it."""
+    return max(1, math.ceil(replicas * (100 - weight) / 100)), max(1, math.ceil(replicas * weight / 100))
 
 
 def track_names(t: Track) -> str:

@@ -162,3 +162,18 @@ def test_only_the_serve_job_logs_in_to_the_image_registry():
     assert logins == [("pins-apply.yml", "serve")]
     perms = {(p.name, n): j.get("permissions", {}) for p in WORKFLOWS for n, j in load(p)["jobs"].items()}
     assert [k for k, v in perms.items() if v.get("packages") == "write"] == logins
+
+
+def test_pins_apply_runs_on_every_change_that_changes_what_is_rendered_or_built():
+    """Not only model_pins.yaml: the lock (layouts, ranks, sizes), the Dockerfiles and image lock (image tags),
+    and the renderer itself change the manifests the deploy branch must get."""
+    paths = load(ROOT / ".github" / "workflows" / "pins-apply.yml")[True]["push"]["paths"]
+
+    def triggers(file: str) -> bool:
+        return any(re.fullmatch(re.escape(p).replace(r"\*\*", ".*").replace(r"\*", "[^/]*"), file) for p in paths)
+
+    inputs = ["model_pins.yaml", "model_pins.lock", "deploy/Dockerfile", "deploy/Dockerfile.mlflow",
+              "deploy/images.lock.json", "modelpins/serving/objects.py", "modelpins/pins/serving.py",
+              "requirements/runtime.txt", "pyproject.toml"]  # fmt: skip
+    assert [f for f in inputs if not triggers(f)] == []
+    assert not triggers("README.md") and not triggers("tests/serving/test_render.py")

@@ -225,6 +225,7 @@ def test_the_lock_records_the_layout_each_runtime_loads(project) -> None:
     assert {k: lock[f"{p}base"][1][k] for k in ("flavor", "path", "tokenizer")} == {
         "flavor": "transformers", "path": "model", "tokenizer": "components/tokenizer"}  # fmt: skip
     assert (lock[f"{p}lora"][1]["flavor"], lock[f"{p}lora"][1]["path"]) == ("transformers", "peft")
+    assert lock[f"{p}lora"][1]["rank"] == RANK  # `r` of its adapter_config.json: vLLM's --max-lora-rank must hold it
     assert lock[f"{p}prompts"][2]["path"] == "chat_template.jinja"
     assert (lock[f"{p}scorer"][1]["flavor"], lock[f"{p}scorer"][1]["path"]) == ("sklearn", ".")
 
@@ -248,6 +249,9 @@ def test_vllm_gets_a_model_tokenizer_and_adapter_its_loaders_read(project, tmp_p
     assert (config.model_type, config.hidden_size) == ("llama", HIDDEN)
     assert tokenizer("hello world")["input_ids"] == [WORDS.index("hello"), WORDS.index("world")]
     assert name == "assistant"
+    assert args[args.index("--max-loras") + 1] == "1"  # one adapter served
+    # r = 4 in its adapter_config.json; vLLM's --max-lora-rank accepts 1, 8, 16, ...: the smallest that holds it
+    assert (RANK, args[args.index("--max-lora-rank") + 1]) == (4, "8")
     found = find_adapter_config_file(str(adapter_dir))
     assert found is not None
     adapter_config = json.loads(Path(found).read_text())

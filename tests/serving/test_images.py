@@ -26,11 +26,12 @@ MLMODEL = "flavors:\n  python_function: {loader_module: mlflow.pyfunc.model}\n"
 
 def project(tmp_path: Path, base: str, registry: str, deployments: str, models: str) -> Path:
     (tmp_path / "deploy").mkdir()
-    shutil.copy(REPO / "deploy" / "Dockerfile", tmp_path / "deploy" / "Dockerfile")
+    for name in ("Dockerfile", "Dockerfile.mlflow"):
+        shutil.copy(REPO / "deploy" / name, tmp_path / "deploy" / name)
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(
         f"version: 1\nmodels:\n{models}"
-        f"images:\n  registry: {registry}/serving\n  base: {base}\n"
+        f"images:\n  registry: {registry}/serving\n  base: {base}\n  classic_base: {base}\n"
         "environments:\n  prod:\n    namespace: ml-prod\n    tracking_uri: http://mlflow.ml-prod:5000\n"
         f"deployments:\n{deployments}"
     )
@@ -84,7 +85,10 @@ def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, 
     assert labels["io.modelpins.commit"] == "0123abcd"
     assert labels["org.opencontainers.image.base.name"].startswith(f"{registry.host}/vllm-base@sha256:")
     assert files_in(ref, f"/models/{model}/1", docker_engine) == {"1/weights.json": '{"w": 1}', "1/MLmodel": MLMODEL}
-    assert "mlflow-skinny==" in files_in(ref, "/opt/python3-calls", docker_engine)["python3-calls"]
+    # a classic model: built from deploy/Dockerfile.mlflow (MLflow's model server and the flavors' libraries) on
+    # images.classic_base, not from the vLLM Dockerfile, whose MLflow client cannot serve it
+    calls = files_in(ref, "/opt/python3-calls", docker_engine)["python3-calls"]
+    assert "mlflow==3.17.2 scikit-learn==" in calls and "mlflow-skinny" not in calls
 
 
 def test_build_refuses_baked_artefacts_that_differ_from_model_pins_lock(baked, client, mlflow_server, registry):

@@ -25,15 +25,20 @@ from tests.helpers.cli import run
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 README = (REPO / "README.md").read_text()
+RULES = (REPO / "docs" / "reference" / "serving-rules.md").read_text()
 BUILT_IN = {("ServiceAccount", "default")}  # Kubernetes creates it in every namespace
 
 pytestmark = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize) is not installed")
 
 
 def prerequisites() -> set[tuple[str, str]]:
-    """(kind, name) rows of the README's prerequisites table: `| Secret | `modelpins-mlflow` | ...`."""
-    section = README.split("### Prerequisites", 1)[1].split("\n#", 1)[0]
-    return {(m[1], m[2]) for m in re.finditer(r"^\| (\w+) \| `([^`]+)`", section, re.MULTILINE)}
+    """(kind, name) rows of the prerequisites tables (the README's, and docs/reference/serving-rules.md's):
+    `| Secret | `modelpins-mlflow` | ...`."""
+    out = set()
+    for text in (README, RULES):
+        section = text.split("### Prerequisites", 1)[1].split("\n#", 1)[0]
+        out |= {(m[1], m[2]) for m in re.finditer(r"^\| (\w+) \| `([^`]+)`", section, re.MULTILINE)}
+    return out
 
 
 def references(obj: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
@@ -83,8 +88,13 @@ def unresolved(overlay: Path, pins_path: Path) -> list[str]:
     objs = list(yaml.safe_load_all(built.stdout))
     rendered = {(o["kind"], o["metadata"]["name"]) for o in objs}
     listed = prerequisites() | BUILT_IN
+    envs = pinsmod.load(pins_path).environments.values()
     if any(kind == "Gateway" for kind, _ in listed):  # the README's row stands for each environment's gateway
-        listed |= {("Gateway", e.gateway) for e in pinsmod.load(pins_path).environments.values() if e.gateway}
+        listed |= {("Gateway", e.gateway) for e in envs if e.gateway}
+    if ("Secret", "<pull_secret>") in listed:  # the row stands for each environment's pull_secret
+        listed |= {("Secret", e.pull_secret) for e in envs if e.pull_secret}
+    if ("ServiceAccount", "<service_account>") in listed:
+        listed |= {("ServiceAccount", e.service_account) for e in envs if e.service_account}
     out = []
     for obj in objs:
         for kind, name, where in references(obj):
@@ -94,7 +104,7 @@ def unresolved(overlay: Path, pins_path: Path) -> list[str]:
 
 
 def test_the_readme_lists_prerequisites_and_they_are_credentials_or_the_gateway() -> None:
-    assert {kind for kind, _ in prerequisites()} <= {"Secret", "Gateway"}
+    assert {kind for kind, _ in prerequisites()} <= {"Secret", "Gateway", "ServiceAccount"}
     assert ("Secret", "modelpins-mlflow") in prerequisites()
 
 
@@ -110,6 +120,25 @@ def test_every_reference_of_the_every_strategy_render_is_rendered_or_listed(tmp_
     assert run("--pins", tmp_path / "model_pins.yaml", "render", "--out", tmp_path / "m").returncode == 0
 
     assert unresolved(tmp_path / "m" / "prod", tmp_path / "model_pins.yaml") == []
+
+
+def test_the_every_strategy_render_refers_to_its_pull_secret_and_service_account() -> None:
+    pins = pinsmod.load(HERE / "golden" / "model_pins.yaml")
+    assert pins.environments["prod"].pull_secret and pins.environments["prod"].service_account
+    text = (HERE / "golden" / "rolling.yaml").read_text()
+    assert f"imagePullSecrets:\n      - name: {pins.environments['prod'].pull_secret}" in text
+    assert f"serviceAccountName: {pins.environments['prod'].service_account}" in text
+
+
+def test_the_allowed_routes_the_prerequisites_give_admit_every_namespace_routing_to_the_gateway() -> None:
+    snippet = RULES.split("allowedRoutes:", 1)[1].split("```", 1)[0]
+    allowed = yaml.safe_load("allowedRoutes:" + snippet)["allowedRoutes"]["namespaces"]
+    (expr,) = allowed["selector"]["matchExpressions"]
+    pins = pinsmod.load(REPO / "model_pins.yaml")
+    routed = {e.namespace for e in pins.environments.values() if e.gateway}
+
+    assert allowed["from"] == "Selector" and expr["key"] == "kubernetes.io/metadata.name" and expr["operator"] == "In"
+    assert set(expr["values"]) == routed
 
 
 def test_an_environment_with_init_deployments_and_no_tracking_uri_is_refused(tmp_path: Path) -> None:

@@ -127,14 +127,19 @@ def test_next_canary_step_moves_route_weights_and_candidate_replicas(tmp_path: P
     assert run("--pins", pins, "render", "--out", tmp_path / "m").returncode == 0
 
     after = tree(tmp_path / "m")
-    assert sorted(k for k in after if after[k] != before[k]) == [
+    assert sorted(k for k in after if after[k] != before.get(k)) == [
         ".modelpins-rendered",  # the index: their new digests
         "base/helpdesk/deployment-helpdesk-candidate.yaml",
+        "base/helpdesk/deployment-helpdesk-stable.yaml",
         "base/helpdesk/httproute-helpdesk.yaml",
+        "base/helpdesk/kustomization.yaml",  # the candidate now has 2 pods, so a disruption budget
+        "base/helpdesk/poddisruptionbudget-helpdesk-candidate.yaml",
     ]
     route = objects(tmp_path / "m", "base/helpdesk/httproute-helpdesk.yaml")
     assert [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]] == [50, 50]
+    # replicas follow the weights (4 pods' worth of traffic): 3 + 1 at 25%, 2 + 2 at 50%
     assert objects(tmp_path / "m", "base/helpdesk/deployment-helpdesk-candidate.yaml")["spec"]["replicas"] == 2
+    assert objects(tmp_path / "m", "base/helpdesk/deployment-helpdesk-stable.yaml")["spec"]["replicas"] == 2
 
 
 def test_removed_deployment_loses_its_files_and_foreign_files_stay(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
 REPO = HERE.parents[1]
 DOCKERFILE = (REPO / "deploy" / "Dockerfile").read_bytes()
+CLASSIC_DOCKERFILE = (REPO / "deploy" / "Dockerfile.mlflow").read_bytes()
 # Pod Security Standards, restricted profile (kubernetes.io/docs/concepts/security/pod-security-standards)
 RESTRICTED_VOLUMES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
@@ -33,7 +34,7 @@ RESTRICTED_VOLUMES = {
 
 
 def pods(pins_path: Path, locked: Locked | None = None) -> list[tuple[str, dict[str, Any]]]:
-    files = render(pinsmod.load(pins_path), ImageLock(), DOCKERFILE, locked)
+    files = render(pinsmod.load(pins_path), ImageLock(), DOCKERFILE, locked, classic_dockerfile=CLASSIC_DOCKERFILE)
     docs = [yaml.safe_load(data) for data in files.values()]
     return [(d["metadata"]["name"], d["spec"]["template"]["spec"]) for d in docs if d["kind"] == "Deployment"]
 
