@@ -1,5 +1,5 @@
 """A fresh cluster syncs: every object a rendered pod or route refers to is rendered in the same namespace, or is
-a prerequisite the README lists (credentials, and the Gateway the platform runs).
+a prerequisite the serving guide (docs/how-to/serve-llm.md) lists (credentials, and the Gateway the platform runs).
 
 Walks `kubectl kustomize manifests/<env>` (what Argo CD and Flux apply) for the repository's manifests and the
 every-strategy render: ConfigMaps, Secrets, ServiceAccounts and PersistentVolumeClaims that pods reference
@@ -24,15 +24,15 @@ from tests.helpers.cli import run
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
-README = (REPO / "README.md").read_text()
+GUIDE = (REPO / "docs" / "how-to" / "serve-llm.md").read_text()
 BUILT_IN = {("ServiceAccount", "default")}  # Kubernetes creates it in every namespace
 
 pytestmark = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize) is not installed")
 
 
 def prerequisites() -> set[tuple[str, str]]:
-    """(kind, name) rows of the README's prerequisites table: `| Secret | `modelpins-mlflow` | ...`."""
-    section = README.split("### Prerequisites", 1)[1].split("\n#", 1)[0]
+    """(kind, name) rows of the serving guide's prerequisites table: `| Secret | `modelpins-mlflow` | ...`."""
+    section = GUIDE.split("\n## Prerequisites", 1)[1].split("\n#", 1)[0]
     return {(m[1], m[2]) for m in re.finditer(r"^\| (\w+) \| `([^`]+)`", section, re.MULTILINE)}
 
 
@@ -83,7 +83,7 @@ def unresolved(overlay: Path, pins_path: Path) -> list[str]:
     objs = list(yaml.safe_load_all(built.stdout))
     rendered = {(o["kind"], o["metadata"]["name"]) for o in objs}
     listed = prerequisites() | BUILT_IN
-    if any(kind == "Gateway" for kind, _ in listed):  # the README's row stands for each environment's gateway
+    if any(kind == "Gateway" for kind, _ in listed):  # the guide's row stands for each environment's gateway
         listed |= {("Gateway", e.gateway) for e in pinsmod.load(pins_path).environments.values() if e.gateway}
     out = []
     for obj in objs:
