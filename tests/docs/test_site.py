@@ -120,6 +120,19 @@ def test_tags_environment_variables_and_exit_codes_are_in_the_reference(site: Pa
         assert re.search(rf"<code>{code}</code></td>\s*<td><code>{error}</code>", codes), (code, error)
 
 
+def test_each_help_ends_with_its_reference_path(site: Path) -> None:
+    cli_page = page_text(site, "reference/cli")
+    runner_paths = [("modelpins", [])] + [(path, path.split()[1:]) for path, _ in commands()]
+    for path, args in runner_paths:
+        out = subprocess.run(
+            [sys.executable, "-m", "modelpins", *args, "--help"], capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stderr
+        last = out.stdout.rstrip().splitlines()[-1].strip()
+        assert last == f"Reference: docs/reference/cli/#{anchor(path)}", f"{path} --help ends with {last!r}"
+        assert f'id="{anchor(path)}"' in cli_page  # the path names a section that exists
+
+
 def test_the_readme_links_resolve() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     links = re.findall(r"\]\(([^)\s]+)\)", readme)
