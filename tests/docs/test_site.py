@@ -122,7 +122,8 @@ def test_tags_environment_variables_and_exit_codes_are_in_the_reference(site: Pa
 
 def test_each_help_ends_with_its_reference_path(site: Path) -> None:
     cli_page = page_text(site, "reference/cli")
-    runner_paths = [("modelpins", [])] + [(path, path.split()[1:]) for path, _ in commands()]
+    runner_paths: list[tuple[str, list[str]]] = [("modelpins", [])]
+    runner_paths += [(path, path.split()[1:]) for path, _ in commands()]
     for path, args in runner_paths:
         out = subprocess.run(
             [sys.executable, "-m", "modelpins", *args, "--help"], capture_output=True, text=True, timeout=120
