@@ -1,5 +1,6 @@
 # make demo: the whole promotion flow on a local MLflow server seeded with demo models.
 # make test: the test suite (real MLflow server, real git; see README).
+# make docs: the documentation site, built offline with `mkdocs build --strict` into site/ (DOCS_OUT=DIR elsewhere).
 # Both install from the lock (requirements/*.txt, hashed); `make lock` updates it after a pyproject change.
 PYTHON ?= python3
 DEPS ?= locked
@@ -20,7 +21,7 @@ export UV_SYSTEM_CERTS ?= 1
 SHELL := /bin/bash
 COMPILE = --universal --python-version 3.10 --generate-hashes --quiet
 
-.PHONY: demo test lint venv policy-venv lock lock-check clean sysdeps
+.PHONY: demo test docs lint venv policy-venv lock lock-check clean sysdeps
 
 # A fresh venv each time the lock or pyproject changes, so it holds exactly what the lock says.
 # DEPS=newest installs the newest versions that resolve instead (the ci workflow's `newest` job).
@@ -55,6 +56,12 @@ demo: $(STAMP)
 
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest
+
+# The reference pages are generated on every build (devkit/mkdocs_hooks.py, mkdocs-click), so they cannot go stale;
+# --strict fails on any warning: a broken link or anchor, a page missing from the nav.
+DOCS_OUT ?= site
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$(DOCS_OUT)"
 
 # Re-resolve the lock after a change to pyproject.toml; pins that still fit are kept (uv prefers them). serving.txt
 # (what the workflows install) is resolved within dev.txt, so the two never name different versions of a package.

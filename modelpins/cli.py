@@ -78,6 +78,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Where each command is documented: the documentation site's command-line reference (docs/reference/cli.md,
+# generated from these definitions), one section per command, `#modelpins-<command>[-<subcommand>]`.
+REFERENCE = "docs/reference/cli/"
+
+
+def reference_path(command_path: str) -> str:
+    """The URL path of a command's reference section, e.g. docs/reference/cli/#modelpins-webhook-serve."""
+    return f"{REFERENCE}#{'-'.join(command_path.split())}"
+
+
+def with_reference(command: click.Command, command_path: str) -> click.Command:
+    """`command` (and each subcommand of a group) with its --help ending in its reference path; idempotent."""
+    line = f"Reference: {reference_path(command_path)}"
+    if line not in (command.epilog or ""):
+        command.epilog = f"{command.epilog}\n\n{line}" if command.epilog else line
+    for name, sub in getattr(command, "commands", {}).items():
+        with_reference(sub, f"{command_path} {name}")
+    return command
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -88,14 +108,18 @@ class LazyGroup(click.Group):
         module, _, attr = COMMANDS[cmd_name][0].partition(":")
         command = getattr(importlib.import_module(module), attr)
         assert isinstance(command, click.Command)
-        return command
+        return with_reference(command, f"modelpins {cmd_name}")
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=f"Reference: {reference_path('modelpins')}",
+)
 @click.option(
     "--pins",
     "pins",

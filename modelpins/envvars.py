@@ -23,7 +23,7 @@ and what is allowed; an unset or empty variable means its default.
 | _PASSWORD, GITHUB_TOKEN, ...      | (values never shown)                     |         |
 
 An environment with a server of its own (`environments.<env>.registry.tracking_uri`) reads the same
-MLFLOW_TRACKING_* settings from MODELPINS_ENV_<ENV>_MLFLOW_TRACKING_* (modelpins.registry.environment_env).
+`MLFLOW_TRACKING_*` settings from `MODELPINS_ENV_<ENV>_MLFLOW_TRACKING_*` (modelpins.registry.environment_env).
 """
 
 from __future__ import annotations

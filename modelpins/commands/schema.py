@@ -19,7 +19,7 @@ from modelpins.errors import InvalidInput, OperationFailed
     metavar="FILE",
     help="Fail (exit 1) unless FILE holds exactly the generated schema; write nothing.",
 )
-@click.option("--markdown", is_flag=True, help="Print the README's tables of sections and gate kinds instead.")
+@click.option("--markdown", is_flag=True, help="Print the documentation's tables of sections and gate kinds instead.")
 def schema(out: Path | None, check: Path | None, markdown: bool) -> None:
     """Print the JSON Schema of model_pins.yaml (editors, check-jsonschema); --check a committed copy."""
     from modelpins.pins import docs, document

@@ -1,4 +1,5 @@
-"""The README's tables of sections and gate kinds, generated from the models' field descriptions."""
+"""The documentation's tables of sections and gate kinds (docs/reference/pins-file.md, docs/how-to/gates.md),
+generated from the models' field descriptions."""
 
 from __future__ import annotations
 

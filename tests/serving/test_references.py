@@ -1,5 +1,5 @@
 """A fresh cluster syncs: every object a rendered pod or route refers to is rendered in the same namespace, or is
-a prerequisite the README lists (credentials, and the Gateway the platform runs).
+a prerequisite the serving guide (docs/how-to/serve-llm.md) lists (credentials, and the Gateway the platform runs).
 
 Walks `kubectl kustomize manifests/<env>` (what Argo CD and Flux apply) for the repository's manifests and the
 every-strategy render: ConfigMaps, Secrets, ServiceAccounts and PersistentVolumeClaims that pods reference
@@ -24,7 +24,7 @@ from tests.helpers.cli import run
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
-README = (REPO / "README.md").read_text()
+GUIDE = (REPO / "docs" / "how-to" / "serve-llm.md").read_text()
 RULES = (REPO / "docs" / "reference" / "serving-rules.md").read_text()
 BUILT_IN = {("ServiceAccount", "default")}  # Kubernetes creates it in every namespace
 
@@ -32,11 +32,11 @@ pytestmark = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (ku
 
 
 def prerequisites() -> set[tuple[str, str]]:
-    """(kind, name) rows of the prerequisites tables (the README's, and docs/reference/serving-rules.md's):
+    """(kind, name) rows of the prerequisites tables (the serving guide's, and docs/reference/serving-rules.md's):
     `| Secret | `modelpins-mlflow` | ...`."""
     out = set()
-    for text in (README, RULES):
-        section = text.split("### Prerequisites", 1)[1].split("\n#", 1)[0]
+    for text in (GUIDE, RULES):
+        section = re.split(r"\n#+ Prerequisites", text, maxsplit=1)[1].split("\n#", 1)[0]
         out |= {(m[1], m[2]) for m in re.finditer(r"^\| (\w+) \| `([^`]+)`", section, re.MULTILINE)}
     return out
 
@@ -89,7 +89,7 @@ def unresolved(overlay: Path, pins_path: Path) -> list[str]:
     rendered = {(o["kind"], o["metadata"]["name"]) for o in objs}
     listed = prerequisites() | BUILT_IN
     envs = pinsmod.load(pins_path).environments.values()
-    if any(kind == "Gateway" for kind, _ in listed):  # the README's row stands for each environment's gateway
+    if any(kind == "Gateway" for kind, _ in listed):  # the guide's row stands for each environment's gateway
         listed |= {("Gateway", e.gateway) for e in envs if e.gateway}
     if ("Secret", "<pull_secret>") in listed:  # the row stands for each environment's pull_secret
         listed |= {("Secret", e.pull_secret) for e in envs if e.pull_secret}
