@@ -138,7 +138,8 @@ def pr_comment(r: PrReport) -> str:
     if r.owners:
         out += ["**Approvals**: each changed model needs a review from one of its owners", ""]
         out += [
-            f"- {code(m)}: {', '.join(code(o) for o in owners) or 'no owners listed'}" for m, owners in r.owners.items()
+            f"- {code(m)}: {', '.join(code(o) for o in owners) or '❌ none (no owners, no pass)'}"
+            for m, owners in r.owners.items()
         ]
         out.append("")
     if r.cards:
@@ -176,7 +177,7 @@ def approvals_markdown(results: list[Approval]) -> str:
         return "**Approvals**: no model changes need an owner's approval."
     out = ["**Approvals**", "", "| Changed | Owners | Approved by | |", "|---|---|---|---|"]
     for a in results:
-        owners = ", ".join(code(o) for o in a.owners) or "none listed"
+        owners = ", ".join(code(o) for o in a.owners) or "none (no owners, no pass: add owners)"
         by = ", ".join(code(x) for x in a.approved_by) or "–"
         mark = "✅" if a.ok else "❌"
         if not a.ok and a.unknown:

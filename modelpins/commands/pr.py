@@ -125,11 +125,7 @@ def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
                 "\nTeam membership could not be read: set MODELPINS_TEAMS_TOKEN to a token that can read the "
                 "organization's members (read:org), or list @user owners, or rely on the CODEOWNERS review."
             )
-        raise GateFailed(
-            f"{len(missing)} change{'s' if len(missing) != 1 else ''} without an owner's approval: "
-            + ", ".join(f"{a.subject} (needs one of {' '.join(a.owners)})" for a in missing)
-            + hint
-        )
+        raise GateFailed(approvals_core.missing_message(missing, str(s.pins)) + hint)
 
 
 @click.command()
