@@ -39,6 +39,7 @@ class GitHubStub:
     teams_readable: bool = True
     teams_token: str | None = None  # when set, team lookups need this token instead
     pulls: list[dict[str, Any]] = field(default_factory=list)  # pull requests opened through the API
+    comments_writable: bool = True  # False: a read-only token, comment writes answer 403 as GitHub does
     log: list[tuple[str, str]] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # what GitHub's description does not allow
     server: ThreadingHTTPServer | None = None
@@ -166,6 +167,8 @@ class GitHubStub:
                     pr = int(m.group(1))
                     if self.command == "GET":
                         return self.page(stub.comments.get(pr, []), query, path)
+                    if self.command == "POST" and not stub.comments_writable:
+                        return self.send(403, FORBIDDEN)
                     if self.command == "POST":
                         return self.send(201, stub.add_comment(pr, body["body"], "github-actions[bot]"))
                 if (m := re.fullmatch(rf"/repos/{repo}/issues/comments/(\d+)", path)) and self.command == "PATCH":
@@ -223,6 +226,7 @@ class GitHubStub:
 API = github_openapi.API_HOST
 DOCS = "https://docs.github.com/rest"
 NOT_FOUND = {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
+FORBIDDEN = {"message": "Resource not accessible by integration", "documentation_url": DOCS, "status": "403"}
 
 
 def example(name: str) -> dict[str, Any]:
