@@ -130,6 +130,11 @@ def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
 
     head = pins.load(s.pins)
     required = approvals_core.requirements(pins.load_at(s.pins, base), head, str(s.pins))
+    if not required:
+        text = f"{s.pins}: no change relative to {base} that needs an owner's approval"
+        actions.step_summary(f"**Approvals**: ✅ {text}.")
+        click.echo(f"ok   {text}")
+        return
     gh = github_api.from_env()
     teams = github_api.from_env(env_var="MODELPINS_TEAMS_TOKEN") if os.environ.get("MODELPINS_TEAMS_TOKEN") else gh
     logins = approvals_core.approvers(gh.reviews(pr), head_sha)
