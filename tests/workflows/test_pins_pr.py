@@ -146,3 +146,21 @@ def test_a_fork_gets_no_registry_secret_and_the_registry_free_checks(flow, clien
     assert 10 not in flow.github.comments  # no comment for forks
     assert f"| move | `{model}` | `champion` | 1 | 2 |" in run.summary  # the plan, file against base
     assert any("validate" in a for p in run.processes for a in p["argv"])
+    assert "comment" not in run.summary.lower()  # there is none to update
+
+
+def test_a_read_only_token_warns_and_the_job_follows_the_gates(flow, client, refusing_proxy):
+    """The comment step's 403 turned the job red although the gates passed."""
+    _, base, _ = promotion(flow, client, refusing_proxy)
+    flow.github.comments_writable = False
+
+    run = flow.act("pull_request", "pins-pr.yml", "check", flow.pr_event(11, base))
+
+    assert run.returncode == 0, run.log[-4000:]
+    assert "::warning::the pull request comment could not be posted" in run.log or (
+        "the pull request comment could not be posted" in run.log
+    )
+    assert "### modelpins: ✅ ready for review" in run.summary
+    assert "the report is in this job's summary" in run.summary
+    assert 11 not in flow.github.comments
+    assert refusing_proxy.url not in run.summary and refusing_proxy.url not in run.log  # named by its label
