@@ -181,7 +181,7 @@ def _gates_section(r: PrReport) -> str:
         return "Nothing to gate: no alias moves."
     if r.registry_given:
         return "Not run: the registry could not be read (see above). Run the check again once it answers."
-    return "Not run in this check (it has no registry access); they run before the merge can pass."
+    return "Not run in this check (it has no registry access); apply runs them after the merge."
 
 
 def approvals_markdown(results: list[Approval]) -> str:
