@@ -157,6 +157,39 @@ def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
         raise GateFailed(approvals_core.missing_message(missing, str(s.pins)) + hint)
 
 
+@click.command("find-pr")
+@click.option("--head-sha", metavar="SHA", required=True, help="The pull request's head commit.")
+@click.option("--head-repo", metavar="OWNER/NAME", default="", help="The repository the head is in (a fork).")
+def find_pr(head_sha: str, head_repo: str) -> None:
+    """Print the number of the open pull request whose head is SHA (step output `number`); exit 1 if none.
+
+    A `workflow_run` event names no pull request for a fork; GitHub's list of open pull requests does.
+    """
+    from modelpins import github_api
+
+    pull = github_api.from_env().open_pull_for(head_sha, head_repo)
+    if pull is None:
+        raise OperationFailed(f"no open pull request has head {head_sha[:12]} (closed, or pushed to since)")
+    number = int(pull["number"])
+    actions.set_output("number", str(number))
+    actions.set_output("base-sha", str((pull.get("base") or {}).get("sha") or ""))
+    click.echo(number)
+
+
+@click.command("commit-status")
+@click.option("--sha", required=True, help="The commit (a pull request's head).")
+@click.option("--state", type=click.Choice(["pending", "success", "failure", "error"]), required=True)
+@click.option("--context", default="modelpins / gates", show_default=True, help="The status's name.")
+@click.option("--description", default="", help="One line, up to 140 characters.")
+@click.option("--target-url", default="", help="A link, e.g. the workflow run.")
+def commit_status(sha: str, state: str, context: str, description: str, target_url: str) -> None:
+    """Set a commit status: a check that branch protection can require, set by a trusted job."""
+    from modelpins import github_api
+
+    github_api.from_env().set_status(sha, state, context, description, target_url)
+    click.echo(f"{context}: {state} on {sha[:12]}")
+
+
 @click.command()
 @click.option("--check", is_flag=True, help="Fail (exit 1) when the file is not up to date; write nothing.")
 @click.option(

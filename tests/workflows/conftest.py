@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.github_stub import GitHubStub
+from tests.helpers.proxy import Fault, Proxy
 from tests.serving.conftest import base_image, docker_engine, registry  # noqa: F401 (the serve job's fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,6 +212,15 @@ def flow(tmp_path: Path, job_venv: Path) -> Iterator[Flow]:
     work.mkdir()
     yield Flow(root, work, job_venv, stub)
     stub.stop()
+
+
+@pytest.fixture
+def refusing_proxy(mlflow_server):
+    """The registry behind a proxy that refuses every write, as a read-only token is refused."""
+    proxy = Proxy(mlflow_server.url).start()
+    proxy.faults += [Fault(status=403, match=f"{m} ") for m in ("POST", "PATCH", "DELETE", "PUT")]
+    yield proxy
+    proxy.stop()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.github.conftest import line_of
-from tests.helpers.proxy import Fault, Proxy
 from tests.helpers.seed import seed_model, unique
 from tests.workflows.conftest import ActRun, Flow, git
 
@@ -48,15 +45,6 @@ models:
 def probes(run: ActRun) -> list[dict]:
     """The gate script's processes in a job (from the recorded processes)."""
     return [p for p in run.processes if "scripts/gates/probe.py" in p["argv"]]
-
-
-@pytest.fixture
-def refusing_proxy(mlflow_server):
-    """The registry behind a proxy that refuses every write, as a read-only token is refused."""
-    proxy = Proxy(mlflow_server.url).start()
-    proxy.faults += [Fault(status=403, match=f"{m} ") for m in ("POST", "PATCH", "DELETE", "PUT")]
-    yield proxy
-    proxy.stop()
 
 
 def promotion(flow: Flow, client, proxy, accuracy: float = 0.9, head_probe: str = PROBE):
