@@ -76,6 +76,8 @@ def test_passing_promotion_comments_once_and_records_nothing(flow, client, refus
     assert "### modelpins: ✅ ready for review" in first.summary and f"`{model}`" in first.summary
     assert refusing_proxy.writes() == []  # not one write was even attempted
     assert refusing_proxy.reads()  # the registry was read (plan, gates)
+    head = git(flow.root, "rev-parse", "HEAD")
+    assert [s["state"] for s in flow.github.statuses[head]] == ["success"]  # the required modelpins / gates
 
     # A second push: the same comment is edited, not duplicated.
     flow.commit("promote again", {"README.md": "another push\n"})
@@ -99,6 +101,7 @@ def test_promotion_blocked_by_its_gates_fails_and_says_why(flow, client, refusin
     assert "### modelpins: ❌ not ready to merge" in body
     assert "1 of 1 alias moves blocked" in body and "| ❌ |" in body
     assert refusing_proxy.writes() == []
+    assert [s["state"] for s in flow.github.statuses[git(flow.root, "rev-parse", "HEAD")]] == ["failure"]
 
 
 def test_a_changed_gate_script_does_not_run_before_merge(flow, client, refusing_proxy):
@@ -132,6 +135,7 @@ def test_a_fork_gets_no_registry_secret_and_the_registry_free_checks(flow, clien
     assert "read-only-token-7f3a" not in seen and refusing_proxy.url not in seen
     assert refusing_proxy.log == []  # the registry was never contacted
     assert 10 not in flow.github.comments  # no comment for forks
+    assert flow.github.statuses == {}  # a fork's modelpins / gates status comes from pins-fork-gates.yml
     assert f"| move | `{model}` | `champion` | 1 | 2 |" in run.summary  # the plan, file against base
     assert any("validate" in a for p in run.processes for a in p["argv"])
     assert "comment" not in run.summary.lower()  # there is none to update
