@@ -181,7 +181,10 @@ def _gates_section(r: PrReport) -> str:
         return "Nothing to gate: no alias moves."
     if r.registry_given:
         return "Not run: the registry could not be read (see above). Run the check again once it answers."
-    return "Not run in this check (it has no registry access); apply runs them after the merge."
+    return (
+        "Not run in this check (it has no registry access): a trusted follow-up (`pins / fork gates`) runs "
+        "them and sets the `modelpins / gates` status; apply runs them again after the merge."
+    )
 
 
 def approvals_markdown(results: list[Approval]) -> str:

@@ -228,7 +228,7 @@ def test_a_secret_tracking_uri_is_shown_by_its_label_in_every_comment_and_summar
         comment = (root / f"{case}-comment.md").read_text()
         outputs |= {f"{case} comment": comment, f"{case} summary": summary.read_text()}
         outputs |= {f"{case} {' '.join(c)}": r.stdout + r.stderr for c, r in zip(steps, results, strict=True)}
-        assert "fork" not in comment.lower()
+        assert case == "fork" or "fork" not in comment.lower()  # a same-repository PR is not told of forks
     for where, text in outputs.items():
         for hidden in (f"127.0.0.1:{port}", SECRET_HOST, str(port), PASSWORD, USER):
             assert hidden not in text, f"{where} shows {hidden!r}:\n{text}"
