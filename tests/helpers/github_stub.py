@@ -101,7 +101,8 @@ class GitHubStub:
 
     def open_pull(self, number: int, head_sha: str, head_repo: str, base_sha: str) -> None:
         """An open pull request as GitHub lists it (a fork's when `head_repo` is not this repository)."""
-        pull = example("pull-request-simple-items")[0]
+        items: Any = example("pull-request-simple-items")  # a list: GitHub's example answer
+        pull: dict[str, Any] = items[0]
         pull |= {"number": number, "html_url": f"https://github.com/{self.repo}/pull/{number}", "state": "open"}
         pull["head"] = pull["head"] | {"sha": head_sha, "repo": pull["head"]["repo"] | {"full_name": head_repo}}
         pull["base"] = pull["base"] | {"sha": base_sha}
