@@ -160,7 +160,8 @@ def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
 @click.command("find-pr")
 @click.option("--head-sha", metavar="SHA", required=True, help="The pull request's head commit.")
 @click.option("--head-repo", metavar="OWNER/NAME", default="", help="The repository the head is in (a fork).")
-def find_pr(head_sha: str, head_repo: str) -> None:
+@click.option("--missing-ok", is_flag=True, help="Exit 0 (no output) when no open pull request has that head.")
+def find_pr(head_sha: str, head_repo: str, missing_ok: bool) -> None:
     """Print the number of the open pull request whose head is SHA (step output `number`); exit 1 if none.
 
     A `workflow_run` event names no pull request for a fork; GitHub's list of open pull requests does.
@@ -169,7 +170,11 @@ def find_pr(head_sha: str, head_repo: str) -> None:
 
     pull = github_api.from_env().open_pull_for(head_sha, head_repo)
     if pull is None:
-        raise OperationFailed(f"no open pull request has head {head_sha[:12]} (closed, or pushed to since)")
+        why = f"no open pull request has head {head_sha[:12]} (closed, or pushed to since: that push is checked)"
+        if not missing_ok:
+            raise OperationFailed(why)
+        click.echo(f"nothing to do: {why}")
+        return
     number = int(pull["number"])
     actions.set_output("number", str(number))
     actions.set_output("base-sha", str((pull.get("base") or {}).get("sha") or ""))
