@@ -31,6 +31,12 @@ def annotation(level: str, message: str, file: str | None = None, line: int | No
     return redact(head + escape_data(redact(message)))
 
 
+def annotate_warning(message: str, file: str | None = None, line: int | None = None) -> None:
+    """Print one ::warning:: line, in Actions only (elsewhere the caller's own message is enough)."""
+    if in_actions():
+        print(annotation("warning", message, file, line))
+
+
 def annotate_error(exc: ModelPinsError) -> None:
     """Print one ::error:: line per located problem (or one for the whole error)."""
     if isinstance(exc, InvalidPins):

@@ -4,15 +4,23 @@ Owners as they stand on the base branch decide: a pull request cannot make its a
 (or a friend) an owner and have that count for the same change. A model new in the
 pull request, and changes outside `models` (deployments, environments, gates defaults,
 owners), need the file-level owners of the base branch.
+
+No owners, no pass: a change to a model with no owners (and no file-level owners) is never
+approved. The one way out is a change that only adds the first owners where the base has
+none: it needs an approving review of anyone (`FIRST_OWNERS`), besides GitHub's own rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from modelpins.github_api import Review
 from modelpins.pins import PinsFile
+
+# The owners of a change that only adds the first owners where the base branch has none:
+# any approving review counts (there is no owner yet who could give one).
+FIRST_OWNERS = "(any reviewer: the change adds the first owners)"
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,8 @@ class Approval:
 
     @property
     def ok(self) -> bool:
-        return bool(self.approved_by) or not self.owners
+        """Approved by one of the owners; a subject without owners is never approved."""
+        return bool(self.approved_by) and bool(self.owners)
 
 
 # (org, team, login) -> member?; None when membership cannot be read
@@ -46,13 +55,17 @@ def requirements(
         if before == after:
             continue
         if before is not None:
-            out[name] = before.owners or base_file_owners
+            owners = before.owners or base_file_owners
+            if not owners and after is not None and replace(after, owners=()) == before:
+                owners = (FIRST_OWNERS,)  # only adds the model's first owners
+            out[name] = owners
         else:
             assert after is not None
-            out[name] = base_file_owners or after.owners
+            out[name] = base_file_owners or ((FIRST_OWNERS,) if after.owners else ())
     out.update(_environment_requirements(base, head, base_file_owners))
     if base is None or _rest(base) != _rest(head):
-        out[file_label] = base_file_owners
+        adds_first = base is not None and not base.owners and _rest(replace(head, owners=())) == _rest(base)
+        out[file_label] = (FIRST_OWNERS,) if adds_first else base_file_owners
     return out
 
 
@@ -86,6 +99,23 @@ def approvers(reviews: Iterable[Review], head_sha: str | None = None) -> list[st
     return [login for login, r in latest.items() if r.state == "APPROVED" and (not head_sha or r.commit_id == head_sha)]
 
 
+def missing_message(missing: list[Approval], pins_path: str = "model_pins.yaml") -> str:
+    """Why approvals fail: the changes without an owner's approval, and those without any owner."""
+    n = len(missing)
+    out = f"{n} change{'s' if n != 1 else ''} without an owner's approval: " + ", ".join(
+        f"{a.subject} (needs one of {' '.join(a.owners)})" if a.owners else f"{a.subject} (has no owners)"
+        for a in missing
+    )
+    if orphans := [a.subject for a in missing if not a.owners]:
+        out += (
+            f"\nNo owners, no pass: {', '.join(orphans)} {'has' if len(orphans) == 1 else 'have'} no owners, "
+            f'so no review can approve {"it" if len(orphans) == 1 else "them"}. Add `owners: ["@org/team"]` '
+            f"to the model (or file-level `owners:`) in {pins_path}, in a pull request of its own that changes "
+            "nothing else: any approving review passes that one."
+        )
+    return out
+
+
 def check(
     required: dict[str, tuple[str, ...]], logins: list[str], team_member: TeamLookup | None = None
 ) -> list[Approval]:
@@ -103,18 +133,22 @@ def check(
         approved: list[str] = []
         unknown: list[str] = []
         for owner in owners:
-            if not owner.startswith("@"):
-                continue  # an e-mail owner cannot be matched to a GitHub login
-            name = owner[1:]
-            if "/" not in name:
-                approved += [x for x in logins if x == name.lower() and x not in approved]
-                continue
-            org, _, team = name.partition("/")
-            for login in logins:
-                found = member(org, team, login)
-                if found and login not in approved:
-                    approved.append(login)
-                elif found is None and owner not in unknown:
-                    unknown.append(owner)
+            found, unreadable = _approving(owner, logins, member)
+            approved += [x for x in found if x not in approved]
+            unknown += [owner] if unreadable and owner not in unknown else []
         results.append(Approval(subject, owners, tuple(approved), tuple(unknown)))
     return results
+
+
+def _approving(owner: str, logins: list[str], member: TeamLookup) -> tuple[list[str], bool]:
+    """(the logins that approve for `owner`, whether a team membership could not be read)."""
+    if owner == FIRST_OWNERS:
+        return list(logins), False
+    if not owner.startswith("@"):
+        return [], False  # an e-mail owner cannot be matched to a GitHub login
+    name = owner[1:]
+    if "/" not in name:
+        return [x for x in logins if x == name.lower()], False
+    org, _, team = name.partition("/")
+    found = {login: member(org, team, login) for login in logins}
+    return [x for x, ok in found.items() if ok], any(ok is None for ok in found.values())

@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("modelpins.commands.pr:report_cmd", "Write the pull-request comment: validation, plan vs base, gates."),
     "comment": ("modelpins.commands.pr:comment", "Post or update the one modelpins comment on a pull request."),
     "approvals": ("modelpins.commands.pr:approvals", "Fail unless every changed model has an owner's approval."),
+    "find-pr": ("modelpins.commands.pr:find_pr", "Print the open pull request whose head is a commit (a fork's)."),
+    "commit-status": ("modelpins.commands.pr:commit_status", "Set a commit status (e.g. the gates of a fork's head)."),
     "codeowners": ("modelpins.commands.pr:codeowners", "Write or --check the generated CODEOWNERS section."),
     "status": (
         "modelpins.commands.board:status",

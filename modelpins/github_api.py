@@ -101,6 +101,22 @@ class GitHubAPI:
         data = {"title": title, "head": head, "base": base, "body": body}
         return dict(self.request("POST", f"/repos/{self.repository}/pulls", data) or {})
 
+    def open_pull_for(self, head_sha: str, head_repository: str = "") -> dict[str, Any] | None:
+        """The open pull request whose head is `head_sha` (from `head_repository`, when given), or None."""
+        for pull in self.pages(f"/repos/{self.repository}/pulls?state=open"):
+            head = pull.get("head") or {}
+            repo = (head.get("repo") or {}).get("full_name") or ""
+            if head.get("sha") == head_sha and (not head_repository or repo.lower() == head_repository.lower()):
+                return dict(pull)
+        return None
+
+    def set_status(self, sha: str, state: str, context: str, description: str, target_url: str = "") -> None:
+        """A commit status on `sha` (what branch protection can require): pending, success, failure or error."""
+        data = {"state": state, "context": context, "description": description[:140]}
+        if target_url:
+            data["target_url"] = target_url
+        self.request("POST", f"/repos/{self.repository}/statuses/{sha}", data)
+
     # --- reviews and teams -----------------------------------------------------
 
     def reviews(self, pr: int) -> list[Review]:

@@ -35,6 +35,8 @@ class PrReport:
     run_url: str | None = None
     environments: str = ""  # the promotions across environments (markdown), when their registries were read
     soak_refused: bool = False  # a promotion the promotion order's soak time does not allow yet
+    registry_given: bool = False  # a tracking URI was given (the gates could run here)
+    commented: bool = True  # posted as the PR comment (False: the job summary only)
 
     @property
     def ready(self) -> bool:
@@ -125,12 +127,13 @@ def pr_comment(r: PrReport) -> str:
     if not r.problems and r.changes and r.gates_outcome not in ("success", "failure", "cancelled"):
         status = "⏳ gates have not passed yet"
     out = [f"### modelpins: {status}", ""]
-    if r.problems:
+    if r.problems:  # no plan of an invalid file
         n = len(r.problems)
         out += [f"**Validation**: ❌ {n} problem{'s' if n != 1 else ''}", "", problems_markdown(r.problems), ""]
+        out += ["**Plan**: not made: fix the problems above first.", ""]
     else:
         out += [f"**Validation**: ✅ {code(r.pins_path)} is valid", ""]
-    out += [plan_markdown(r.changes, r.pins_path, r.base, r.registry), ""]
+        out += [plan_markdown(r.changes, r.pins_path, r.base, r.registry), ""]
     if r.environments:
         out += [r.environments, ""]
     if r.registry_note:
@@ -138,14 +141,19 @@ def pr_comment(r: PrReport) -> str:
     if r.owners:
         out += ["**Approvals**: each changed model needs a review from one of its owners", ""]
         out += [
-            f"- {code(m)}: {', '.join(code(o) for o in owners) or 'no owners listed'}" for m, owners in r.owners.items()
+            f"- {code(m)}: {', '.join(code(o) for o in owners) or '❌ none (no owners, no pass)'}"
+            for m, owners in r.owners.items()
         ]
         out.append("")
     if r.cards:
         out += ["**Model cards**", ""]
         out += [
             f"- {code(f'{c.model}@{c.alias}')} v{c.version}: "
-            + (f"[model card]({c.url})" if c.attached else f"no card yet (`modelpins card {c.model}@{c.alias}`)")
+            + (
+                (f"[model card]({c.url})" if c.url else "model card attached (in the registry)")
+                if c.attached
+                else f"no card yet (`modelpins card {c.model}@{c.alias}`)"
+            )
             for c in r.cards
         ]
         out.append("")
@@ -156,19 +164,27 @@ def pr_comment(r: PrReport) -> str:
             for c in r.cards
         ]
         out.append("")
-    out += ["**Gates**", ""]
-    if r.gates is not None:
-        out += [r.gates.strip(), ""]
-    elif r.problems:
-        out += ["Not run: fix the problems above first.", ""]
-    elif not r.changes:
-        out += ["Nothing to gate: no alias moves.", ""]
-    else:
-        out += ["Not run in this check (no registry access, as for pull requests from forks); apply runs them.", ""]
+    out += ["**Gates**", "", _gates_section(r), ""]
     footer = f"Checked {code(r.commit[:12])}" if r.commit else "Checked"
     footer += f" · [workflow run]({r.run_url})" if r.run_url else ""
-    out.append(f"<sub>{footer}. This comment is updated on every push.</sub>")
+    out.append(f"<sub>{footer}.{' This comment is updated on every push.' if r.commented else ''}</sub>")
     return "\n".join(out) + "\n"
+
+
+def _gates_section(r: PrReport) -> str:
+    """The gate table, or why there is none."""
+    if r.gates is not None:
+        return r.gates.strip()
+    if r.problems:
+        return "Not run: fix the problems above first."
+    if not r.changes:
+        return "Nothing to gate: no alias moves."
+    if r.registry_given:
+        return "Not run: the registry could not be read (see above). Run the check again once it answers."
+    return (
+        "Not run in this check (it has no registry access): a trusted follow-up (`pins / fork gates`) runs "
+        "them and sets the `modelpins / gates` status; apply runs them again after the merge."
+    )
 
 
 def approvals_markdown(results: list[Approval]) -> str:
@@ -176,7 +192,7 @@ def approvals_markdown(results: list[Approval]) -> str:
         return "**Approvals**: no model changes need an owner's approval."
     out = ["**Approvals**", "", "| Changed | Owners | Approved by | |", "|---|---|---|---|"]
     for a in results:
-        owners = ", ".join(code(o) for o in a.owners) or "none listed"
+        owners = ", ".join(code(o) for o in a.owners) or "none (no owners, no pass: add owners)"
         by = ", ".join(code(x) for x in a.approved_by) or "–"
         mark = "✅" if a.ok else "❌"
         if not a.ok and a.unknown:

@@ -5,7 +5,10 @@ Two kinds are removed: the user-info part of URLs (`https://user:password@host` 
 (MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_PASSWORD, GITHUB_TOKEN, MODELPINS_TEAMS_TOKEN)
 together with the user-info of MLFLOW_TRACKING_URI, wherever they appear, also with
 zero-width characters put between their letters (GitHub masks a secret only where it
-appears exactly). Every output boundary calls `redact`: the CLI's stdout and stderr,
+appears exactly). Where the tracking URI itself is a secret (the workflows hold it as one, and
+a PR comment posted through the API is not masked by Actions), MODELPINS_TRACKING_URI_LABEL
+names the registry instead: the URI, its host and port, and its host are shown as that label.
+Every output boundary calls `redact`: the CLI's stdout and stderr,
 GitHub annotations, step outputs and job summaries, and the files commands write
 (PR comment, model card, markdown reports). Links are built with `public_url`.
 """
@@ -20,6 +23,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 MASK = "***"
 SECRET_VARS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "GITHUB_TOKEN", "MODELPINS_TEAMS_TOKEN")
 URI_VARS = ("MLFLOW_TRACKING_URI",)
+LABEL_VAR = "MODELPINS_TRACKING_URI_LABEL"  # set: the tracking URI is a secret, shown as this label
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _GAP = f"[{INVISIBLE}]*"
 # scheme://userinfo@ : userinfo is everything up to the last '@' before the host part ends
@@ -56,8 +60,22 @@ def secrets(env: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> 
     return sorted(values, key=len, reverse=True)
 
 
+def hidden_uri(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """[(a form of the tracking URI, the label shown instead)], longest first; [] unless LABEL_VAR is set."""
+    env = os.environ if env is None else env
+    label, uri = env.get(LABEL_VAR, "").strip(), env.get("MLFLOW_TRACKING_URI", "").strip()
+    if not label or "://" not in uri:
+        return []
+    public = public_url(uri)
+    parts = urlsplit(public)
+    forms = {uri, public, uri.rstrip("/"), public.rstrip("/"), f"{parts.scheme}://{parts.netloc}", parts.netloc}
+    forms.add(parts.hostname or "")
+    return sorted(((f, label) for f in forms if len(f) >= _MIN_SECRET), key=lambda x: len(x[0]), reverse=True)
+
+
 def redact(text: str, values: Iterable[str] | None = None) -> str:
-    """`text` with URL user-info and every credential value (default: `secrets()`) replaced by ***."""
+    """`text` with URL user-info and every credential value (default: `secrets()`) replaced by ***,
+    and (by default) a secret tracking URI by its label (`hidden_uri`)."""
     if not text:
         return text
     text = _USERINFO.sub(lambda m: m.group(1) + MASK + "@" if m.group(2) else m.group(0), text)
@@ -66,6 +84,8 @@ def redact(text: str, values: Iterable[str] | None = None) -> str:
             text = text.replace(value, MASK)
         elif value and any(ch in text for ch in INVISIBLE):
             text = re.sub(_GAP.join(map(re.escape, value)), MASK, text)
+    for form, label in hidden_uri() if values is None else ():
+        text = text.replace(form, label)
     return text
 
 

@@ -181,3 +181,58 @@ def test_public_url_drops_user_info_only() -> None:
         == "https://mlflow.example.com:8443/x?y=1"
     )
     assert public_url("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+SECRET_HOST = "mlflow-7f3a.internal.acme.example"
+
+
+def test_a_secret_tracking_uri_is_shown_by_its_label_in_every_comment_and_summary(tmp_path: Path) -> None:
+    """The workflows hold MLFLOW_TRACKING_URI as a secret; a PR comment goes through the API, where Actions'
+    masking does not apply. With the registry down (a same-repository PR), and for a fork (no URI at all),
+    no comment or summary shows the URI, its host or its port, and neither blames fork-like access."""
+    port = free_port()  # nothing listens: the registry is down
+    # The host resolves to the loopback through the URI's own authority: a name nothing else prints.
+    uri = f"http://{USER}:{PASSWORD}@127.0.0.1:{port}/{SECRET_HOST}"
+    model = unique("hidden")
+    root = tmp_path / "repo"
+    root.mkdir()
+    pins = root / "model_pins.yaml"
+    pins.write_text('owners: ["@alice"]\n' + pins_text(model, 1))
+    git(root, "init", "-q", "-b", "main")
+    who = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com"]
+    git(root, "add", "-A")
+    git(root, *who, "commit", "-qm", "pins")
+    git(root, "switch", "-q", "-c", "promote")
+    pins.write_text('owners: ["@alice"]\n' + pins_text(model, 2))
+    git(root, *who, "commit", "-qam", "promote")
+    label = "the registry-read registry"
+    outputs: dict[str, str] = {}
+    for case, extra in (("down", {"MLFLOW_TRACKING_URI": uri}), ("fork", {"MLFLOW_TRACKING_URI": ""})):
+        summary = tmp_path / f"{case}-summary.md"
+        env = {
+            "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(tmp_path / "out"),
+            "MODELPINS_HTTP_RETRIES": "0", "MODELPINS_TRACKING_URI_LABEL": label, **extra,
+        }  # fmt: skip
+        # Every step of the workflows that writes a comment or a summary, as the action runs them.
+        steps = [
+            ["plan", "--base", "main"],
+            ["gate", "--base", "main", "--no-record", "--report", f"{case}-gates.md"],
+            ["report", "--base", "main", "--gates", f"{case}-gates.md", "--gates-outcome", "skipped",
+             "--out", f"{case}-comment.md", *(["--no-comment"] if case == "fork" else [])],
+            ["gate", "--report", str(summary)],
+            ["plan", "--summary"],
+            ["drift"],
+            ["validate"],
+        ]  # fmt: skip
+        results = [run(*c, cwd=root, env=env) for c in steps]
+        comment = (root / f"{case}-comment.md").read_text()
+        outputs |= {f"{case} comment": comment, f"{case} summary": summary.read_text()}
+        outputs |= {f"{case} {' '.join(c)}": r.stdout + r.stderr for c, r in zip(steps, results, strict=True)}
+        assert case == "fork" or "fork" not in comment.lower()  # a same-repository PR is not told of forks
+    for where, text in outputs.items():
+        for hidden in (f"127.0.0.1:{port}", SECRET_HOST, str(port), PASSWORD, USER):
+            assert hidden not in text, f"{where} shows {hidden!r}:\n{text}"
+    assert f"registry not read: MLflow server at {label}" in outputs["down comment"]
+    assert "Not run: the registry could not be read" in outputs["down comment"]
+    assert "Not run in this check (it has no registry access)" in outputs["fork comment"]
+    assert "comment" not in outputs["fork summary"].lower().replace("modelpins:", "")

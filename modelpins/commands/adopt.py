@@ -27,8 +27,16 @@ from modelpins.settings import Settings
     default=None,
     help="The file to write (default: --pins). An existing file only gains the models it does not have.",
 )
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    metavar="TEAM",
+    help="A file-level owner, e.g. @org/team or @user (repeatable); written to a file that has none. "
+    "`modelpins approvals` fails every change to a model without owners.",
+)
 @click.pass_obj
-def import_cmd(s: Settings, globs: tuple[str, ...], out: Path | None) -> None:
+def import_cmd(s: Settings, globs: tuple[str, ...], out: Path | None, owners: tuple[str, ...]) -> None:
     """Write the pins file from the registry's current aliases (every model, or those matching --model)."""
     from modelpins.proposals import importer
 
@@ -42,7 +50,7 @@ def import_cmd(s: Settings, globs: tuple[str, ...], out: Path | None) -> None:
         source = yamledit.read(path)
         existing = source.text
     registry = s.registry()
-    result = importer.merge(registry.aliases(), existing, str(path), globs)
+    result = importer.merge(registry.aliases(), existing, str(path), globs, owners)
     if result.text != existing:
         yamledit.write(source, result.text)  # refused if the file changed meanwhile
     for skipped in result.skipped:
@@ -56,8 +64,15 @@ def import_cmd(s: Settings, globs: tuple[str, ...], out: Path | None) -> None:
     left = f"; left out {_models(len({x.model for x in result.skipped}))} (see above)" if result.skipped else ""
     verb = "added" if existing is not None else "wrote"
     click.echo(f"{path}: {verb} {_models(len(result.added))} ({registry.reads} registry reads){kept}{left}")
-    if result.added:
+    if result.added or owners:
         click.echo("next: `modelpins plan` should show no changes; commit the file")
+    if pins.loads(result.text, str(path)).owners:
+        click.echo("owners are required: review the file-level `owners:` (and give models their own where needed)")
+    else:
+        click.echo(
+            "next: owners are required: `modelpins approvals` fails every change to a model without owners. "
+            "Import again with --owner @org/team, or add `owners:` to the file or to each model"
+        )
 
 
 def _models(n: int) -> str:

@@ -8,12 +8,12 @@ import os
 
 import click
 
-from modelpins import gitrepo, pins
+from modelpins import pins
 from modelpins.audit import canary as audit_canary
 from modelpins.canary import edits, run
 from modelpins.canary.decide import PROMOTE, Decision
 from modelpins.canary.prometheus import Prometheus, url_for
-from modelpins.commands.adopt import propose
+from modelpins.commands.proposing import propose
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.markdown import plan_markdown
 from modelpins.proposals import proposal, yamledit
@@ -115,8 +115,6 @@ def _advance_one(s: Settings, name: str, commit: bool, open_pr: bool) -> Decisio
             out.title,
             lambda base: body + ("\n" + plan_markdown(changes, s.pins.name, base, None) if changes else ""),
         )
-        if back:  # the next canary's weight move goes on the branch it started from
-            gitrepo.git(gitrepo.locate(s.pins)[0], "switch", "--quiet", back)
     elif commit:
         sha = run.commit_here(source, out.new_text, out.message)
         click.echo(f"committed {sha[:12]}: {out.title}")

@@ -18,6 +18,7 @@ def validate(s: Settings, offline: bool) -> None:
     from modelpins.serving import checks  # serving rules beyond the schema (pure, offline)
 
     checks.check(p)
+    _warn_ownerless(s, p)
     pinned = {e for m in p.models.values() for e in m.environments}
     own = all(spec.registry and spec.registry.tracking_uri for e, spec in p.environments.items() if e in pinned)
     default_pins = True
@@ -41,3 +42,19 @@ def validate(s: Settings, offline: bool) -> None:
         click.echo(f"{s.pins}: valid; {counted} exist in {s.shown_uri}")
     else:
         click.echo(f"{s.pins}: valid ({counted}; registry not checked)")
+
+
+def _warn_ownerless(s: Settings, p: pins.PinsFile) -> None:
+    """Warn (exit status unchanged) for each model that has no owners, nor file-level owners to fall back on."""
+    if p.owners:
+        return
+    from modelpins import actions
+
+    for m in p.models.values():
+        if not m.owners:
+            msg = (
+                f"{m.name} has no owners (and the file has none): `modelpins approvals` fails every change to it. "
+                'Add `owners: ["@org/team"]` to the model or to the file'
+            )
+            click.secho(f"warning: {s.pins}:{m.line}: {msg}", fg="yellow", err=True)
+            actions.annotate_warning(msg, str(s.pins), m.line)

@@ -92,18 +92,38 @@ def _problems(name: str, aliases: dict[str, int]) -> list[Skipped]:
 
 
 def merge(
-    state: dict[str, dict[str, int]], existing_text: str | None, path: str, globs: tuple[str, ...] = ()
+    state: dict[str, dict[str, int]],
+    existing_text: str | None,
+    path: str,
+    globs: tuple[str, ...] = (),
+    owners: tuple[str, ...] = (),
 ) -> Imported:
-    """The file's new text: the canonical file when `existing_text` is None, else that text plus the missing models."""
+    """The file's new text: the canonical file when `existing_text` is None, else that text plus the missing models.
+
+    `owners` become the file-level owners of a new file, or of an existing file that has none.
+    """
     models, skipped, bare = importable(select(state, globs))
     if existing_text is None:
-        text = pins.dump(pins.PinsFile(path=path, models=models))
+        text = pins.dump(pins.PinsFile(path=path, models=models, owners=owners))
         return _checked(Imported(text, list(models), [], skipped, bare), path)
     current = pins.loads(existing_text, path)
     new = {name: m for name, m in models.items() if name not in current.models}
     kept = [name for name in models if name in current.models]
     text = add_models(existing_text, path, new) if new else existing_text
+    if owners and not current.owners:
+        text = add_owners(text, path, owners)
     return _checked(Imported(text, list(new), kept, skipped, bare), path)
+
+
+def add_owners(text: str, path: str, owners: tuple[str, ...]) -> str:
+    """`text` with a file-level `owners:` line before its `models:` key; nothing else changes."""
+    doc = yamledit.Doc(text, path)
+    found = doc.get(doc.root, "models")
+    if found is None:
+        raise InvalidInput(f"{path}: no 'models:' section; fix: add 'models:' at the top level")
+    start = found[0].start_mark.index + doc.offset
+    line = "owners: [" + ", ".join(f'"{o}"' for o in owners) + "]" + doc.newline
+    return text[:start] + line + text[start:]
 
 
 def add_models(text: str, path: str, models: dict[str, pins.ModelPins]) -> str:

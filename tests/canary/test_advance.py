@@ -74,7 +74,7 @@ def test_a_healthy_candidate_advances_through_every_step_then_proposes_the_alias
     [branch] = repo.git("branch", "--list", f"canary/{dep}-promote-*", "--format=%(refname:short)").split()
     assert weight_diff(repo, branch) == ["-      champion: 1", "+      champion: 2"]  # the alias move, for review
     assert f"Promote {model}@champion 1 -> 2 after canary {dep}" in repo.git("log", "-1", "--format=%B", branch)
-    assert "open the pull request with (GITHUB_TOKEN is not set):" in last.stdout
+    assert f"gh pr create --base main --head {branch}" in last.stdout  # no origin here: how to open it later
 
     actions = [(r["action"], r["weight"], r["to_weight"]) for r in records()]
     assert actions == [("advance", 10, 50), ("advance", 50, 100), ("promote", 100, 100)]

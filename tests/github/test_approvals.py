@@ -110,3 +110,52 @@ def test_changes_outside_models_need_the_file_owners(pr_repo, github):
     result = approvals(repo, github)
     assert result.returncode == 0, result.stderr
     assert "ok   model_pins.yaml: owners @acme/ml-platform; approved by erin" in result.stdout
+
+
+OWNERLESS = """version: 1
+models:
+  fraud:
+    aliases:
+      champion: {champion}
+"""
+
+
+def test_a_model_without_owners_never_passes(pr_repo, github):
+    """No owners, no pass: before, an imported (owner-less) file passed with zero reviews."""
+    repo = pr_repo(OWNERLESS.format(champion=1))
+    repo.commit(OWNERLESS.format(champion=2), "promote fraud")
+
+    result = approvals(repo, github)
+    assert result.returncode == 1
+    assert "fraud (has no owners)" in result.stderr
+    assert "No owners, no pass: fraud has no owners" in result.stderr and 'owners: ["@org/team"]' in result.stderr
+    github.add_review(PR, "bob", "APPROVED")  # a review from anyone does not make it pass either
+    result = approvals(repo, github)
+    assert result.returncode == 1 and "fraud (has no owners)" in result.stderr
+    assert "MISSING fraud: owners (none); approved by nobody yet" in result.stdout
+
+
+def test_adding_the_first_owners_alone_needs_one_approving_review(pr_repo, github):
+    """The way out of an owner-less file: a pull request that only adds owners, approved by anyone."""
+    repo = pr_repo(OWNERLESS.format(champion=1))
+    repo.commit('owners: ["@acme/ml-platform"]\n' + OWNERLESS.format(champion=1), "add the first owners")
+    assert approvals(repo, github).returncode == 1  # no review yet
+    github.add_review(PR, "bob", "APPROVED")
+    result = approvals(repo, github)
+    assert result.returncode == 0, result.stderr
+
+    # Owners and an alias move in one pull request: the move still has no owner on the base branch.
+    repo.commit('owners: ["@acme/ml-platform"]\n' + OWNERLESS.format(champion=2), "and promote")
+    result = approvals(repo, github)
+    assert result.returncode == 1 and "fraud (has no owners)" in result.stderr
+
+
+def test_validate_warns_on_a_model_without_owners(tmp_path):
+    pins_file = tmp_path / "model_pins.yaml"
+    pins_file.write_text(OWNERLESS.format(champion=1))
+    result = run("validate", "--offline", cwd=tmp_path, env={"GITHUB_ACTIONS": "true"})
+    assert result.returncode == 0, result.stderr
+    assert "warning: model_pins.yaml:3: fraud has no owners (and the file has none)" in result.stderr
+    assert "::warning file=model_pins.yaml,line=3::fraud has no owners" in result.stdout
+    pins_file.write_text('owners: ["@acme/ml-platform"]\n' + OWNERLESS.format(champion=1))
+    assert "no owners" not in run("validate", "--offline", cwd=tmp_path).stderr

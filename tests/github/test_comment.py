@@ -71,3 +71,21 @@ def test_oversized_body_is_cut_to_githubs_limit(github, tmp_path):
     assert result.returncode == 0, result.stderr
     posted = github.comments[PR][0]["body"]
     assert len(posted) < 65_536 and posted.endswith("the job summary has the rest)")
+
+
+def test_a_read_only_token_warns_and_leaves_the_result_to_the_gates(github, tmp_path):
+    """A read-only token's 403 turned the job red though the gates passed."""
+    body = tmp_path / "comment.md"
+    body.write_text("plan\n")
+    github.comments_writable = False
+    summary = tmp_path / "summary.md"
+    strict = run("comment", "--pr", PR, "--body-file", body, env=github.env())
+    assert strict.returncode == 1 and "403 Resource not accessible by integration" in strict.stderr
+
+    env = github.env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
+    result = run("comment", "--pr", PR, "--body-file", body, "--warn-if-refused", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "::warning::the pull request comment could not be posted (GitHub API" in result.stdout
+    assert "the report is in this job's summary" in summary.read_text()
+    assert github.token not in result.stdout + result.stderr
+    assert github.comments.get(PR) is None

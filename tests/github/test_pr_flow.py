@@ -165,6 +165,8 @@ def test_invalid_file_fails_validate_with_every_line_annotated(pr_repo, tmp_path
     assert "**Validation**: ❌ 2 problems" in body
     assert f"`model_pins.yaml:{latest}` alias 'latest' is reserved" in body
     assert "### modelpins: ❌ not ready to merge" in summary.read_text()
+    assert "no alias changes" not in body  # no plan was made of an invalid file
+    assert "**Plan**: not made: fix the problems above first." in body
 
 
 def test_without_registry_access_the_plan_is_file_against_base(pr_repo, tmp_path):
@@ -186,6 +188,12 @@ def test_without_registry_access_the_plan_is_file_against_base(pr_repo, tmp_path
     assert "| move | `m` | `champion` | 1 | 2 | `model_pins.yaml:7` |" in body
     assert body.startswith("### modelpins: ⏳ gates have not passed yet")
     assert "Not run in this check" in body
+    assert "This comment is updated on every push" in body
+
+    # A fork's check posts no comment: its job summary does not speak of one.
+    rep = run("report", "--base", "main", "--no-comment", "--out", tmp_path / "s.md", cwd=repo.root, env=env)
+    assert rep.returncode == 0, rep.stderr
+    assert "comment" not in (tmp_path / "s.md").read_text().lower()
 
 
 def test_no_change_to_aliases_is_ready(pr_repo, tmp_path):

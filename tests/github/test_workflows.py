@@ -41,6 +41,8 @@ def test_the_expected_workflows_exist():
 # it pushes the serving images and publishes the rendered manifests and image lock to the deploy
 # branch that Argo CD / Flux reconcile.
 CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages", "id-token", "attestations"}}
+# Jobs that set the modelpins / gates commit status on a pull request's head.
+STATUS_SETTERS = {("pins-pr.yml", "check"), ("pins-fork-gates.yml", "gates")}
 # The jobs that publish the promotion board to GitHub Pages: they hold no secret and run no
 # repository code, only the deploy actions (pages + an OIDC token for the deployment).
 PAGES_PUBLISHERS = {("pins-apply.yml", "pages"), ("pins-drift.yml", "pages")}
@@ -50,13 +52,23 @@ PAGES_PUBLISHERS = {("pins-apply.yml", "pages"), ("pins-drift.yml", "pages")}
 def test_triggers_and_permissions(path):
     doc = load(path)
     triggers = doc[True]  # YAML 1.1 reads the key `on` as true
-    assert "pull_request_target" not in triggers and "workflow_run" not in triggers
+    assert "pull_request_target" not in triggers
+    if "workflow_run" in triggers:  # only the fork gates, which never check out the fork (the fork's pins: git show)
+        assert path.name == "pins-fork-gates.yml"
+        assert "head_sha }}\n          path" not in path.read_text() and "repository: ${{" not in path.read_text()
+        assert all(
+            "workflow_run" not in yaml.safe_dump(step.get("with", {}))
+            for job in doc["jobs"].values()
+            for step in job["steps"]
+        ), "no action is given the fork's commit or repository"
     assert doc["permissions"] == {}
     for name, job in doc["jobs"].items():
         perms = job.get("permissions")
         assert isinstance(perms, dict), f"{path.name}:{name} must set its own permissions"
         writes = {k for k, v in perms.items() if v == "write"}
         allowed = {"pull-requests"} | CONTENTS_WRITERS.get((path.name, name), set())
+        if (path.name, name) in STATUS_SETTERS:
+            allowed |= {"statuses"}
         if (path.name, name) in PAGES_PUBLISHERS:
             allowed |= {"pages", "id-token"}
         else:
@@ -71,7 +83,7 @@ def test_triggers_and_permissions(path):
 def test_steps_are_pinned_and_never_interpolate_into_shell(path):
     text = path.read_text()
     for line in text.splitlines():
-        m = re.search(r"uses:\s*(\S+)", line)
+        m = re.search(r"(?<![\w-])uses:\s*(\S+)", line)
         if m and not m.group(1).startswith(("$/", "./")):
             assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", m.group(1)), line
             assert re.search(r"# v\d+\.\d+\.\d+", line), f"no version comment: {line}"

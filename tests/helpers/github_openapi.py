@@ -41,6 +41,7 @@ PATHS = (
     "/repos/{owner}/{repo}/pulls",
     "/repos/{owner}/{repo}/pulls/{pull_number}",
     "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+    "/repos/{owner}/{repo}/statuses/{sha}",
     "/orgs/{org}/teams/{team_slug}",
     "/orgs/{org}/teams/{team_slug}/memberships/{username}",
 )

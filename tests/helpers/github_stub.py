@@ -1,8 +1,9 @@
 """A local HTTP server standing in for the GitHub REST API (no GitHub can be reached from here).
 
 It implements only what modelpins calls: issue comments (list with page links, create,
-edit), opening a pull request, pull request reviews, and team lookups. It checks the bearer token like GitHub
-does (401 otherwise) and records every request, so tests see what the tool really sent.
+edit), opening and listing pull requests, pull request reviews, commit statuses, and team
+lookups. It checks the bearer token like GitHub does (401 otherwise) and records every request,
+so tests see what the tool really sent.
 
 Every request and every answer is checked against GitHub's official OpenAPI description (the
 excerpt in github_openapi.json, from the pinned npm package @octokit/openapi): the operation must
@@ -39,6 +40,9 @@ class GitHubStub:
     teams_readable: bool = True
     teams_token: str | None = None  # when set, team lookups need this token instead
     pulls: list[dict[str, Any]] = field(default_factory=list)  # pull requests opened through the API
+    open_pulls: list[dict[str, Any]] = field(default_factory=list)  # what listing open pull requests answers
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # commit statuses set, by sha
+    comments_writable: bool = True  # False: a read-only token, comment writes answer 403 as GitHub does
     log: list[tuple[str, str]] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # what GitHub's description does not allow
     server: ThreadingHTTPServer | None = None
@@ -94,6 +98,16 @@ class GitHubStub:
         # The example's requested team lacks `type`, which its own schema (team) requires.
         pull["requested_teams"] = []
         return pull
+
+    def open_pull(self, number: int, head_sha: str, head_repo: str, base_sha: str) -> None:
+        """An open pull request as GitHub lists it (a fork's when `head_repo` is not this repository)."""
+        items: Any = example("pull-request-simple-items")  # a list: GitHub's example answer
+        pull: dict[str, Any] = items[0]
+        pull |= {"number": number, "html_url": f"https://github.com/{self.repo}/pull/{number}", "state": "open"}
+        pull["head"] = pull["head"] | {"sha": head_sha, "repo": pull["head"]["repo"] | {"full_name": head_repo}}
+        pull["base"] = pull["base"] | {"sha": base_sha}
+        pull["requested_teams"] = []  # the example's team lacks `type`, which its own schema requires
+        self.open_pulls.append(pull)
 
     def team(self, org: str, slug: str) -> dict[str, Any]:
         team = example("team-full") | {
@@ -166,6 +180,8 @@ class GitHubStub:
                     pr = int(m.group(1))
                     if self.command == "GET":
                         return self.page(stub.comments.get(pr, []), query, path)
+                    if self.command == "POST" and not stub.comments_writable:
+                        return self.send(403, FORBIDDEN)
                     if self.command == "POST":
                         return self.send(201, stub.add_comment(pr, body["body"], "github-actions[bot]"))
                 if (m := re.fullmatch(rf"/repos/{repo}/issues/comments/(\d+)", path)) and self.command == "PATCH":
@@ -174,6 +190,13 @@ class GitHubStub:
                             c["body"] = body["body"]
                             return self.send(200, c)
                     return self.send(404, NOT_FOUND)
+                if path == f"/repos/{stub.repo}/pulls" and self.command == "GET":
+                    return self.page(stub.open_pulls, query, path)
+                if (m := re.fullmatch(rf"/repos/{repo}/statuses/([0-9a-f]{{40}})", path)) and self.command == "POST":
+                    stub._next_id += 1
+                    status = example("status") | body | {"id": stub._next_id}
+                    stub.statuses.setdefault(m.group(1), []).append(status)
+                    return self.send(201, status)
                 if path == f"/repos/{stub.repo}/pulls" and self.command == "POST":
                     missing = [k for k in ("title", "head", "base") if not body.get(k)]
                     if missing:
@@ -223,6 +246,7 @@ class GitHubStub:
 API = github_openapi.API_HOST
 DOCS = "https://docs.github.com/rest"
 NOT_FOUND = {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
+FORBIDDEN = {"message": "Resource not accessible by integration", "documentation_url": DOCS, "status": "403"}
 
 
 def example(name: str) -> dict[str, Any]:

@@ -220,3 +220,32 @@ def test_import_out_a_link_is_refused_and_the_link_and_its_target_kept(mlflow_se
                  cwd=workdir)  # fmt: skip
     assert direct.returncode == 0, direct.stderr
     assert f"{prefix}-a" in target.read_text()
+
+
+def test_import_owner_sets_the_file_owners_and_the_next_step_says_owners_are_required(mlflow_server, workdir):
+    """An imported file had no owners, so every change to it passed `approvals` with no review."""
+    prefix = unique("owned")
+    rest.seed(mlflow_server.url, [f"{prefix}-a"], 1, {"champion": 1})
+    path = workdir / "model_pins.yaml"
+
+    bare = run("--tracking-uri", mlflow_server.url, "import", "--model", f"{prefix}-*", cwd=workdir)
+    assert bare.returncode == 0, bare.stderr
+    assert "next: owners are required" in bare.stdout and "--owner @org/team" in bare.stdout
+    assert pins.load(path).owners == ()
+
+    path.unlink()
+    owned = run(
+        "--tracking-uri", mlflow_server.url, "import", "--model", f"{prefix}-*",
+        "--owner", "@acme/ml-platform", "--owner", "@alice", cwd=workdir,
+    )  # fmt: skip
+    assert owned.returncode == 0, owned.stderr
+    assert pins.load(path).owners == ("@acme/ml-platform", "@alice")
+    assert "owners are required: review the file-level `owners:`" in owned.stdout
+
+
+def test_import_owner_adds_owners_to_an_existing_file_without_them() -> None:
+    text = "# top\nversion: 1\nmodels:\n  z:\n    aliases:\n      c: 1\n"
+    merged = importer.merge({"z": {"c": 1}}, text, "p.yaml", owners=("@acme/ml",)).text
+    assert merged == '# top\nversion: 1\nowners: ["@acme/ml"]\nmodels:\n  z:\n    aliases:\n      c: 1\n'
+    owned = 'owners: ["@x"]\nversion: 1\nmodels:\n  z:\n    aliases:\n      c: 1\n'
+    assert importer.merge({"z": {"c": 1}}, owned, "p.yaml", owners=("@acme/ml",)).text == owned  # its owners stay

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.github_stub import GitHubStub
+from tests.helpers.proxy import Fault, Proxy
 from tests.serving.conftest import base_image, docker_engine, registry  # noqa: F401 (the serve job's fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,8 +180,10 @@ def job_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "--no-deps"]
     subprocess.run([*pip, "-r", str(lock / "tools.txt")], check=True)
     uv = [str(venv / "bin" / "uv"), "pip", "install", "--quiet", "--python", py, "--require-hashes"]
-    if subprocess.run([*uv, "--offline", "-r", str(lock / "dev.txt")]).returncode != 0:
-        subprocess.run([*uv, "-r", str(lock / "dev.txt")], check=True)  # a cache that misses: download once
+    # dev.txt, then serving.txt (what the action installs), where the two locks pin a package differently
+    for name in ("dev.txt", "serving.txt"):
+        if subprocess.run([*uv, "--offline", "-r", str(lock / name)]).returncode != 0:
+            subprocess.run([*uv, "-r", str(lock / name)], check=True)  # a cache that misses: download once
     site = Path(
         subprocess.run(
             [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -209,6 +212,15 @@ def flow(tmp_path: Path, job_venv: Path) -> Iterator[Flow]:
     work.mkdir()
     yield Flow(root, work, job_venv, stub)
     stub.stop()
+
+
+@pytest.fixture
+def refusing_proxy(mlflow_server):
+    """The registry behind a proxy that refuses every write, as a read-only token is refused."""
+    proxy = Proxy(mlflow_server.url).start()
+    proxy.faults += [Fault(status=403, match=f"{m} ") for m in ("POST", "PATCH", "DELETE", "PUT")]
+    yield proxy
+    proxy.stop()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.github.conftest import line_of
-from tests.helpers.proxy import Fault, Proxy
 from tests.helpers.seed import seed_model, unique
 from tests.workflows.conftest import ActRun, Flow, git
 
@@ -50,15 +47,6 @@ def probes(run: ActRun) -> list[dict]:
     return [p for p in run.processes if "scripts/gates/probe.py" in p["argv"]]
 
 
-@pytest.fixture
-def refusing_proxy(mlflow_server):
-    """The registry behind a proxy that refuses every write, as a read-only token is refused."""
-    proxy = Proxy(mlflow_server.url).start()
-    proxy.faults += [Fault(status=403, match=f"{m} ") for m in ("POST", "PATCH", "DELETE", "PUT")]
-    yield proxy
-    proxy.stop()
-
-
 def promotion(flow: Flow, client, proxy, accuracy: float = 0.9, head_probe: str = PROBE):
     model = unique("wf-pr")
     seed_model(client, model, [{"accuracy": 0.85}, {"accuracy": accuracy}], {"champion": 1})
@@ -88,6 +76,8 @@ def test_passing_promotion_comments_once_and_records_nothing(flow, client, refus
     assert "### modelpins: ✅ ready for review" in first.summary and f"`{model}`" in first.summary
     assert refusing_proxy.writes() == []  # not one write was even attempted
     assert refusing_proxy.reads()  # the registry was read (plan, gates)
+    head = git(flow.root, "rev-parse", "HEAD")
+    assert [s["state"] for s in flow.github.statuses[head]] == ["success"]  # the required modelpins / gates
 
     # A second push: the same comment is edited, not duplicated.
     flow.commit("promote again", {"README.md": "another push\n"})
@@ -111,6 +101,7 @@ def test_promotion_blocked_by_its_gates_fails_and_says_why(flow, client, refusin
     assert "### modelpins: ❌ not ready to merge" in body
     assert "1 of 1 alias moves blocked" in body and "| ❌ |" in body
     assert refusing_proxy.writes() == []
+    assert [s["state"] for s in flow.github.statuses[git(flow.root, "rev-parse", "HEAD")]] == ["failure"]
 
 
 def test_a_changed_gate_script_does_not_run_before_merge(flow, client, refusing_proxy):
@@ -144,5 +135,24 @@ def test_a_fork_gets_no_registry_secret_and_the_registry_free_checks(flow, clien
     assert "read-only-token-7f3a" not in seen and refusing_proxy.url not in seen
     assert refusing_proxy.log == []  # the registry was never contacted
     assert 10 not in flow.github.comments  # no comment for forks
+    assert flow.github.statuses == {}  # a fork's modelpins / gates status comes from pins-fork-gates.yml
     assert f"| move | `{model}` | `champion` | 1 | 2 |" in run.summary  # the plan, file against base
     assert any("validate" in a for p in run.processes for a in p["argv"])
+    assert "comment" not in run.summary.lower()  # there is none to update
+
+
+def test_a_read_only_token_warns_and_the_job_follows_the_gates(flow, client, refusing_proxy):
+    """The comment step's 403 turned the job red although the gates passed."""
+    _, base, _ = promotion(flow, client, refusing_proxy)
+    flow.github.comments_writable = False
+
+    run = flow.act("pull_request", "pins-pr.yml", "check", flow.pr_event(11, base))
+
+    assert run.returncode == 0, run.log[-4000:]
+    assert "::warning::the pull request comment could not be posted" in run.log or (
+        "the pull request comment could not be posted" in run.log
+    )
+    assert "### modelpins: ✅ ready for review" in run.summary
+    assert "the report is in this job's summary" in run.summary
+    assert 11 not in flow.github.comments
+    assert refusing_proxy.url not in run.summary and refusing_proxy.url not in run.log  # named by its label
