@@ -1,4 +1,5 @@
-"""A local MLflow tracking server (sqlite + local artifact dir) for the demo, tests and benchmarks.
+"""A local MLflow tracking server for the demo, tests and benchmarks: sqlite and a local artifact dir by default;
+any backend store URI and artifact destination (PostgreSQL and S3 from devkit.stores) when given.
 
 Needs the full `mlflow` package (the `dev` extra). Not used by the pipeline itself.
 """
@@ -38,6 +39,9 @@ class DevServer:
     # True: artefacts go through the server (`mlflow-artifacts:/`, stored under artifact_root), as a cluster's
     # pods reach them; False: clients read and write artifact_root on this machine's disk directly.
     serve_artifacts: bool = False
+    backend_store_uri: str = ""  # default: sqlite in root
+    # an `s3://...` URI: artefacts are served (`--serve-artifacts`) from there; env_extra must reach the store
+    artifacts_destination: str = ""
 
     @property
     def url(self) -> str:
@@ -59,17 +63,8 @@ class DevServer:
                 mlflow_bin,
                 "server",
                 "--backend-store-uri",
-                f"sqlite:///{self.root / 'mlflow.db'}",
-                *(
-                    [
-                        "--default-artifact-root",
-                        "mlflow-artifacts:/",
-                        "--artifacts-destination",
-                        str(self.artifact_root),
-                    ]
-                    if self.serve_artifacts
-                    else ["--default-artifact-root", str(self.artifact_root)]
-                ),
+                self.backend_store_uri or f"sqlite:///{self.root / 'mlflow.db'}",
+                *self._artifact_args(),
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -95,6 +90,12 @@ class DevServer:
                 time.sleep(0.3)
         self.stop()
         raise OperationFailed(f"mlflow server did not answer /health in {timeout:.0f}s; see {self.root / 'server.log'}")
+
+    def _artifact_args(self) -> list[str]:
+        if self.artifacts_destination or self.serve_artifacts:
+            destination = self.artifacts_destination or str(self.artifact_root)
+            return ["--serve-artifacts", "--default-artifact-root", "mlflow-artifacts:/", "--artifacts-destination", destination]
+        return ["--default-artifact-root", str(self.artifact_root)]
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None or self.proc.poll() is not None:
