@@ -20,7 +20,7 @@ export UV_SYSTEM_CERTS ?= 1
 SHELL := /bin/bash
 COMPILE = --universal --python-version 3.10 --generate-hashes --quiet
 
-.PHONY: demo test lint venv policy-venv lock lock-check clean sysdeps
+.PHONY: demo test test-postgres lint venv policy-venv lock lock-check clean sysdeps
 
 # A fresh venv each time the lock or pyproject changes, so it holds exactly what the lock says.
 # DEPS=newest installs the newest versions that resolve instead (the ci workflow's `newest` job).
@@ -53,8 +53,21 @@ policy-venv: $(POLICY)/.installed
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# The suites whose outcome depends on the registry's backend run a second time on the `postgres` profile
+# (MODELPINS_TEST_BACKEND, tests/conftest.py): MLflow with 4 workers on a throwaway PostgreSQL cluster, artefacts
+# in moto's S3 server. Core apply, the lock and its races, the fault suite, environments, signing, the artefact
+# lock and the image/init downloads; tests/backends holds the S3 artefact tests (skipped on sqlite).
+BACKEND_SUITES := tests/test_apply.py tests/test_apply_parallel.py tests/test_registry_mutex.py tests/faults \
+  tests/lifecycle/test_environments.py tests/lifecycle/test_environments_lock_gate.py \
+  tests/lifecycle/test_environments_trace.py tests/lifecycle/test_signing.py tests/lifecycle/test_lock.py \
+  tests/serving/test_artefacts.py tests/serving/test_images.py tests/serving/test_classic_image.py tests/backends
+
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest
+	$(MAKE) test-postgres
+
+test-postgres: $(STAMP) sysdeps
+	MODELPINS_TEST_BACKEND=postgres $(BIN)/python -m pytest $(BACKEND_SUITES)
 
 # Re-resolve the lock after a change to pyproject.toml; pins that still fit are kept (uv prefers them).
 lock: $(STAMP)
@@ -75,13 +88,15 @@ lock-check: $(STAMP)
 	    echo "ERROR - requirements/$$f.txt is stale against pyproject.toml: run 'make lock' and commit it"; exit 1; }; \
 	done && echo "lock is current: requirements/{tools,serving,dev,policy}.txt"
 
-# The image tests need a docker engine and registry, the site tests a headless browser; as root with apt, install them.
+# The image tests need a docker engine and registry, the site tests a headless browser, the postgres profile
+# PostgreSQL's server (initdb, pg_ctl); as root with apt, install them.
 sysdeps:
-	@if ! command -v dockerd >/dev/null || ! command -v docker-registry >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! command -v dockerd >/dev/null || ! command -v docker-registry >/dev/null || ! command -v chromium >/dev/null \
+	  || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io docker-registry chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io docker-registry chromium postgresql; \
 	  else \
-	    echo "note: dockerd, docker-registry or chromium is missing; the image and browser tests will be skipped (apt-get install docker.io docker-registry chromium)"; \
+	    echo "note: dockerd, docker-registry, chromium or postgresql is missing; the image and browser tests will be skipped and make test-postgres fails (apt-get install docker.io docker-registry chromium postgresql)"; \
 	  fi; \
 	fi
 

@@ -27,6 +27,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# url -> the `--artifacts-destination` of each server started here that serves artefacts from object storage
+# (tests reach the files behind the server there, as an operator re-uploading them would)
+SERVED_FROM: dict[str, str] = {}
+
+
 @dataclass
 class DevServer:
     """One `mlflow server` process on loopback; `stop()` ends it, `start()` brings it back on the same port."""
@@ -55,6 +60,8 @@ class DevServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifact_root.mkdir(exist_ok=True)
         self.port = self.port or free_port()
+        if self.artifacts_destination:
+            SERVED_FROM[self.url] = self.artifacts_destination
         mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(self.env_extra or {})}
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - handed to the child process
@@ -94,7 +101,13 @@ class DevServer:
     def _artifact_args(self) -> list[str]:
         if self.artifacts_destination or self.serve_artifacts:
             destination = self.artifacts_destination or str(self.artifact_root)
-            return ["--serve-artifacts", "--default-artifact-root", "mlflow-artifacts:/", "--artifacts-destination", destination]
+            return [
+                "--serve-artifacts",
+                "--default-artifact-root",
+                "mlflow-artifacts:/",
+                "--artifacts-destination",
+                destination,
+            ]
         return ["--default-artifact-root", str(self.artifact_root)]
 
     def stop(self, kill: bool = False) -> None:

@@ -35,7 +35,9 @@ PG_USER = "mlflow"  # the database role MLflow connects as (trust authentication
 
 def pg_bin() -> Path | None:
     """The newest installed PostgreSQL server's bin directory (Debian's layout), or None."""
-    found = sorted(glob.glob(PG_BIN_GLOB), key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0)
+    found = sorted(
+        glob.glob(PG_BIN_GLOB), key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0
+    )
     for path in reversed(found):
         if (Path(path) / "initdb").exists():
             return Path(path)
@@ -45,7 +47,7 @@ def pg_bin() -> Path | None:
 
 @dataclass
 class Postgres:
-    """A PostgreSQL cluster of its own in a fresh directory: `start()` makes and starts it, `stop()` ends and deletes it.
+    """A PostgreSQL cluster in a fresh directory: `start()` makes and starts it, `stop()` ends and deletes it.
 
     `settings` are server settings (`-c name=value`), e.g. {"fsync": "off"} to measure what durability costs.
     """
@@ -120,7 +122,10 @@ class S3Store:
         moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - handed to the child process
         self.proc = subprocess.Popen(
-            [moto, "-H", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [moto, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -194,14 +199,19 @@ class Profile:
         """What a client of this profile's servers needs in its environment (the S3 endpoint and keys), or nothing."""
         return self.s3.env if self.s3 else {}
 
+    def start(self) -> Profile:
+        """Start the stores the profile needs (none for sqlite)."""
+        if self.name == "postgres":
+            self.postgres = self.postgres or Postgres(settings=self.pg_settings).start()
+            self.s3 = self.s3 or S3Store().start()
+        return self
+
     def server(self, root: Path, env_extra: dict[str, str] | None = None, **kw: object) -> DevServer:
         """A DevServer (not started) in `root` on this profile."""
         if self.name == "sqlite":
             return DevServer(root, env_extra=env_extra, **kw)  # type: ignore[arg-type]
-        if self.postgres is None:
-            self.postgres = Postgres(settings=self.pg_settings).start()
-        if self.s3 is None:
-            self.s3 = S3Store().start()
+        self.start()
+        assert self.postgres is not None and self.s3 is not None
         self._count = getattr(self, "_count", 0) + 1
         name = f"mlflow{self._count}"
         kw.setdefault("workers", self.workers)

@@ -7,13 +7,13 @@ from urllib.parse import urlparse
 
 from tests.helpers.cli import run
 from tests.helpers.seed import alias_state, seed_model, unique
+from tests.helpers.store import S3File, run_files
 from tests.lifecycle.conftest import pins_text
 
 
-def weights_file(client, model: str, version: int) -> Path:
+def weights_file(client, model: str, version: int) -> Path | S3File:
     run_id = client.get_model_version(model, str(version)).run_id
-    root = urlparse(client.get_run(run_id).info.artifact_uri).path
-    return Path(root) / "model" / "weights.json"
+    return run_files(client, run_id) / "model" / "weights.json"
 
 
 def lock_line(lock: Path, version: int) -> int:

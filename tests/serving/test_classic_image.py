@@ -27,6 +27,8 @@ import pytest
 import yaml
 
 from devkit.devserver import DevServer, free_port
+from devkit.stores import Profile
+from tests.conftest import server_wait
 from tests.helpers.cli import run
 from tests.helpers.seed import log_sklearn, unique
 
@@ -35,11 +37,13 @@ SLOW = 1800  # seconds: pip installs mlflow in the build, and the vfs storage dr
 
 
 @pytest.fixture(scope="module")
-def artifact_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def artifact_server(tmp_path_factory: pytest.TempPathFactory, registry_profile: Profile) -> Iterator[DevServer]:
     """An MLflow server that serves its artefacts (`mlflow-artifacts:/`): the init container, in its own
     filesystem, downloads through it. (The session server's artifact root is a directory on this machine,
-    which a container cannot read: its download would be empty, and the init container now says so.)"""
-    server = DevServer(tmp_path_factory.mktemp("mlflow-served"), serve_artifacts=True).start()
+    which a container cannot read: its download would be empty, and the init container now says so.)
+    On the postgres profile its artefacts are in the S3 store behind the server."""
+    server = registry_profile.server(tmp_path_factory.mktemp("mlflow-served"), serve_artifacts=True)
+    server.start(server_wait())
     yield server
     server.stop()
 
