@@ -112,6 +112,11 @@ def test_build_makes_mlflows_model_server_image_and_it_answers_invocations(
     models.mkdir()
     models.chmod(0o777)  # the emptyDir: writable by the pod's user
 
+    # the image carries the S3 client: its init container and `mlflow models serve` can read s3:// versions
+    probe = client.containers.run(ref, entrypoint=["python3", "-c", "import boto3; print(boto3.__version__)"],
+                                  remove=True, network_mode="none")  # fmt: skip
+    assert probe.decode().strip() == "1.44.18"
+
     done = container(client, ref, pod, fetch, config["data"], models)
     try:
         assert done.wait(timeout=SLOW)["StatusCode"] == 0, done.logs().decode()[-2000:]
