@@ -27,7 +27,7 @@ from typing import Any
 
 from modelpins import envvars
 from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
-from modelpins.mlflow_http import RETRY_STATUSES, Conflict, UrlTooLong, http_error, retry_policy
+from modelpins.mlflow_http import RETRY_STATUSES, Conflict, UrlTooLong, http_error, retry_policy, too_old
 from modelpins.redact import public_url
 from modelpins.tags import is_lock_model
 
@@ -151,6 +151,14 @@ class MlflowRegistry:
         if isinstance(exc, requests.Timeout) or isinstance(cause, (ReadTimeoutError, ConnectTimeoutError)):
             return f"no answer within {self.timeout:g}s"
         return f"cannot connect ({type(exc).__name__})"
+
+    def check_server(self) -> None:
+        """Raise OperationFailed when the server's MLflow is older than modelpins supports (one GET /version)."""
+        resp = self._send("GET", self.tracking_uri + "/version", "version")
+        if resp.status_code == 200:
+            error = too_old(resp.text, public_url(self.tracking_uri))
+            if error:
+                raise error
 
     # -- reads -----------------------------------------------------------------------------
 

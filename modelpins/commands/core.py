@@ -71,7 +71,9 @@ def _changes(
         return changes, registry
     if environments and not crossenv.has_default_pins(head):
         return [], None
-    return api.make_plan(head, s.registry()).changes, None
+    registry = s.registry()
+    registry.check_server()
+    return api.make_plan(head, registry).changes, None
 
 
 def _show_plan(
@@ -132,6 +134,7 @@ def apply(s: Settings, dry_run: bool, yes: bool, skip_gates: bool, lock_timeout:
         apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
         return
     registry = s.registry()
+    registry.check_server()
     result = api.make_plan(desired, registry)
     if not result.changes:
         click.echo(summary(result.changes))
