@@ -78,6 +78,9 @@ class DevServer:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                # uvicorn kills a worker that does not answer its supervisor's ping within 5 s, and stops the
+                # whole server when one dies before it served: on a busy machine that happens while workers import
+                *(["--uvicorn-opts", "--timeout-worker-healthcheck 120"] if self.workers > 1 else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -27,7 +27,7 @@ from typing import Any
 
 from modelpins import envvars
 from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
-from modelpins.mlflow_http import RETRY_STATUSES, Conflict, UrlTooLong, http_error, retry_policy, too_old
+from modelpins.mlflow_http import RETRY_STATUSES, Conflict, NotFound, UrlTooLong, http_error, retry_policy, too_old
 from modelpins.redact import public_url
 from modelpins.tags import is_lock_model
 
@@ -319,6 +319,10 @@ class MlflowRegistry:
         try:
             self._request("POST", "registered-models/create", body=body)
         except Conflict:
+            return False
+        except NotFound:
+            # MLflow's answer to a create whose insert hit an existing name is that model read back; deleted in
+            # between (a lock released at that moment), the read says RESOURCE_DOES_NOT_EXIST. Nothing was created.
             return False
         return True
 
