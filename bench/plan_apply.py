@@ -183,12 +183,13 @@ def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-a
                 f"{r[5]}+{r[6]} ({same})"
             )
     print_cpu(rows)
-    print("\nGrowth: plan reads vs ceil(models/1000) + 1, apply writes vs 2 x changes + 4 (the lock's create, and its")
-    print("guarded delete: the guard's create, the lock's delete, the guard's delete):")
+    print("\nGrowth: plan reads vs ceil(models/1000) + 2 (the server's /version, one version search), apply writes")
+    print("vs 2 x changes + 4 (the lock's create, and its guarded delete: the guard's create, the lock's delete, the")
+    print("guard's delete), + 1 per renewal of the lock's expiry tag (every MODELPINS_LOCK_TTL / 3 = 200 s):")
     for r in rows:
         if r[2] != "modelpins":
             continue
-        bound = math.ceil(r[0] / 1000) + 1
+        bound = math.ceil(r[0] / 1000) + 2
         if r[1].startswith("plan"):
             print(f"  {r[0]:>5} models, plan: {r[5]} reads (bound {bound})")
         else:
