@@ -180,11 +180,13 @@ def test_the_init_container_downloads_from_s3_with_the_secrets_credentials(direc
 
     assert fetched.returncode == 0, fetched.stderr
     got = tmp_path / "models" / direct["name"] / "1"
+    (got / "registered_model_meta").unlink()  # MLflow adds it to every models:/ download
     assert local_digest(got).digest == local_digest(direct["local"]).digest
 
     # without the Secret the pod cannot read the bucket, and its init container fails (the server never starts)
     no_secret = run_init(init, pod_env(init, {("ConfigMap", "modelpins-mlflow"): config}), tmp_path / "models2")
     assert no_secret.returncode != 0
+    assert "Unable to locate credentials" in no_secret.stderr
 
 
 def test_the_init_container_downloads_a_logged_version_through_the_server_without_credentials(
