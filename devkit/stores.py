@@ -142,7 +142,7 @@ class S3Store:
         self.stop()
         raise OperationFailed(f"moto_server did not answer in {timeout:.0f}s")
 
-    def client(self):  # type: ignore[no-untyped-def]  # a boto3 S3 client (boto3 has no bundled types)
+    def client(self):  # a boto3 S3 client (boto3 has no bundled types)
         import boto3
 
         env = self.env

@@ -71,9 +71,9 @@ def _changes(
         return changes, registry
     if environments and not crossenv.has_default_pins(head):
         return [], None
-    registry = s.registry()
-    registry.check_server()
-    return api.make_plan(head, registry).changes, None
+    live = s.registry()
+    live.check_server()
+    return api.make_plan(head, live).changes, None
 
 
 def _show_plan(

@@ -75,19 +75,15 @@ def run_trial(url: str, names: list[str], work: Path, racers: int = 3, parallel:
             proxy.stop()
     seconds = time.monotonic() - began
     windows = [_write_window(p) for p in proxies]
-    overlaps = sum(
-        1
-        for i in range(racers)
-        for j in range(i + 1, racers)
-        if windows[i] and windows[j] and windows[i][0] < windows[j][1] and windows[j][0] < windows[i][1]
-    )
-    last = max((w[1], i) for i, w in enumerate(windows) if w)[1] if any(windows) else -1
+    spans = [(i, w) for i, w in enumerate(windows) if w is not None]
+    overlaps = sum(1 for i, a in spans for j, b in spans if i < j and a[0] < b[1] and b[0] < a[1])
+    last = max((w[1], i) for i, w in spans)[1] if spans else -1
     final = rest.state(url, names)
     return Trial(
         overlaps=overlaps,
         mixed=last < 0 or final != wanted[last],
         failed=[err for p, (_, err) in zip(procs, outcomes, strict=True) if p.returncode != 0],
-        broke_stale=sum("breaking stale apply lock held by dave" in err for _, err in outcomes),
+        broke_stale=sum(1 for _, err in outcomes if "breaking stale apply lock held by dave" in err),
         seconds=seconds,
     )
 

@@ -21,7 +21,7 @@ class S3File:
         return S3File(self.bucket, f"{self.key}/{part}")
 
     @staticmethod
-    def _client():  # type: ignore[no-untyped-def]
+    def _client():
         import boto3
 
         return boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"])
@@ -60,7 +60,7 @@ def behind(tracking_uri: str, artifact_uri: str) -> Path | S3File:
     return Path(urlparse(artifact_uri).path)
 
 
-def run_files(client, run_id: str) -> Path | S3File:  # type: ignore[no-untyped-def]
+def run_files(client, run_id: str) -> Path | S3File:
     """The files behind a run's artefact root."""
     return behind(client.tracking_uri, client.get_run(run_id).info.artifact_uri)
 
