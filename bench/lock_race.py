@@ -64,7 +64,8 @@ def main() -> int:
                 print(f"trial {n}: {t.failed[0][-500:]}", flush=True)
             if n % 10 == 9 or t.overlaps or t.mixed:
                 print(f"after {n + 1} trials: {overlaps} with overlapping writes, {mixed} mixed final states, "
-                      f"{failed} failed racers; {time.monotonic() - began:.0f}s", flush=True)  # fmt: skip
+                      f"{failed} failed racers; racers that tried to break each planted stale lock: {tried_break}; "
+                      f"{time.monotonic() - began:.0f}s", flush=True)  # fmt: skip
             shutil.rmtree(work / f"t{n}", ignore_errors=True)
         assert rest.lock_holder(server.url) is None, "a lock was left behind"
     finally:
