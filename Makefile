@@ -21,7 +21,7 @@ export UV_SYSTEM_CERTS ?= 1
 SHELL := /bin/bash
 COMPILE = --universal --python-version 3.10 --generate-hashes --quiet
 
-.PHONY: demo test docs lint venv policy-venv lock lock-check clean sysdeps
+.PHONY: demo test test-postgres docs lint venv policy-venv lock lock-check clean sysdeps
 
 # A fresh venv each time the lock or pyproject changes, so it holds exactly what the lock says.
 # DEPS=newest installs the newest versions that resolve instead (the ci workflow's `newest` job).
@@ -54,8 +54,21 @@ policy-venv: $(POLICY)/.installed
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# The suites whose outcome depends on the registry's backend run a second time on the `postgres` profile
+# (MODELPINS_TEST_BACKEND, tests/conftest.py): MLflow with 4 workers on a throwaway PostgreSQL cluster, artefacts
+# in moto's S3 server. Core apply, the lock and its races, the fault suite, environments, signing, the artefact
+# lock and the image/init downloads; tests/backends holds the S3 artefact tests (skipped on sqlite).
+BACKEND_SUITES := tests/test_apply.py tests/test_apply_parallel.py tests/test_registry_mutex.py tests/faults \
+  tests/lifecycle/test_environments.py tests/lifecycle/test_environments_lock_gate.py \
+  tests/lifecycle/test_environments_trace.py tests/lifecycle/test_signing.py tests/lifecycle/test_lock.py \
+  tests/serving/test_artefacts.py tests/serving/test_images.py tests/serving/test_classic_image.py tests/backends
+
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest
+	$(MAKE) test-postgres
+
+test-postgres: $(STAMP) sysdeps
+	MODELPINS_TEST_BACKEND=postgres $(BIN)/python -m pytest $(BACKEND_SUITES)
 
 # The reference pages are generated on every build (devkit/mkdocs_hooks.py, mkdocs-click), so they cannot go stale;
 # --strict fails on any warning: a broken link or anchor, a page missing from the nav.
@@ -84,10 +97,12 @@ lock-check: $(STAMP)
 	done && echo "lock is current: requirements/{tools,serving,dev,policy}.txt"
 
 # The image tests need a docker engine and registry, the site tests a headless browser, the completion tests zsh and
-# fish, the canary tests a Prometheus server; as root with apt, install them.
+# fish, the canary tests a Prometheus server, the postgres profile PostgreSQL's server (initdb, pg_ctl); as root
+# with apt, install them.
 SYSDEPS := dockerd:docker.io docker-registry:docker-registry chromium:chromium zsh:zsh fish:fish prometheus:prometheus
 sysdeps:
-	@missing=$$(for t in $(SYSDEPS); do command -v "$${t%%:*}" >/dev/null || echo "$${t#*:}"; done); \
+	@missing=$$(for t in $(SYSDEPS); do command -v "$${t%%:*}" >/dev/null || echo "$${t#*:}"; done; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || echo postgresql); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

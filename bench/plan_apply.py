@@ -1,7 +1,8 @@
 """plan and apply against a local MLflow server, next to the naive per-alias MlflowClient loop.
 
     .venv/bin/python bench/plan_apply.py [--sizes 100,500,1000,5000] [--naive-max 1000] [--full-max 1000]
-                                         [--workers 4] [--parallel 4]
+                                         [--workers 4] [--parallel 4] [--backend sqlite|postgres]
+                                         [--pg-setting fsync=off ...]
 
 For each registry size N (models with 3 aliases each: champion, challenger, production)
 it measures, through a recording proxy that counts HTTP requests:
@@ -10,7 +11,11 @@ it measures, through a recording proxy that counts HTTP requests:
   - apply of every alias (3N changes; up to --full-max) with `--parallel 1` (one change after the
     other) and then with `--parallel N`, both in the same run against the same server; naive the
     same (up to --naive-max).
-The server is `mlflow server --workers W` (--workers, default 4), sqlite, loopback.
+The server is `mlflow server --workers W` (--workers, default 4) on loopback: on sqlite with artefacts on disk
+(--backend sqlite, the default), or on a throwaway PostgreSQL cluster with artefacts served from moto's S3 server
+(--backend postgres; devkit.stores), as a platform team runs MLflow. --pg-setting passes a server setting to that
+PostgreSQL (e.g. fsync=off, synchronous_commit=off: what its durability costs per request).
+--parallel takes a comma-separated list (1,4,8): each gets its own full apply, in that order.
 Each run is a fresh `modelpins` process (wall time includes start-up); peak RSS is the process's.
 Server data lives in .bench/plan_apply and is deleted first. Prints a Markdown table.
 """
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from common import ROOT, Proxy, Rest, machine, machine_busy, run_measured, tree_cpu
 
-from devkit.devserver import DevServer
+from devkit.stores import PROFILES, Profile
 
 ALIASES = ("champion", "challenger", "production")
 FLIP = {1: 2, 2: 1}
@@ -72,12 +77,17 @@ def main() -> int:
     ap.add_argument("--naive-max", type=int, default=1000, help="largest N for the naive loop")
     ap.add_argument("--full-max", type=int, default=1000, help="largest N for applying all 3N changes")
     ap.add_argument("--workers", type=int, default=4, help="mlflow server --workers")
-    ap.add_argument("--parallel", type=int, default=4, help="apply --parallel for the parallel row")
+    ap.add_argument("--parallel", default="4", help="apply --parallel for the parallel rows (a list: 4,8)")
+    ap.add_argument("--backend", choices=PROFILES, default="sqlite", help="the registry profile (devkit.stores)")
+    ap.add_argument("--pg-setting", action="append", default=[], help="NAME=VALUE for the PostgreSQL server")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = ROOT / ".bench" / "plan_apply"
     shutil.rmtree(work, ignore_errors=True)
-    server = DevServer(work / "mlflow", workers=args.workers).start(timeout=600)
+    settings = dict(s.split("=", 1) for s in args.pg_setting)
+    profile = Profile(args.backend, workers=args.workers, pg_settings=settings).start()
+    os.environ.update(profile.env)
+    server = profile.server(work / "mlflow", workers=args.workers).start(timeout=900)
     assert server.proc is not None
     SERVER_PID[0] = server.proc.pid
     proxy = Proxy(server.url).start()
@@ -85,6 +95,7 @@ def main() -> int:
     state: dict[str, dict[str, int]] = {}
     rows: list[tuple[object, ...]] = []
     print(f"machine: {machine()}; mlflow server --workers {args.workers}", flush=True)
+    print(f"backend: {args.backend} {settings}", flush=True)
     print(f"load: {os.getloadavg()}", flush=True)
     try:
         for n in sizes:
@@ -98,6 +109,7 @@ def main() -> int:
     finally:
         proxy.stop()
         server.stop()
+        profile.stop()
     print_table(rows, final=True)
     return 0
 
@@ -130,7 +142,8 @@ def run_size(n: int, state: dict[str, dict[str, int]], proxy: Proxy, work: Path,
         rows.append(row("apply 10 changes", tool, 10, r))
 
     if n <= args.full_max:
-        runs = [("modelpins", "1"), ("modelpins", str(args.parallel)), ("naive", "")]
+        parallels = ["1", *(p for p in args.parallel.split(",") if p != "1")]
+        runs = [*(("modelpins", p) for p in parallels), ("naive", "")]
         for tool, parallel in runs:
             if tool == "naive" and n > args.naive_max:
                 break
@@ -170,13 +183,15 @@ def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-a
                 f"{r[5]}+{r[6]} ({same})"
             )
     print_cpu(rows)
-    print("\nGrowth: plan reads vs ceil(models/1000) + 1, apply writes vs 2 x changes (alias, then its record)")
-    print("+ 4 (the lock's create, and its guarded delete: the guard's create, the lock's delete, the guard's delete)")
-    print("+ 1 when the branch's applied commit changes (head only: 2 more reads, before the plan and under the lock):")
+    print("\nGrowth: plan reads vs ceil(models/1000) + 2 (the server's /version, one version search), apply")
+    print("writes vs 2 x changes (alias, then its record) + 4 (the lock's create, and its guarded delete: the guard's")
+    print("create, the lock's delete, the guard's delete), + 1 per renewal of the lock's expiry tag (every")
+    print("MODELPINS_LOCK_TTL / 3 = 200 s), + 1 when the branch's applied commit changes (head only: 2 more reads,")
+    print("before the plan and under the lock):")
     for r in rows:
         if r[2] != "modelpins":
             continue
-        bound = math.ceil(r[0] / 1000) + 1
+        bound = math.ceil(r[0] / 1000) + 2
         if r[1].startswith("plan"):
             print(f"  {r[0]:>5} models, plan: {r[5]} reads (bound {bound})")
         else:

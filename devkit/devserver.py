@@ -1,4 +1,5 @@
-"""A local MLflow tracking server (sqlite + local artifact dir) for the demo, tests and benchmarks.
+"""A local MLflow tracking server for the demo, tests and benchmarks: sqlite and a local artifact dir by default;
+any backend store URI and artifact destination (PostgreSQL and S3 from devkit.stores) when given.
 
 Needs the full `mlflow` package (the `dev` extra). Not used by the pipeline itself.
 """
@@ -26,6 +27,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# url -> the `--artifacts-destination` of each server started here that serves artefacts from object storage
+# (tests reach the files behind the server there, as an operator re-uploading them would)
+SERVED_FROM: dict[str, str] = {}
+
+
 @dataclass
 class DevServer:
     """One `mlflow server` process on loopback; `stop()` ends it, `start()` brings it back on the same port."""
@@ -38,6 +44,9 @@ class DevServer:
     # True: artefacts go through the server (`mlflow-artifacts:/`, stored under artifact_root), as a cluster's
     # pods reach them; False: clients read and write artifact_root on this machine's disk directly.
     serve_artifacts: bool = False
+    backend_store_uri: str = ""  # default: sqlite in root
+    # an `s3://...` URI: artefacts are served (`--serve-artifacts`) from there; env_extra must reach the store
+    artifacts_destination: str = ""
 
     @property
     def url(self) -> str:
@@ -51,6 +60,8 @@ class DevServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifact_root.mkdir(exist_ok=True)
         self.port = self.port or free_port()
+        if self.artifacts_destination:
+            SERVED_FROM[self.url] = self.artifacts_destination
         mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(self.env_extra or {})}
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - handed to the child process
@@ -59,23 +70,17 @@ class DevServer:
                 mlflow_bin,
                 "server",
                 "--backend-store-uri",
-                f"sqlite:///{self.root / 'mlflow.db'}",
-                *(
-                    [
-                        "--default-artifact-root",
-                        "mlflow-artifacts:/",
-                        "--artifacts-destination",
-                        str(self.artifact_root),
-                    ]
-                    if self.serve_artifacts
-                    else ["--default-artifact-root", str(self.artifact_root)]
-                ),
+                self.backend_store_uri or f"sqlite:///{self.root / 'mlflow.db'}",
+                *self._artifact_args(),
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                # uvicorn kills a worker that does not answer its supervisor's ping within 5 s, and stops the
+                # whole server when one dies before it served: on a busy machine that happens while workers import
+                *(["--uvicorn-opts", "--timeout-worker-healthcheck 120"] if self.workers > 1 else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -95,6 +100,18 @@ class DevServer:
                 time.sleep(0.3)
         self.stop()
         raise OperationFailed(f"mlflow server did not answer /health in {timeout:.0f}s; see {self.root / 'server.log'}")
+
+    def _artifact_args(self) -> list[str]:
+        if self.artifacts_destination or self.serve_artifacts:
+            destination = self.artifacts_destination or str(self.artifact_root)
+            return [
+                "--serve-artifacts",
+                "--default-artifact-root",
+                "mlflow-artifacts:/",
+                "--artifacts-destination",
+                destination,
+            ]
+        return ["--default-artifact-root", str(self.artifact_root)]
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -3,11 +3,15 @@ modelpins error each failing answer becomes. No endpoint is named here; the adap
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from modelpins.errors import OperationFailed
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+# The oldest MLflow tracking server modelpins supports: the registry's aliases (2.3) answered by
+# registered-models/search, and the client floor of pyproject (mlflow-skinny>=2.9). Tested on 3.17.
+MIN_SERVER = (2, 9, 0)
 
 
 class NotFound(OperationFailed):
@@ -131,3 +135,20 @@ def http_error(resp: Any, endpoint: str) -> OperationFailed:
         return Conflict(f"MLflow: {detail}")
     kind = Rejected if resp.status_code == 400 else OperationFailed
     return kind(f"MLflow rejected {endpoint} (HTTP {resp.status_code}){': ' + detail if detail else ''}")
+
+
+def too_old(version_text: str, where: str) -> OperationFailed | None:
+    """The error for a server whose `/version` answer is older than MIN_SERVER; None when it is new enough
+    or says nothing readable (a gateway in front of MLflow may not pass /version: the requests then tell)."""
+    found = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", version_text)
+    if found is None:
+        return None
+    version = tuple(int(part or 0) for part in found.groups())
+    if version >= MIN_SERVER:
+        return None
+    need = ".".join(map(str, MIN_SERVER))
+    return OperationFailed(
+        f"the MLflow server at {where} runs MLflow {version_text.strip()}; modelpins needs {need} or newer "
+        "(registered model aliases, listed by registered-models/search). Upgrade the tracking server, or point "
+        "--tracking-uri (MLFLOW_TRACKING_URI) at one that is"
+    )

@@ -27,7 +27,16 @@ from typing import Any
 
 from modelpins import envvars
 from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
-from modelpins.mlflow_http import RETRY_STATUSES, Conflict, UrlTooLong, http_error, retry_policy, unreachable
+from modelpins.mlflow_http import (
+    RETRY_STATUSES,
+    Conflict,
+    NotFound,
+    UrlTooLong,
+    http_error,
+    retry_policy,
+    too_old,
+    unreachable,
+)
 from modelpins.redact import public_url
 from modelpins.tags import is_lock_model
 
@@ -140,6 +149,14 @@ class MlflowRegistry:
             f"MLflow server at {public_url(self.tracking_uri)} failed {self.retries + 1} times on "
             f"{method} {what}: {last}. The command stopped there; run it again once the server is reachable"
         )
+
+    def check_server(self) -> None:
+        """Raise OperationFailed when the server's MLflow is older than modelpins supports (one GET /version)."""
+        resp = self._send("GET", self.tracking_uri + "/version", "version")
+        if resp.status_code == 200:
+            error = too_old(resp.text, public_url(self.tracking_uri))
+            if error:
+                raise error
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -300,6 +317,10 @@ class MlflowRegistry:
         try:
             self._request("POST", "registered-models/create", body=body)
         except Conflict:
+            return False
+        except NotFound:
+            # MLflow's answer to a create whose insert hit an existing name is that model read back; deleted in
+            # between (a lock released at that moment), the read says RESOURCE_DOES_NOT_EXIST. Nothing was created.
             return False
         return True
 

@@ -64,3 +64,37 @@ def test_release_leaves_a_lock_another_process_has_taken_since(registry: MlflowR
     lock.release()
 
     assert holder(mlflow_server.url, "token") == "other"  # ... and not deleted
+
+
+def test_a_create_that_collides_with_a_model_deleted_meanwhile_is_a_conflict_not_an_error(mlflow_server) -> None:
+    """MLflow answers a create whose insert hit an existing name by reading that model back; when its holder
+    deleted it in between, the answer is RESOURCE_DOES_NOT_EXIST (404), not RESOURCE_ALREADY_EXISTS. For the lock
+    that is "someone held it": acquire must try again, not stop the apply. A holder taking and releasing a name in
+    a loop against another creating it: several workers (postgres profile) make the window easy to hit."""
+    import threading
+
+    name = f"modelpins.lock.collide.{time.time_ns()}"
+    holder_registry, other = MlflowRegistry(mlflow_server.url), MlflowRegistry(mlflow_server.url)
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            if holder_registry.create_registered_model(name, {}):
+                holder_registry.delete_registered_model(name)
+
+    thread = threading.Thread(target=churn, daemon=True)
+    thread.start()
+    created = refused = 0
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if other.create_registered_model(name, {}):
+                created += 1
+                other.delete_registered_model(name)
+            else:
+                refused += 1
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        holder_registry.delete_registered_model(name)
+    assert refused > 0  # the two collided: the test exercised the race

@@ -74,7 +74,9 @@ def _changes(
         return changes, registry
     if environments and not crossenv.has_default_pins(head):
         return [], None
-    return api.make_plan(head, s.registry()).changes, None
+    live = s.registry()
+    live.check_server()
+    return api.make_plan(head, live).changes, None
 
 
 def _show_plan(
@@ -153,6 +155,7 @@ def apply(
         apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
         return
     registry = s.registry()
+    registry.check_server()
     ctx = from_env(os.environ, s.pins.resolve().parent, pins=s.pins)
     guard = head_guard(s, registry, ctx, reason if allow_older else None)
     if guard:

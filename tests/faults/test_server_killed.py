@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from devkit.devserver import DevServer
+from devkit.stores import Profile
+from tests.conftest import server_wait
 from tests.helpers import rest
 from tests.helpers.cli import run, start, wait_for
 from tests.helpers.proxy import Fault, Proxy
@@ -19,9 +21,9 @@ ALIAS_WRITE = "POST /api/2.0/mlflow/registered-models/alias"
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[DevServer]:
-    """A server of this test's own: killing it must not disturb the session server."""
-    server = DevServer(tmp_path / "mlflow").start()
+def own_server(tmp_path: Path, registry_profile: Profile) -> Iterator[DevServer]:
+    """A server of this test's own (on the run's registry profile): killing it must not disturb the session server."""
+    server = registry_profile.server(tmp_path / "mlflow").start(server_wait())
     yield server
     server.stop(kill=True)
 

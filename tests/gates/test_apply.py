@@ -54,7 +54,8 @@ def test_apply_refuses_without_evidence_then_applies_after_gates_pass(client, pr
     # the evidence came with the plan's version search: the reads are the plan, the plan again under
     # the apply lock, and the lock's own check; no run or version is read for the gates
     plan_reads = [("GET", "/api/2.0/mlflow/registered-models/search"), ("GET", "/api/2.0/mlflow/model-versions/search")]
-    assert proxy.reads() == plan_reads * 2 + [("GET", "/api/2.0/mlflow/registered-models/get")]
+    version = [("GET", "/version")]
+    assert proxy.reads() == version + plan_reads * 2 + [("GET", "/api/2.0/mlflow/registered-models/get")]
 
 
 def test_failed_evidence_refuses_and_skip_gates_is_audited(client, tmp_path, mlflow_server):

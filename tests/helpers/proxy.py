@@ -25,6 +25,7 @@ class Fault:
     delay: float = 0.0
     match: str = ""  # substring of "METHOD /path"; empty matches all
     after: int = 0  # let this many matching requests through first
+    body: bytes = b""  # the answer's body (a stand-in for what an older server says, e.g. its /version)
 
 
 @dataclass
@@ -85,8 +86,9 @@ class Proxy:
                             time.sleep(fault.delay)
                         if fault.status:
                             self.send_response(fault.status)
-                            self.send_header("Content-Length", "0")
+                            self.send_header("Content-Length", str(len(fault.body)))
                             self.end_headers()
+                            self.wfile.write(fault.body)
                             proxy.trace.append((started, time.monotonic(), self.command, path, body, fault.status))
                             return
                 conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)

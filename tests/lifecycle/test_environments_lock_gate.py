@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import urlparse
 
 from mlflow import MlflowClient
 
@@ -12,6 +11,7 @@ from modelpins.integrity import artefact_lock
 from tests.helpers.cli import run
 from tests.helpers.envs import ENV, pins, versions
 from tests.helpers.seed import seed_model, unique
+from tests.helpers.store import run_files
 
 
 def test_lock_covers_the_environments_versions_and_check_fails_when_they_move(mlflow_server, tmp_path: Path):
@@ -43,8 +43,7 @@ def test_lock_covers_the_environments_versions_and_check_fails_when_they_move(ml
     assert f"staging.{model} version 1 in staging is pinned but not locked" in stale.stderr
     pins(path, model, url, url, champion=2, templates=templates)
 
-    root = urlparse(client.get_run(runs[1]).info.artifact_uri).path
-    weights = Path(root) / "model" / "weights.json"
+    weights = run_files(client, runs[1]) / "model" / "weights.json"
     weights.write_text(weights.read_text().replace("}", ', "patched": true}'))  # re-uploaded behind the registry
 
     moved = run("--pins", path, "--tracking-uri", url, "lock", "--check")

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 from tests.helpers.cli import run
 from tests.helpers.seed import alias_state, seed_model, unique
+from tests.helpers.store import S3File, behind, run_files
 from tests.lifecycle.conftest import pins_text
 
 
-def weights_file(client, model: str, version: int) -> Path:
+def weights_file(client, model: str, version: int) -> Path | S3File:
     run_id = client.get_model_version(model, str(version)).run_id
-    root = urlparse(client.get_run(run_id).info.artifact_uri).path
-    return Path(root) / "model" / "weights.json"
+    return run_files(client, run_id) / "model" / "weights.json"
 
 
 def lock_line(lock: Path, version: int) -> int:
@@ -118,7 +117,9 @@ def test_logged_model_source_is_locked_and_checked(repo, client, mlflow_server, 
     assert f'source: "models:/{logged.model_id}"' in lock and "files: 2, bytes: 1013" in lock
     assert run("--tracking-uri", mlflow_server.url, "validate", cwd=repo.root).returncode == 0
 
-    shard = Path(urlparse(client.get_logged_model(logged.model_id).artifact_location).path) / "sub" / "shard-0.bin"
+    shard = (
+        behind(client.tracking_uri, client.get_logged_model(logged.model_id).artifact_location) / "sub" / "shard-0.bin"
+    )
     shard.write_bytes(b"\x00\x02" * 500)  # same size, other bytes
     refused = run("--tracking-uri", mlflow_server.url, "validate", cwd=repo.root)
     assert refused.returncode == 2 and "no longer match the lock" in refused.stderr

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import urlparse
 
 from tests.gates.support import write
 from tests.helpers.cli import run
 from tests.helpers.keys import certificate, key_pair
 from tests.helpers.seed import alias_state, seed_model, unique
+from tests.helpers.store import S3File, run_files
 
 PINS = """
 version: 1
@@ -30,10 +30,10 @@ models:
 """
 
 
-def artefact_dir(client, model: str, version: int) -> Path:
-    """Where the test server keeps the run's artefacts on disk (to change them behind the registry)."""
+def artefact_dir(client, model: str, version: int) -> Path | S3File:
+    """Where the test server keeps the run's artefacts, on disk or in the S3 store (to change them behind it)."""
     run_id = client.get_model_version(model, str(version)).run_id
-    return Path(urlparse(client.get_run(run_id).info.artifact_uri).path)
+    return run_files(client, run_id)
 
 
 def signature_tag(client, model: str, version: int) -> dict | None:

@@ -37,6 +37,7 @@ from devkit.devserver import free_port
 from modelpins.serving.tracks import MODELS_DIR
 from tests.helpers.cli import run
 from tests.helpers.seed import log_sklearn
+from tests.helpers.store import remove_tree, run_files
 
 pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
@@ -372,7 +373,7 @@ def test_an_init_container_whose_download_holds_nothing_fails_and_names_the_miss
     name = f"{p}gone"
     log_version(client, name, lambda root: (root / "MLmodel").write_text(
         yaml.safe_dump({"flavors": {"python_function": {"loader_module": "mlflow.sklearn"}}})))  # fmt: skip
-    shutil.rmtree(client.get_run(client.get_model_version(name, "1").run_id).info.artifact_uri)  # a local dir here
+    remove_tree(run_files(client, client.get_model_version(name, "1").run_id))  # on disk, or in the S3 store
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(project["pins"].read_text().replace(f"serve: [{p}scorer@champion]", f"serve: [{name}@champion]")
                     .replace(f"  {p}scorer:\n", f"  {name}:\n"))  # fmt: skip

@@ -27,6 +27,8 @@ import pytest
 import yaml
 
 from devkit.devserver import DevServer, free_port
+from devkit.stores import Profile
+from tests.conftest import server_wait
 from tests.helpers.cli import run
 from tests.helpers.seed import log_sklearn, unique
 
@@ -35,11 +37,13 @@ SLOW = 1800  # seconds: pip installs mlflow in the build, and the vfs storage dr
 
 
 @pytest.fixture(scope="module")
-def artifact_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def artifact_server(tmp_path_factory: pytest.TempPathFactory, registry_profile: Profile) -> Iterator[DevServer]:
     """An MLflow server that serves its artefacts (`mlflow-artifacts:/`): the init container, in its own
     filesystem, downloads through it. (The session server's artifact root is a directory on this machine,
-    which a container cannot read: its download would be empty, and the init container now says so.)"""
-    server = DevServer(tmp_path_factory.mktemp("mlflow-served"), serve_artifacts=True).start()
+    which a container cannot read: its download would be empty, and the init container now says so.)
+    On the postgres profile its artefacts are in the S3 store behind the server."""
+    server = registry_profile.server(tmp_path_factory.mktemp("mlflow-served"), serve_artifacts=True)
+    server.start(server_wait())
     yield server
     server.stop()
 
@@ -107,6 +111,11 @@ def test_build_makes_mlflows_model_server_image_and_it_answers_invocations(
     models = tmp_path / "models"
     models.mkdir()
     models.chmod(0o777)  # the emptyDir: writable by the pod's user
+
+    # the image carries the S3 client: its init container and `mlflow models serve` can read s3:// versions
+    probe = client.containers.run(ref, entrypoint=["python3", "-c", "import boto3; print(boto3.__version__)"],
+                                  remove=True, network_mode="none")  # fmt: skip
+    assert probe.decode().strip() == "1.44.18"
 
     done = container(client, ref, pod, fetch, config["data"], models)
     try:

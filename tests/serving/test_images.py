@@ -19,6 +19,7 @@ import pytest
 from tests.helpers.cli import run
 from tests.helpers.keys import key_pair
 from tests.helpers.seed import seed_model, unique
+from tests.helpers.store import run_files
 
 REPO = Path(__file__).resolve().parents[2]
 MLMODEL = "flavors:\n  python_function: {loader_module: mlflow.pyfunc.model}\n"
@@ -94,8 +95,7 @@ def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, 
 def test_build_refuses_baked_artefacts_that_differ_from_model_pins_lock(baked, client, mlflow_server, registry):
     model, runs, pins, env = baked
     assert run("--pins", pins, "--tracking-uri", mlflow_server.url, "lock").returncode == 0
-    source = client.get_run(runs[0]).info.artifact_uri.removeprefix("file://")
-    weights = Path(source) / "model" / "weights.json"
+    weights = run_files(client, runs[0]) / "model" / "weights.json"
     weights.write_text('{"w": 2}')  # re-uploaded behind the registry after locking
 
     result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", env=env)
