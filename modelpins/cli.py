@@ -114,7 +114,9 @@ def cli(ctx: click.Context, pins: Path, tracking_uri: str | None, traceback: boo
     Exit codes: 0 ok, 1 a gate or operation failed, 2 invalid input, 3 unexpected.
     """
     redact.register(tracking_uri)
-    ctx.obj = Settings(pins=pins, tracking_uri=tracking_uri or None, traceback=traceback)
+    from_env = ctx.get_parameter_source("tracking_uri") == click.core.ParameterSource.ENVIRONMENT
+    source = "MLFLOW_TRACKING_URI" if from_env else "--tracking-uri"
+    ctx.obj = Settings(pins=pins, given_uri=tracking_uri or None, traceback=traceback, uri_source=source)
 
 
 def main(argv: list[str] | None = None) -> int:

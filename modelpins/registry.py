@@ -61,11 +61,7 @@ class MlflowRegistry:
         env: Mapping[str, str] | None = None,
     ):
         env = os.environ if env is None else env
-        if not tracking_uri.startswith(("http://", "https://")):
-            raise InvalidInput(
-                f"tracking URI '{public_url(tracking_uri)}' is not an http(s) URL; modelpins talks to an MLflow "
-                "tracking server (pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI)"
-            )
+        tracking_uri = envvars.tracking_uri(tracking_uri, "tracking URI")
         import requests  # deferred: `modelpins validate` without a server never needs it
 
         self.tracking_uri = tracking_uri.rstrip("/")

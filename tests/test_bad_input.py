@@ -136,3 +136,50 @@ def test_validate_offline_runs_the_serving_rules(tmp_path):
     result = run("--pins", pins, "validate", "--offline", env={"MLFLOW_TRACKING_URI": ""})
     assert result.returncode == 2
     assert f"{pins}:11:" in result.stderr and "no gateway" in result.stderr and "fix:" in result.stderr
+
+
+MALFORMED_URIS = {
+    # case: (URI, words the message must contain); each used to exit 3 ("this is a bug") or print a traceback
+    "port 99999": ("http://127.0.0.1:99999", "port out of range"),
+    "a space in the host": ("http://127.0.0.1 :5000", "a space or a control character"),
+    "a line break": ("http://127.0.0.1:5000\nx", "a space or a control character"),
+    "a trailing space": ("http://127.0.0.1:5000 ", "a space or a control character"),
+    "an unclosed IPv6 bracket": ("http://[::1", "invalid ipv6 url"),
+    "no host": ("http://:5000", "names no host"),
+    "a port that is not a number": ("http://127.0.0.1:abc", "not a url"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_URIS))
+@pytest.mark.parametrize("given", ["variable", "option"])
+def test_a_malformed_tracking_uri_exits_2_naming_where_it_came_from(case, given, tmp_path):
+    uri, words = MALFORMED_URIS[case]
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD.replace("{m}", "any-model") + "      champion: 2\n")
+    if given == "variable":
+        result = run("--pins", pins, "plan", env={"MLFLOW_TRACKING_URI": uri})
+    else:
+        result = run("--pins", pins, "--tracking-uri", uri, "plan", env={"MLFLOW_TRACKING_URI": ""})
+    assert result.returncode == 2, result.stderr
+    name = "MLFLOW_TRACKING_URI=" if given == "variable" else "--tracking-uri="
+    assert result.stderr.startswith(f"error: {name}{uri!r} is not allowed"), result.stderr
+    assert words in result.stderr.lower() and "fix:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_upper_case_scheme_is_accepted(client, proxy, tmp_path):
+    """Schemes are case-insensitive (RFC 3986): `HTTP://` reaches the server as `http://` does."""
+    pins = tmp_path / "model_pins.yaml"
+    model = unique("upper-scheme")
+    seed_model(client, model, 1, {"champion": 1})
+    pins.write_text(HEAD.replace("{m}", model) + "      champion: 1\n")
+    result = run("--pins", pins, "plan", env={"MLFLOW_TRACKING_URI": proxy.url.replace("http://", "HTTP://")})
+    assert result.returncode == 0, result.stderr
+    assert proxy.reads(), "the server was asked"
+
+
+def test_a_malformed_tracking_uri_does_not_stop_offline_validation(tmp_path):
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD.replace("{m}", "any-model") + "      champion: 2\n")
+    result = run("--pins", pins, "validate", "--offline", env={"MLFLOW_TRACKING_URI": "http://[::1"})
+    assert result.returncode == 0, result.stderr

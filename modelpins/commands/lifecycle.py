@@ -56,7 +56,7 @@ def history(s: Settings, target: str | None, as_json: bool, offline: bool, envir
     if p and model and located and not offline:  # a model in an environment's registry: its audit records there
         registry = crossenv.connect(p, s.registry() if s.tracking_uri else None)[located[0]]
         found = history_mod.join(found, history_mod.audit_records(registry.versions({model}), alias))
-    elif s.tracking_uri and not offline:
+    elif not offline and s.tracking_uri:
         registry = s.registry()
         models = {model} if model else {t.model for t in found.transitions}
         versions = registry.versions(models)
