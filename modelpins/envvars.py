@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import urlsplit
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from modelpins.errors import InvalidInput
 from modelpins.redact import public_url
@@ -111,12 +111,12 @@ def secret(name: str, env: Mapping[str, str] | None = None, pattern: re.Pattern[
     return value
 
 
-def readable_file(name: str, env: Mapping[str, str] | None = None) -> str | None:
+def readable_file(name: str, env: Mapping[str, str] | None = None, what: str = "a CA bundle") -> str | None:
     value = _env(env).get(name, "")
     if not value:
         return None
     if not os.path.isfile(value) or not os.access(value, os.R_OK):
-        raise _bad(name, value, "the path of a readable file (a CA bundle)")
+        raise _bad(name, value, f"the path of a readable file ({what})")
     return value
 
 

@@ -10,7 +10,8 @@ is made of).
 
 Environment: MLFLOW_TRACKING_TOKEN (bearer), MLFLOW_TRACKING_USERNAME and
 MLFLOW_TRACKING_PASSWORD (basic), MLFLOW_TRACKING_INSECURE_TLS,
-MLFLOW_TRACKING_SERVER_CERT_PATH, as MLflow's own client reads them; and
+MLFLOW_TRACKING_SERVER_CERT_PATH, MLFLOW_TRACKING_CLIENT_CERT_PATH (mutual TLS: one PEM file with the
+client certificate and its key), as MLflow's own client reads them; and
 MODELPINS_HTTP_RETRIES (0 to 20, default 3), MODELPINS_HTTP_BACKOFF (seconds, 0 to 60,
 default 0.5), MODELPINS_HTTP_TIMEOUT (seconds, 0.1 to 600, default 30); each is checked
 (modelpins.envvars): a bad value is invalid input, exit 2.
@@ -24,11 +25,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from modelpins import envvars
-from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
+from modelpins.errors import OperationFailed, RegistryUnavailable
 from modelpins.mlflow_http import RETRY_STATUSES, Conflict, UrlTooLong, http_error, retry_policy
-from modelpins.redact import public_url
+from modelpins.redact import public_url, userinfo
 from modelpins.tags import is_lock_model
 
 API = "/api/2.0/mlflow/"
@@ -86,11 +88,24 @@ class MlflowRegistry:
             self._session.headers["Authorization"] = f"Bearer {token}"
         elif user:
             self._session.auth = (user, password or "")
+        self._credentials = _credentials(env, tracking_uri)
         cert = envvars.readable_file("MLFLOW_TRACKING_SERVER_CERT_PATH", env)
+        client_cert = envvars.readable_file(
+            "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+            env,
+            "a PEM file with the client certificate and its unencrypted key (mutual TLS)",
+        )
+        if client_cert:
+            self._session.cert = client_cert
         if envvars.choice("MLFLOW_TRACKING_INSECURE_TLS", "false", ("true", "false"), env) == "true":
             self._session.verify = False
         elif cert:
             self._session.verify = cert
+
+    def credentials(self) -> dict[str, str]:
+        """The MLFLOW_TRACKING_* variables that reach this server as this adapter does (a URL's user-info as
+        MLFLOW_TRACKING_USERNAME and _PASSWORD): what a gate that reads this registry is given."""
+        return dict(self._credentials)
 
     # -- transport -------------------------------------------------------------------------
 
@@ -347,6 +362,15 @@ def version_info(v: Mapping[str, Any]) -> VersionInfo:
     )
 
 
+def _credentials(env: Mapping[str, str], tracking_uri: str) -> dict[str, str]:
+    out = {name: env[name] for name in CREDENTIALS if env.get(name)}
+    info = userinfo(tracking_uri)
+    if info and "MLFLOW_TRACKING_TOKEN" not in out and "MLFLOW_TRACKING_USERNAME" not in out:
+        user, _, password = info.partition(":")
+        out["MLFLOW_TRACKING_USERNAME"], out["MLFLOW_TRACKING_PASSWORD"] = unquote(user), unquote(password)
+    return out
+
+
 def environment_env(environment: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables an environment's own MLflow server is reached with: each MLFLOW_TRACKING_* setting
     read from MODELPINS_ENV_<ENVIRONMENT>_MLFLOW_TRACKING_* (environment name upper-cased, '-' as '_').
@@ -372,4 +396,5 @@ CREDENTIALS = (
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_INSECURE_TLS",
     "MLFLOW_TRACKING_SERVER_CERT_PATH",
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH",
 )

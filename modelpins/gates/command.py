@@ -13,7 +13,11 @@ Contract (documented in the README):
   group and its descendants are killed and reading stops, whoever holds the pipes.
 - output is bounded: the last MiB of stdout (the verdict is its last line, after any
   amount of log) and the last 64 KiB of stderr are kept.
-- the environment is inherited, with MLFLOW_TRACKING_URI set to the server under test.
+- the environment is inherited without any credential or registry setting (modelpins.redact.
+  without_credentials: every MLFLOW_TRACKING_*, every MODELPINS_ENV_*, GITHUB_TOKEN and the other
+  tokens); MLFLOW_TRACKING_URI is set to the server under test (without user-info). With
+  `registry_credentials: true` the script also gets that server's MLFLOW_TRACKING_TOKEN,
+  _USERNAME, _PASSWORD and TLS settings, and no other server's.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from modelpins.gates import GateError, GateResult, Target
 from modelpins.gates.builtin import bounds_text, fmt, within
 from modelpins.pins import Gate
 from modelpins.proc import collect, start
+from modelpins.redact import public_url, without_credentials
 
 MAX_OUTPUT = 1024 * 1024  # bytes of stdout kept (the last ones: the verdict is the last line)
 STDERR_TAIL = 1500
@@ -45,7 +51,7 @@ def payload(gate: Gate, target: Target) -> dict[str, Any]:
         "params": dict(c.params),
         "tags": dict(c.tags),
         "source": c.source,
-        "tracking_uri": target.tracking_uri,
+        "tracking_uri": public_url(target.tracking_uri),
         "commit": target.commit,
         "gate": {"name": gate.name, "kind": gate.kind, **spec},
     }
@@ -60,7 +66,7 @@ def argv_for(gate: Gate) -> list[str]:
 
 def invoke(gate: Gate, target: Target) -> dict[str, Any]:
     """Run the gate's command; its parsed verdict, or GateError (exit status, timeout, bad output)."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": target.tracking_uri, "MODELPINS_GATE": gate.name}
+    env = gate_env(gate, target)
     try:
         proc = start(argv_for(gate), target.base_dir, env)
     except OSError as exc:
@@ -72,6 +78,16 @@ def invoke(gate: Gate, target: Target) -> dict[str, Any]:
     if proc.returncode != 0:
         raise GateError(f"exited with status {proc.returncode}{_tail(err)}")
     return _verdict(out.decode("utf-8", "replace"), err)
+
+
+def gate_env(gate: Gate, target: Target, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The script's environment: ours without credentials, the server under test, and (only with
+    `registry_credentials`) that server's credentials."""
+    out = without_credentials(os.environ if env is None else env)
+    out.update(MLFLOW_TRACKING_URI=public_url(target.tracking_uri), MODELPINS_GATE=gate.name)
+    if gate.registry_credentials:
+        out.update(target.credentials)
+    return out
 
 
 def _tail(err: bytes) -> str:
