@@ -28,10 +28,7 @@ Bound = Annotated[float, Field(description="inclusive bound")]
 Timeout = Annotated[float, Field(ge=0.1, le=3600, description="seconds")]
 RegistryCredentials = Annotated[
     bool,
-    Field(
-        description="give the script the credentials of the registry it evaluates (MLFLOW_TRACKING_TOKEN, ...), "
-        "for a script that reads the registry; without it the script gets none"
-    ),
+    Field(description="the script gets the MLFLOW_TRACKING_* credentials of the registry it evaluates (default: none)"),
 ]
 Argv = Annotated[
     list[Text],

@@ -26,7 +26,7 @@ HOSTNAME_RE = re.compile(rf"(\*\.)?{LABEL}(\.{LABEL})*", re.ASCII)
 # a Gateway reference '<namespace>/<name>': a namespace label and a DNS-subdomain name
 GATEWAY_RE = re.compile(rf"{LABEL}/{LABEL}(\.{LABEL})*", re.ASCII)
 PATH_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
-TRACKING_URI_RE = re.compile(r"(https?://|databricks(://)?)[^\s]*")
+TRACKING_URI_RE = re.compile(r"([hH][tT][tT][pP][sS]?://|databricks(://)?)[^\s]*")  # a scheme in any case
 ANY_ALIAS = "*"
 
 MODEL_KINDS = ("model", "base", "adapter", "prompts")

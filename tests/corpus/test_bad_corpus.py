@@ -116,6 +116,7 @@ SERVING = [
     "gateway_path_traversal.yaml",
     "gateway_without_namespace.yaml",
     "replicas_hex.yaml",
+    "pods_tracking_uri_with_password.yaml",  # was rendered verbatim into the modelpins-mlflow ConfigMap
 ]
 
 
