@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import __version__, redact
+from modelpins import __version__, escape, redact
 from modelpins.errors import ModelPinsError
 from modelpins.settings import Settings
 
@@ -152,7 +152,7 @@ def _main(argv: list[str] | None) -> int:
         if show_traceback:
             _print_traceback()
         click.secho(
-            f"unexpected error: {type(exc).__name__}: {exc}\n"
+            f"unexpected error: {type(exc).__name__}: {escape.block(str(exc))}\n"
             "This is a bug in modelpins; rerun with --traceback and report it.",
             fg="red",
             err=True,
@@ -168,7 +168,7 @@ def _print_traceback() -> None:
 
 
 def _report(exc: ModelPinsError) -> None:
-    click.secho(f"error: {exc}", fg="red", err=True)
+    click.secho(f"error: {escape.block(str(exc))}", fg="red", err=True)
     from modelpins import actions
 
     if actions.in_actions():

@@ -13,8 +13,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from modelpins.envvars import url_problem
-from modelpins.redact import public_url, userinfo
-
 from modelpins.pins.names import (
     ALIAS_RE,
     GATEWAY_RE,
@@ -28,6 +26,7 @@ from modelpins.pins.names import (
     TRACKING_URI_RE,
     alias_problem,
 )
+from modelpins.redact import public_url, userinfo
 
 ERROR = "modelpins"  # the error type of every rule written here; its context holds message and fix
 
