@@ -97,10 +97,11 @@ class MlflowRegistry:
         )
         if client_cert:
             self._session.cert = client_cert
+        self._verify: bool | str = True
         if envvars.choice("MLFLOW_TRACKING_INSECURE_TLS", "false", ("true", "false"), env) == "true":
-            self._session.verify = False
+            self._verify = False
         elif cert:
-            self._session.verify = cert
+            self._verify = cert
 
     def credentials(self) -> dict[str, str]:
         """The MLFLOW_TRACKING_* variables that reach this server as this adapter does (a URL's user-info as
@@ -139,7 +140,8 @@ class MlflowRegistry:
             else:
                 self.writes += 1
         try:
-            resp = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            # verify given per request: requests lets $REQUESTS_CA_BUNDLE override a session's own CA bundle
+            resp = self._session.request(method, url, timeout=self.timeout, verify=self._verify, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:  # retries used up end in a ConnectionError
             last = self._why(exc)
         else:

@@ -224,7 +224,8 @@ def test_hostile_registry_text_is_escaped_in_every_output(client, mlflow_server,
     assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
     card = (tmp_path / "card.md").read_text()
     shown = {" ".join(r.args[5:]): r.stdout + r.stderr for r in results} | {"card.md": card}
-    assert "forged by the registry" in shown["status"] and "forged by the registry" in shown[f"lineage {model}@champion"]
+    assert "forged by the registry" in shown["status"], "the actor is shown, escaped"
+    assert "forged by the registry" in shown[f"lineage {model}@champion"], "the run name is shown, escaped"
     for where, out in shown.items():
         log = where != "card.md"  # a file: `##[` inside a markdown line is text there
         commands = [line for line in out.splitlines() if line.strip().startswith("::") or (log and "##[" in line)]

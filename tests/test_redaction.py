@@ -264,8 +264,11 @@ def test_no_secret_variable_reaches_an_output_a_file_or_a_gate(mlflow_server, cl
     shown = {
         f"{' '.join(r.args[3:])} ({s})": t for r in results for s, t in (("stdout", r.stdout), ("stderr", r.stderr))
     }
-    files = {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*") if p.is_file()
-             and ".git" not in p.parts and p.name != "dump.py"}  # fmt: skip (the gate says them all itself)
+    files = {
+        str(p.relative_to(tmp_path)): p.read_text()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and ".git" not in p.parts and p.name != "dump.py"
+    }  # fmt: skip (the gate says them all itself)
     tags = {f"v{v.version} {k}": value for v in client.search_model_versions(f"name = '{model}'")
             for k, value in v.tags.items()}  # fmt: skip
     assert {f"dumps/{g}.env.json" for g in ("verdict", "crash")} <= set(files), "each gate dumped its environment"
@@ -333,3 +336,74 @@ def test_a_password_only_in_the_uri_becomes_the_gates_basic_credentials(tmp_path
 def test_every_secret_variable_is_redacted(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(name, MARKERS[name])
     assert redact(f"detail: {MARKERS[name]}!") == "detail: ***!"
+
+
+def _pki(tmp_path: Path) -> dict[str, Path]:
+    """A CA made here, a server certificate for 127.0.0.1 and a client certificate (with its key, one PEM file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(name: str, key, issuer_name, issuer_key, *, ca=False, usage=None, san=None):
+        b = x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        b = b.issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        b = b.public_key(key.public_key()).serial_number(x509.random_serial_number())
+        b = b.not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        b = b.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        if usage:
+            b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return b.sign(issuer_key or key, hashes.SHA256())
+
+    def pem_key(key) -> bytes:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())  # fmt: skip
+
+    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = cert("modelpins test CA", ca_key, None, None, ca=True)
+    server = cert("127.0.0.1", server_key, ca.subject, ca_key, usage=ExtendedKeyUsageOID.SERVER_AUTH,
+                  san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])  # fmt: skip
+    client = cert("ci", client_key, ca.subject, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    files = {"ca": tmp_path / "ca.pem", "server": tmp_path / "server.pem", "client": tmp_path / "client.pem"}
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files["server"].write_bytes(server.public_bytes(serialization.Encoding.PEM) + pem_key(server_key))
+    files["client"].write_bytes(client.public_bytes(serialization.Encoding.PEM) + pem_key(client_key))
+    return files
+
+
+def test_a_client_certificate_reaches_a_server_that_requires_one(mlflow_server, client, tmp_path: Path) -> None:
+    """MLFLOW_TRACKING_CLIENT_CERT_PATH (mutual TLS) was ignored: the handshake failed as if it were unset.
+
+    A TLS proxy made with python's ssl stands in front of the real MLflow server and requires a client
+    certificate signed by a CA generated here."""
+    import ssl
+
+    pki = _pki(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki["server"])
+    context.load_verify_locations(pki["ca"])
+    context.verify_mode = ssl.CERT_REQUIRED
+    proxy = Proxy(mlflow_server.url, tls=context).start()
+    model = unique("mtls")
+    seed_model(client, model, 2, {"champion": 1})
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD_PINS.format(model=model, version=2))
+    env = {"MLFLOW_TRACKING_URI": proxy.url, "MLFLOW_TRACKING_SERVER_CERT_PATH": str(pki["ca"]),
+           "MODELPINS_HTTP_RETRIES": "0"}  # fmt: skip
+    try:
+        without = run("--pins", pins, "plan", env=env)
+        with_cert = run("--pins", pins, "plan", env={**env, "MLFLOW_TRACKING_CLIENT_CERT_PATH": str(pki["client"])})
+        missing = run("--pins", pins, "plan", env={**env, "MLFLOW_TRACKING_CLIENT_CERT_PATH": str(tmp_path / "no")})
+    finally:
+        proxy.stop()
+    assert without.returncode == 1 and "cannot connect" in without.stderr, without.stderr
+    assert with_cert.returncode == 0, with_cert.stderr
+    assert f"{model}  champion  1     2   move" in with_cert.stdout, with_cert.stdout  # read through mutual TLS
+    assert missing.returncode == 2 and "MLFLOW_TRACKING_CLIENT_CERT_PATH" in missing.stderr
