@@ -200,10 +200,11 @@ def test_hostile_registry_text_is_escaped_in_every_output(client, mlflow_server,
     model = unique("hostile")
     seed_model(client, model, 2, {"champion": 2})
     mc = MlflowClient(mlflow_server.url)
-    version = mc.get_model_version(model, "2")
+    run_id = mc.get_model_version(model, "2").run_id
+    assert run_id
     mc.update_model_version(model, "2", description=HOSTILE)
-    mc.set_tag(version.run_id, "mlflow.runName", HOSTILE)
-    mc.log_param(version.run_id, "dataset", HOSTILE[:200])
+    mc.set_tag(run_id, "mlflow.runName", HOSTILE)
+    mc.log_param(run_id, "dataset", HOSTILE[:200])
     forged = {"action": "move", "alias": "champion", "from": 1, "to": 2, "at": "2026-01-01T00:00:00Z", "actor": HOSTILE}
     mc.set_model_version_tag(model, "2", "modelpins.audit.champion.20260101T000000Z", json.dumps(forged))
     mc.set_model_version_tag(model, "2", "modelpins.gates.champion", HOSTILE)
