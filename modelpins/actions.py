@@ -10,15 +10,10 @@ import os
 from collections.abc import Mapping
 
 from modelpins.errors import InvalidPins, ModelPinsError
+from modelpins.escape import actions_data, actions_property
 from modelpins.redact import redact
 
-
-def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+escape_data, escape_property = actions_data, actions_property  # modelpins.escape, the one place
 
 
 def annotation(level: str, message: str, file: str | None = None, line: int | None = None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from modelpins import __version__, redact
+from modelpins import __version__, escape, redact
 from modelpins.errors import ModelPinsError
 from modelpins.settings import Settings
 
@@ -145,7 +145,9 @@ def cli(ctx: click.Context, pins: Path, tracking_uri: str | None, traceback: boo
     Exit codes: 0 ok, 1 a gate or operation failed, 2 invalid input, 3 unexpected.
     """
     redact.register(tracking_uri)
-    ctx.obj = Settings(pins=pins, tracking_uri=tracking_uri or None, traceback=traceback)
+    from_env = ctx.get_parameter_source("tracking_uri") == click.core.ParameterSource.ENVIRONMENT
+    source = "MLFLOW_TRACKING_URI" if from_env else "--tracking-uri"
+    ctx.obj = Settings(pins=pins, given_uri=tracking_uri or None, traceback=traceback, uri_source=source)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +189,7 @@ def _main(argv: list[str] | None) -> int:
         if show_traceback:
             _print_traceback()
         click.secho(
-            f"unexpected error: {type(exc).__name__}: {exc}\n"
+            f"unexpected error: {type(exc).__name__}: {escape.block(str(exc))}\n"
             "This is a bug in modelpins; rerun with --traceback and report it.",
             fg="red",
             err=True,
@@ -203,7 +205,7 @@ def _print_traceback() -> None:
 
 
 def _report(exc: ModelPinsError) -> None:
-    click.secho(f"error: {exc}", fg="red", err=True)
+    click.secho(f"error: {escape.block(str(exc))}", fg="red", err=True)
     from modelpins import actions
 
     if actions.in_actions():

@@ -19,6 +19,9 @@ and what is allowed; an unset or empty variable means its default.
 | GITHUB_API_URL, GITHUB_SERVER_URL | an http(s) URL without spaces            | github  |
 | MLFLOW_TRACKING_INSECURE_TLS      | true, false                              | false   |
 | MLFLOW_TRACKING_SERVER_CERT_PATH  | a readable file                          | -       |
+| MLFLOW_TRACKING_CLIENT_CERT_PATH  | a readable PEM file: client cert and key | -       |
+| MLFLOW_TRACKING_URI, --tracking-uri | an http(s) URL: a host, a port 1 to    | -       |
+|                                   | 65535, no spaces or control characters   |         |
 | MLFLOW_TRACKING_TOKEN, _USERNAME, | printable, no spaces or control chars    | -       |
 | _PASSWORD, GITHUB_TOKEN, ...      | (values never shown)                     |         |
 
@@ -31,8 +34,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from modelpins.errors import InvalidInput
+from modelpins.redact import public_url
 
 DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 COMMIT = re.compile(r"[0-9a-fA-F]{7,64}", re.ASCII)
@@ -107,10 +112,44 @@ def secret(name: str, env: Mapping[str, str] | None = None, pattern: re.Pattern[
     return value
 
 
-def readable_file(name: str, env: Mapping[str, str] | None = None) -> str | None:
+def readable_file(name: str, env: Mapping[str, str] | None = None, what: str = "a CA bundle") -> str | None:
     value = _env(env).get(name, "")
     if not value:
         return None
     if not os.path.isfile(value) or not os.access(value, os.R_OK):
-        raise _bad(name, value, "the path of a readable file (a CA bundle)")
+        raise _bad(name, value, f"the path of a readable file ({what})")
     return value
+
+
+def url_problem(value: str) -> str | None:
+    """What is wrong with `value` as a tracking server's URL (http or https, any case), None when nothing is."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return "it contains a space or a control character (a line break, a trailing space?)"
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return "it is not an http(s) URL; modelpins talks to an MLflow tracking server"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"it is not a URL ({str(exc).lower()})"
+    if not parts.hostname:
+        return "it names no host"
+    if port == 0:
+        return "port 0 is not a port a server listens on"
+    return None
+
+
+def tracking_uri(value: str, source: str) -> str:
+    """`value` (from `source`: an option or a variable) as a checked http(s) URL, its scheme in lower case.
+
+    An InvalidInput (exit 2) names `source` and what is wrong; the URL's user-info is never shown.
+    """
+    problem = url_problem(value)
+    if problem:
+        shown = repr(public_url(value)[:200])
+        raise InvalidInput(
+            f"{source}={shown} is not allowed: {problem}; fix: give the server as http(s)://HOST[:PORT][/PATH]"
+        )
+    scheme, _, rest = value.partition("://")
+    return scheme.lower() + "://" + rest

@@ -2,8 +2,9 @@
 
 Two kinds are removed: the user-info part of URLs (`https://user:password@host` becomes
 `https://***@host`), and the values of the credential variables modelpins reads
-(MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_PASSWORD, GITHUB_TOKEN, MODELPINS_TEAMS_TOKEN)
-together with the user-info of MLFLOW_TRACKING_URI, wherever they appear, also with
+(MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_PASSWORD, GITHUB_TOKEN, MODELPINS_TEAMS_TOKEN,
+MODELPINS_WEBHOOK_SECRET, and each environment's MODELPINS_ENV_<ENV>_MLFLOW_TRACKING_TOKEN
+and _PASSWORD) together with the user-info of MLFLOW_TRACKING_URI, wherever they appear, also with
 zero-width characters put between their letters (GitHub masks a secret only where it
 appears exactly). Where the tracking URI itself is a secret (the workflows hold it as one, and
 a PR comment posted through the API is not masked by Actions), MODELPINS_TRACKING_URI_LABEL
@@ -11,6 +12,10 @@ names the registry instead: the URI, its host and port, and its host are shown a
 Every output boundary calls `redact`: the CLI's stdout and stderr,
 GitHub annotations, step outputs and job summaries, and the files commands write
 (PR comment, model card, markdown reports). Links are built with `public_url`.
+
+`without_credentials` is the other half: the environment a child process (a gate script)
+starts from, with every credential and registry setting removed; a gate is given back only
+those of the registry it evaluates, when it asks for them (modelpins.gates.command).
 """
 
 from __future__ import annotations
@@ -18,12 +23,21 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
-SECRET_VARS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "GITHUB_TOKEN", "MODELPINS_TEAMS_TOKEN")
+SECRET_VARS = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "GITHUB_TOKEN",
+    "MODELPINS_TEAMS_TOKEN",
+    "MODELPINS_WEBHOOK_SECRET",
+)
+ENV_SECRET = re.compile(r"MODELPINS_ENV_\w+_MLFLOW_TRACKING_(TOKEN|PASSWORD)", re.ASCII)  # an environment's own server
 URI_VARS = ("MLFLOW_TRACKING_URI",)
 LABEL_VAR = "MODELPINS_TRACKING_URI_LABEL"  # set: the tracking URI is a secret, shown as this label
+# never inherited by a gate: credentials, and the settings that say which server with which identity
+CHILD_DROPS = re.compile(r"MLFLOW_TRACKING_\w+|MODELPINS_ENV_\w+|GITHUB_TOKEN|MODELPINS_\w*(TOKEN|SECRET)\w*", re.ASCII)
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _GAP = f"[{INVISIBLE}]*"
 # scheme://userinfo@ : userinfo is everything up to the last '@' before the host part ends
@@ -38,22 +52,44 @@ def register(url: str | None) -> None:
         _registered.add(url)
 
 
+def _split(url: str) -> tuple[str, str, str]:
+    """(`scheme://`, user-info, the rest) of a URL, by its text alone: a malformed URL never raises here."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "", "", url
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    info, at, host = rest[:end].rpartition("@")
+    return scheme + sep, info if at else "", (host if at else rest[:end]) + rest[end:]
+
+
+def userinfo(url: str) -> str:
+    """The URL's user-info (`user:password`), "" when it has none."""
+    return _split(url)[1]
+
+
 def public_url(url: str) -> str:
     """The URL without its user-info: what links and messages show."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    head, info, rest = _split(url)
+    return head + rest if info else url
+
+
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """The values of every credential variable set in `env`."""
+    return [v for k, v in env.items() if v and (k in SECRET_VARS or ENV_SECRET.fullmatch(k))]
+
+
+def without_credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without any credential or registry setting (the start of a gate's environment)."""
+    return {k: v for k, v in env.items() if not CHILD_DROPS.fullmatch(k)}
 
 
 def secrets(env: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> list[str]:
     """The credential values to remove: the variables above, the user-info of tracking URIs, and `extra`."""
     env = os.environ if env is None else env
-    found = [env.get(v, "") for v in SECRET_VARS]
+    found = secret_values(env)
     for url in [*(env.get(v, "") for v in URI_VARS), *_registered, *extra]:
-        netloc = urlsplit(url).netloc if "://" in url else ""
-        if "@" in netloc:
-            info = netloc.rpartition("@")[0]
+        info = userinfo(url)
+        if info:
             user, _, password = info.partition(":")
             found += [info, unquote(info), password, unquote(password)]
     values = {s for s in found if len(s) >= _MIN_SECRET}

@@ -10,7 +10,8 @@ is made of).
 
 Environment: MLFLOW_TRACKING_TOKEN (bearer), MLFLOW_TRACKING_USERNAME and
 MLFLOW_TRACKING_PASSWORD (basic), MLFLOW_TRACKING_INSECURE_TLS,
-MLFLOW_TRACKING_SERVER_CERT_PATH, as MLflow's own client reads them; and
+MLFLOW_TRACKING_SERVER_CERT_PATH, MLFLOW_TRACKING_CLIENT_CERT_PATH (mutual TLS: one PEM file with the
+client certificate and its key), as MLflow's own client reads them; and
 MODELPINS_HTTP_RETRIES (0 to 20, default 3), MODELPINS_HTTP_BACKOFF (seconds, 0 to 60,
 default 0.5), MODELPINS_HTTP_TIMEOUT (seconds, 0.1 to 600, default 30); each is checked
 (modelpins.envvars): a bad value is invalid input, exit 2.
@@ -24,9 +25,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from modelpins import envvars
-from modelpins.errors import InvalidInput, OperationFailed, RegistryUnavailable
+from modelpins.errors import OperationFailed, RegistryUnavailable
 from modelpins.mlflow_http import (
     RETRY_STATUSES,
     Conflict,
@@ -37,7 +39,7 @@ from modelpins.mlflow_http import (
     too_old,
     unreachable,
 )
-from modelpins.redact import public_url
+from modelpins.redact import public_url, userinfo
 from modelpins.tags import is_lock_model
 
 API = "/api/2.0/mlflow/"
@@ -70,11 +72,7 @@ class MlflowRegistry:
         env: Mapping[str, str] | None = None,
     ):
         env = os.environ if env is None else env
-        if not tracking_uri.startswith(("http://", "https://")):
-            raise InvalidInput(
-                f"tracking URI '{public_url(tracking_uri)}' is not an http(s) URL; modelpins talks to an MLflow "
-                "tracking server (pass --tracking-uri http://HOST:PORT or set MLFLOW_TRACKING_URI)"
-            )
+        tracking_uri = envvars.tracking_uri(tracking_uri, "tracking URI")
         import requests  # deferred: `modelpins validate` without a server never needs it
 
         self.tracking_uri = tracking_uri.rstrip("/")
@@ -99,11 +97,25 @@ class MlflowRegistry:
             self._session.headers["Authorization"] = f"Bearer {token}"
         elif user:
             self._session.auth = (user, password or "")
+        self._credentials = _credentials(env, tracking_uri)
         cert = envvars.readable_file("MLFLOW_TRACKING_SERVER_CERT_PATH", env)
+        client_cert = envvars.readable_file(
+            "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+            env,
+            "a PEM file with the client certificate and its unencrypted key (mutual TLS)",
+        )
+        if client_cert:
+            self._session.cert = client_cert
+        self._verify: bool | str = True
         if envvars.choice("MLFLOW_TRACKING_INSECURE_TLS", "false", ("true", "false"), env) == "true":
-            self._session.verify = False
+            self._verify = False
         elif cert:
-            self._session.verify = cert
+            self._verify = cert
+
+    def credentials(self) -> dict[str, str]:
+        """The MLFLOW_TRACKING_* variables that reach this server as this adapter does (a URL's user-info as
+        MLFLOW_TRACKING_USERNAME and _PASSWORD): what a gate that reads this registry is given."""
+        return dict(self._credentials)
 
     # -- transport -------------------------------------------------------------------------
 
@@ -137,7 +149,8 @@ class MlflowRegistry:
             else:
                 self.writes += 1
         try:
-            resp = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            # verify given per request: requests lets $REQUESTS_CA_BUNDLE override a session's own CA bundle
+            resp = self._session.request(method, url, timeout=self.timeout, verify=self._verify, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:  # retries used up end in a ConnectionError
             last = unreachable(exc, self.timeout)
         else:
@@ -361,6 +374,15 @@ def version_info(v: Mapping[str, Any]) -> VersionInfo:
     )
 
 
+def _credentials(env: Mapping[str, str], tracking_uri: str) -> dict[str, str]:
+    out = {name: env[name] for name in CREDENTIALS if env.get(name)}
+    info = userinfo(tracking_uri)
+    if info and "MLFLOW_TRACKING_TOKEN" not in out and "MLFLOW_TRACKING_USERNAME" not in out:
+        user, _, password = info.partition(":")
+        out["MLFLOW_TRACKING_USERNAME"], out["MLFLOW_TRACKING_PASSWORD"] = unquote(user), unquote(password)
+    return out
+
+
 def environment_env(environment: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables an environment's own MLflow server is reached with: each MLFLOW_TRACKING_* setting
     read from MODELPINS_ENV_<ENVIRONMENT>_MLFLOW_TRACKING_* (environment name upper-cased, '-' as '_').
@@ -386,4 +408,5 @@ CREDENTIALS = (
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_INSECURE_TLS",
     "MLFLOW_TRACKING_SERVER_CERT_PATH",
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH",
 )

@@ -6,10 +6,13 @@ import difflib
 from collections.abc import Iterable, Sequence
 
 from modelpins.errors import InvalidInput
+from modelpins.escape import terminal
 
 
 def columns(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as left-aligned columns two spaces apart (the first row is the header)."""
+    """Rows as left-aligned columns two spaces apart (the first row is the header); every cell escaped for the
+    terminal (modelpins.escape.terminal): text from the registry cannot start a line or drive the terminal."""
+    rows = [[terminal(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.helpers.cli import run
@@ -136,3 +138,98 @@ def test_validate_offline_runs_the_serving_rules(tmp_path):
     result = run("--pins", pins, "validate", "--offline", env={"MLFLOW_TRACKING_URI": ""})
     assert result.returncode == 2
     assert f"{pins}:11:" in result.stderr and "no gateway" in result.stderr and "fix:" in result.stderr
+
+
+MALFORMED_URIS = {
+    # case: (URI, words the message must contain); each used to exit 3 ("this is a bug") or print a traceback
+    "port 99999": ("http://127.0.0.1:99999", "port out of range"),
+    "a space in the host": ("http://127.0.0.1 :5000", "a space or a control character"),
+    "a line break": ("http://127.0.0.1:5000\nx", "a space or a control character"),
+    "a trailing space": ("http://127.0.0.1:5000 ", "a space or a control character"),
+    "an unclosed IPv6 bracket": ("http://[::1", "invalid ipv6 url"),
+    "no host": ("http://:5000", "names no host"),
+    "a port that is not a number": ("http://127.0.0.1:abc", "not a url"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_URIS))
+@pytest.mark.parametrize("given", ["variable", "option"])
+def test_a_malformed_tracking_uri_exits_2_naming_where_it_came_from(case, given, tmp_path):
+    uri, words = MALFORMED_URIS[case]
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD.replace("{m}", "any-model") + "      champion: 2\n")
+    if given == "variable":
+        result = run("--pins", pins, "plan", env={"MLFLOW_TRACKING_URI": uri})
+    else:
+        result = run("--pins", pins, "--tracking-uri", uri, "plan", env={"MLFLOW_TRACKING_URI": ""})
+    assert result.returncode == 2, result.stderr
+    name = "MLFLOW_TRACKING_URI=" if given == "variable" else "--tracking-uri="
+    assert result.stderr.startswith(f"error: {name}{uri!r} is not allowed"), result.stderr
+    assert words in result.stderr.lower() and "fix:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_upper_case_scheme_is_accepted(client, proxy, tmp_path):
+    """Schemes are case-insensitive (RFC 3986): `HTTP://` reaches the server as `http://` does."""
+    pins = tmp_path / "model_pins.yaml"
+    model = unique("upper-scheme")
+    seed_model(client, model, 1, {"champion": 1})
+    pins.write_text(HEAD.replace("{m}", model) + "      champion: 1\n")
+    result = run("--pins", pins, "plan", env={"MLFLOW_TRACKING_URI": proxy.url.replace("http://", "HTTP://")})
+    assert result.returncode == 0, result.stderr
+    assert proxy.reads(), "the server was asked"
+
+
+def test_a_malformed_tracking_uri_does_not_stop_offline_validation(tmp_path):
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD.replace("{m}", "any-model") + "      champion: 2\n")
+    result = run("--pins", pins, "validate", "--offline", env={"MLFLOW_TRACKING_URI": "http://[::1"})
+    assert result.returncode == 0, result.stderr
+
+
+HOSTILE = "ok\n::error::forged by the registry\n::stop-commands::pwned\n\x1b]52;c;cm0gLXJmIH4=\x07 ##[error]x"
+
+
+def test_hostile_registry_text_is_escaped_in_every_output(client, mlflow_server, tmp_path):
+    """A run name, description, param, dataset and forged audit actor carrying line breaks, runner commands and
+    an OSC 52 clipboard write: no output line is a runner command, no escape sequence reaches the terminal."""
+    import json
+
+    from mlflow import MlflowClient
+
+    model = unique("hostile")
+    seed_model(client, model, 2, {"champion": 2})
+    mc = MlflowClient(mlflow_server.url)
+    run_id = mc.get_model_version(model, "2").run_id
+    assert run_id
+    mc.update_model_version(model, "2", description=HOSTILE)
+    mc.set_tag(run_id, "mlflow.runName", HOSTILE)
+    mc.log_param(run_id, "dataset", HOSTILE[:200])
+    forged = {"action": "move", "alias": "champion", "from": 1, "to": 2, "at": "2026-01-01T00:00:00Z", "actor": HOSTILE}
+    mc.set_model_version_tag(model, "2", "modelpins.audit.champion.20260101T000000Z", json.dumps(forged))
+    mc.set_model_version_tag(model, "2", "modelpins.gates.champion", HOSTILE)
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD.replace("{m}", model) + "      champion: 2\n")
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.url}
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)  # history reads the file's git history
+
+    results = [
+        run("--pins", pins, *args, cwd=tmp_path, env=env)
+        for args in (
+            ["status"],
+            ["history", f"{model}@champion"],
+            ["lineage", f"{model}@champion"],
+            ["card", f"{model}@champion", "--no-attach", "--out", "card.md"],
+        )
+    ]
+    assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+    card = (tmp_path / "card.md").read_text()
+    shown = {" ".join(r.args[5:]): r.stdout + r.stderr for r in results} | {"card.md": card}
+    assert "forged by the registry" in shown["status"], "the actor is shown, escaped"
+    assert "forged by the registry" in shown[f"lineage {model}@champion"], "the run name is shown, escaped"
+    for where, out in shown.items():
+        log = where != "card.md"  # a file: `##[` inside a markdown line is text there
+        commands = [line for line in out.splitlines() if line.strip().startswith("::") or (log and "##[" in line)]
+        assert commands == [], f"{where} printed runner commands: {commands}"
+        assert "\x1b]" not in out and "\x07" not in out, f"{where} let an escape sequence through"
+    assert "\\x1b]52" in shown[f"lineage {model}@champion"], "the escape is shown, visibly"

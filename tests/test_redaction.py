@@ -236,3 +236,229 @@ def test_a_secret_tracking_uri_is_shown_by_its_label_in_every_comment_and_summar
     assert "Not run: the registry could not be read" in outputs["down comment"]
     assert "Not run in this check (it has no registry access)" in outputs["fork comment"]
     assert "comment" not in outputs["fork summary"].lower().replace("modelpins:", "")
+
+
+# every secret variable modelpins knows, each set to a value of its own, so a leak names its variable
+MARKERS = {
+    "MLFLOW_TRACKING_TOKEN": "mk-default-token-4f1a",
+    "MLFLOW_TRACKING_PASSWORD": "mk-default-password-7c2e",
+    "GITHUB_TOKEN": "mk-github-token-9d3b",
+    "MODELPINS_TEAMS_TOKEN": "mk-teams-token-2a8f",
+    "MODELPINS_WEBHOOK_SECRET": "mk-webhook-secret-5e6d0b1c",
+    "MODELPINS_ENV_PROD_MLFLOW_TRACKING_TOKEN": "mk-prod-token-3b7a",
+    "MODELPINS_ENV_PROD_MLFLOW_TRACKING_PASSWORD": "mk-prod-password-8e4c",
+    "MODELPINS_ENV_STAGING_EU_MLFLOW_TRACKING_TOKEN": "mk-staging-token-1d9f",
+    "MODELPINS_ENV_STAGING_EU_MLFLOW_TRACKING_PASSWORD": "mk-staging-password-6a2b",
+}
+URI_PASSWORD = "mk-uri-password-0c5e"
+
+DUMPING_GATE = """import json, os, pathlib, sys
+request = sys.stdin.read()
+out = pathlib.Path(os.environ["DUMPS"])
+out.mkdir(exist_ok=True)
+(out / (os.environ["MODELPINS_GATE"] + ".env.json")).write_text(json.dumps(dict(os.environ)))
+(out / (os.environ["MODELPINS_GATE"] + ".stdin.json")).write_text(request)
+said = {said!r}
+if sys.argv[1] == "crash":
+    print("config:", said, file=sys.stderr)
+    sys.exit(1)
+print(json.dumps({{"passed": False, "value": 1, "threshold": said[0], "detail": "config: " + said}}))
+"""
+
+
+def markers_in(text: str) -> list[str]:
+    plain = text.translate({ord(c): None for c in INVISIBLE})
+    return [name for name, value in {**MARKERS, "URI": URI_PASSWORD}.items() if value in plain]
+
+
+def test_no_secret_variable_reaches_an_output_a_file_or_a_gate(mlflow_server, client, tmp_path: Path) -> None:
+    """Every secret variable set at once: none is printed, written, tagged, or given to a gate that did not ask."""
+    model = unique("markers")
+    seed_model(client, model, 3, {"champion": 1})
+    root = tmp_path / "repo"
+    (root / "gates").mkdir(parents=True)
+    said = " ".join(MARKERS.values()) + " " + URI_PASSWORD
+    (root / "gates" / "dump.py").write_text(DUMPING_GATE.format(said=said))
+    pins = root / "model_pins.yaml"
+    gates = "    gates:\n      champion:\n" + "".join(
+        f"        - {{kind: command, name: {n}, run: [python, gates/dump.py, {n}]}}\n" for n in ("verdict", "crash")
+    )
+    pins.write_text(HEAD_PINS.format(model=model, version=1) + gates)
+    git(root, "init", "-q", "-b", "main")
+    who = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com"]
+    git(root, "add", "-A")
+    git(root, *who, "commit", "-qm", "pins")
+    pins.write_text(HEAD_PINS.format(model=model, version=2) + gates)
+    git(root, *who, "commit", "-qam", "Promote v2 (#8)")
+    summary, output, dumps = tmp_path / "summary.md", tmp_path / "output.txt", tmp_path / "dumps"
+    env = {
+        **MARKERS,
+        "MLFLOW_TRACKING_URI": mlflow_server.url.replace("http://", f"http://ci:{URI_PASSWORD}@"),
+        "MLFLOW_TRACKING_USERNAME": "ci",
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+        "DUMPS": str(dumps),
+        "MODELPINS_ACTOR": "ci",
+    }
+    commands = [
+        ["validate"],
+        ["plan", "--json"],
+        ["gate", "--report", "gates.md", "--no-record"],
+        ["gate", "--json"],
+        ["gate", "--base", "HEAD~1", "--json", "--no-record"],
+        ["report", "--base", "HEAD~1", "--gates", "gates.md", "--gates-outcome", "failure", "--out", "comment.md"],
+        ["status"],
+        ["history", f"{model}@champion", "--json"],
+        ["lineage", f"{model}@champion"],
+    ]
+    results = [run(*c, cwd=root, env=env) for c in commands]
+    assert [r.returncode for r in results] == [0, 0, 1, 1, 1, 0, 0, 0, 0], [(r.args, r.stderr) for r in results]
+    assert "config:" in results[2].stdout and "config:" in (root / "gates.md").read_text(), "the gate's text is shown"
+
+    shown = {
+        f"{' '.join(r.args[3:])} ({s})": t for r in results for s, t in (("stdout", r.stdout), ("stderr", r.stderr))
+    }
+    files = {
+        str(p.relative_to(tmp_path)): p.read_text()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and ".git" not in p.parts and p.name != "dump.py"
+    }  # fmt: skip (the gate says them all itself)
+    tags = {f"v{v.version} {k}": value for v in client.search_model_versions(f"name = '{model}'")
+            for k, value in v.tags.items()}  # fmt: skip
+    assert {f"dumps/{g}.env.json" for g in ("verdict", "crash")} <= set(files), "each gate dumped its environment"
+    found = {where: markers_in(text) for where, text in {**shown, **files, **tags}.items() if markers_in(text)}
+    assert found == {}, f"secrets shown: {found}"
+    gate_env = json.loads(files["dumps/verdict.env.json"])
+    assert gate_env["MLFLOW_TRACKING_URI"] == mlflow_server.url, "the server under test, without user-info"
+    assert not [
+        k for k in gate_env if k.startswith(("MODELPINS_ENV_", "MLFLOW_TRACKING_")) and k != "MLFLOW_TRACKING_URI"
+    ]
+
+
+HEAD_PINS = """version: 1
+models:
+  {model}:
+    aliases:
+      champion: {version}
+"""
+
+
+def test_a_gate_that_asks_gets_only_the_evaluated_registrys_credentials(tmp_path: Path) -> None:
+    """`registry_credentials: true` gives a script the credentials of the server its alias lives in, and no other's;
+    without it, none at all (in process: the environment a gate script is started with)."""
+    from modelpins.gates import Subject, Target
+    from modelpins.gates.command import gate_env
+    from modelpins.pins import Gate
+    from modelpins.registry import MlflowRegistry, environment_env
+
+    env = {
+        **MARKERS,
+        "PATH": "/usr/bin",
+        "MLFLOW_TRACKING_USERNAME": "ci",
+        "MODELPINS_ENV_PROD_MLFLOW_TRACKING_USERNAME": "p",
+    }
+    default = MlflowRegistry(f"http://ci:{URI_PASSWORD}@127.0.0.1:9", env=env)
+    prod = MlflowRegistry("https://mlflow.prod.example", env=environment_env("prod", env))
+
+    def target(registry: MlflowRegistry) -> Target:
+        return Target("champion", Subject("m", 2), 1, {}, registry.tracking_uri, tmp_path, None, registry.credentials())
+
+    asks, does_not = Gate("command", "g", run=("x",), registry_credentials=True), Gate("command", "g", run=("x",))
+    for_prod = gate_env(asks, target(prod), env)
+    assert {k: v for k, v in for_prod.items() if "MLFLOW" in k} == {
+        "MLFLOW_TRACKING_URI": "https://mlflow.prod.example",
+        "MLFLOW_TRACKING_TOKEN": MARKERS["MODELPINS_ENV_PROD_MLFLOW_TRACKING_TOKEN"],
+        "MLFLOW_TRACKING_USERNAME": "p",
+        "MLFLOW_TRACKING_PASSWORD": MARKERS["MODELPINS_ENV_PROD_MLFLOW_TRACKING_PASSWORD"],
+    }
+    for_default = gate_env(asks, target(default), env)
+    assert for_default["MLFLOW_TRACKING_TOKEN"] == MARKERS["MLFLOW_TRACKING_TOKEN"]
+    assert for_default["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:9", "user-info is never in the URI given"
+    assert markers_in(json.dumps(for_default)) == ["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"]
+    assert markers_in(json.dumps(gate_env(does_not, target(prod), env))) == []
+    assert gate_env(does_not, target(prod), env)["PATH"] == "/usr/bin"
+
+
+def test_a_password_only_in_the_uri_becomes_the_gates_basic_credentials(tmp_path: Path) -> None:
+    from modelpins.registry import MlflowRegistry
+
+    registry = MlflowRegistry(f"http://ci:{URI_PASSWORD}@127.0.0.1:9", env={})
+    assert registry.credentials() == {"MLFLOW_TRACKING_USERNAME": "ci", "MLFLOW_TRACKING_PASSWORD": URI_PASSWORD}
+
+
+@pytest.mark.parametrize("name", sorted(MARKERS))
+def test_every_secret_variable_is_redacted(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, MARKERS[name])
+    assert redact(f"detail: {MARKERS[name]}!") == "detail: ***!"
+
+
+def _pki(tmp_path: Path) -> dict[str, Path]:
+    """A CA made here, a server certificate for 127.0.0.1 and a client certificate (with its key, one PEM file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(name: str, key, issuer_name, issuer_key, *, ca=False, usage=None, san=None):
+        b = x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        b = b.issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        b = b.public_key(key.public_key()).serial_number(x509.random_serial_number())
+        b = b.not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        b = b.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        if usage:
+            b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return b.sign(issuer_key or key, hashes.SHA256())
+
+    def pem_key(key) -> bytes:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())  # fmt: skip
+
+    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = cert("modelpins test CA", ca_key, None, None, ca=True)
+    server = cert("127.0.0.1", server_key, ca.subject, ca_key, usage=ExtendedKeyUsageOID.SERVER_AUTH,
+                  san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])  # fmt: skip
+    client = cert("ci", client_key, ca.subject, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    files = {"ca": tmp_path / "ca.pem", "server": tmp_path / "server.pem", "client": tmp_path / "client.pem"}
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files["server"].write_bytes(server.public_bytes(serialization.Encoding.PEM) + pem_key(server_key))
+    files["client"].write_bytes(client.public_bytes(serialization.Encoding.PEM) + pem_key(client_key))
+    return files
+
+
+def test_a_client_certificate_reaches_a_server_that_requires_one(mlflow_server, client, tmp_path: Path) -> None:
+    """MLFLOW_TRACKING_CLIENT_CERT_PATH (mutual TLS) was ignored: the handshake failed as if it were unset.
+
+    A TLS proxy made with python's ssl stands in front of the real MLflow server and requires a client
+    certificate signed by a CA generated here."""
+    import ssl
+
+    pki = _pki(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki["server"])
+    context.load_verify_locations(pki["ca"])
+    context.verify_mode = ssl.CERT_REQUIRED
+    proxy = Proxy(mlflow_server.url, tls=context).start()
+    model = unique("mtls")
+    seed_model(client, model, 2, {"champion": 1})
+    pins = tmp_path / "model_pins.yaml"
+    pins.write_text(HEAD_PINS.format(model=model, version=2))
+    env = {"MLFLOW_TRACKING_URI": proxy.url, "MLFLOW_TRACKING_SERVER_CERT_PATH": str(pki["ca"]),
+           "MODELPINS_HTTP_RETRIES": "0"}  # fmt: skip
+    try:
+        without = run("--pins", pins, "plan", env=env)
+        with_cert = run("--pins", pins, "plan", env={**env, "MLFLOW_TRACKING_CLIENT_CERT_PATH": str(pki["client"])})
+        missing = run("--pins", pins, "plan", env={**env, "MLFLOW_TRACKING_CLIENT_CERT_PATH": str(tmp_path / "no")})
+    finally:
+        proxy.stop()
+    assert without.returncode == 1 and "cannot connect" in without.stderr, without.stderr
+    assert with_cert.returncode == 0, with_cert.stderr
+    assert f"{model}  champion  1     2   move" in with_cert.stdout, with_cert.stdout  # read through mutual TLS
+    assert missing.returncode == 2 and "MLFLOW_TRACKING_CLIENT_CERT_PATH" in missing.stderr

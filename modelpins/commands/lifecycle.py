@@ -17,6 +17,7 @@ from modelpins.audit import history as history_mod
 from modelpins.commands.proposing import propose
 from modelpins.completion import complete_target
 from modelpins.errors import InvalidInput, OperationFailed
+from modelpins.escape import terminal
 from modelpins.markdown import plan_markdown
 from modelpins.plan import Change
 from modelpins.proposals import rollback as rollback_mod
@@ -161,7 +162,7 @@ def rollback(
         message.splitlines()[0],
         lambda base: "\n".join(message.splitlines()[2:-2]) + "\n\n" + plan_markdown([change], s.pins.name, base, None),
     )
-    click.echo(f"{model}@{alias}: {result.current} -> {result.target} ({result.basis})")
+    click.echo(f"{model}@{alias}: {result.current} -> {result.target} ({terminal(result.basis)})")
     if result.waiver:
         click.echo(f"gates waived: {result.waiver}")
     elif result.served_before:

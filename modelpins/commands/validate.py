@@ -31,7 +31,7 @@ def validate(s: Settings, offline: bool) -> None:
             envs = ", ".join(crossenv.pinned_environments(p))
             click.echo(f"{s.pins}: the pins of {envs} exist in their registries")
         default_pins = crossenv.has_default_pins(p)
-    if s.tracking_uri and not offline and default_pins:
+    if not offline and s.tracking_uri and default_pins:
         from modelpins import api
 
         registry = s.registry()

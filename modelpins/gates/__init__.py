@@ -67,9 +67,10 @@ class Target:
     candidate: Subject
     previous: int | None
     baselines: Mapping[str, Subject | None]
-    tracking_uri: str
+    tracking_uri: str  # as given (a child process is shown it without user-info)
     base_dir: Path
     commit: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=dict)  # MLFLOW_TRACKING_* of the registry evaluated
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,11 @@ Contract (documented in the README):
   running when it exits is killed then (modelpins.proc, docs/explanation/gate-processes.md).
 - output is bounded: the last MiB of stdout (the verdict is its last line, after any
   amount of log) and the last 64 KiB of stderr are kept.
-- the environment is inherited, with MLFLOW_TRACKING_URI set to the server under test.
+- the environment is inherited without any credential or registry setting (modelpins.redact.
+  without_credentials: every MLFLOW_TRACKING_*, every MODELPINS_ENV_*, GITHUB_TOKEN and the other
+  tokens); MLFLOW_TRACKING_URI is set to the server under test (without user-info). With
+  `registry_credentials: true` the script also gets that server's MLFLOW_TRACKING_TOKEN,
+  _USERNAME, _PASSWORD and TLS settings, and no other server's.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ import json
 import math
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from modelpins.gates import GateError, GateResult, Target
 from modelpins.gates.builtin import bounds_text, fmt, within
 from modelpins.pins import Gate
 from modelpins.proc import collect, start
+from modelpins.redact import public_url, without_credentials
 
 MAX_OUTPUT = 1024 * 1024  # bytes of stdout kept (the last ones: the verdict is the last line)
 STDERR_TAIL = 1500
@@ -50,7 +56,7 @@ def payload(gate: Gate, target: Target) -> dict[str, Any]:
         "params": dict(c.params),
         "tags": dict(c.tags),
         "source": c.source,
-        "tracking_uri": target.tracking_uri,
+        "tracking_uri": public_url(target.tracking_uri),
         "commit": target.commit,
         "gate": {"name": gate.name, "kind": gate.kind, **spec},
     }
@@ -65,7 +71,7 @@ def argv_for(gate: Gate) -> list[str]:
 
 def invoke(gate: Gate, target: Target) -> dict[str, Any]:
     """Run the gate's command; its parsed verdict, or GateError (exit status, timeout, bad output)."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": target.tracking_uri, "MODELPINS_GATE": gate.name}
+    env = gate_env(gate, target)
     try:
         proc = start(argv_for(gate), target.base_dir, env)
     except OSError as exc:
@@ -77,6 +83,16 @@ def invoke(gate: Gate, target: Target) -> dict[str, Any]:
     if proc.returncode != 0:
         raise GateError(f"exited with status {proc.returncode}{_tail(err)}")
     return _verdict(out.decode("utf-8", "replace"), err)
+
+
+def gate_env(gate: Gate, target: Target, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The script's environment: ours without credentials, the server under test, and (only with
+    `registry_credentials`) that server's credentials."""
+    out = without_credentials(os.environ if env is None else env)
+    out.update(MLFLOW_TRACKING_URI=public_url(target.tracking_uri), MODELPINS_GATE=gate.name)
+    if gate.registry_credentials:
+        out.update(target.credentials)
+    return out
 
 
 def _tail(err: bytes) -> str:

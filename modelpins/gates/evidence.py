@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from modelpins.audit.records import audit_entries
 from modelpins.gates import AliasCheck
 from modelpins.pins import Gate
+from modelpins.redact import redact
 from modelpins.tags import GATES_PREFIX
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from modelpins.plan import Change
 
 TAG_PREFIX = GATES_PREFIX
-SIGNER_FIELDS = ("public_key", "certificate_chain", "identity", "issuer")
+SIGNER_FIELDS = ("public_key", "certificate_chain", "identity", "issuer", "registry_credentials")
 MAX_TAG = 4900  # MLflow caps tag values at 5000 characters
 
 
@@ -90,7 +91,7 @@ def record(check: AliasCheck, commit: str | None, at: str, canary: dict[str, obj
 
 
 def _dump(body: dict[str, object]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return redact(json.dumps(body, sort_keys=True, separators=(",", ":")))  # a script's threshold is its own text
 
 
 @dataclass(frozen=True)

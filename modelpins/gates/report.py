@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelpins.escape import cell, fence
+from modelpins.escape import block, cell, fence
 from modelpins.gates import AliasCheck, GateReport, GateResult
 from modelpins.gates.builtin import fmt
 from modelpins.text import columns
@@ -55,7 +55,7 @@ def table(report: GateReport) -> str:
 
 
 def _note(c: AliasCheck, r: GateResult) -> str:
-    text = r.error or r.detail
+    text = block(r.error or r.detail)  # a gate's own text (and the registry text it quotes)
     return f"{c.ref} v{c.after} {r.name}: " + text.replace("\n", "\n    ")
 
 

@@ -19,6 +19,7 @@ from modelpins.registry import VersionInfo
 
 class GateRegistry(Registry, Protocol):
     def run(self, run_id: str) -> dict[str, Any] | None: ...
+    def credentials(self) -> dict[str, str]: ...
 
 
 Evaluator = Callable[[Gate, Target], GateResult]
@@ -130,6 +131,7 @@ def run_gates(
             tracking_uri,
             base_dir,
             ctx.commit,
+            registry.credentials(),
         )
         results = tuple(_evaluate(g, target) for g in gates)
         check = AliasCheck(

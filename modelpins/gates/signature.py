@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from modelpins.gates import GateResult, Target
@@ -24,7 +25,8 @@ def required(gate: Gate, base_dir: Path) -> signing.Signer:
 def signature(gate: Gate, target: Target) -> GateResult:
     c = target.candidate
     want = required(gate, target.base_dir)
-    registry = MlflowRegistry(target.tracking_uri)
+    settings = {k: v for k, v in os.environ.items() if k.startswith("MODELPINS_HTTP_")}
+    registry = MlflowRegistry(target.tracking_uri, env={**settings, **target.credentials})
     info = VersionInfo(c.model, c.version, "READY", c.run_id, c.source, tags=dict(c.tags))
     verdict = signing.verify(Reader(registry, target.tracking_uri), info, want)
     shown = verdict.signature.signer if verdict.signature else "unsigned"

@@ -31,7 +31,8 @@ class Gate:
       (kept in `max`).
     command: `run` (argv, relative paths against the pins file's directory) reads
       JSON on stdin and prints JSON; see modelpins.gates.command. A safety gate
-      with `run` compares the script's `value` with min/max.
+      with `run` compares the script's `value` with min/max. A `run` script is given
+      the credentials of the registry it evaluates only with `registry_credentials`.
     signature: the version's signature bundle verifies against its files and was made by
       `public_key`, a certificate chained to `certificate_chain` (paths against the pins
       file's directory), or the Sigstore `identity` issued by `issuer`.
@@ -55,6 +56,7 @@ class Gate:
     certificate_chain: tuple[str, ...] = ()
     identity: str | None = None
     issuer: str | None = None
+    registry_credentials: bool = False  # a `run` script gets the evaluated registry's credentials
     line: int = field(default=0, compare=False)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from modelpins.envvars import url_problem
 from modelpins.pins.names import (
     ALIAS_RE,
     GATEWAY_RE,
@@ -25,6 +26,7 @@ from modelpins.pins.names import (
     TRACKING_URI_RE,
     alias_problem,
 )
+from modelpins.redact import public_url, userinfo
 
 ERROR = "modelpins"  # the error type of every rule written here; its context holds message and fix
 
@@ -178,8 +180,25 @@ GatewayRef = Annotated[
         "name the Gateway by its namespace and name in lower case, e.g. 'gateway: gateways/ml-gateway'",
     ),
 ]
+
+
+def _tracking_uri(value: str) -> str:
+    if userinfo(value):
+        raise refuse(
+            f"tracking_uri '{public_url(value)}' holds credentials ('user:password@'); the pins file is reviewed, "
+            "committed and rendered into the modelpins-mlflow ConfigMap, so credentials never belong in it",
+            "remove 'user:password@' and set MODELPINS_ENV_<ENV>_MLFLOW_TRACKING_USERNAME and _PASSWORD "
+            "(or _TOKEN) where modelpins runs, and the pods' credentials in a Secret",
+        )
+    problem = url_problem(value) if value[:4].lower() == "http" else None
+    if problem:
+        raise refuse(f"tracking_uri {value!r} is not allowed: {problem}", "give it as http(s)://HOST[:PORT][/PATH]")
+    return value
+
+
 TrackingUri = Annotated[
     str,
+    AfterValidator(_tracking_uri),
     Field(
         min_length=1,
         pattern=f"^{TRACKING_URI_RE.pattern}$",

@@ -30,6 +30,10 @@ GateName = Annotated[
 ]
 Bound = Annotated[float, Field(description="inclusive bound")]
 Timeout = Annotated[float, Field(ge=0.1, le=3600, description="seconds")]
+RegistryCredentials = Annotated[
+    bool,
+    Field(description="the script gets the MLFLOW_TRACKING_* credentials of the registry it evaluates (default: none)"),
+]
 Argv = Annotated[
     list[Text],
     Field(min_length=1),
@@ -124,6 +128,7 @@ class SafetyGate(Bounded):
     max: Bound = NOT_GIVEN
     run: Annotated[Run, Field(description="a script printing the score as `value`")] = NOT_GIVEN
     timeout: Timeout = 60.0
+    registry_credentials: RegistryCredentials = False
 
     def rules(self) -> list[InitErrorDetails]:
         out = super().rules()
@@ -136,6 +141,8 @@ class SafetyGate(Bounded):
                     "add 'metric: safety_score' or 'run: [python, scripts/gates/safety_check.py]'",
                 )
             )
+        if self.registry_credentials and self.run is None:
+            out.append(problem("'registry_credentials' applies only to a gate with 'run'", "remove it"))
         return out
 
 
@@ -203,6 +210,7 @@ class CommandGate(GateSpec):
     kind: Literal["command"]
     run: Run
     timeout: Timeout = 60.0
+    registry_credentials: RegistryCredentials = False
 
 
 RepoFile = Annotated[

@@ -30,7 +30,7 @@ SEGMENT = r"([A-Za-z0-9_~-]|\.[A-Za-z0-9_~-]|\.\.[A-Za-z0-9._~-])[A-Za-z0-9._~-]
 PATH_RE = re.compile(rf"(/{SEGMENT})+")
 # an image pinned by its full digest: 'name[:tag]@sha256:' and 64 lower-case hex digits
 DIGEST_RE = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
-TRACKING_URI_RE = re.compile(r"(https?://|databricks(://)?)[^\s]*")
+TRACKING_URI_RE = re.compile(r"([hH][tT][tT][pP][sS]?://|databricks(://)?)[^\s]*")  # a scheme in any case
 ANY_ALIAS = "*"
 
 MODEL_KINDS = ("model", "base", "adapter", "prompts")

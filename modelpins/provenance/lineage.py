@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from modelpins.crossenv import source_of
 from modelpins.errors import InvalidInput
+from modelpins.escape import terminal
 from modelpins.pins import PinsFile
 from modelpins.registry import VersionInfo
 from modelpins.text import did_you_mean
@@ -171,10 +172,11 @@ def _parents(pins: PinsFile, node: Node) -> dict[str, tuple[str, int | None]]:
 
 
 def render(node: Node, indent: str = "") -> str:
+    """The chain as indented text; every value from the registry escaped for the terminal (one line each)."""
     head = f"{node.model} version {node.version}"
     if node.pinned_as:
         head += f"  ({node.pinned_as})"
-    lines = [indent + (f"{node.relation}: " if node.relation else "") + head]
+    lines = [indent + (f"{node.relation}: " if node.relation else "") + terminal(head)]
     pad = indent + "  "
     run = f"{node.run_id} ({node.run_name}, {node.run_status})" if node.run_name else node.run_id
     rows = [("run", run or "-"), ("source", node.source)]
@@ -184,7 +186,7 @@ def render(node: Node, indent: str = "") -> str:
     rows.append(("code", " ".join(x for x in (node.code_commit, node.code_repo) if x) or "-"))
     if node.params:
         rows.append(("params", ", ".join(f"{k}={v}" for k, v in sorted(node.params.items()))))
-    lines += [f"{pad}{k:<8}  {v}" for k, v in rows]
-    lines += [f"{pad}warning   {w}" for w in node.warnings]
+    lines += [f"{pad}{k:<8}  {terminal(v)}" for k, v in rows]
+    lines += [f"{pad}warning   {terminal(w)}" for w in node.warnings]
     lines += [render(p, pad) for p in node.parents]
     return "\n".join(lines)

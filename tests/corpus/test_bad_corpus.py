@@ -137,6 +137,7 @@ SERVING = [
     "replicas_hex.yaml",
     "route_path_dot_segments.yaml",
     "image_base_short_digest.yaml",
+    "pods_tracking_uri_with_password.yaml",  # was rendered verbatim into the modelpins-mlflow ConfigMap
 ]
 
 

@@ -4,11 +4,13 @@ Counts requests at the HTTP level (so a test never trusts the tool's own numbers
 and can inject faults: answer 5xx, stall past a timeout, or drop connections.
 With `authorization` set it stands for a server that needs credentials: a request
 without exactly that Authorization header gets 401, as an MLflow behind auth answers.
+With `tls` (a server-side ssl.SSLContext) it speaks HTTPS, e.g. requiring a client certificate (mutual TLS).
 """
 
 from __future__ import annotations
 
 import http.client
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,13 +37,14 @@ class Proxy:
     faults: list[Fault] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     authorization: str = ""  # e.g. "Basic dXNlcjpwYXNz" or "Bearer TOKEN"; empty: no auth
+    tls: ssl.SSLContext | None = None
     trace: list[tuple[float, float, str, str, bytes, int]] = field(default_factory=list)  # start, end, method,
     # path, body, status of every request answered (monotonic times: which requests overlapped)
 
     @property
     def url(self) -> str:
         assert self.server
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
 
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.log if m != "GET"]
@@ -112,6 +115,8 @@ class Proxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if self.tls:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
