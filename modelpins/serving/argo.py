@@ -25,7 +25,8 @@ from modelpins.pins import Deployment, Strategy
 ENGINE = "argo-rollouts"
 API = "argoproj.io/v1alpha1"
 PLUGIN = "argoproj-labs/gatewayAPI"
-PROMETHEUS_SECRET = "modelpins-prometheus"  # created by the operator: key `address`, e.g. http://prometheus:9090
+# the name of a Secret the operator creates (key `address`, e.g. http://prometheus:9090), not a secret itself
+PROMETHEUS_SECRET = "modelpins-prometheus"  # noqa: S105
 CANARY_HASH = "canary-hash"  # the canary ReplicaSet's pod-template-hash, which the controller passes
 PROMETHEUS_ADDRESS = "prometheus-address"
 
