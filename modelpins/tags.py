@@ -87,6 +87,7 @@ IMAGE = "modelpins.io/image"
 STRATEGY = "modelpins.io/strategy"
 WEIGHT = "modelpins.io/weight"
 STEPS = "modelpins.io/steps"
+ENGINE = "modelpins.io/engine"  # canary: argo-rollouts when the Argo Rollouts controller moves the weight
 
 # image labels
 IMAGE_LABEL = "io.modelpins."

@@ -13,7 +13,8 @@ from typing import Any
 from modelpins.pins import Strategy
 
 ADVANCE, PROMOTE, ROLLBACK, HOLD = "advance", "promote", "rollback", "hold"
-NO_EVIDENCE = ("no evidence:", "no data")  # holds that need a person, not time
+ABORTED = "aborted by Argo Rollouts:"
+NO_EVIDENCE = ("no evidence:", "no data", ABORTED)  # holds that need a person, not time
 
 
 @dataclass(frozen=True)

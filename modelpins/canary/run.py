@@ -19,8 +19,13 @@ TRAILER = "Modelpins-Canary"
 
 
 def canaries(p: PinsFile) -> list[str]:
-    """Deployments whose canary `modelpins canary advance` moves: those with an analysis."""
-    return [n for n, d in p.deployments.items() if d.strategy.type == "canary" and d.strategy.analysis]
+    """Deployments whose canary `modelpins canary advance` moves: those with an analysis, on the modelpins engine
+    (an Argo Rollouts canary is named explicitly: reading it needs the cluster's credentials)."""
+    return [
+        n
+        for n, d in p.deployments.items()
+        if d.strategy.type == "canary" and d.strategy.analysis and d.strategy.engine == "modelpins"
+    ]
 
 
 def canary_of(p: PinsFile, name: str) -> Deployment:
@@ -28,6 +33,8 @@ def canary_of(p: PinsFile, name: str) -> Deployment:
     if dep is None:
         known = ", ".join(sorted(p.deployments)) or "none"
         raise InvalidInput(f"{p.path}: no deployment '{name}' (deployments: {known})")
+    if dep.strategy.type == "canary" and dep.strategy.engine == "argo-rollouts":
+        return dep
     if dep.strategy.type != "canary" or dep.strategy.analysis is None:
         raise InvalidInput(
             f"{p.path}:{dep.line}: deployment '{name}' is not a canary with an 'analysis:' block; "

@@ -10,13 +10,14 @@ import click
 
 from modelpins import pins
 from modelpins.audit import canary as audit_canary
-from modelpins.canary import edits, run
+from modelpins.canary import argo, edits, run
 from modelpins.canary.decide import PROMOTE, Decision
 from modelpins.canary.prometheus import Prometheus, url_for
 from modelpins.commands.proposing import propose
 from modelpins.errors import InvalidInput, OperationFailed
 from modelpins.markdown import plan_markdown
 from modelpins.proposals import proposal, yamledit
+from modelpins.serving.cluster import Cluster
 from modelpins.settings import Settings
 
 
@@ -37,10 +38,19 @@ def _prometheus(environment: str) -> tuple[Prometheus | None, str]:
     return Prometheus(url, session=requests.Session()), ""
 
 
+@functools.cache
+def _cluster() -> Cluster:
+    """The Kubernetes API of KUBECONFIG's current context (or the in-cluster service account)."""
+    return Cluster()
+
+
 def _judge(s: Settings, name: str) -> tuple[yamledit.Source, pins.PinsFile, Decision]:
     source = yamledit.read(s.pins)
     p = pins.loads(source.data, str(s.pins))
     dep = run.canary_of(p, name)
+    if argo.uses_argo(dep):  # the controller steps the canary: read where its Rollout stands
+        namespace = p.environments[dep.environment].namespace
+        return source, p, argo.judge(dep, namespace, _cluster().get(argo.probe(namespace, dep.name)))
     prom, why = _prometheus(dep.environment)
     return source, p, run.evaluate(s.pins, source.text, p, dep, prom, why)
 

@@ -186,6 +186,7 @@ class Strategy:
     min_times: tuple[float, ...] = ()  # seconds a canary stays at each step at least (parallel to steps)
     analysis: Analysis | None = None
     affinity: tuple[str, str] | None = None  # ("cookie" | "header", name): one client stays on one track
+    engine: str = "modelpins"  # canary: modelpins (two Deployments, weights in git) | argo-rollouts (a Rollout)
 
 
 @dataclass(frozen=True)

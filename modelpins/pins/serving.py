@@ -170,7 +170,7 @@ def serve_list(items: list[str | ServeSpec], loc: Loc, at: Tree) -> tuple[ServeE
 STRATEGY_FIELDS = {
     "rolling": (),
     "blue-green": ("candidate", "active"),
-    "canary": ("candidate", "weight", "steps", "analysis", "affinity"),
+    "canary": ("candidate", "weight", "steps", "analysis", "affinity", "engine"),
     "shadow": ("candidate",),
     "ab": ("candidate", "weight", "affinity"),
 }
@@ -214,6 +214,10 @@ class StrategySpec(Spec):
         AffinitySpec,
         Field(description="canary or ab: keep each client on one track, by a `cookie` or a `header` it sends"),
     ] = NOT_GIVEN
+    engine: Annotated[
+        Literal["modelpins", "argo-rollouts"],
+        Field(description="canary: who moves the weight, modelpins (default) or an Argo Rollouts `Rollout`"),
+    ] = NOT_GIVEN
 
     def rules(self) -> list[InitErrorDetails]:
         """The fields the strategy's type takes, and the weights of a canary."""
@@ -243,6 +247,8 @@ class StrategySpec(Spec):
             )
         if self.analysis is not None and not steps:
             out.append(problem("a canary 'analysis' needs 'steps' to advance through", "add 'steps: [10, 50, 100]'"))
+        if self.engine == "argo-rollouts" and not steps:
+            out.append(problem("engine argo-rollouts needs 'steps' for the Rollout", "add 'steps: [10, 50, 100]'"))
         if kind in ("canary", "ab") and self.weight is None and not steps:
             out.append(
                 problem(f"a {kind} strategy needs 'weight' (percent of traffic to the candidate)", "add 'weight: 10'")
@@ -266,6 +272,7 @@ class StrategySpec(Spec):
             min_times=times if any(times) else (),
             analysis=analysis,
             affinity=affinity,
+            engine=self.engine or "modelpins",
         )
 
 

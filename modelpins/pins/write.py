@@ -151,6 +151,8 @@ def _dump_strategy(s: Strategy) -> dict[str, object]:
         strategy["active"] = s.active
     if s.affinity:
         strategy["affinity"] = {s.affinity[0]: s.affinity[1]}
+    if s.engine != "modelpins":
+        strategy["engine"] = s.engine
     return strategy
 
 

@@ -25,6 +25,8 @@ PATHS: dict[str, tuple[str, str, bool]] = {
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
     "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies", True),
     "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes", True),
+    "Rollout": ("/apis/argoproj.io/v1alpha1", "rollouts", True),
+    "AnalysisTemplate": ("/apis/argoproj.io/v1alpha1", "analysistemplates", True),
 }
 
 

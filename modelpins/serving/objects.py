@@ -9,6 +9,7 @@ from modelpins import layout, tags
 from modelpins.errors import InvalidInput
 from modelpins.layout import Locked
 from modelpins.pins import Deployment, PinsFile
+from modelpins.serving import argo
 from modelpins.serving.image_lock import ImageLock
 from modelpins.serving.image_refs import (
     CLASSIC_BUILT,
@@ -412,6 +413,8 @@ def objects(
     route = httproute(pins, dep, ts)
     if route:
         out.append(route)
+    if argo.uses_argo(dep):
+        return argo.objects(dep, out, pins.environments[dep.environment].namespace)
     return out
 
 

@@ -34,6 +34,7 @@ STRATEGIES = {
     "canary": "helpdesk",
     "shadow": "fraud-shadow",
     "ab": "fraud-ab",
+    "argo-rollouts": "helpdesk-argo",
 }
 
 
