@@ -134,6 +134,7 @@ def test_each_environment_is_published_by_its_own_job_in_its_own_environment():
     environments = sorted(p.name for p in (ROOT / "manifests").iterdir() if (p / "kustomization.yaml").exists())
     assert sorted(publish["strategy"]["matrix"]["environment"]) == environments == ["production", "staging"]
     assert publish["environment"] == "${{ matrix.environment }}" and publish["strategy"]["fail-fast"] is False
+    assert publish["strategy"]["max-parallel"] == 1  # the publishes never race on the deploy branch
     step = next(s for s in publish["steps"] if "publish_manifests.sh" in s.get("run", ""))
     assert step["env"]["MODELPINS_PUBLISH_ENV"] == "${{ matrix.environment }}"
     assert publish["permissions"] == {"contents": "write"}

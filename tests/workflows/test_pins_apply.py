@@ -3,11 +3,26 @@ records carry the merge commit and the PR, a second run writes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
+import pytest
+from mlflow.exceptions import MlflowException
+
+from modelpins.audit.head import key
+from modelpins.tags import APPLIED_MODEL
 from tests.helpers.proxy import Proxy
 from tests.helpers.seed import alias_state, seed_model, unique
-from tests.workflows.conftest import Flow, git
+from tests.workflows.conftest import REPO, Flow, git
+
+
+@pytest.fixture
+def fresh_branch(client) -> None:
+    """Each test's repository is a new `acme/models` with a history of its own, while the MLflow server is
+    shared by the session: forget what an earlier test's `main` applied (the head-only record), as a
+    registry that this repository never applied to would have nothing."""
+    with contextlib.suppress(MlflowException):  # no record model yet
+        client.delete_registered_model_tag(APPLIED_MODEL, key(f"{REPO}/main"))
 
 
 def pins_text(model: str, champion: int, challenger: int) -> str:
@@ -40,11 +55,12 @@ def push_event(sha: str) -> dict:
     return {
         "ref": "refs/heads/main",
         "after": sha,
+        "deleted": False,  # act takes the run's commit from `after` only then
         "repository": {"full_name": "acme/models", "default_branch": "main"},
     }
 
 
-def test_merge_applies_with_audit_records_then_nothing(flow, client, mlflow_server):
+def test_merge_applies_with_audit_records_then_nothing(flow, client, mlflow_server, fresh_branch):
     model = unique("wf-apply")
     seed_model(
         client, model, [{"accuracy": 0.82}, {"accuracy": 0.9}, {"accuracy": 0.7}], {"champion": 1, "challenger": 2}
@@ -121,7 +137,7 @@ deployments:
 
 
 def test_merge_builds_renders_and_publishes_each_environment_to_the_deploy_branch(
-    flow, client, mlflow_server, base_image, registry, docker_engine
+    flow, client, mlflow_server, base_image, registry, docker_engine, fresh_branch
 ):
     """The whole pins-apply workflow (apply, build, then one publish job per environment): a real
     dockerd and registry build and hold the runtime image; the manifests land on the deploy branch
