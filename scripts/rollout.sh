@@ -6,4 +6,5 @@ export KUBECONFIG="${RUNNER_TEMP:-/tmp}/kubeconfig"
 umask 077
 printf '%s' "${KUBECONFIG_DATA:?the environment has no KUBECONFIG secret}" > "$KUBECONFIG"
 trap 'rm -f "$KUBECONFIG"' EXIT
-modelpins rollout --wait --timeout 900
+# MODELPINS_ROLLOUT_ENV: one environment only (pins-apply rolls out each from its own job).
+modelpins rollout --wait --timeout 900 ${MODELPINS_ROLLOUT_ENV:+--environment "$MODELPINS_ROLLOUT_ENV"}

@@ -138,3 +138,55 @@ def test_builds_on_the_deploy_branch_as_it_is_now(tmp_path):
     assert result.returncode == 0, result.stderr
     assert remote(tmp_path, "rev-parse", "deploy~1") == theirs  # a fast-forward, never a force push
     assert remote(tmp_path, "show", "deploy:manifests/production/a.yaml") == "kind: Service\n# ours"
+
+
+def two_environments(work: Path) -> None:
+    for env, deployment in (("staging", "risk-stg"), ("production", "risk")):
+        (work / "manifests" / env).mkdir(parents=True, exist_ok=True)
+        (work / "manifests" / env / "kustomization.yaml").write_text(f"resources:\n- ns.yaml\n- ../base/{deployment}\n")
+        (work / "manifests" / "base" / deployment).mkdir(parents=True, exist_ok=True)
+        (work / "manifests" / "base" / deployment / "d.yaml").write_text(f"kind: Deployment # {env}\n")
+
+
+def test_one_environment_is_published_without_touching_the_other(tmp_path):
+    work = clone_with_manifests(tmp_path)
+    two_environments(work)
+    assert publish(work, MODELPINS_PUBLISH_ENV="production").returncode == 0
+    assert remote(tmp_path, "ls-tree", "-r", "--name-only", "deploy").splitlines() == [
+        "deploy/images.lock.json",
+        "manifests/base/risk/d.yaml",
+        "manifests/production/a.yaml",
+        "manifests/production/kustomization.yaml",
+    ]
+    (work / "manifests" / "base" / "risk" / "d.yaml").write_text("kind: Deployment # production, newer\n")
+    (work / "manifests" / "base" / "risk-stg" / "d.yaml").write_text("kind: Deployment # staging, newer\n")
+
+    result = publish(work, MODELPINS_PUBLISH_ENV="staging", MODELPINS_SOURCE_COMMIT="c" * 40)
+
+    assert result.returncode == 0, result.stderr
+    assert remote(tmp_path, "show", "deploy:manifests/base/risk-stg/d.yaml") == "kind: Deployment # staging, newer"
+    assert remote(tmp_path, "show", "deploy:manifests/base/risk/d.yaml") == "kind: Deployment # production"
+    assert remote(tmp_path, "log", "-1", "--format=%s|%b", "deploy").strip() == (
+        f"Render staging manifests for cccccccccccc|Source-Commit: {'c' * 40}"
+    )
+
+
+def test_a_deployment_removed_from_an_environment_is_removed_from_the_deploy_branch(tmp_path):
+    work = clone_with_manifests(tmp_path)
+    two_environments(work)
+    assert publish(work, MODELPINS_PUBLISH_ENV="staging").returncode == 0
+    (work / "manifests" / "staging" / "kustomization.yaml").write_text("resources:\n- ns.yaml\n")
+
+    assert publish(work, MODELPINS_PUBLISH_ENV="staging").returncode == 0
+
+    files = remote(tmp_path, "ls-tree", "-r", "--name-only", "deploy").splitlines()
+    assert files == ["deploy/images.lock.json", "manifests/staging/kustomization.yaml"]
+
+
+def test_an_environment_that_was_not_rendered_is_refused(tmp_path):
+    work = clone_with_manifests(tmp_path)
+
+    result = publish(work, MODELPINS_PUBLISH_ENV="staging")
+
+    assert result.returncode == 2
+    assert "no manifests/staging/kustomization.yaml" in result.stdout

@@ -37,10 +37,15 @@ def test_the_expected_workflows_exist():
     assert {"pins-pr.yml", "pins-approvals.yml", "pins-apply.yml", "pins-drift.yml", "ci.yml"} <= names
 
 
-# The one job that writes to the repository and the package registry: after merge, on main only,
-# it pushes the serving images and publishes the rendered manifests and image lock to the deploy
-# branch that Argo CD / Flux reconcile.
-CONTENTS_WRITERS = {("pins-apply.yml", "serve"): {"contents", "packages", "id-token", "attestations"}}
+# The jobs that write to the package registry and the repository: after merge, on main only, one
+# pushes (and attests) the serving images; the publish jobs, one per environment, publish the
+# rendered manifests and the image lock to the deploy branch that Argo CD / Flux reconcile.
+CONTENTS_WRITERS = {
+    ("pins-apply.yml", "build"): {"packages", "id-token", "attestations"},
+    ("pins-apply.yml", "publish"): {"contents"},
+    # The canary's advance job pushes the alias move's branch (and, by its own comment, a weight move).
+    ("pins-canary.yml", "advance"): {"contents"},
+}
 # Jobs that set the modelpins / gates commit status on a pull request's head.
 STATUS_SETTERS = {("pins-pr.yml", "check"), ("pins-fork-gates.yml", "gates")}
 # The jobs that publish the promotion board to GitHub Pages: they hold no secret and run no
@@ -123,16 +128,37 @@ def test_linters_find_nothing(argv):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_argocd_and_flux_track_the_branch_the_serve_job_publishes_to():
+def test_argocd_and_flux_track_the_branch_the_publish_jobs_publish_to():
     script = (ROOT / "scripts" / "publish_manifests.sh").read_text()
     branch = re.search(r"branch=\$\{MODELPINS_DEPLOY_BRANCH:-([\w./-]+)\}", script)
     assert branch and branch.group(1) != "main"
     argocd = [load(p)["spec"]["source"]["targetRevision"] for p in sorted((ROOT / "deploy" / "argocd").glob("*.yaml"))]
     flux = load(ROOT / "deploy" / "flux" / "source.yaml")["spec"]["ref"]["branch"]
     assert argocd and set(argocd) == {flux} == {branch.group(1)}
-    serve = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["serve"]
-    publish = next(s for s in serve["steps"] if "publish_manifests.sh" in s.get("run", ""))
+    job = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["publish"]
+    publish = next(s for s in job["steps"] if "publish_manifests.sh" in s.get("run", ""))
     assert "MODELPINS_DEPLOY_BRANCH" not in publish.get("env", {})  # the default, which the clusters track
+
+
+def test_each_environment_is_published_by_its_own_job_in_its_own_environment():
+    jobs = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]
+    publish = jobs["publish"]
+    environments = sorted(p.name for p in (ROOT / "manifests").iterdir() if (p / "kustomization.yaml").exists())
+    assert sorted(publish["strategy"]["matrix"]["environment"]) == environments == ["production", "staging"]
+    assert publish["environment"] == "${{ matrix.environment }}" and publish["strategy"]["fail-fast"] is False
+    assert publish["strategy"]["max-parallel"] == 1  # the publishes never race on the deploy branch
+    step = next(s for s in publish["steps"] if "publish_manifests.sh" in s.get("run", ""))
+    assert step["env"]["MODELPINS_PUBLISH_ENV"] == "${{ matrix.environment }}"
+    assert publish["permissions"] == {"contents": "write"}
+    assert "secrets.MLFLOW" not in yaml.safe_dump(publish)  # publishing needs no registry credential
+
+
+def test_every_pins_apply_job_that_checks_out_uses_the_branch_head():
+    """A re-run of an older run must not apply, build, render or publish its stale commit."""
+    for name, job in load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"].items():
+        for s in job["steps"]:
+            if str(s.get("uses", "")).startswith("actions/checkout@"):
+                assert s["with"]["ref"] == "${{ github.ref }}", name
 
 
 def test_the_board_is_published_after_apply_and_on_the_drift_schedule():
@@ -148,12 +174,12 @@ def test_the_board_is_published_after_apply_and_on_the_drift_schedule():
         assert "pages" not in build["permissions"] and "id-token" not in build["permissions"]
 
 
-def test_only_the_serve_job_attests_and_only_what_it_pushed():
+def test_only_the_build_job_attests_and_only_what_it_pushed():
     perms = {(p.name, n): j.get("permissions", {}) for p in WORKFLOWS for n, j in load(p)["jobs"].items()}
     for scope in ("id-token", "attestations"):
         writers = [k for k, v in perms.items() if v.get(scope) == "write" and k not in PAGES_PUBLISHERS]
-        assert writers == [("pins-apply.yml", "serve")], scope
-    steps = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["serve"]["steps"]
+        assert writers == [("pins-apply.yml", "build")], scope
+    steps = load(ROOT / ".github" / "workflows" / "pins-apply.yml")["jobs"]["build"]["steps"]
     build = next(i for i, s in enumerate(steps) if "modelpins build --push" in s.get("run", ""))
     attest = next(
         i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/attest-build-provenance@")
@@ -163,7 +189,7 @@ def test_only_the_serve_job_attests_and_only_what_it_pushed():
     assert steps[attest]["with"] == {"subject-checksums": "images.sha256"}
 
 
-def test_only_the_serve_job_logs_in_to_the_image_registry():
+def test_only_the_build_job_logs_in_to_the_image_registry():
     logins = [
         (path.name, name)
         for path in WORKFLOWS
@@ -171,7 +197,7 @@ def test_only_the_serve_job_logs_in_to_the_image_registry():
         for s in job.get("steps", [])
         if str(s.get("uses", "")).startswith("docker/login-action@")
     ]
-    assert logins == [("pins-apply.yml", "serve")]
+    assert logins == [("pins-apply.yml", "build")]
     perms = {(p.name, n): j.get("permissions", {}) for p in WORKFLOWS for n, j in load(p)["jobs"].items()}
     assert [k for k, v in perms.items() if v.get("packages") == "write"] == logins
 

@@ -6,11 +6,13 @@ stays on 3, nothing is written, and the job summary says the head was applied in
 
 from __future__ import annotations
 
+import pytest
+
 from modelpins.audit.records import audit_entries
 from tests.helpers.proxy import Fault, Proxy
 from tests.helpers.seed import alias_state, seed_model, unique
 from tests.workflows.conftest import git
-from tests.workflows.test_pins_apply import pins_text
+from tests.workflows.test_pins_apply import fresh_branch, pins_text  # noqa: F401 (a fixture)
 
 
 def push(sha: str) -> dict:
@@ -35,6 +37,7 @@ def merge(flow, branch: str, model: str, champion: int, number: int) -> str:
     return git(flow.root, "rev-parse", "HEAD")
 
 
+@pytest.mark.usefixtures("fresh_branch")
 def test_a_re_run_of_an_older_apply_applies_the_head_and_writes_nothing(flow, client, mlflow_server):
     model = unique("wf-head")
     seed_model(client, model, [{"accuracy": 0.82}, {"accuracy": 0.9}, {"accuracy": 0.85}], {"champion": 1})
