@@ -7,8 +7,6 @@ and its PromQL engine are the real ones.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from devkit.canary_metrics import PrometheusServer, Traffic, VllmStandIn, prometheus_binary
+from tests.lifecycle.conftest import Repo as GitRepo
 
 NAMESPACE = "ml-canary"
 WINDOW = 4  # seconds: the analysis window of the tests' pins files
@@ -47,12 +46,11 @@ def settle() -> None:
     time.sleep(SETTLE)
 
 
-class Repo:
-    """A git repository holding the pins file; commits can be dated in the past (time spent at a step)."""
+class Repo(GitRepo):
+    """A fresh git repository holding the pins file; commits can be dated in the past (time spent at a step)."""
 
     def __init__(self, root: Path):
-        self.root = root
-        self.pins = root / "model_pins.yaml"
+        super().__init__(root)
         root.mkdir()
         for args in (
             ("init", "-q", "-b", "main"),
@@ -61,16 +59,6 @@ class Repo:
             ("config", "commit.gpgsign", "false"),
         ):
             self.git(*args)
-
-    def git(self, *args: str, at: str | None = None) -> str:
-        env = {**os.environ, "GIT_AUTHOR_DATE": at, "GIT_COMMITTER_DATE": at} if at else None
-        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True, env=env).stdout
-
-    def commit(self, text: str, message: str, at: str | None = None) -> str:
-        self.pins.write_text(text)
-        self.git("add", "model_pins.yaml")
-        self.git("commit", "-qm", message, at=at)
-        return self.git("rev-parse", "HEAD").strip()
 
 
 @pytest.fixture
