@@ -26,10 +26,23 @@ class Move:
     run_url: str = ""
     gates: str = ""  # passed | waived | skipped | ""
     reason: str = ""
-    rollback: bool = False
+    rollback: str = ""  # "command": made through `modelpins rollback`; "older": to an older version; "": not one
+
+    @property
+    def rollback_label(self) -> str:
+        """The badge's words: which kind of rollback, exactly."""
+        if self.rollback == "command":
+            return "rollback (modelpins rollback)"
+        if self.rollback == "older":
+            return f"rollback (older than v{self.before})"
+        return ""
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in ("", None) or k in ("before", "after")}
+        out = {k: v for k, v in self.__dict__.items() if v not in ("", None) or k in ("before", "after")}
+        out["rollback"] = bool(self.rollback)
+        if self.rollback:
+            out["rollback_kind"] = self.rollback
+        return out
 
 
 @dataclass(frozen=True)

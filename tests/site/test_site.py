@@ -95,7 +95,7 @@ def test_model_page_timeline_marks_the_rollback(site: Path) -> None:
     assert rows == [
         "challenger - v4 alice #41 passed run",
         "champion v2 v3 alice #41 passed run",
-        "champion v3 v2 bob #42 skipped rollback run",
+        "champion v3 v2 bob #42 skipped rollback (older than v3) run",
     ]
 
 
