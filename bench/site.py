@@ -63,9 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     print(machine())
-    print(
-        "| models | audit records | board (status) | status table | site write | total | index.html | model page max / median |"
-    )
+    print(HEADER)
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in map(int, args.sizes.split(",")):
         r = measure(n, args.records)
