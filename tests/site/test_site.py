@@ -24,6 +24,7 @@ def site(promoted: Demo, tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = promoted.modelpins("site", "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"open {out / 'index.html'}" in result.stdout
+    assert "site: model pages: 100% (4/4)" in result.stderr  # progress, as plain lines when not on a terminal
     return out
 
 
