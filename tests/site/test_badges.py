@@ -31,7 +31,9 @@ def test_the_board_names_the_kind_and_explains_every_badge(tmp_path: Path) -> No
     badges = [text(a) for a in page.iter("a") if a.get("data-rollback")]
     assert badges == ["rollback (older than v4)", "rollback (older than v4)"]  # the cell and the moves table
     board = parse(out / "index.html")
-    legend = text(board.find(".//dl[@class='legend']"))
+    found = board.find(".//dl[@class='legend']")
+    assert found is not None
+    legend = text(found)
     assert "A move to a newer version is never a rollback" in legend
     assert "made through modelpins rollback" in legend
     forward = parse(out / "models" / "model-00001.html")  # v2 -> v3 only
