@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import api
+from modelpins.audit import canary as canary_records
 from modelpins.audit.records import audit_entries
 from modelpins.board.reads import Reads
 from modelpins.board.views import (
     Board,
+    Canary,
     Cell,
     DeploymentView,
     Evidence,
@@ -118,7 +120,21 @@ def _cell(
         evidence=_evidence(alias, version, raw) if raw is not None and version is not None else None,
         gated=model in pins.models and bool(pins.gates_for(model, alias)),
         serving=tuple(serving.get((model, alias), ())),
+        canary=_canary(info.tags) if info else None,
     )
+
+
+def _canary(tags: Mapping[str, str]) -> Canary | None:
+    """The newest canary decision recorded on a version, if any."""
+    found = canary_records.records(tags)
+    if not found:
+        return None
+    r = found[-1]
+    at = str((r.get("evidence") or {}).get("at", ""))
+    return Canary(
+        str(r.get("deployment") or ""), str(r.get("action") or ""), str(r.get("weight", "")),
+        str(r.get("to_weight", "")), str(r.get("reason") or ""), at,
+    )  # fmt: skip
 
 
 def _by_model(reads: Reads) -> dict[str, list[tuple[int, VersionInfo]]]:

@@ -90,6 +90,18 @@ class Serving:
 
 
 @dataclass(frozen=True)
+class Canary:
+    """The newest canary decision on a cell's version (modelpins.audit.canary): what `canary advance` decided."""
+
+    deployment: str
+    action: str  # promote | advance | hold | abort ...
+    weight: str  # the candidate's share before the decision
+    to_weight: str  # and after
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True)
 class Cell:
     model: str
     alias: str
@@ -104,9 +116,11 @@ class Cell:
     evidence: Evidence | None = None
     gated: bool = False  # the file has gates for this alias
     serving: tuple[Serving, ...] = ()
+    canary: Canary | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "canary": self.canary.__dict__ if self.canary else None,
             "model": self.model,
             "alias": self.alias,
             "version": self.version,

@@ -35,7 +35,8 @@ def pins_text(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def board(n: int, records: int, tmp: Path) -> Board:
+def board(n: int, records: int, tmp: Path, extra: dict[tuple[str, int], dict[str, str]] | None = None) -> Board:
+    """`extra`: more tags on some versions (model, version) -> {key: value}."""
     path = tmp / "model_pins.yaml"
     path.write_text(pins_text(n))
     desired = pins.load(path)
@@ -49,5 +50,7 @@ def board(n: int, records: int, tmp: Path) -> Board:
                   "pr": str(1000 + r), "at": datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                   "gates": "passed"}  # fmt: skip
         tags[(name(i), after)][audit_key("champion", at)] = json.dumps(record)
+    for k, more in (extra or {}).items():
+        tags[k].update(more)
     versions = {k: VersionInfo(k[0], k[1], "READY", tags=t, created_ms=int(T0 * 1000)) for k, t in tags.items()}
     return model.build(desired, Reads(actual, versions), "http://mlflow.example", NOW, "https://github.com/acme/models")
