@@ -94,7 +94,7 @@ class Canary:
     """The newest canary decision on a cell's version (modelpins.audit.canary): what `canary advance` decided."""
 
     deployment: str
-    action: str  # promote | advance | hold | abort ...
+    action: str  # advance | promote | rollback | hold
     weight: str  # the candidate's share before the decision
     to_weight: str  # and after
     reason: str
