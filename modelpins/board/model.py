@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import api
+from modelpins.audit import canary as canary_records
 from modelpins.audit.records import audit_entries
 from modelpins.board.reads import Reads
 from modelpins.board.views import (
     Board,
+    Canary,
     Cell,
     DeploymentView,
     Evidence,
@@ -37,6 +39,7 @@ from modelpins.pins import PinsFile
 from modelpins.plan import diff
 from modelpins.provenance import card
 from modelpins.redact import public_url
+from modelpins.registry import VersionInfo
 from modelpins.serving import tracks as serving_tracks
 
 
@@ -51,10 +54,11 @@ def build(
     ui = public_url(ui_url or tracking_uri)
     drifted = {(d.model, d.alias): d.kind for d in drift(pins, reads.actual)}
     serving = _serving(pins)
+    by_model = _by_model(reads)
     models = []
     for name, m in pins.models.items():
         actual = reads.actual.get(name, {})
-        moves = _moves(name, reads, repo_url)
+        moves = _moves(by_model.get(name, []), repo_url)
         cells = {}
         for alias in dict.fromkeys([*m.aliases, *sorted(actual)]):
             pin = m.aliases.get(alias)
@@ -64,7 +68,7 @@ def build(
             )
         view = ModelView(
             name, m.kind, m.owners or pins.owners, m.description, m.limitations, cells, moves,
-            _gate_history(name, reads), registered=name in reads.actual,
+            _gate_history(by_model.get(name, [])), registered=name in reads.actual,
         )  # fmt: skip
         for alias, cell in cells.items():
             node = reads.lineages.get((name, cell.version)) if cell.version is not None else None
@@ -116,26 +120,45 @@ def _cell(
         evidence=_evidence(alias, version, raw) if raw is not None and version is not None else None,
         gated=model in pins.models and bool(pins.gates_for(model, alias)),
         serving=tuple(serving.get((model, alias), ())),
+        canary=_canary(info.tags) if info else None,
     )
 
 
-def _moves(model: str, reads: Reads, repo_url: str) -> list[Move]:
+def _canary(tags: Mapping[str, str]) -> Canary | None:
+    """The newest canary decision recorded on a version, if any."""
+    found = canary_records.records(tags)
+    if not found:
+        return None
+    r = found[-1]
+    at = str((r.get("evidence") or {}).get("at", ""))
+    return Canary(
+        str(r.get("deployment") or ""), str(r.get("action") or ""), str(r.get("weight", "")),
+        str(r.get("to_weight", "")), str(r.get("reason") or ""), at,
+    )  # fmt: skip
+
+
+def _by_model(reads: Reads) -> dict[str, list[tuple[int, VersionInfo]]]:
+    """Each model's versions, in version order: read once, so the board is linear in the versions."""
+    out: dict[str, list[tuple[int, VersionInfo]]] = {}
+    for (name, number), info in sorted(reads.versions.items()):
+        out.setdefault(name, []).append((number, info))
+    return out
+
+
+def _moves(versions: list[tuple[int, VersionInfo]], repo_url: str) -> list[Move]:
     """Every audit record on the model's versions, oldest first.
 
-    A move to an older version, or back to one the alias held before, is a rollback.
+    A rollback is a move to an older version than the one it replaced ("older"), or one made
+    through `modelpins rollback` ("rollback"): its record says so, by a `rollback` field or the
+    waiver `modelpins rollback --waive-gates` writes. A forward move back to a version the alias
+    once held is not a rollback.
     """
     records = []
-    for (name, _), info in reads.versions.items():
-        if name == model:
-            records += [(str(r.get("at", "")), alias, r) for alias, r in audit_entries(info.tags)]
+    for _, info in versions:
+        records += [(str(r.get("at", "")), alias, r) for alias, r in audit_entries(info.tags)]
     out: list[Move] = []
-    held: dict[str, set[int]] = {}
     for at, alias, r in sorted(records, key=lambda x: (x[0], x[1])):
         before, after = _int(r.get("from")), _int(r.get("to"))
-        seen = held.setdefault(alias, set())
-        rollback = after is not None and before is not None and (after in seen or after < before)
-        if before is not None:
-            seen.add(before)
         pr = str(r.get("pr") or "")
         run_url = str(r.get("run_url") or "")
         base = repo_url.rstrip("/") or run_url.partition("/actions/runs/")[0]
@@ -149,10 +172,20 @@ def _moves(model: str, reads: Reads, repo_url: str) -> list[Move]:
                 run_url=run_url if run_url.startswith(("https://", "http://")) else "",
                 gates=str(r.get("gates") or ""),
                 reason=str(r.get("waiver") or r.get("reason") or ""),
-                rollback=rollback,
+                rollback=rollback_kind(r, before, after),
             )
         )  # fmt: skip
     return out
+
+
+def rollback_kind(record: Mapping[str, Any], before: int | None, after: int | None) -> str:
+    """ "command": made through `modelpins rollback`; "older": to an older version than the one replaced; else ""."""
+    waiver = str(record.get("waiver") or "")
+    if record.get("rollback") is True or waiver.startswith("rollback to version "):
+        return "command"
+    if before is not None and after is not None and after < before:
+        return "older"
+    return ""
 
 
 def _evidence(alias: str, version: int, raw: str) -> Evidence:
@@ -176,11 +209,9 @@ def _evidence(alias: str, version: int, raw: str) -> Evidence:
     )  # fmt: skip
 
 
-def _gate_history(model: str, reads: Reads) -> list[Evidence]:
+def _gate_history(versions: list[tuple[int, VersionInfo]]) -> list[Evidence]:
     out = []
-    for (name, number), info in sorted(reads.versions.items()):
-        if name != model:
-            continue
+    for number, info in versions:
         for key, raw in info.tags.items():
             if key.startswith(evidence.TAG_PREFIX):
                 out.append(_evidence(key.removeprefix(evidence.TAG_PREFIX), number, raw))

@@ -26,10 +26,23 @@ class Move:
     run_url: str = ""
     gates: str = ""  # passed | waived | skipped | ""
     reason: str = ""
-    rollback: bool = False
+    rollback: str = ""  # "command": made through `modelpins rollback`; "older": to an older version; "": not one
+
+    @property
+    def rollback_label(self) -> str:
+        """The badge's words: which kind of rollback, exactly."""
+        if self.rollback == "command":
+            return "rollback (modelpins rollback)"
+        if self.rollback == "older":
+            return f"rollback (older than v{self.before})"
+        return ""
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in ("", None) or k in ("before", "after")}
+        out = {k: v for k, v in self.__dict__.items() if v not in ("", None) or k in ("before", "after")}
+        out["rollback"] = bool(self.rollback)
+        if self.rollback:
+            out["rollback_kind"] = self.rollback
+        return out
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,18 @@ class Serving:
 
 
 @dataclass(frozen=True)
+class Canary:
+    """The newest canary decision on a cell's version (modelpins.audit.canary): what `canary advance` decided."""
+
+    deployment: str
+    action: str  # advance | promote | rollback | hold
+    weight: str  # the candidate's share before the decision
+    to_weight: str  # and after
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True)
 class Cell:
     model: str
     alias: str
@@ -91,9 +116,11 @@ class Cell:
     evidence: Evidence | None = None
     gated: bool = False  # the file has gates for this alias
     serving: tuple[Serving, ...] = ()
+    canary: Canary | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "canary": self.canary.__dict__ if self.canary else None,
             "model": self.model,
             "alias": self.alias,
             "version": self.version,

@@ -65,9 +65,11 @@ def status(s: Settings, as_json: bool, repo_url: str | None, ui_url: str | None)
 @ui_option
 @click.pass_obj
 def site(s: Settings, out: Path, repo_url: str | None, ui_url: str | None) -> None:
-    """Write the promotion board as a static site (HTML, CSS, inline SVG) into DIR."""
+    """Write the promotion board as a static site (HTML, CSS, inline SVG, a search script) into DIR."""
+    from modelpins import progress
     from modelpins import site as site_mod
 
     board = board_of(s, repo_url, ui_url)
-    pages = site_mod.write(board, out)
+    with progress.shown("site: model pages", len(board.models)) as step:
+        pages = site_mod.write(board, out, step)
     click.echo(f"Wrote {len(pages)} pages to {out}/ ({board.requests} registry requests); open {out / 'index.html'}")

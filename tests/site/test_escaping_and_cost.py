@@ -15,6 +15,7 @@ from tests.helpers.seed import seed_model, unique, write_pins
 from tests.site.pages import parse, text
 
 SCRIPT = '<script>alert("pwned")</script>'
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_hostile_registry_and_pins_text_is_escaped(client, mlflow_server, tmp_path: Path) -> None:
@@ -38,8 +39,14 @@ def test_hostile_registry_and_pins_text_is_escaped(client, mlflow_server, tmp_pa
     assert result.returncode == 0, result.stderr
     page = parse(out / "models" / f"{name}.html")
     board = parse(out / "index.html")
+    script = (ROOT / "modelpins" / "site" / "templates" / "board.js").read_text()
+    assert page.find(".//script") is None  # a model page runs nothing
+    assert [s.text for s in board.iter("script")] == [script]  # the board runs its own script alone
+    assert name not in script and "textContent" in script and "innerHTML" not in script
     for root in (page, board):
-        assert root.find(".//script") is None and root.find(".//img") is None and root.find(".//i") is None
+        assert root.find(".//img") is None and root.find(".//i") is None
+        csp = root.find(".//meta[@http-equiv='Content-Security-Policy']")
+        assert csp is not None and "default-src 'none'" in csp.get("content", "")
         for el in root.iter():
             assert not any(k.startswith("on") for k in el.attrib), el.attrib
             assert not el.get("href", "").startswith("javascript:")

@@ -24,6 +24,7 @@ def site(promoted: Demo, tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = promoted.modelpins("site", "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"open {out / 'index.html'}" in result.stdout
+    assert "site: model pages: 100% (4/4)" in result.stderr  # progress, as plain lines when not on a terminal
     return out
 
 
@@ -95,7 +96,7 @@ def test_model_page_timeline_marks_the_rollback(site: Path) -> None:
     assert rows == [
         "challenger - v4 alice #41 passed run",
         "champion v2 v3 alice #41 passed run",
-        "champion v3 v2 bob #42 skipped rollback run",
+        "champion v3 v2 bob #42 skipped rollback (older than v3) run",
     ]
 
 
