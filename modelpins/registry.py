@@ -158,8 +158,9 @@ class MlflowRegistry:
                 return resp
             last = f"HTTP {resp.status_code}"
             resp.close()
+        tries = "once" if self.retries == 0 else f"{self.retries + 1} times"
         raise RegistryUnavailable(
-            f"MLflow server at {public_url(self.tracking_uri)} failed {self.retries + 1} times on "
+            f"MLflow server at {public_url(self.tracking_uri)} failed {tries} on "
             f"{method} {what}: {last}. The command stopped there; run it again once the server is reachable"
         )
 
