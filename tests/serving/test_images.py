@@ -89,7 +89,7 @@ def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, 
     # a classic model: built from deploy/Dockerfile.mlflow (MLflow's model server and the flavors' libraries) on
     # images.classic_base, not from the vLLM Dockerfile, whose MLflow client cannot serve it
     calls = files_in(ref, "/opt/python3-calls", docker_engine)["python3-calls"]
-    assert "mlflow==3.17.2 scikit-learn==" in calls and "mlflow-skinny" not in calls
+    assert "mlflow==3.17.2 boto3==" in calls and " scikit-learn==" in calls and "mlflow-skinny" not in calls
 
 
 def test_build_refuses_baked_artefacts_that_differ_from_model_pins_lock(baked, client, mlflow_server, registry):
