@@ -99,6 +99,15 @@ def approvers(reviews: Iterable[Review], head_sha: str | None = None) -> list[st
     return [login for login, r in latest.items() if r.state == "APPROVED" and (not head_sha or r.commit_id == head_sha)]
 
 
+def requesting_changes(reviews: Iterable[Review]) -> list[str]:
+    """Logins (lower case) whose latest decisive review requests changes."""
+    latest: dict[str, str] = {}
+    for r in reviews:
+        if r.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") and r.login:
+            latest[r.login.lower()] = r.state
+    return [login for login, state in latest.items() if state == "CHANGES_REQUESTED"]
+
+
 def missing_message(missing: list[Approval], pins_path: str = "model_pins.yaml") -> str:
     """Why approvals fail: the changes without an owner's approval, and those without any owner."""
     n = len(missing)

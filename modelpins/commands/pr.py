@@ -137,12 +137,17 @@ def approvals(s: Settings, base: str, pr: int, head_sha: str | None) -> None:
         return
     gh = github_api.from_env()
     teams = github_api.from_env(env_var="MODELPINS_TEAMS_TOKEN") if os.environ.get("MODELPINS_TEAMS_TOKEN") else gh
-    logins = approvals_core.approvers(gh.reviews(pr), head_sha)
+    reviews = gh.reviews(pr)
+    logins = approvals_core.approvers(reviews, head_sha)
+    blocking = approvals_core.requesting_changes(reviews)
     results = approvals_core.check(required, logins, teams.team_member)
     text = markdown.approvals_markdown(results)
     actions.step_summary(text)
     for a in results:
-        who = ", ".join(a.approved_by) or "nobody yet"
+        asked = [login for login in blocking if login in {o.lstrip("@").lower() for o in a.owners}] or blocking
+        who = ", ".join(a.approved_by) or (
+            f"nobody; changes requested by {', '.join(asked)}" if asked else "nobody yet"
+        )
         click.echo(
             f"{'ok  ' if a.ok else 'MISSING'} {a.subject}: owners {' '.join(a.owners) or '(none)'}; approved by {who}"
         )
