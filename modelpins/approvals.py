@@ -90,22 +90,27 @@ def _rest(p: PinsFile) -> tuple[object, ...]:
     return (p.owners, p.defaults, p.environments, p.deployments, p.images, p.promotion)
 
 
-def approvers(reviews: Iterable[Review], head_sha: str | None = None) -> list[str]:
-    """Logins (lower case) whose latest decisive review approves (the head commit, when given)."""
+def _latest(reviews: Iterable[Review]) -> dict[str, Review]:
+    """Each login's (lower case) latest decisive review: approved, changes requested or dismissed."""
     latest: dict[str, Review] = {}
     for r in reviews:
         if r.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") and r.login:
             latest[r.login.lower()] = r
-    return [login for login, r in latest.items() if r.state == "APPROVED" and (not head_sha or r.commit_id == head_sha)]
+    return latest
+
+
+def approvers(reviews: Iterable[Review], head_sha: str | None = None) -> list[str]:
+    """Logins (lower case) whose latest decisive review approves (the head commit, when given)."""
+    return [
+        login
+        for login, r in _latest(reviews).items()
+        if r.state == "APPROVED" and (not head_sha or r.commit_id == head_sha)
+    ]
 
 
 def requesting_changes(reviews: Iterable[Review]) -> list[str]:
     """Logins (lower case) whose latest decisive review requests changes."""
-    latest: dict[str, str] = {}
-    for r in reviews:
-        if r.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") and r.login:
-            latest[r.login.lower()] = r.state
-    return [login for login, state in latest.items() if state == "CHANGES_REQUESTED"]
+    return [login for login, r in _latest(reviews).items() if r.state == "CHANGES_REQUESTED"]
 
 
 def missing_message(missing: list[Approval], pins_path: str = "model_pins.yaml") -> str:
