@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/plan_apply.py [--sizes 100,500,1000,5000] [--naive-max 1000] [--full-max 1000]
                                          [--workers 4] [--parallel 4] [--backend sqlite|postgres]
-                                         [--pg-setting fsync=off ...]
+                                         [--pg-setting fsync=off ...] [--direct]
 
 For each registry size N (models with 3 aliases each: champion, challenger, production)
 it measures, through a recording proxy that counts HTTP requests:
@@ -16,6 +16,9 @@ The server is `mlflow server --workers W` (--workers, default 4) on loopback: on
 (--backend postgres; devkit.stores), as a platform team runs MLflow. --pg-setting passes a server setting to that
 PostgreSQL (e.g. fsync=off, synchronous_commit=off: what its durability costs per request).
 --parallel takes a comma-separated list (1,4,8): each gets its own full apply, in that order.
+--direct: the full applies talk to the server itself, not through the proxy (whose own Python threads take CPU
+and change how connections are kept): their reads are not counted and their writes are the count modelpins
+prints ("Applied N changes (W registry writes)"); the proxied rows before them show the requests are the same.
 Each run is a fresh `modelpins` process (wall time includes start-up); peak RSS is the process's.
 Server data lives in .bench/plan_apply and is deleted first. Prints a Markdown table.
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -39,6 +43,7 @@ FLIP = {1: 2, 2: 1}
 PY = sys.executable
 RSS = str(Path(__file__).with_name("rss.py"))
 SERVER_PID = [0]  # the mlflow server's process (its workers are its descendants), set in main()
+DIRECT = [""]  # --direct: the server's own URL, used by the full applies instead of the proxy's
 
 
 def write_pins(path: Path, state: dict[str, dict[str, int]]) -> Path:
@@ -49,7 +54,7 @@ def write_pins(path: Path, state: dict[str, dict[str, int]]) -> Path:
     return path
 
 
-def measure(proxy: Proxy, argv: list[str]) -> dict[str, object]:
+def measure(proxy: Proxy, argv: list[str], direct: bool = False) -> dict[str, object]:
     proxy.reset()
     server_before, proxy_before, machine_before = tree_cpu(SERVER_PID[0]), time.process_time(), machine_busy()
     result = run_measured([PY, RSS, *argv], cwd=ROOT)
@@ -60,11 +65,15 @@ def measure(proxy: Proxy, argv: list[str]) -> dict[str, object]:
     if result["code"] != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({result['code']}):\n{result['err']}")
     result["reads"], result["writes"] = len(proxy.reads()), len(proxy.writes())
+    if direct:  # the proxy saw nothing: modelpins' own count of its writes
+        printed = re.search(r"\((\d+) registry writes\)", str(result["out"]))
+        result["reads"], result["writes"] = "-", int(printed.group(1)) if printed else 0
     return result
 
 
-def modelpins(proxy: Proxy, pins: Path, *cmd: str) -> dict[str, object]:
-    return measure(proxy, ["modelpins", "--pins", str(pins), "--tracking-uri", proxy.url, *cmd])
+def modelpins(proxy: Proxy, pins: Path, *cmd: str, direct: bool = False) -> dict[str, object]:
+    url = DIRECT[0] if direct else proxy.url
+    return measure(proxy, ["modelpins", "--pins", str(pins), "--tracking-uri", url, *cmd], direct)
 
 
 def naive(proxy: Proxy, pins: Path, mode: str) -> dict[str, object]:
@@ -80,6 +89,7 @@ def main() -> int:
     ap.add_argument("--parallel", default="4", help="apply --parallel for the parallel rows (a list: 4,8)")
     ap.add_argument("--backend", choices=PROFILES, default="sqlite", help="the registry profile (devkit.stores)")
     ap.add_argument("--pg-setting", action="append", default=[], help="NAME=VALUE for the PostgreSQL server")
+    ap.add_argument("--direct", action="store_true", help="the full applies without the proxy (writes as printed)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = ROOT / ".bench" / "plan_apply"
@@ -90,6 +100,7 @@ def main() -> int:
     server = profile.server(work / "mlflow", workers=args.workers).start(timeout=900)
     assert server.proc is not None
     SERVER_PID[0] = server.proc.pid
+    DIRECT[0] = server.url if args.direct else ""
     proxy = Proxy(server.url).start()
     rest = Rest(server.url)
     state: dict[str, dict[str, int]] = {}
@@ -152,8 +163,9 @@ def run_size(n: int, state: dict[str, dict[str, int]], proxy: Proxy, work: Path,
                     aliases[a] = FLIP[aliases[a]]
             write_pins(pins, state)
             if tool == "modelpins":
-                r = modelpins(proxy, pins, "apply", "--yes", "--parallel", parallel)
-                rows.append(row(f"apply all {3 * n}, --parallel {parallel}", tool, 3 * n, r))
+                r = modelpins(proxy, pins, "apply", "--yes", "--parallel", parallel, direct=args.direct)
+                direct = ", direct" if args.direct else ""
+                rows.append(row(f"apply all {3 * n}, --parallel {parallel}{direct}", tool, 3 * n, r))
             else:
                 rows.append(row(f"apply all {3 * n}", tool, 3 * n, naive(proxy, pins, "apply")))
         print(f"  load: {os.getloadavg()}", flush=True)
@@ -175,8 +187,9 @@ def print_table(rows: list, final: bool = False) -> None:  # type: ignore[type-a
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.2f} | {r[5]} | {r[6]} | {r[7]:.0f} | {ratio} |")
     print("\n--parallel 1 / --parallel N, same run (wall; requests must be equal):")
     for r in rows:
-        if r[2] == "modelpins" and "--parallel" in r[1] and not r[1].endswith("--parallel 1"):
-            one = by_key[(r[0], r[1].rsplit(",", 1)[0] + ", --parallel 1", "modelpins")]
+        found = re.search(r"--parallel (\d+)", r[1])
+        if r[2] == "modelpins" and found and found.group(1) != "1":
+            one = by_key[(r[0], r[1].replace(found.group(0), "--parallel 1"), "modelpins")]
             same = "equal" if (one[5], one[6]) == (r[5], r[6]) else "DIFFERENT"
             print(
                 f"  {r[0]:>5} models, {r[1]}: {one[4] / r[4]:.2f}x faster; requests {one[5]}+{one[6]} vs "
@@ -211,9 +224,10 @@ def print_cpu(rows: list) -> None:  # type: ignore[type-arg]
         if r[2] != "modelpins" or "--parallel" not in r[1]:
             continue
         ours = r[8] + r[9] + r[10]
+        requests = (r[5] if isinstance(r[5], int) else 0) + r[6]  # --direct: writes only
         print(
             f"  {r[0]:>5} models, {r[1]}: {r[8]:.1f} + {r[9]:.1f} + {r[10]:.1f} = {ours:.1f} s"
-            f" ({ours / r[3] * 1000:.1f} ms per change, server {r[10] / (r[5] + r[6]) * 1000:.1f} ms per request);"
+            f" ({ours / r[3] * 1000:.1f} ms per change, server {r[10] / requests * 1000:.1f} ms per request);"
             f" ours {ours / (r[4] * cores):.0%} of the cores; machine busy {r[11]:.0%};"
             f" wall floor with every core ours: {ours / cores:.1f} s"
         )

@@ -3,8 +3,8 @@
     .venv/bin/python bench/request_cost.py [--backend postgres] [--requests 200] [--workers 4]
 
 One server (devkit.stores.Profile), one model with two versions, then `--requests` sequential requests each of:
-  - GET registered-models/get, and POST registered-models/alias, over one kept-alive connection (as modelpins'
-    session does), and over a new connection per request (as a client without a pool would);
+  - GET registered-models/get, and POST registered-models/alias, over one kept-alive connection (a plain requests
+    session), over modelpins' own transport (kept alive, TCP_QUICKACK), and over a new connection per request;
   - on PostgreSQL, the database's transactions per request (pg_stat_database.xact_commit before and after), and the
     alias writes again with synchronous_commit=off and then fsync=off too (ALTER SYSTEM, reloaded: no restart),
     i.e. without waiting for the WAL flush at each commit.
@@ -23,6 +23,7 @@ import requests
 from common import ROOT, machine
 
 from devkit.stores import PROFILES, Profile
+from modelpins.mlflow_http import transport
 
 API = "/api/2.0/mlflow/"
 
@@ -93,6 +94,12 @@ def main() -> int:
                                                                                  json=alias(i))),  # fmt: skip
              f"{(pg_commits(profile) - reads) / n:.1f} commits per request, reads {(reads - before) / n:.1f}"
              if pg else "")  # fmt: skip
+        quick = requests.Session()  # modelpins' own transport: kept alive, each answer's first packet ACKed at once
+        quick.mount("http://", transport(0, 0, 2))
+        show("GET registered-models/get, kept-alive, modelpins' transport (TCP_QUICKACK)",
+             timed(n, lambda i: quick.get(base + "registered-models/get", params={"name": "cost"})))  # fmt: skip
+        show("POST registered-models/alias, kept-alive, modelpins' transport (TCP_QUICKACK)",
+             timed(n, lambda i: quick.post(base + "registered-models/alias", json=alias(i))))  # fmt: skip
         show(
             "GET registered-models/get, new connection each",
             timed(n, lambda i: requests.get(base + "registered-models/get", params={"name": "cost"})),

@@ -35,8 +35,8 @@ from modelpins.mlflow_http import (
     NotFound,
     UrlTooLong,
     http_error,
-    retry_policy,
     too_old,
+    transport,
     unreachable,
 )
 from modelpins.redact import public_url, userinfo
@@ -85,11 +85,9 @@ class MlflowRegistry:
         self._count = threading.Lock()  # calls come from apply's worker threads and the lock's renewer
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "modelpins"
-        transport = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=MAX_PARALLEL + 1, max_retries=retry_policy(self.retries, self.backoff)
-        )
-        self._session.mount("http://", transport)
-        self._session.mount("https://", transport)
+        adapter = transport(self.retries, self.backoff, MAX_PARALLEL + 1)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         token = envvars.secret("MLFLOW_TRACKING_TOKEN", env)
         user = envvars.secret("MLFLOW_TRACKING_USERNAME", env)
         password = envvars.secret("MLFLOW_TRACKING_PASSWORD", env)
@@ -128,7 +126,7 @@ class MlflowRegistry:
         body: dict[str, Any] | None = None,
         missing_ok: bool = False,
     ) -> dict[str, Any] | None:
-        """One REST call (retried by the session, see `retry_policy`); None for a 404 when `missing_ok`."""
+        """One REST call (retried by the session, see `mlflow_http.retry_policy`); None for a 404 when `missing_ok`."""
         resp = self._send(method, self._api + endpoint, endpoint, params=params, json=body)
         if resp.status_code == 404 and missing_ok:
             return None
