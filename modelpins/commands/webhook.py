@@ -14,6 +14,7 @@ from modelpins.commands.params import FiniteFloat
 from modelpins.drift import receiver
 from modelpins.drift import webhook as webhook_mod
 from modelpins.errors import InvalidInput
+from modelpins.redact import without_credentials
 from modelpins.settings import Settings
 
 SECRET_VAR = "MODELPINS_WEBHOOK_SECRET"  # noqa: S105 - the name of the variable, not a secret
@@ -30,6 +31,13 @@ def webhook() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Append one JSON line per event.")
 @click.option("--on-drift", help="Command run (no shell) with the report line on stdin when a model drifted.")
+@click.option(
+    "--on-drift-env",
+    "on_drift_env",
+    multiple=True,
+    metavar="NAME",
+    help="Pass this variable to the --on-drift command (repeatable). Credentials are not passed unless named.",
+)
 @click.option(
     "--on-drift-timeout", type=FiniteFloat(0.1, 3600), default=60.0, show_default=True, help="Seconds per run."
 )
@@ -52,6 +60,7 @@ def serve(
     port: int,
     report: Path | None,
     on_drift: str | None,
+    on_drift_env: tuple[str, ...],
     on_drift_timeout: float,
     max_body: int,
     max_connections: int,
@@ -82,6 +91,7 @@ def serve(
             read_timeout=min(request_timeout, 5.0),
             hook_timeout=on_drift_timeout,
         ),
+        hook_environment(on_drift_env),
     )
     try:
         server = receiver.serve(config, verifier, s.registry(), host, port)
@@ -94,6 +104,17 @@ def serve(
         pass
     finally:
         server.server_close()
+
+
+def hook_environment(names: tuple[str, ...]) -> dict[str, str]:
+    """The --on-drift command's environment: ours without credentials (the webhook's secret, the registry's
+    token, GITHUB_TOKEN: redact.CHILD_DROPS), plus each variable named by --on-drift-env, which must be set."""
+    env = without_credentials(os.environ)
+    for name in names:
+        if name not in os.environ:
+            raise InvalidInput(f"--on-drift-env {name}: not set here; set it or drop the option")
+        env[name] = os.environ[name]
+    return env
 
 
 def split_command(on_drift: str | None) -> tuple[str, ...]:

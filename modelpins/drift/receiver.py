@@ -66,6 +66,7 @@ class Config:
     report: Path | None
     on_drift: tuple[str, ...]
     limits: Limits
+    hook_env: dict[str, str] | None = None  # the hook's whole environment (None: ours, unfiltered)
 
 
 def log(message: str) -> None:
@@ -75,9 +76,10 @@ def log(message: str) -> None:
 class Hooks:
     """The --on-drift command, run off the request path: one at a time, each within its timeout."""
 
-    def __init__(self, argv: tuple[str, ...], timeout: float):
+    def __init__(self, argv: tuple[str, ...], timeout: float, env: dict[str, str] | None = None):
         self.argv = argv
         self.timeout = timeout
+        self.env = env
         self.queue: queue.Queue[str] = queue.Queue(HOOK_QUEUE)
         threading.Thread(target=self._work, daemon=True, name="on-drift").start()
 
@@ -96,7 +98,7 @@ class Hooks:
 
     def _run(self, line: str) -> None:
         try:
-            child = proc.start(list(self.argv))
+            child = proc.start(list(self.argv), env=self.env)
         except OSError as exc:
             log(f"on-drift: cannot run {self.argv[0]!r}: {exc.strerror}")
             return
@@ -119,7 +121,7 @@ class Receiver:
         self.config = config
         self.verifier = verifier
         self.registry = registry
-        self.hooks = Hooks(config.on_drift, config.limits.hook_timeout) if config.on_drift else None
+        self.hooks = Hooks(config.on_drift, config.limits.hook_timeout, config.hook_env) if config.on_drift else None
         self._reporting = threading.Lock()
 
     def deliver(self, headers: webhook.Headers, body: bytes) -> tuple[int, dict[str, Any]]:

@@ -7,6 +7,7 @@ sockets where an attacker would, so the bytes on the wire are exactly the abusiv
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import threading
@@ -321,3 +322,34 @@ def test_a_managed_model_the_registry_refuses_to_read_gets_a_4xx_mlflow_does_not
 
     assert status == 422 and "refused" in answer["error"]  # was 500: retried by MLflow to no end
     assert "HTTP 400" in log
+
+
+def test_on_drift_hook_gets_no_credentials_unless_named(mlflow_server, tmp_path):
+    """The hook is a separate program: the webhook's secret, the registry's token and GITHUB_TOKEN stay with the
+    receiver; a variable the hook needs is passed by name (--on-drift-env), and a name that is not set is refused."""
+    model = unique("envhook")
+    rest.seed(mlflow_server.url, [model], versions=3, aliases={"champion": 1})
+    seen = tmp_path / "hook-env.txt"
+    script = f"import json, os, sys; sys.stdin.read(); json.dump(dict(os.environ), open({str(seen)!r}, 'w'))"
+    creds = {"MLFLOW_TRACKING_TOKEN": "tok-0f9e8d7c6b5a", "GITHUB_TOKEN": "ghs_hooktoken123", "NOTIFY_URL": "https://n"}
+    extra = ("--on-drift", f'{sys.executable} -c "{script}"', "--on-drift-env", "GITHUB_TOKEN")
+    proc, url = serve(write_pins(tmp_path, model), mlflow_server.url, tmp_path / "drift.jsonl", *extra, env=creds)
+    try:
+        body = alias_event(model, version="1")
+        assert post(url, body, signed(body), timeout=30)[0] == 200
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not seen.exists():
+            time.sleep(0.1)
+    finally:
+        stop(proc)
+    env = json.loads(seen.read_text())
+    unset = run("--pins", write_pins(tmp_path, model), "--tracking-uri", mlflow_server.url, "webhook", "serve",
+                "--port", "0", "--on-drift", "true", "--on-drift-env", "NO_SUCH_VAR_X",
+                env={"MODELPINS_WEBHOOK_SECRET": SECRET}, timeout=30)  # fmt: skip
+
+    assert "MODELPINS_WEBHOOK_SECRET" not in env and SECRET not in env.values()
+    assert "MLFLOW_TRACKING_TOKEN" not in env and "tok-0f9e8d7c6b5a" not in env.values()
+    assert env["GITHUB_TOKEN"] == "ghs_hooktoken123"  # named: passed
+    assert env["NOTIFY_URL"] == "https://n"  # not a credential: inherited
+    assert unset.returncode == 2
+    assert "--on-drift-env NO_SUCH_VAR_X: not set here; set it or drop the option" in unset.stderr
