@@ -140,7 +140,7 @@ def check(dirs: Iterable[Path]) -> tuple[Counter[str], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devkit.crdcheck", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devkit.crdcheck", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("dirs", nargs="+", type=Path, help="directories of rendered manifests")
     args = parser.parse_args(argv)
     try:

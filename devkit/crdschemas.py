@@ -67,7 +67,7 @@ def write(path: Path, out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devkit.crdschemas", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devkit.crdschemas", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("crds", nargs="+", type=Path, help="upstream CRD YAML files")
     parser.add_argument("--out", type=Path, default=OUT, help="where the JSON schemas go (default: devkit/crds)")
     args = parser.parse_args(argv)
