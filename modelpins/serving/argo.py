@@ -6,7 +6,12 @@ engine turns the same objects into what the Argo Rollouts controller runs instea
 - one `Rollout` (argoproj.io/v1alpha1) with the candidate track's pod template, whose canary steps are the
   pins file's `steps:` (`setWeight`, then `pause: {duration: min_time}`);
 - an `AnalysisTemplate` with the Prometheus provider, one metric per named query of `analysis:` (the
-  successCondition from threshold and direction), run in the background from the first step on;
+  successCondition from threshold and direction, met where `canary advance` passes the candidate: on the
+  threshold itself too), run in the background from the first step on; a query with `tolerance:` adds a
+  metric `<name>-vs-stable` that compares the canary's pods with the stable ones over the same window, as
+  modelpins.canary.decide does: `candidate - (1 + tolerance) * stable <= 0` (`below`) or
+  `candidate - (1 - tolerance) * stable >= 0` (`above`), computed by Prometheus in one query; when either
+  side has no data the measurement is inconclusive, which pauses the Rollout (decide holds);
 - the track Services as the Rollout's stable and canary Services, and the HTTPRoute that the Gateway API
   traffic-router plugin (`argoproj-labs/gatewayAPI`) re-weights.
 
@@ -20,7 +25,7 @@ import copy
 from typing import Any
 
 from modelpins import promql, tags
-from modelpins.pins import Deployment, Strategy
+from modelpins.pins import CanaryQuery, Deployment, Strategy
 
 ENGINE = "argo-rollouts"
 API = "argoproj.io/v1alpha1"
@@ -28,6 +33,7 @@ PLUGIN = "argoproj-labs/gatewayAPI"
 # the name of a Secret the operator creates (key `address`, e.g. http://prometheus:9090), not a secret itself
 PROMETHEUS_SECRET = "modelpins-prometheus"  # noqa: S105
 CANARY_HASH = "canary-hash"  # the canary ReplicaSet's pod-template-hash, which the controller passes
+STABLE_HASH = "stable-hash"  # the stable ReplicaSet's, for the queries with a tolerance
 PROMETHEUS_ADDRESS = "prometheus-address"
 
 
@@ -47,16 +53,47 @@ def steps(s: Strategy) -> list[dict[str, Any]]:
     return out
 
 
-def selector(namespace: str, dep: Deployment) -> str:
-    """The canary pods' series: Prometheus's Kubernetes discovery names the controller's pod-template-hash label."""
+def selector(namespace: str, dep: Deployment, pods: str = CANARY_HASH) -> str:
+    """The canary pods' series (the stable ones' with `pods=STABLE_HASH`): Prometheus's Kubernetes discovery
+    names the controller's pod-template-hash label."""
     return (
-        f'namespace="{namespace}",app_kubernetes_io_name="{dep.name}",'
-        f'rollouts_pod_template_hash="{{{{args.{CANARY_HASH}}}}}"'
+        f'namespace="{namespace}",app_kubernetes_io_name="{dep.name}",rollouts_pod_template_hash="{{{{args.{pods}}}}}"'
     )
 
 
 def condition(direction: str, threshold: float) -> str:
-    return f"result[0] {'<' if direction == 'below' else '>'} {threshold!r}"
+    """Passes where decide.Reading does: a `below` value fails only above the threshold, `above` only below."""
+    return f"result[0] {'<=' if direction == 'below' else '>='} {threshold!r}"
+
+
+def tolerance_metric(q: CanaryQuery, window: str, namespace: str, dep: Deployment) -> dict[str, Any]:
+    """The candidate against the stable track within `q.tolerance`, as decide.Reading.failure compares them."""
+    assert q.tolerance is not None  # noqa: S101 - only for a query with a tolerance
+    below = q.direction == "below"
+    factor = 1 + q.tolerance if below else 1 - q.tolerance
+    candidate = promql.fill(q.query, selector(namespace, dep), window)
+    stable = promql.fill(q.query, selector(namespace, dep, STABLE_HASH), window)
+    passes, fails = ("<=", ">") if below else (">=", "<")
+    return metric(
+        f"{q.name}-vs-stable",
+        window,
+        f"vector(scalar({candidate}) - {factor!r} * scalar({stable}))",
+        f"result[0] {passes} 0",
+        failure=f"result[0] {fails} 0",
+    )
+
+
+def metric(name: str, window: str, query: str, success: str, failure: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "interval": window, "failureLimit": 0, "successCondition": success}
+    if failure:
+        out["failureCondition"] = failure
+    out["provider"] = {"prometheus": {"address": f"{{{{args.{PROMETHEUS_ADDRESS}}}}}", "query": query}}
+    return out
+
+
+def tolerant(dep: Deployment) -> bool:
+    a = dep.strategy.analysis
+    return a is not None and any(q.tolerance is not None for q in a.queries)
 
 
 def analysis_template(dep: Deployment, namespace: str, lbls: dict[str, str]) -> dict[str, Any]:
@@ -64,42 +101,25 @@ def analysis_template(dep: Deployment, namespace: str, lbls: dict[str, str]) -> 
     a = dep.strategy.analysis
     assert a is not None  # noqa: S101 - callers render a template only for a canary with an analysis
     sel = selector(namespace, dep)
-    metrics: list[dict[str, Any]] = [
-        {
-            "name": "min-requests",
-            "interval": a.window,
-            "failureLimit": 0,
-            "successCondition": f"result[0] >= {a.min_requests}",
-            "provider": {
-                "prometheus": {
-                    "address": f"{{{{args.{PROMETHEUS_ADDRESS}}}}}",
-                    "query": promql.fill(promql.REQUESTS, sel, a.window),
-                }
-            },
-        }
+    metrics = [
+        metric("min-requests", a.window, promql.fill(promql.REQUESTS, sel, a.window), f"result[0] >= {a.min_requests}")
     ]
     for q in a.queries:
         metrics.append(
-            {
-                "name": q.name,
-                "interval": a.window,
-                "failureLimit": 0,
-                "successCondition": condition(q.direction, q.threshold),
-                "provider": {
-                    "prometheus": {
-                        "address": f"{{{{args.{PROMETHEUS_ADDRESS}}}}}",
-                        "query": promql.fill(q.query, sel, a.window),
-                    }
-                },
-            }
+            metric(q.name, a.window, promql.fill(q.query, sel, a.window), condition(q.direction, q.threshold))
         )
+        if q.tolerance is not None:
+            metrics.append(tolerance_metric(q, a.window, namespace, dep))
+    args: list[dict[str, Any]] = [{"name": CANARY_HASH}]
+    if tolerant(dep):
+        args.append({"name": STABLE_HASH})
     return {
         "apiVersion": API,
         "kind": "AnalysisTemplate",
         "metadata": {"name": dep.name, "labels": lbls},
         "spec": {
             "args": [
-                {"name": CANARY_HASH},
+                *args,
                 {
                     "name": PROMETHEUS_ADDRESS,
                     "valueFrom": {"secretKeyRef": {"name": PROMETHEUS_SECRET, "key": "address"}},
@@ -123,11 +143,10 @@ def rollout(dep: Deployment, candidate: dict[str, Any], services: tuple[str, str
         "steps": steps(dep.strategy),
     }
     if dep.strategy.analysis:
-        canary["analysis"] = {
-            "templates": [{"templateName": dep.name}],
-            "startingStep": 1,
-            "args": [{"name": CANARY_HASH, "valueFrom": {"podTemplateHashValue": "Latest"}}],
-        }
+        hashes = [{"name": CANARY_HASH, "valueFrom": {"podTemplateHashValue": "Latest"}}]
+        if tolerant(dep):
+            hashes.append({"name": STABLE_HASH, "valueFrom": {"podTemplateHashValue": "Stable"}})
+        canary["analysis"] = {"templates": [{"templateName": dep.name}], "startingStep": 1, "args": hashes}
     spec = candidate["spec"]
     return {
         "apiVersion": API,
