@@ -285,7 +285,8 @@ def rendered_e2e(tmp_path: Path) -> dict:
 def made_gateway(tmp_path: Path) -> list[dict]:
     """The objects run.sh `gateway` applies, from its own Python (run here on the e2e pins file)."""
     body = e2e_function("gateway")
-    code = body[body.index("<<'PY'\n") + len("<<'PY'\n") : body.index("\nPY\n")]
+    start = body.index("\n", body.index("<<'PY'")) + 1
+    code = body[start : body.index("\nPY\n")]
     result = subprocess.run(
         [sys.executable, "-", E2E / "model_pins.yaml"], input=code, cwd=ROOT, capture_output=True, text=True
     )
