@@ -1,7 +1,8 @@
 """A canary decision as an edit of model_pins.yaml: the weight (one line), or the alias move at the end.
 
 Also reads, from git, since when the weight has been at its step: the commit time of the weight's
-line (`git blame`); an uncommitted weight has been there for no time yet.
+line (`git blame`); an uncommitted weight has been there for no time yet. That commit also names the
+step, so a proposal for it gets the same branch on every scheduled run.
 """
 
 from __future__ import annotations
@@ -88,16 +89,33 @@ def candidate_version(p: PinsFile, dep: Deployment) -> tuple[str, int] | None:
     return (ref.model, alias.version) if alias else None
 
 
-def seconds_at_line(path: Path, line: int, now: float | None = None) -> float | None:
-    """Seconds since the commit that last changed `line` of the file (0 when uncommitted; None: not in git)."""
+def _blame(path: Path, line: int) -> dict[str, str] | None:
+    """`git blame --porcelain` of one line of the file: its fields, and `commit` (None: not in git)."""
     try:
         repo, rel = gitrepo.locate(path)
     except InvalidInput:
         return None
     out = gitrepo.git(repo, "blame", "--porcelain", "-L", f"{line},{line}", "--", rel, check=False)
-    if out.returncode != 0:
+    if out.returncode != 0 or not out.stdout:
         return None
-    fields = dict(ln.split(" ", 1) for ln in out.stdout.splitlines()[1:] if " " in ln and not ln.startswith("\t"))
+    rows = out.stdout.splitlines()
+    fields = dict(ln.split(" ", 1) for ln in rows[1:] if " " in ln and not ln.startswith("\t"))
+    return {**fields, "commit": rows[0].split(" ", 1)[0]}
+
+
+def seconds_at_line(path: Path, line: int, now: float | None = None) -> float | None:
+    """Seconds since the commit that last changed `line` of the file (0 when uncommitted; None: not in git)."""
+    fields = _blame(path, line)
+    if fields is None:
+        return None
     if fields.get("author") == "Not Committed Yet" or "committer-time" not in fields:
         return 0.0
     return max(0.0, (time.time() if now is None else now) - float(fields["committer-time"]))
+
+
+def commit_at_line(path: Path, line: int) -> str:
+    """The commit that last changed `line` of the file: the step the canary stands at ("" when uncommitted)."""
+    fields = _blame(path, line)
+    if fields is None or fields.get("author") == "Not Committed Yet":
+        return ""
+    return fields["commit"]

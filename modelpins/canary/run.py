@@ -105,6 +105,14 @@ def outcome(d: Decision, text: str, p: PinsFile, dep: Deployment) -> Outcome | N
     return Outcome(new_text, f"{title}\n\n{body}\n\n{trailer}\n", title)
 
 
+def branch_for(path: Path, text: str, p: PinsFile, d: Decision) -> str:
+    """The branch of a decision's proposal: one per deployment, decision and step (the step is the commit that set
+    the current weight), so each scheduled run that reaches the same decision at the same step names the same branch."""
+    step = edits.commit_at_line(path, edits.weight_line(text, p.path, d.deployment))
+    move = f"at-{d.weight}" if d.action == PROMOTE else f"{d.weight}-to-{d.to_weight}"
+    return f"canary/{d.deployment}-{d.action}-{move}-{step[:12] or 'uncommitted'}"
+
+
 def commit_here(source: yamledit.Source, new_text: str, message: str) -> str:
     """Write the edit and commit it on the branch checked out (the scheduled workflow's weight moves)."""
     repo, rel = gitrepo.locate(source.path)

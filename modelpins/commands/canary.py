@@ -111,10 +111,16 @@ def _advance_one(s: Settings, name: str, commit: bool, open_pr: bool) -> Decisio
     if out is None:
         return d
     if d.action == PROMOTE or open_pr:  # the alias move is always reviewed: a branch and its pull request
-        branch = f"canary/{name}-{d.action}-{d.evidence.at[:19].replace(':', '').replace('-', '')}"
+        branch = run.branch_for(s.pins, source.text, p, d)
         changes = list(out.changes)
         body = out.message.split("\n\n", 1)[1]
         back = proposal.current_branch(s.pins) if (commit or open_pr) else ""
+        if back and proposal.branch_exists(s.pins, branch):  # an earlier run proposed this very step
+            click.echo(
+                f"  already proposed on branch '{branch}' (its pull request, or the branch kept after closing "
+                "it): not proposed again"
+            )
+            return d
         propose(
             s,
             source,

@@ -116,6 +116,17 @@ def has_origin(path: Path) -> bool:
     return gitrepo.git(repo, "remote", "get-url", "origin", check=False).returncode == 0
 
 
+def branch_exists(path: Path, branch: str) -> bool:
+    """Whether `branch` is already in the pins file's repository, or on its origin (asked with git ls-remote)."""
+    repo, _ = gitrepo.locate(path)
+    if gitrepo.git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0:
+        return True
+    if not has_origin(path):
+        return False
+    asked = gitrepo.git(repo, "ls-remote", "--exit-code", "--heads", "origin", f"refs/heads/{branch}", check=False)
+    return asked.returncode == 0
+
+
 @dataclass(frozen=True)
 class PullRequest:
     title: str

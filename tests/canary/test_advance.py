@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,6 +20,7 @@ from modelpins.audit import canary as audit_canary
 from tests.canary.conftest import Repo, serve, settle
 from tests.canary.pins import pins_text
 from tests.helpers.cli import run
+from tests.helpers.github_stub import GitHubStub
 from tests.helpers.seed import seed_model, unique
 
 HEALTHY = Traffic(rps=50, error_ratio=0.0, latency=0.8)
@@ -31,8 +33,9 @@ def setup(mlflow_server, prometheus, standin, repo: Repo):
     model, dep = unique("chat"), unique("assistant")
     seed_model(MlflowClient(mlflow_server.url), model, 2, {"champion": 1, "challenger": 2})
 
-    def advance(*extra: str, url: str | None = None):
+    def advance(*extra: str, url: str | None = None, github: GitHubStub | None = None):
         env = {"MODELPINS_PROMETHEUS_URL": url or prometheus.url, "MODELPINS_ACTOR": "canary-bot"}
+        env |= github.env() if github else {}
         return run("--pins", repo.pins, "--tracking-uri", mlflow_server.url, "canary", "advance", dep, *extra, env=env)
 
     def records(action: str | None = None) -> list[dict]:
@@ -87,6 +90,47 @@ def test_a_healthy_candidate_advances_through_every_step_then_proposes_the_alias
     shown = advance.history()
     assert shown.returncode == 0, shown.stderr
     assert "Canary decisions" in shown.stdout and f"{dep}  promote   100 -> 100" in shown.stdout
+
+
+@pytest.fixture
+def github():
+    """The GitHub REST stand-in (no GitHub here): the pull requests `--open-pr` opens."""
+    stub = GitHubStub().start()
+    yield stub
+    stub.stop()
+
+
+def test_a_rerun_at_the_same_step_proposes_nothing_new(setup, standin, repo, github, tmp_path):
+    """The schedule runs every 15 minutes in a fresh clone: while the first proposal waits for review, each later run
+    reaches the same decision and must not open another pull request for it."""
+    model, dep, advance, records = setup
+    serve(standin, dep, HEALTHY, HEALTHY)
+    step = repo.commit(pins_text(model, dep), "canary at 10%", at=AN_HOUR_AGO)
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    repo.git("remote", "add", "origin", str(origin))
+    settle()
+
+    first = advance("--open-pr", github=github)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (pull,) = github.pulls
+    branch = pull["head"]["ref"]
+    assert branch == f"canary/{dep}-advance-10-to-50-{step[:12]}"
+    repo.git("branch", "-D", branch)  # the next scheduled run's clone has only main
+    again = advance("--open-pr", github=github)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"already proposed on branch '{branch}'" in again.stdout
+    assert len(github.pulls) == 1
+    heads = subprocess.run(
+        ["git", "--git-dir", str(origin), "for-each-ref", "--format=%(refname)"],
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.split()
+    assert heads == [f"refs/heads/{branch}"]
+    assert "weight: 10" in repo.pins.read_text()  # main is untouched: the move waits for review
+    assert [r["action"] for r in records()] == ["advance", "advance"]  # each run's decision is still recorded
 
 
 def test_an_error_spike_rolls_back_with_the_failing_values(setup, standin, repo):

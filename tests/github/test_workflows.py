@@ -43,7 +43,7 @@ def test_the_expected_workflows_exist():
 CONTENTS_WRITERS = {
     ("pins-apply.yml", "build"): {"packages", "id-token", "attestations"},
     ("pins-apply.yml", "publish"): {"contents"},
-    # The canary's advance job pushes the alias move's branch (and, by its own comment, a weight move).
+    # The canary's advance job pushes each proposal's canary/* branch (to main only when a variable opts in).
     ("pins-canary.yml", "advance"): {"contents"},
 }
 # Jobs that set the modelpins / gates commit status on a pull request's head.
@@ -215,3 +215,117 @@ def test_pins_apply_runs_on_every_change_that_changes_what_is_rendered_or_built(
               "requirements/runtime.txt", "pyproject.toml"]  # fmt: skip
     assert [f for f in inputs if not triggers(f)] == []
     assert not triggers("README.md") and not triggers("tests/serving/test_render.py")
+
+
+def test_the_canary_job_proposes_pull_requests_unless_a_variable_opts_in_to_pushing_main():
+    """A protected main refuses the job token's push: by default every decision is a pull request, and the one step
+    that pushes to main runs only with MODELPINS_CANARY_COMMIT=true (tests/workflows runs both under act)."""
+    job = load(ROOT / ".github" / "workflows" / "pins-canary.yml")["jobs"]["advance"]
+    assert job["if"] == "github.ref == 'refs/heads/main'"  # a manual run from another branch does nothing
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    runs = {s["if"]: s["run"] for s in job["steps"] if "run" in s}
+    assert set(runs) == {"vars.MODELPINS_CANARY_COMMIT != 'true'", "vars.MODELPINS_CANARY_COMMIT == 'true'"}
+    default, opted_in = runs["vars.MODELPINS_CANARY_COMMIT != 'true'"], runs["vars.MODELPINS_CANARY_COMMIT == 'true'"]
+    assert "modelpins canary advance --open-pr" in default
+    assert "--commit" not in default and "refs/heads/main" not in default and "git push" not in default
+    assert (
+        "modelpins canary advance --commit" in opted_in and "git push --quiet origin HEAD:refs/heads/main" in opted_in
+    )
+    doc = (ROOT / "docs" / "how-to" / "canary.md").read_text()
+    assert "MODELPINS_CANARY_COMMIT" in doc
+
+
+# The kind end-to-end workflow runs only on GitHub-hosted runners (no Kubernetes API or kind runs where these
+# tests run), so these tests read its shape: what it installs, how that is pinned, the Gateway it makes and the
+# request it sends. Whether the controller accepts the route and NGINX splits the traffic is proved there only.
+E2E = ROOT / ".github" / "e2e"
+
+
+def e2e_steps() -> list[str]:
+    """The run.sh step each e2e-kind step runs, in order."""
+    job = load(ROOT / ".github" / "workflows" / "e2e-kind.yml")["jobs"]["e2e"]
+    return [
+        m.group(1) for s in job["steps"] if (m := re.fullmatch(r"bash \.github/e2e/run\.sh (\w+)", s.get("run", "")))
+    ]
+
+
+def e2e_function(name: str) -> str:
+    script = (E2E / "run.sh").read_text()
+    return script[script.index(f"\n{name}() {{") : script.index("\n}\n", script.index(f"\n{name}() {{"))]
+
+
+def test_the_kind_run_installs_a_gateway_controller_pinned_by_commit_before_it_rolls_out():
+    steps = e2e_steps()
+    assert steps.index("controller") < steps.index("gateway") < steps.index("rollout") < steps.index("route")
+    script = (E2E / "run.sh").read_text()
+    commit = re.search(r"^NGF_COMMIT=([0-9a-f]{40})$", script, re.M)
+    assert commit and re.search(r"^NGF_VERSION=\d+\.\d+\.\d+$", script, re.M)
+    assert re.search(r"^GATEWAY_API_VERSION=v\d+\.\d+\.\d+$", script, re.M)
+    controller = e2e_function("controller")
+    # fetched by its commit id (git checks the content against it), and checked to be that commit and version
+    assert 'fetch -q --depth 1 https://github.com/nginx/nginx-gateway-fabric "$NGF_COMMIT"' in controller
+    assert 'test "$(git -C "$src" rev-parse HEAD)" = "$NGF_COMMIT"' in controller
+    assert "nginx-gateway-fabric:$NGF_VERSION" in controller and "bundle-version: $GATEWAY_API_VERSION" in controller
+    assert "sha256sum" in controller  # what was applied is recorded in the job summary
+    assert "releases/download" not in script and "https://raw." not in script  # nothing applied by an unpinned URL
+
+
+def rendered_e2e(tmp_path: Path) -> dict:
+    out = tmp_path / "m"
+    result = subprocess.run(
+        [BIN / "modelpins", "--pins", E2E / "model_pins.yaml", "render", "--dockerfile", "deploy/Dockerfile",
+         "--out", out],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [route] = [yaml.safe_load(p.read_text()) for p in out.rglob("httproute-*.yaml")]
+    return route
+
+
+def made_gateway(tmp_path: Path) -> list[dict]:
+    """The objects run.sh `gateway` applies, from its own Python (run here on the e2e pins file)."""
+    body = e2e_function("gateway")
+    start = body.index("\n", body.index("<<'PY'")) + 1
+    code = body[start : body.index("\nPY\n")]
+    result = subprocess.run(
+        [sys.executable, "-", E2E / "model_pins.yaml"], input=code, cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return list(yaml.safe_load_all(result.stdout))
+
+
+def test_the_kind_run_makes_the_gateway_the_rendered_route_attaches_to_with_the_documented_allowed_routes(tmp_path):
+    route = rendered_e2e(tmp_path)
+    [namespace, gateway] = made_gateway(tmp_path)
+    [parent] = route["spec"]["parentRefs"]
+    assert (gateway["metadata"]["namespace"], gateway["metadata"]["name"]) == (parent["namespace"], parent["name"])
+    assert namespace == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": parent["namespace"]}}
+    assert gateway["spec"]["gatewayClassName"] == "nginx"  # NGINX Gateway Fabric's class, from its manifests
+    rules = (ROOT / "docs" / "reference" / "serving-rules.md").read_text()
+    documented = yaml.safe_load("allowedRoutes:" + rules.split("allowedRoutes:", 1)[1].split("```", 1)[0])
+    [listener] = gateway["spec"]["listeners"]
+    expr = documented["allowedRoutes"]["namespaces"]["selector"]["matchExpressions"][0]
+    e2e_namespaces = [e["namespace"] for e in load(E2E / "model_pins.yaml")["environments"].values()]
+    assert listener["allowedRoutes"] == {
+        "namespaces": {"from": "Selector", "selector": {"matchExpressions": [{**expr, "values": e2e_namespaces}]}}
+    }
+    assert "gateway" in e2e_steps()
+
+
+def test_the_kind_run_sends_requests_through_the_gateway_and_needs_an_answer_from_each_track(tmp_path):
+    route = rendered_e2e(tmp_path)
+    [rule] = route["spec"]["rules"]
+    prefix = rule["matches"][0]["path"]["value"]
+    weights = {b["name"]: b["weight"] for b in rule["backendRefs"]}
+    assert set(weights) == {"scorer-stable", "scorer-candidate"} and all(weights.values())  # a canary split
+    body = e2e_function("route")
+    # to the Gateway's own NGINX Service (found by the Gateway's label), on the route's path
+    assert "port-forward" in body and "gateway.networking.k8s.io/gateway-name=e2e" in body
+    assert f"curl -fsS http://127.0.0.1:8080{prefix}/v1/models" in body
+    for cond in ("Accepted", "ResolvedRefs"):
+        assert cond in body  # the route's conditions are waited for
+    # each answer names the model directory of the pod that gave it; both tracks must answer
+    assert '"root": "/models/e2e-scorer/1/model"' in body and '"root": "/models/e2e-scorer/2/model"' in body
+    assert '[ "$stable" -eq 0 ] || [ "$candidate" -eq 0 ]' in body
+    server = (E2E / "stand-in" / "vllm" / "entrypoints" / "openai" / "api_server.py").read_text()
+    assert '"root": args.model' in server

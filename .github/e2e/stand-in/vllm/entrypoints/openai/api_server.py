@@ -2,7 +2,7 @@
 
 Takes the arguments modelpins renders (`vllm serve DIR ...`, through bin/vllm), refuses to start
 unless the model and tokenizer directories the init containers filled exist and are not empty,
-and answers /health and /v1/models.
+and answers /health and /v1/models (with the model directory as each model's `root`).
 """
 
 import argparse
@@ -33,7 +33,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             body = b""
         elif self.path == "/v1/models":
-            body = json.dumps({"object": "list", "data": [{"id": n, "object": "model"} for n in names]}).encode()
+            # `root` is the model directory, as vLLM's model card gives it: it tells which track's pod answered
+            data = [{"id": n, "object": "model", "root": args.model} for n in names]
+            body = json.dumps({"object": "list", "data": data}).encode()
         else:
             self.send_error(404)
             return
