@@ -45,12 +45,14 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("modelpins.site", "templates"),
         autoescape=True,
+        auto_reload=False,  # packaged templates: compiled once, not checked on disk again for each page
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["num"] = _num
     env.filters["when"] = lambda iso: iso[:16].replace("T", " ") + " UTC" if iso else ""
+    env.filters["version"] = lambda number, unset: unset if number is None else f"v{number}"
     return env
 
 

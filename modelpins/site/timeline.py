@@ -23,6 +23,12 @@ class Point:
     y: float
     move: Move
 
+    @property
+    def diamond(self) -> str:
+        """The path of a rollback's marker: a diamond around the point."""
+        x, y = self.x, self.y
+        return f"M{x},{y - 7} L{x + 7},{y} L{x},{y + 7} L{x - 7},{y} Z"
+
 
 @dataclass
 class Line:
