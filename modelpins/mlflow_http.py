@@ -12,6 +12,7 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 # The oldest MLflow tracking server modelpins supports: the registry's aliases (2.3) answered by
 # registered-models/search, and the client floor of pyproject (mlflow-skinny>=2.9). Tested on 3.17.
 MIN_SERVER = (2, 9, 0)
+SERVER_FIX = "point --tracking-uri (MLFLOW_TRACKING_URI) at one that is"  # an older server's message
 
 
 class NotFound(OperationFailed):
@@ -183,9 +184,12 @@ def http_error(resp: Any, endpoint: str) -> OperationFailed:
     return kind(f"MLflow rejected {endpoint} (HTTP {resp.status_code}){': ' + detail if detail else ''}")
 
 
-def too_old(version_text: str, where: str) -> OperationFailed | None:
+def too_old(
+    version_text: str, where: str, whose: str = "the MLflow server", fix: str = SERVER_FIX
+) -> OperationFailed | None:
     """The error for a server whose `/version` answer is older than MIN_SERVER; None when it is new enough
-    or says nothing readable (a gateway in front of MLflow may not pass /version: the requests then tell)."""
+    or says nothing readable (a gateway in front of MLflow may not pass /version: the requests then tell).
+    `whose`: which server it is to the user (an environment's); `fix`: where its address is set."""
     found = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", version_text)
     if found is None:
         return None
@@ -194,7 +198,6 @@ def too_old(version_text: str, where: str) -> OperationFailed | None:
         return None
     need = ".".join(map(str, MIN_SERVER))
     return OperationFailed(
-        f"the MLflow server at {where} runs MLflow {version_text.strip()}; modelpins needs {need} or newer "
-        "(registered model aliases, listed by registered-models/search). Upgrade the tracking server, or point "
-        "--tracking-uri (MLFLOW_TRACKING_URI) at one that is"
+        f"{whose} at {where} runs MLflow {version_text.strip()}; modelpins needs {need} or newer "
+        f"(registered model aliases, listed by registered-models/search). Upgrade the tracking server, or {fix}"
     )

@@ -31,6 +31,7 @@ from modelpins import envvars
 from modelpins.errors import OperationFailed, RegistryUnavailable
 from modelpins.mlflow_http import (
     RETRY_STATUSES,
+    SERVER_FIX,
     Conflict,
     NotFound,
     UrlTooLong,
@@ -162,11 +163,12 @@ class MlflowRegistry:
             f"{method} {what}: {last}. The command stopped there; run it again once the server is reachable"
         )
 
-    def check_server(self) -> None:
-        """Raise OperationFailed when the server's MLflow is older than modelpins supports (one GET /version)."""
+    def check_server(self, whose: str = "the MLflow server", fix: str = SERVER_FIX) -> None:
+        """Raise OperationFailed when the server's MLflow is older than modelpins supports (one GET /version);
+        `whose` and `fix` name the server and where its address is set, for the message."""
         resp = self._send("GET", self.tracking_uri + "/version", "version")
         if resp.status_code == 200:
-            error = too_old(resp.text, public_url(self.tracking_uri))
+            error = too_old(resp.text, public_url(self.tracking_uri), whose, fix)
             if error:
                 raise error
 

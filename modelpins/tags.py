@@ -8,8 +8,9 @@ MLflow Model Registry, version tags (on the version an alias moves to, or from f
   `apply` after the alias moved (a move that did not take effect has no record); compact JSON
   {"action", "alias", "from", "to", "actor", "at", "commit", "pr", "run_url", ...; "gates": "passed" |
   "waived" | "skipped", "waiver", "reason"; "allow_older", "last_applied" when an older commit was applied
-  on purpose}. The key is never reused (the time is `%Y%m%dT%H%M%S` + milliseconds + `Z`, the random part
-  6 hex digits), so keys sort by time and no record overwrites another.
+  on purpose; "rollback": true for a move a `Modelpins-Rollback:` commit trailer asked for
+  (modelpins.audit.rollbacks)}. The key is never reused (the time is `%Y%m%dT%H%M%S` + milliseconds + `Z`,
+  the random part 6 hex digits), so keys sort by time and no record overwrites another.
   `modelpins.audit.<alias>` (format 1, read only): the same record, one per version and alias,
   overwritten by each move.
 - `modelpins.gates.<alias>` (format 1): the gate evidence of the candidate for that alias, compact
@@ -32,7 +33,7 @@ MLflow Model Registry, registered models (the apply lock, modelpins.registry_mut
   each, `modelpins.applied.<OWNER/NAME or checkout path>/<branch>` (characters other than `A-Za-z0-9_./-`
   written as `_`; past 200 characters `sha256-<32 hex digits>` of it): JSON {"commit", "at", "actor",
   "branch", "repository"}. Written by `apply` under the apply lock once every change of that commit took
-  effect; alias reads skip it too.
+  effect, in each registry it writes (the command's and each environment's); alias reads skip it too.
 
 Kubernetes manifests (modelpins.serving): labels `app.kubernetes.io/` + `name` (the deployment),
 `instance` (deployment or track), `component` (`model-server`), `part-of` (the deployment),

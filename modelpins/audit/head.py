@@ -115,6 +115,8 @@ class HeadGuard:
     allow_older: str | None = None
     previous: Applied | None = None
     exists: bool = False  # the record model exists (read by `check`)
+    overridden: Applied | None = None  # the newer record `allow_older` applied over (for every move's audit record)
+    where: str = ""  # which registry the record is in, for the refusal ("the registry of environment 'prod'")
 
     def check(self) -> None:
         """Raise OperationFailed (exit 1) unless the commit is the one last applied on the branch or newer."""
@@ -123,15 +125,18 @@ class HeadGuard:
         if self.previous is None or not commit:
             return
         found = relation(self.repo, commit, self.previous.commit)
-        if found in ("same", "newer") or self.allow_older:
+        if found in ("same", "newer"):
             return
-        raise OperationFailed(refusal(found, commit, self.previous, self.branch))
+        if self.allow_older:
+            self.overridden = self.previous
+            return
+        raise OperationFailed(refusal(found, commit, self.previous, self.branch, self.where))
 
     def audit_fields(self) -> dict[str, object]:
         """What an apply of an older or unrelated commit records in each move's audit record."""
-        if not self.allow_older or self.previous is None or self.previous.commit == self.ctx.commit:
+        if not self.allow_older or self.overridden is None:
             return {}
-        return {"allow_older": self.allow_older, "last_applied": self.previous.commit}
+        return {"allow_older": self.allow_older, "last_applied": self.overridden.commit}
 
     def record(self) -> None:
         """Write the commit as the branch's last applied one (nothing when it is already)."""
@@ -148,7 +153,7 @@ class HeadGuard:
         self.exists, self.previous = True, Applied(commit, self.ctx.at, self.ctx.actor)
 
 
-def refusal(found: str, commit: str, previous: Applied, branch: str) -> str:
+def refusal(found: str, commit: str, previous: Applied, branch: str, where: str = "") -> str:
     why = {
         "older": "is older than (an ancestor of)",
         "unrelated": "is not a descendant of",
@@ -156,8 +161,10 @@ def refusal(found: str, commit: str, previous: Applied, branch: str) -> str:
     }[found]
     by = f" by {previous.actor}" if previous.actor else ""
     at = f" at {previous.at}" if previous.at else ""
+    registry = f" in {where}" if where else ""
     return (
-        f"refusing to apply {commit[:12]}: it {why} {previous.commit[:12]}, which {branch} last applied{at}{by}. "
+        f"refusing to apply {commit[:12]}: it {why} {previous.commit[:12]}, which {branch} last applied{registry}"
+        f"{at}{by}. "
         "Applying it would roll the registry back to an older file. Apply the branch head instead "
         f"(git checkout {branch} && git pull); a rollback is a new commit (`modelpins rollback`). "
         "For a deliberate emergency: apply --allow-older --reason TEXT (recorded in the audit records)"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpins import gitrepo
+from modelpins.audit import rollbacks
 from modelpins.audit.records import audit_entries
 from modelpins.context import _pr_from_message
 from modelpins.errors import InvalidPins, OperationFailed
@@ -65,6 +66,7 @@ class Transition:
     waiver: str | None = None
     applied: Mapping[str, Any] | None = None
     gates: Any = None
+    rollback: str = ""  # "command" (asked for through `modelpins rollback`), "older" or "" (modelpins.audit.rollbacks)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class Transition:
             "waiver": self.waiver,
             "applied": dict(self.applied) if self.applied else None,
             "gates": self.gates,
+            "rollback": self.rollback or None,
         }
 
 
@@ -156,6 +159,8 @@ def git_transitions(path: Path, model: str | None = None, alias: str | None = No
             if (model and change.model != model) or (alias and change.alias != alias):
                 continue
             waiver = current.models[change.model].waivers.get(change.alias) if change.model in current.models else None
+            reason = waiver.reason if waiver and waiver.version == change.after else None
+            asked = (change.model, change.alias, change.after) in rollbacks.in_message(c.body)
             history.transitions.append(
                 Transition(
                     change.model,
@@ -168,7 +173,8 @@ def git_transitions(path: Path, model: str | None = None, alias: str | None = No
                     author=c.author,
                     subject=c.subject,
                     approved_by=c.approvers,
-                    waiver=waiver.reason if waiver and waiver.version == change.after else None,
+                    waiver=reason,
+                    rollback="command" if asked else rollbacks.kind({"waiver": reason}, change.before, change.after),
                 )
             )
         previous = current
@@ -211,6 +217,7 @@ def join(history: History, records: list[dict[str, Any]]) -> History:
                     "applied": _applied(record),
                     "gates": record.get("gates"),
                     "approved_by": t.approved_by + extra,
+                    "rollback": "command" if t.rollback == "command" else rollbacks.kind(record, t.before, t.after),
                 }
             )
         )
@@ -228,6 +235,7 @@ def join(history: History, records: list[dict[str, Any]]) -> History:
                     approved_by=_approvers(r),
                     applied=_applied(r),
                     gates=r.get("gates"),
+                    rollback=rollbacks.kind(r, r.get("from"), r.get("to")),
                 )
             )
     joined.sort(key=lambda t: t.at)
@@ -269,7 +277,7 @@ def gates_summary(t: Transition) -> str:
 
 
 def table(history: History) -> str:
-    rows = [("WHEN", "MODEL@ALIAS", "FROM", "TO", "COMMIT", "PR", "AUTHOR", "APPROVED", "APPLIED", "GATES")]
+    rows = [("WHEN", "MODEL@ALIAS", "FROM", "TO", "ROLLBACK", "COMMIT", "PR", "AUTHOR", "APPROVED", "APPLIED", "GATES")]
     for t in history.transitions:
         applied = "-"
         if t.applied:
@@ -287,6 +295,7 @@ def table(history: History) -> str:
                 f"{t.model}@{t.alias}",
                 version(t.before),
                 version(t.after),
+                rollbacks.label(t.rollback, t.before).removeprefix("rollback ").strip("()") or "-",
                 (t.commit or "-")[:8],
                 f"#{t.pr}" if t.pr else "-",
                 t.author or "-",

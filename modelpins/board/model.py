@@ -19,6 +19,7 @@ from typing import Any
 from modelpins import api
 from modelpins.audit import canary as canary_records
 from modelpins.audit.records import audit_entries
+from modelpins.audit.rollbacks import kind as rollback_kind
 from modelpins.board.reads import Reads
 from modelpins.board.views import (
     Board,
@@ -149,9 +150,10 @@ def _moves(versions: list[tuple[int, VersionInfo]], repo_url: str) -> list[Move]
     """Every audit record on the model's versions, oldest first.
 
     A rollback is a move to an older version than the one it replaced ("older"), or one made
-    through `modelpins rollback` ("rollback"): its record says so, by a `rollback` field or the
-    waiver `modelpins rollback --waive-gates` writes. A forward move back to a version the alias
-    once held is not a rollback.
+    through `modelpins rollback` ("command"): its record says so, by the `rollback` field apply
+    writes for a move a rollback commit asked for, or the waiver `modelpins rollback --waive-gates`
+    writes (modelpins.audit.rollbacks). A forward move back to a version the alias once held is
+    not a rollback.
     """
     records = []
     for _, info in versions:
@@ -176,16 +178,6 @@ def _moves(versions: list[tuple[int, VersionInfo]], repo_url: str) -> list[Move]
             )
         )  # fmt: skip
     return out
-
-
-def rollback_kind(record: Mapping[str, Any], before: int | None, after: int | None) -> str:
-    """ "command": made through `modelpins rollback`; "older": to an older version than the one replaced; else ""."""
-    waiver = str(record.get("waiver") or "")
-    if record.get("rollback") is True or waiver.startswith("rollback to version "):
-        return "command"
-    if before is not None and after is not None and after < before:
-        return "older"
-    return ""
 
 
 def _evidence(alias: str, version: int, raw: str) -> Evidence:

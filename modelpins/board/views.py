@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelpins.audit import rollbacks
 from modelpins.plan import Change
 from modelpins.provenance.lineage import Node
 
@@ -31,11 +32,7 @@ class Move:
     @property
     def rollback_label(self) -> str:
         """The badge's words: which kind of rollback, exactly."""
-        if self.rollback == "command":
-            return "rollback (modelpins rollback)"
-        if self.rollback == "older":
-            return f"rollback (older than v{self.before})"
-        return ""
+        return rollbacks.label(self.rollback, self.before)
 
     def as_json(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if v not in ("", None) or k in ("before", "after")}

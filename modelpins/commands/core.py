@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
 from modelpins import actions, api, crossenv, envvars, markdown, pins, progress, safe_write, write
-from modelpins.audit import head
+from modelpins.audit import head, rollbacks
 from modelpins.audit.head import HeadGuard
 from modelpins.commands.params import FiniteFloat
 from modelpins.context import Context, from_env
@@ -38,8 +39,9 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown_file: str | None
     the registry's current version of each moved alias, and a check that every target exists.
     """
     head = pins.load(s.pins)
-    envs = crossenv.from_settings(head, s.tracking_uri, s.registry)
-    changes, registry = _changes(s, head, base, bool(envs))
+    live = command_registry(s, head, base)
+    envs = crossenv.from_settings(head, s.tracking_uri, s.registry, checked=[live.tracking_uri] if live else [])
+    changes, registry = _changes(s, head, base, live)
     if markdown_file or to_summary:
         text = markdown.plan_markdown(changes, str(s.pins), base, registry)
         text += "\n\n" + crossenv.markdown(envs[0]) if envs else ""
@@ -63,19 +65,26 @@ def plan(s: Settings, as_json: bool, base: str | None, markdown_file: str | None
         crossenv.enforce_soak(envs[0])
 
 
+def command_registry(s: Settings, p: pins.PinsFile, base: str | None = None) -> MlflowRegistry | None:
+    """The command's registry when plan or apply reads it (the file pins aliases there, or --base compares with it
+    when a tracking URI is given), its server's version checked before anything else; None when neither reads it."""
+    environments_only = bool(crossenv.pinned_environments(p)) and not crossenv.has_default_pins(p)
+    if (base and not s.tracking_uri) or (not base and environments_only):
+        return None
+    registry = s.registry()
+    registry.check_server()
+    return registry
+
+
 def _changes(
-    s: Settings, head: pins.PinsFile, base: str | None, environments: bool
+    s: Settings, head: pins.PinsFile, base: str | None, live: MlflowRegistry | None
 ) -> tuple[list[Change], dict[str, dict[str, int]] | None]:
     """The plan's changes, and with --base and a registry the registry's aliases (the moves' `now`)."""
     if base:
-        changes, registry, _ = api.plan_against_base(
-            head, pins.load_at(s.pins, base), s.registry() if s.tracking_uri else None
-        )
+        changes, registry, _ = api.plan_against_base(head, pins.load_at(s.pins, base), live)
         return changes, registry
-    if environments and not crossenv.has_default_pins(head):
+    if live is None:  # the file pins aliases in environments only
         return [], None
-    live = s.registry()
-    live.check_server()
     return api.make_plan(head, live).changes, None
 
 
@@ -150,23 +159,30 @@ def apply(
 
     verify_mode()
     desired = pins.load(s.pins)
-    envs = crossenv.from_settings(desired, s.tracking_uri, s.registry)
-    if envs and not crossenv.has_default_pins(desired):
-        apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
-        return
-    registry = s.registry()
-    registry.check_server()
+    registry = command_registry(s, desired)  # None: the file pins aliases in environments only
+    envs = crossenv.from_settings(
+        desired, s.tracking_uri, s.registry, checked=[registry.tracking_uri] if registry else []
+    )
     ctx = from_env(os.environ, s.pins.resolve().parent, pins=s.pins)
-    guard = head_guard(s, registry, ctx, reason if allow_older else None)
-    if guard:
-        guard.check()  # a stale run stops here, before it plans or writes anything
+    guards = head_guards(s, registry, envs[1] if envs else {}, ctx, reason if allow_older else None)
+    for g in {id(g): g for g in guards.values()}.values():
+        g.check()  # a stale run stops here, before it plans or writes anything in any registry
+    env_guards = {name: g for name, g in guards.items() if name is not None}
+
+    def environments() -> None:
+        if envs:
+            apply_environments(s, envs, ctx, env_guards, dry_run, yes, skip_gates, lock_timeout, ttl)
+
+    if registry is None:
+        environments()
+        return
+    guard = guards.get(None)
     result = api.make_plan(desired, registry)
     if not result.changes:
         click.echo(summary(result.changes))
         if guard and not dry_run:
             guard.record()
-        if envs:
-            apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
+        environments()
         return
     click.echo(table(result.changes))
     click.echo(summary(result.changes))
@@ -176,6 +192,8 @@ def apply(
         click.echo("Dry run: nothing written.")
         return
     _confirm(yes, len(result.changes))
+    since = guard.previous.commit if guard and guard.previous else None
+    asked = set() if ctx.dirty else rollbacks.asked(s.pins, ctx.commit, since)  # moves a rollback commit asked for
     with progress.shown("apply", len(result.changes)) as step:
         request = write.MoveRequest(
             s.pins,
@@ -187,6 +205,7 @@ def apply(
             lock_ttl=ttl,
             parallel=parallel,
             reason=reason if allow_older else None,
+            audit_extra=rollbacks.audit_fields(asked),
             report=write.Report(notify=lambda message: click.echo(message, err=True), show=click.echo, progress=step),
             guard=guard,
         )
@@ -197,8 +216,7 @@ def apply(
     )
     report_moves(outcome, "applied ")
     click.echo(f"Applied {len(outcome.applied)} changes ({registry.writes} registry writes).")
-    if envs:
-        apply_environments(s, envs, dry_run, yes, skip_gates, lock_timeout, ttl)
+    environments()
 
 
 def _older_needs_reason(allow_older: bool, reason: str | None) -> None:
@@ -215,23 +233,41 @@ def _confirm(yes: bool, count: int) -> None:
         click.confirm("Apply these changes?", abort=True)
 
 
-def head_guard(s: Settings, registry: MlflowRegistry, ctx: Context, allow_older: str | None) -> HeadGuard | None:
-    """apply's head-only rule for the pins file's branch; None outside a git repository or on no branch."""
+def head_guards(
+    s: Settings,
+    registry: MlflowRegistry | None,
+    environments: Mapping[str, MlflowRegistry],
+    ctx: Context,
+    allow_older: str | None,
+) -> dict[str | None, HeadGuard]:
+    """apply's head-only rule for the pins file's branch in every registry it writes: the command's (key None)
+    and each environment's, one guard per server (environments on one server share its record); empty outside
+    a git repository or on no branch."""
     from modelpins import gitrepo
 
     try:
         repo, _ = gitrepo.locate(s.pins)
     except ModelPinsError:
-        return None
+        return {}
     name = head.branch(os.environ, repo)
     if not name or not ctx.commit:
-        return None
-    return HeadGuard(registry, repo, head.repository(os.environ, repo), name, ctx, allow_older)
+        return {}
+    repository = head.repository(os.environ, repo)
+    by_server: dict[str, HeadGuard] = {}
+    out: dict[str | None, HeadGuard] = {}
+    for env, reg in [*([(None, registry)] if registry else []), *environments.items()]:
+        if reg.tracking_uri not in by_server:
+            where = f"the registry of environment '{env}'" if env else ""
+            by_server[reg.tracking_uri] = HeadGuard(reg, repo, repository, name, ctx, allow_older, where=where)
+        out[env] = by_server[reg.tracking_uri]
+    return out
 
 
 def apply_environments(
     s: Settings,
     envs: tuple[crossenv.Promotions, dict[str, MlflowRegistry]],
+    ctx: Context,
+    guards: Mapping[str, HeadGuard],
     dry_run: bool,
     yes: bool,
     skip_gates: bool,
@@ -249,6 +285,9 @@ def apply_environments(
     if not shown or dry_run:
         if dry_run:
             click.echo("Dry run: nothing written.")
+        else:
+            for guard in {id(g): g for g in guards.values()}.values():
+                guard.record()  # nothing to move: the commit is applied in each environment's registry
         crossenv.enforce_soak(promos)
         return
     if not yes:
@@ -259,11 +298,12 @@ def apply_environments(
         s.pins,
         promos,
         registries,
-        from_env(os.environ, s.pins.resolve().parent, pins=s.pins),
+        ctx,
         skip_gates=skip_gates,
         lock_timeout=lock_timeout,
         lock_ttl=ttl,
         notify=lambda message: click.echo(message, err=True),
+        guards=guards,
     )
     writes = sum(r.writes for r in {id(r): r for r in registries.values()}.values())
     for applied in done:

@@ -160,7 +160,13 @@ def rollback(
         open_pr,
         message,
         message.splitlines()[0],
-        lambda base: "\n".join(message.splitlines()[2:-2]) + "\n\n" + plan_markdown([change], s.pins.name, base, None),
+        lambda base: (
+            "\n".join(message.splitlines()[2:-2])
+            + "\n\n"
+            + plan_markdown([change], s.pins.name, base, None)
+            + "\n\n"
+            + message.splitlines()[-1]
+        ),  # the trailer, so a squash merge with the PR's body keeps it
     )
     click.echo(f"{model}@{alias}: {result.current} -> {result.target} ({terminal(result.basis)})")
     if result.waiver:

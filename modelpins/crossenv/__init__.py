@@ -18,7 +18,14 @@ from modelpins.crossenv.applying import Applied, apply, copy_version, locked_dig
 from modelpins.crossenv.gating import gate
 from modelpins.crossenv.model import Copy, EnvPlan, Promotions, Source, Wait, duration, stamp
 from modelpins.crossenv.planning import environment_view, find_copy, from_settings, make_plan, source_of
-from modelpins.crossenv.registries import connect, has_default_pins, locate, pinned_environments, uri
+from modelpins.crossenv.registries import (
+    check_servers,
+    connect,
+    has_default_pins,
+    locate,
+    pinned_environments,
+    uri,
+)
 from modelpins.crossenv.report import as_json, markdown, summary, table
 from modelpins.crossenv.soak import enforce_soak, held_since
 
@@ -31,6 +38,7 @@ __all__ = [
     "Wait",
     "apply",
     "as_json",
+    "check_servers",
     "connect",
     "copy_version",
     "duration",

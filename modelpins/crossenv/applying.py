@@ -75,8 +75,12 @@ def apply(
     lock_timeout: float = 300.0,
     lock_ttl: float = 600.0,
     notify: Callable[[str], None] = lambda message: None,
+    guards: Mapping[str, Any] | None = None,
 ) -> list[Applied]:
-    """Each environment in order: its copies (under its apply lock), gates on them, then its alias moves."""
+    """Each environment in order: its copies (under its apply lock), gates on them, then its alias moves.
+
+    `guards`: each environment's head-only rule (a write.Guard, modelpins.audit.head), checked under its lock
+    before the copies and the moves, and recorded once every move in that environment took effect."""
     from modelpins import write
     from modelpins.registry_mutex import ApplyLock
 
@@ -85,12 +89,15 @@ def apply(
     made: dict[tuple[str, str, str], VersionInfo] = {}
     for ep in promos.envs:
         copied: list[Copy] = []
+        guard = (guards or {}).get(ep.environment)
         ep = _hold(ep, held)
         aliases = {name: dict(m.aliases) for name, m in ep.view.models.items()}
         if ep.copies:
             lock = ApplyLock(ep.registry, ctx.actor, timeout=lock_timeout, ttl=lock_ttl, notify=notify)
             lock.acquire()
             try:
+                if guard:
+                    guard.check()  # an older commit than the environment's registry last applied copies nothing
                 current = ep.registry.versions({c.target for c in ep.copies})
                 for c in ep.copies:
                     src_reg = registries[c.source.environment]
@@ -122,6 +129,7 @@ def apply(
             skip_gates=skip_gates,
             audit_extra=extra,
             report=write.Report(notify=notify),
+            guard=guard,
         )
         moved = write.move_aliases(request, ep.registry, ctx)
         done.append(Applied(ep.environment, copied, moved))

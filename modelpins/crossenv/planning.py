@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from modelpins import api
 from modelpins.crossenv.model import Copy, EnvPlan, Promotions, Source, Wait
-from modelpins.crossenv.registries import connect, pinned_environments, uri
+from modelpins.crossenv.registries import check_servers, connect, pinned_environments, uri
 from modelpins.crossenv.soak import GitEvidence, soak_check
 from modelpins.errors import InvalidPins, Problem
 from modelpins.pins import AliasPin, EnvPin, ModelPins, PinsFile
@@ -19,14 +19,22 @@ from modelpins.tags import COPY_SOURCE_TAG
 
 
 def from_settings(
-    pins: PinsFile, tracking_uri: str | None, default: Callable[[], MlflowRegistry]
+    pins: PinsFile,
+    tracking_uri: str | None,
+    default: Callable[[], MlflowRegistry],
+    checked: Collection[str] | None = None,
 ) -> tuple[Promotions, dict[str, MlflowRegistry]] | None:
-    """The environments' plan for a command, or None when the file pins nothing in environments."""
+    """The environments' plan for a command, or None when the file pins nothing in environments.
+
+    `checked`: the tracking URIs whose server version the command checked already; given, every other
+    environment's server is checked (once per server) before anything is read (plan, apply)."""
     import time
 
     if not pinned_environments(pins):
         return None
     registries = connect(pins, default() if tracking_uri else None)
+    if checked is not None:
+        check_servers(pins, registries, checked)
     return make_plan(pins, registries, time.time()), registries
 
 

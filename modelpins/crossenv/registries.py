@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from modelpins.errors import InvalidInput
+from modelpins.mlflow_http import SERVER_FIX
 from modelpins.pins import PinsFile
 from modelpins.redact import public_url
 from modelpins.registry import MlflowRegistry, environment_env
@@ -46,6 +47,22 @@ def connect(
         else:
             out[name] = MlflowRegistry(reg.tracking_uri, env=environment_env(name, env))
     return out
+
+
+def check_servers(pins: PinsFile, registries: Mapping[str, MlflowRegistry], checked: Collection[str] = ()) -> None:
+    """The MLflow version of every environment's server, once per server (none in `checked`, the tracking URIs
+    already checked): OperationFailed naming the environments of a server older than modelpins supports."""
+    by_server: dict[str, list[str]] = {}
+    for name, registry in registries.items():
+        if registry.tracking_uri not in checked:
+            by_server.setdefault(registry.tracking_uri, []).append(name)
+    for names in by_server.values():
+        reg = pins.environments[names[0]].registry
+        assert reg is not None
+        whose = "the MLflow server of environment" + ("s " if len(names) > 1 else " ")
+        whose += ", ".join(f"'{n}'" for n in names)
+        fix = f"point environments.{names[0]}.registry.tracking_uri in {pins.path} at one that is"
+        registries[names[0]].check_server(whose, fix if reg.tracking_uri else SERVER_FIX)
 
 
 def pinned_environments(pins: PinsFile) -> list[str]:

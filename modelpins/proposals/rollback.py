@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from modelpins.audit import rollbacks
 from modelpins.audit.history import Transition
 from modelpins.audit.records import audit_entries
 from modelpins.errors import InvalidInput
@@ -152,5 +153,5 @@ def commit_message(r: Rollback) -> str:
     lines.append(f"Version {r.target}: {r.basis}.")
     if r.waiver:
         lines.append(f"Gates waived: {r.waiver}.")
-    lines += ["", f"Modelpins-Rollback: {r.model}@{r.alias} {r.current} -> {r.target}"]
+    lines += ["", rollbacks.trailer(r.model, r.alias, r.current, r.target)]  # what apply records it by
     return "\n".join(lines) + "\n"

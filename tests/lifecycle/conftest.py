@@ -10,6 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.helpers.envs import pins, register
+from tests.helpers.proxy import Proxy
 from tests.helpers.seed import unique
 
 
@@ -61,6 +62,20 @@ models:
       champion: {champion}     # promoted by PR
       challenger: {challenger}
 """
+
+
+@pytest.fixture
+def proxy_for():
+    """A recording proxy in front of a given server (an environment's), to count its writes or make them fail."""
+    started: list[Proxy] = []
+
+    def make(url: str) -> Proxy:
+        started.append(Proxy(url).start())
+        return started[-1]
+
+    yield make
+    for p in started:
+        p.stop()
 
 
 @pytest.fixture

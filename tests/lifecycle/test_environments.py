@@ -14,22 +14,8 @@ from modelpins.audit.records import audit_entries, audit_key
 from modelpins.tags import COPY_SOURCE_TAG
 from tests.helpers.cli import run
 from tests.helpers.envs import ENV, line_of, pins, register, versions
-from tests.helpers.proxy import Fault, Proxy
+from tests.helpers.proxy import Fault
 from tests.helpers.seed import unique
-
-
-@pytest.fixture
-def proxy_for():
-    """A recording proxy in front of a given server, to make its alias moves fail for a while."""
-    started: list[Proxy] = []
-
-    def make(url: str) -> Proxy:
-        started.append(Proxy(url).start())
-        return started[-1]
-
-    yield make
-    for p in started:
-        p.stop()
 
 
 def test_copy_then_alias_move_across_two_servers(two):

@@ -309,3 +309,5 @@ def test_rollback_open_pr_uses_the_same_pull_request_code(repo, client, mlflow_s
     assert pull["title"] == f"Roll back {model}@champion to version 2 (from 4)"
     assert (pull["head"]["ref"], pull["base"]["ref"]) == (f"rollback/{model}-champion-v2", "main")
     assert f"| move | `{model}` | `champion` | 4 | 2 |" in pull["body"]
+    # the trailer apply records the rollback by: a squash merge with the pull request's body keeps it
+    assert pull["body"].endswith(f"\n\nModelpins-Rollback: {model}@champion 4 -> 2")
