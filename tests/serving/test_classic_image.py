@@ -41,12 +41,12 @@ from tests.helpers.cli import run
 from tests.helpers.seed import log_sklearn, unique
 
 REPO = Path(__file__).resolve().parents[2]
-SLOW = 1800  # seconds: pip installs mlflow in the build, and the vfs storage driver copies each layer
+SLOW = 3600  # seconds: two builds where pip installs mlflow, and the vfs storage driver copies each layer
 
 pytestmark = [
     pytest.mark.skipif(
         os.environ.get("MODELPINS_CLASSIC_IMAGE_TEST") != "1",
-        reason="opt-in (MODELPINS_CLASSIC_IMAGE_TEST=1): 900 MB images that vfs copies per layer, ~20 min",
+        reason="opt-in (MODELPINS_CLASSIC_IMAGE_TEST=1): 900 MB images that vfs copies per layer, 30+ min",
     ),
     pytest.mark.timeout(SLOW),
 ]
