@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from modelpins import pins, text
+from modelpins.errors import Problem
 from modelpins.settings import Settings
 
 
@@ -19,6 +20,7 @@ def validate(s: Settings, offline: bool) -> None:
 
     checks.check(p)
     _warn_ownerless(s, p)
+    _warn(checks.warnings(p))
     pinned = {e for m in p.models.values() for e in m.environments}
     own = all(spec.registry and spec.registry.tracking_uri for e, spec in p.environments.items() if e in pinned)
     default_pins = True
@@ -42,6 +44,15 @@ def validate(s: Settings, offline: bool) -> None:
         click.echo(f"{s.pins}: valid; {counted} exist in {s.shown_uri}")
     else:
         click.echo(f"{s.pins}: valid ({counted}; registry not checked)")
+
+
+def _warn(found: list[Problem]) -> None:
+    """Print each problem as a warning (exit status unchanged), and annotate it on GitHub Actions."""
+    from modelpins import actions
+
+    for w in found:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+        actions.annotate_warning(f"{w.message}; fix: {w.fix}", w.path, w.line)
 
 
 def _warn_ownerless(s: Settings, p: pins.PinsFile) -> None:

@@ -169,13 +169,25 @@ def _resources_fix(dep: Deployment, gpu: int) -> str:
 
 
 def _gpus(pins: PinsFile, dep: Deployment) -> Found:
-    """vLLM runs on GPUs: each vLLM process of a pod gets the same whole number of them, its tensor parallel size."""
+    """vLLM runs on GPUs: each vLLM process of a pod gets the same whole number of them, its tensor parallel size.
+    A pod of classic models only gets GPUs when `gpu` is given, split evenly between its containers."""
     out: Found = []
     n, gpus, tp = vllm_processes(pins, dep), pod_gpus(pins, dep), dep.tensor_parallel_size
     line = dep.resources_line
     if not n:
         if tp:
             _add(out, f"deployment '{dep.name}' sets 'tensor_parallel_size' but serves no LLM", "remove it")
+        containers = max(len(t.servers) for t in tracks(pins, dep))
+        if gpus % containers:
+            _add(
+                out,
+                f"deployment '{dep.name}' runs {containers} MLflow model server containers per pod, which share "
+                f"its 'gpu: {gpus}' evenly, but a GPU is not shared between containers and {gpus} does not divide "
+                f"by {containers}",
+                f"write {_resources_fix(dep, containers * max(1, gpus // containers))} (a whole number for each "
+                "container), or no gpu when the models do not use one",
+                line,
+            )
         return out
     want = n * (tp or max(1, gpus // n))
     if gpus == 0:
@@ -183,6 +195,14 @@ def _gpus(pins: PinsFile, dep: Deployment) -> Found:
             out,
             f"deployment '{dep.name}' serves an LLM with vLLM, which needs a GPU, but sets 'gpu: 0'",
             f"write {_resources_fix(dep, want)}",
+            line,
+        )
+    elif gpus < n:
+        _add(
+            out,
+            f"deployment '{dep.name}' runs {n} vLLM processes per pod, each needing at least 1 GPU of its own "
+            f"(a GPU is not shared between containers), but its pods get 'gpu: {gpus}'",
+            f"write {_resources_fix(dep, want)}, or serve the models in separate deployments",
             line,
         )
     elif gpus != want or gpus % n:
@@ -195,6 +215,26 @@ def _gpus(pins: PinsFile, dep: Deployment) -> Found:
             line,
         )
     return out
+
+
+def warnings(pins: PinsFile) -> list[Problem]:
+    """What `validate` accepts but an operator should look at: GPUs requested for pods of classic models only."""
+    found = []
+    for dep in pins.deployments.values():
+        gpus = pod_gpus(pins, dep)
+        if gpus and not vllm_processes(pins, dep):
+            found.append(
+                Problem(
+                    pins.path,
+                    dep.resources_line or dep.line,
+                    f"deployment '{dep.name}' serves classic models only, yet its pods request 'gpu: {gpus}': "
+                    "MLflow's model server uses a GPU only when the model's flavor library is built for CUDA "
+                    "(torch or tensorflow from images.classic or the REQUIREMENTS of deploy/Dockerfile.mlflow; "
+                    "scikit-learn does not), and otherwise the pods hold GPU nodes that no container uses",
+                    f"write {_resources_fix(dep, 0)} unless the models run on CUDA",
+                )
+            )
+    return found
 
 
 def _split(pins: PinsFile, dep: Deployment) -> Found:

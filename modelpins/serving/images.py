@@ -277,7 +277,7 @@ class Builder:
             )
             primary = track.servers[0].adapters[0][1] if track.servers[0].adapters else track.servers[0].base
             tag = f"{slug(primary.model)}-v{primary.version}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
-            labels = self._labels(f"{dep}/{track.key}", [(r, d) for r, d in digests.items()], primary)
+            labels = self._labels(f"{dep}/{track.key}", [(r, d) for r, d in digests.items()], primary, base)
             image = f"{self.registry}/{dep}:{tag}"
             text = self._sbom(image, base, digests)
             inside = models / sbom.PATH.removeprefix("/models/")

@@ -4,7 +4,8 @@
 | -------- | --------------------------------------------------------------------------------------- |
 | gpu      | between the vLLM processes only, evenly (a classic model in the same pod gets none);    |
 |          | between every container when the pod runs no vLLM. Default: 1 per vLLM process (times   |
-|          | `tensor_parallel_size`), 0 without vLLM                                                 |
+|          | `tensor_parallel_size`), 0 without vLLM. A count that does not divide evenly is refused  |
+|          | by checks (so none is lost to rounding here)                                            |
 | cpu      | evenly, in millicores (rounded down); one container gets the value as written           |
 | memory   | evenly, in MiB (rounded down); one container gets the value as written                  |
 """

@@ -287,9 +287,11 @@ def python_base(docker_engine: Engine, registry: Registry) -> str:
 
 
 def _dockerfile_requirements(dockerfile: Path) -> list[str]:
-    """What deploy/Dockerfile.mlflow's pip install asks for by default: its MLFLOW_REQUIREMENT and REQUIREMENTS."""
-    args = dict(re.findall(r'^ARG (MLFLOW_REQUIREMENT|REQUIREMENTS)="?([^"\n]*)"?$', dockerfile.read_text(), re.M))
-    return [args["MLFLOW_REQUIREMENT"], *args["REQUIREMENTS"].split()]
+    """What deploy/Dockerfile.mlflow's pip install asks for by default: MLFLOW_REQUIREMENT, STORE_CLIENT and
+    REQUIREMENTS."""
+    names = "MLFLOW_REQUIREMENT|STORE_CLIENT|REQUIREMENTS"
+    args = dict(re.findall(rf'^ARG ({names})="?([^"\n]*)"?$', dockerfile.read_text(), re.M))
+    return [args["MLFLOW_REQUIREMENT"], *args["STORE_CLIENT"].split(), *args["REQUIREMENTS"].split()]
 
 
 def _lock_constraints() -> str:

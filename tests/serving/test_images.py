@@ -25,14 +25,16 @@ REPO = Path(__file__).resolve().parents[2]
 MLMODEL = "flavors:\n  python_function: {loader_module: mlflow.pyfunc.model}\n"
 
 
-def project(tmp_path: Path, base: str, registry: str, deployments: str, models: str) -> Path:
+def project(
+    tmp_path: Path, base: str, registry: str, deployments: str, models: str, classic_base: str | None = None
+) -> Path:
     (tmp_path / "deploy").mkdir()
     for name in ("Dockerfile", "Dockerfile.mlflow"):
         shutil.copy(REPO / "deploy" / name, tmp_path / "deploy" / name)
     pins = tmp_path / "model_pins.yaml"
     pins.write_text(
         f"version: 1\nmodels:\n{models}"
-        f"images:\n  registry: {registry}/serving\n  base: {base}\n  classic_base: {base}\n"
+        f"images:\n  registry: {registry}/serving\n  base: {base}\n  classic_base: {classic_base or base}\n"
         "environments:\n  prod:\n    namespace: ml-prod\n    tracking_uri: http://mlflow.ml-prod:5000\n"
         f"deployments:\n{deployments}"
     )
@@ -51,8 +53,17 @@ def files_in(image: str, path: str, docker_engine) -> dict[str, str]:
         container.remove()
 
 
+@pytest.fixture(scope="module")
+def classic_base(base_image, registry, docker_engine) -> str:
+    """images.classic_base: the stand-in base under another name, so an image tells which of the two it is on."""
+    engine = docker_engine.client()
+    engine.images.get(base_image).tag(f"{registry.host}/classic-base", "test")
+    engine.images.push(f"{registry.host}/classic-base", tag="test")
+    return f"{registry.host}/classic-base@{registry.manifest_digest('classic-base', 'test')}"
+
+
 @pytest.fixture
-def baked(tmp_path, client, mlflow_server, base_image, registry, docker_engine):
+def baked(tmp_path, client, mlflow_server, base_image, classic_base, registry, docker_engine):
     model = unique("baked")
     files = {"weights.json": '{"w": 1}', "MLmodel": MLMODEL}  # a classic model: pyfunc, for MLflow's server
     runs = seed_model(client, model, [{}, {}], {"champion": 1}, files=files)
@@ -62,12 +73,13 @@ def baked(tmp_path, client, mlflow_server, base_image, registry, docker_engine):
         registry.host,
         f"  {model}:\n    environment: prod\n    artifacts: image\n    serve: [{model}@champion]\n",
         f"  {model}:\n    aliases:\n      champion: 1\n",
+        classic_base,
     )
     env = {"DOCKER_HOST": docker_engine.host, "MODELPINS_COMMIT": "0123abcd"}
     return model, runs, pins, env
 
 
-def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, registry, docker_engine):
+def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, classic_base, registry, docker_engine):
     model, runs, pins, env = baked
 
     result = run("--pins", pins, "--tracking-uri", mlflow_server.url, "build", "--push", env=env)
@@ -84,7 +96,7 @@ def test_build_bakes_labels_pushes_and_records_the_digest(baked, mlflow_server, 
     assert labels["io.modelpins.version"] == "1"
     assert labels["io.modelpins.run-id"] == runs[0]
     assert labels["io.modelpins.commit"] == "0123abcd"
-    assert labels["org.opencontainers.image.base.name"].startswith(f"{registry.host}/vllm-base@sha256:")
+    assert labels["org.opencontainers.image.base.name"] == classic_base  # a classic model: images.classic_base
     assert files_in(ref, f"/models/{model}/1", docker_engine) == {"1/weights.json": '{"w": 1}', "1/MLmodel": MLMODEL}
     # a classic model: built from deploy/Dockerfile.mlflow (MLflow's model server and the flavors' libraries) on
     # images.classic_base, not from the vLLM Dockerfile, whose MLflow client cannot serve it

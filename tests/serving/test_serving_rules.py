@@ -220,6 +220,43 @@ def test_a_bundle_without_gpu_gets_one_per_vllm_process_and_an_odd_count_is_refu
     refused_then_fixed(path, "2 vLLM process(es)", "gpu: 2")
 
 
+def test_a_bundle_of_two_vllm_processes_with_one_gpu_is_refused_and_the_fix_validates(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "  bundle:\n    environment: prod\n    serve: [llm-base@production, other-base@production]\n"
+        "    resources: {gpu: 1}\n",
+    )
+    (p,) = refused_then_fixed(path, "2 vLLM processes per pod, each needing at least 1 GPU", "gpu: 2")
+
+    assert p["line"] == "39"  # the 'resources' line
+    assert [gpus(c) for c in pods(path)["bundle"]["containers"]] == [1, 1]
+
+
+def test_classic_containers_split_the_pods_gpus_in_whole_numbers_or_are_refused(tmp_path: Path) -> None:
+    tabular = "  tabular:\n    environment: prod\n    serve: [fraud@champion, churn@champion]\n"
+    path = write(tmp_path, tabular + "    resources: {gpu: 1}\n")
+
+    refused_then_fixed(path, "2 MLflow model server containers", "1 does not divide by 2", "gpu: 2")
+    assert [gpus(c) for c in pods(path)["tabular"]["containers"]] == [1, 1]  # the GPUs written, none lost
+
+
+def test_a_gpu_for_classic_models_only_is_a_warning_whose_fix_removes_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "  tabular:\n    environment: prod\n    serve: [fraud@champion]\n    resources: {gpu: 1}\n")
+
+    result = run("--pins", path, "validate", "--offline")
+
+    assert result.returncode == 0, result.stderr
+    (warning,) = re.findall(rf"^warning: ({re.escape(str(path))}:39: deployment 'tabular' .*\n  fix: .*)$",
+                            result.stderr, re.MULTILINE)  # fmt: skip
+    assert "serves classic models only, yet its pods request 'gpu: 1'" in warning
+    assert "GPU nodes that no container uses" in warning
+    (found,) = PROBLEM.finditer(warning)
+    apply_fixes(path, [found])
+    again = run("--pins", path, "validate", "--offline")
+    assert again.returncode == 0 and "tabular" not in again.stderr, again.stderr
+    assert gpus(container(pods(path)["tabular"])) == 0
+
+
 def test_in_a_mixed_pod_the_classic_model_takes_no_gpu(tmp_path: Path) -> None:
     path = write(
         tmp_path,
