@@ -33,7 +33,7 @@ PLUGIN = "argoproj-labs/gatewayAPI"
 # the name of a Secret the operator creates (key `address`, e.g. http://prometheus:9090), not a secret itself
 PROMETHEUS_SECRET = "modelpins-prometheus"  # noqa: S105
 CANARY_HASH = "canary-hash"  # the canary ReplicaSet's pod-template-hash, which the controller passes
-STABLE_HASH = "stable-hash"  # the stable ReplicaSet's, for the queries with a tolerance
+STABLE_HASH = "stable-hash"  # the stable ReplicaSet's: its traffic, and the queries with a tolerance
 PROMETHEUS_ADDRESS = "prometheus-address"
 
 
@@ -91,18 +91,16 @@ def metric(name: str, window: str, query: str, success: str, failure: str | None
     return out
 
 
-def tolerant(dep: Deployment) -> bool:
-    a = dep.strategy.analysis
-    return a is not None and any(q.tolerance is not None for q in a.queries)
-
-
 def analysis_template(dep: Deployment, namespace: str, lbls: dict[str, str]) -> dict[str, Any]:
     """The AnalysisTemplate of the deployment's `analysis:`: each named query, filled for the canary's pods."""
     a = dep.strategy.analysis
     assert a is not None  # noqa: S101 - callers render a template only for a canary with an analysis
     sel = selector(namespace, dep)
-    metrics = [
-        metric("min-requests", a.window, promql.fill(promql.REQUESTS, sel, a.window), f"result[0] >= {a.min_requests}")
+    enough = f"result[0] >= {a.min_requests}"
+    stable = promql.fill(promql.REQUESTS, selector(namespace, dep, STABLE_HASH), a.window)
+    metrics = [  # each track needs the traffic, as canary advance (decide._blocked) counts both
+        metric("min-requests", a.window, promql.fill(promql.REQUESTS, sel, a.window), enough),
+        metric("min-requests-stable", a.window, stable, enough),
     ]
     for q in a.queries:
         metrics.append(
@@ -110,9 +108,7 @@ def analysis_template(dep: Deployment, namespace: str, lbls: dict[str, str]) -> 
         )
         if q.tolerance is not None:
             metrics.append(tolerance_metric(q, a.window, namespace, dep))
-    args: list[dict[str, Any]] = [{"name": CANARY_HASH}]
-    if tolerant(dep):
-        args.append({"name": STABLE_HASH})
+    args: list[dict[str, Any]] = [{"name": CANARY_HASH}, {"name": STABLE_HASH}]
     return {
         "apiVersion": API,
         "kind": "AnalysisTemplate",
@@ -143,9 +139,10 @@ def rollout(dep: Deployment, candidate: dict[str, Any], services: tuple[str, str
         "steps": steps(dep.strategy),
     }
     if dep.strategy.analysis:
-        hashes = [{"name": CANARY_HASH, "valueFrom": {"podTemplateHashValue": "Latest"}}]
-        if tolerant(dep):
-            hashes.append({"name": STABLE_HASH, "valueFrom": {"podTemplateHashValue": "Stable"}})
+        hashes = [
+            {"name": CANARY_HASH, "valueFrom": {"podTemplateHashValue": "Latest"}},
+            {"name": STABLE_HASH, "valueFrom": {"podTemplateHashValue": "Stable"}},
+        ]
         canary["analysis"] = {"templates": [{"templateName": dep.name}], "startingStep": 1, "args": hashes}
     spec = candidate["spec"]
     return {

@@ -110,6 +110,7 @@ def test_an_argo_canary_with_every_analysis_option_passes(every_option: list[dic
     names = [m["name"] for m in template["spec"]["metrics"]]
     assert names == [
         "min-requests",
+        "min-requests-stable",
         "error-ratio",
         "ttft-p95",
         "ttft-p95-vs-stable",
@@ -117,6 +118,14 @@ def test_an_argo_canary_with_every_analysis_option_passes(every_option: list[dic
         "tokens-per-second-vs-stable",
         "e2e-p95",
     ]
+    counts = {m["name"]: m["provider"]["prometheus"]["query"] for m in template["spec"]["metrics"][:2]}
+    assert "{{args.canary-hash}}" in counts["min-requests"] and "{{args.stable-hash}}" in counts["min-requests-stable"]
+    rollout = by_kind(every_option, "Rollout", "helpdesk-argo")
+    passed = {
+        a["name"]: a["valueFrom"]["podTemplateHashValue"]
+        for a in rollout["spec"]["strategy"]["canary"]["analysis"]["args"]
+    }
+    assert passed == {"canary-hash": "Latest", "stable-hash": "Stable"}  # each track's traffic is counted
     assert problems(every_option) == {}
 
 
