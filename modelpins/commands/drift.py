@@ -286,16 +286,20 @@ def _at_ref(s: Settings, path: Path, ref: str) -> bytes | None:
 def _fix_apply(s: Settings, p: pins.PinsFile, ref: str, registry: MlflowRegistry, as_json: bool) -> None:
     """Restore the registry to the file at `ref` through the one write path (lock, gate evidence, audit)."""
     from modelpins import gitrepo, write
-    from modelpins.commands.core import report_moves
+    from modelpins.commands.core import head_guards, report_moves
 
     repo, _ = gitrepo.locate(s.pins)
     ctx = from_env(os.environ, s.pins.resolve().parent, commit=gitrepo.resolve(repo, ref))
+    guard = head_guards(s, registry, {}, ctx, None).get(None)
+    if guard:
+        guard.check()  # a checkout behind what its branch last applied would undo a newer merge: refused
     request = write.MoveRequest(
         s.pins,
         p,
         lock_ttl=envvars.number("MODELPINS_LOCK_TTL", 600, MIN_LOCK_TTL, 86400),
         reason="drift-fix",
         report=write.Report(notify=lambda message: click.echo(message, err=True)),
+        guard=guard,
     )
     moved = write.move_aliases(request, registry, ctx)
     report_moves(moved.result, "restored", err=as_json)

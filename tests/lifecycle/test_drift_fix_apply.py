@@ -71,3 +71,29 @@ def test_fix_apply_waits_for_the_apply_lock(repo, client, proxy, mlflow_server):
     assert proc.returncode == 0, err
     assert "waiting up to 300s for the apply lock held by alice" in err
     assert alias_state(client, [model]) == {model: {"champion": 2}}
+
+
+def test_fix_apply_from_a_checkout_behind_the_last_applied_commit_is_refused(repo, client, proxy, mlflow_server):
+    """A local main that has not pulled the last merge: restoring its file would undo that merge. Refused like a
+    stale apply (head only), nothing written."""
+    model = unique("drift-behind")
+    seed(client, model, 3, {"champion": 1})
+    plain = "version: 1\nmodels:\n  {model}:\n    aliases:\n      champion: {v}\n"
+    older = repo.commit(plain.format(model=model, v=1), "Pin v1")
+    newer = repo.commit(plain.format(model=model, v=2), "Pin v2")
+    assert run("--tracking-uri", mlflow_server.url, "apply", "--yes", cwd=repo.root).returncode == 0
+    repo.git("reset", "-q", "--hard", older)  # main, not pulled since
+    client.set_registered_model_alias(model, "champion", "3")  # drift, by hand
+    proxy.reset()
+
+    refused = run("--tracking-uri", proxy.url, "drift", "--fix", "apply", "--yes", cwd=repo.root)
+
+    assert refused.returncode == 1, refused.stderr
+    assert f"refusing to apply {older[:12]}: it is older than (an ancestor of) {newer[:12]}" in refused.stderr
+    assert alias_state(client, [model]) == {model: {"champion": 3}}
+    assert proxy.writes() == []
+
+    repo.git("reset", "-q", "--hard", newer)  # pulled: the fix restores the last merge
+    fixed = run("--tracking-uri", proxy.url, "drift", "--fix", "apply", "--yes", cwd=repo.root)
+    assert fixed.returncode == 0, fixed.stderr
+    assert alias_state(client, [model]) == {model: {"champion": 2}}
