@@ -46,7 +46,7 @@ SLOW = 3600  # seconds: two builds where pip installs mlflow, and the vfs storag
 pytestmark = [
     pytest.mark.skipif(
         os.environ.get("MODELPINS_CLASSIC_IMAGE_TEST") != "1",
-        reason="opt-in (MODELPINS_CLASSIC_IMAGE_TEST=1): 900 MB images that vfs copies per layer, 30+ min",
+        reason="opt-in (MODELPINS_CLASSIC_IMAGE_TEST=1): 900 MB images that vfs copies per layer, 10 to 30+ min",
     ),
     pytest.mark.timeout(SLOW),
 ]
