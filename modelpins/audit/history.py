@@ -174,7 +174,7 @@ def git_transitions(path: Path, model: str | None = None, alias: str | None = No
                     subject=c.subject,
                     approved_by=c.approvers,
                     waiver=reason,
-                    rollback="command" if asked else rollbacks.kind({"waiver": reason}, change.before, change.after),
+                    rollback=rollbacks.kind({"waiver": reason, "rollback": asked}, change.before, change.after),
                 )
             )
         previous = current
